@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "broker/base/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+namespace chatpro {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::mutex g_mutex;
+LogSink& Sink() {
+  static LogSink sink;
+  return sink;
+}
+
+}  // namespace
+
+void SetLogSink(LogSink sink) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  Sink() = std::move(sink);
+}
+
+void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+std::optional<LogLevel> ParseLogLevel(std::string_view text) {
+  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+    if (text == LogLevelName(l)) return l;
+  }
+  return std::nullopt;
+}
+
+void Log(LogLevel level, std::string_view line) {
+  if (level < GetLogLevel()) return;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (Sink()) {
+    Sink()(level, line);
+    return;
+  }
+  std::fprintf(stderr, "chatpro-broker [%.*s] %.*s\n",
+               static_cast<int>(LogLevelName(level).size()), LogLevelName(level).data(),
+               static_cast<int>(line.size()), line.data());
+}
+
+}  // namespace chatpro

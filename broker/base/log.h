@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A minimal logging front: every library logs through Log(); the service
+// installs the sink (console, file, syslog...) once at start. Until then,
+// lines go to stderr.
+//
+// Thread-safety: Log() may be called from any thread; SetLogSink() and
+// SetLogLevel() must be called before other threads log.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace chatpro {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+using LogSink = std::function<void(LogLevel, std::string_view line)>;
+
+void SetLogSink(LogSink sink);
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+std::string_view LogLevelName(LogLevel level);
+
+// Parses "debug", "info", "warning", "error"; nullopt if unknown.
+std::optional<LogLevel> ParseLogLevel(std::string_view text);
+
+void Log(LogLevel level, std::string_view line);
+
+// Builds a line with <<, e.g. LOG_INFO() << "listening on " << endpoint;
+class LogLine {
+ public:
+  explicit LogLine(LogLevel level) : level_(level) {}
+  ~LogLine() { Log(level_, stream_.str()); }
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+  template <typename T>
+  LogLine& operator<<(const T& v) {
+    stream_ << v;
+    return *this;
+  }
+
+ private:
+  LogLevel level_;
+  std::ostringstream stream_;
+};
+
+}  // namespace chatpro
+
+#define CHATPRO_LOG(level)                                   \
+  if (::chatpro::LogLevel::level < ::chatpro::GetLogLevel()) \
+    ;                                                        \
+  else                                                       \
+    ::chatpro::LogLine(::chatpro::LogLevel::level)
+#define LOG_DEBUG() CHATPRO_LOG(kDebug)
+#define LOG_INFO() CHATPRO_LOG(kInfo)
+#define LOG_WARNING() CHATPRO_LOG(kWarning)
+#define LOG_ERROR() CHATPRO_LOG(kError)

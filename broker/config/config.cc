@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "broker/config/config.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+namespace chatpro {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+Result<std::uint64_t> ParseUnsigned(std::string_view digits) {
+  if (digits.empty()) return Status::InvalidArgument("expected a number");
+  std::uint64_t v = 0;
+  for (char c : digits) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) {
+      return Status::InvalidArgument("'" + std::string(digits) + "' is not a whole number");
+    }
+    std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) {
+      return Status::InvalidArgument("'" + std::string(digits) + "' is too large");
+    }
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+// Splits "64KiB" into ("64", "KiB").
+std::pair<std::string_view, std::string_view> SplitUnit(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  return {text.substr(0, i), Trim(text.substr(i))};
+}
+
+std::string DefaultDataDir() {
+  if (::geteuid() == 0) return "/var/lib/chatpro";
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  if (xdg != nullptr && *xdg != '\0') return std::string(xdg) + "/chatpro";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.local/share/chatpro";
+}
+
+struct Field {
+  const char* key;
+  const char* help;
+  std::function<Status(BrokerOptions&, std::string_view value, const std::string& dir)> set;
+};
+
+template <typename T>
+Status SetBounded(T* out, Result<std::uint64_t> v, std::uint64_t min, std::uint64_t max) {
+  if (!v.ok()) return v.status();
+  if (*v < min || *v > max) {
+    return Status::InvalidArgument("must be between " + std::to_string(min) + " and " +
+                                   std::to_string(max));
+  }
+  *out = static_cast<T>(*v);
+  return Status::Ok();
+}
+
+Status SetDuration(std::int64_t* out, std::string_view value, std::int64_t min_us) {
+  Result<std::int64_t> d = ParseDuration(value);
+  if (!d.ok()) return d.status();
+  if (*d < min_us) return Status::InvalidArgument("is too short");
+  *out = *d;
+  return Status::Ok();
+}
+
+std::string ResolvePath(std::string_view value, const std::string& dir) {
+  std::string p(value);
+  if (p.empty() || p[0] == '/' || dir.empty()) return p;
+  if (p.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    return std::string(home != nullptr ? home : "") + p.substr(1);
+  }
+  return dir + "/" + p;
+}
+
+const std::vector<Field>& Fields() {
+  static const std::vector<Field> fields = {
+      {"broker.data_dir", "folder of the store and the broker key (default /var/lib/chatpro as root, else ~/.local/share/chatpro)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         if (v.empty()) return Status::InvalidArgument("must not be empty");
+         o.store.data_dir = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
+      {"broker.listen", "ZeroMQ endpoint for clients (default tcp://127.0.0.1:7070)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (v.rfind("tcp://", 0) != 0 && v.rfind("ipc://", 0) != 0) {
+           return Status::InvalidArgument("must start with tcp:// or ipc://");
+         }
+         o.transport.listen = std::string(v);
+         return Status::Ok();
+       }},
+      {"broker.public_address", "HOST:PORT put into invites (default: from listen)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (v.find(':') == std::string_view::npos) return Status::InvalidArgument("must be HOST:PORT");
+         o.transport.public_address = std::string(v);
+         return Status::Ok();
+       }},
+      {"broker.durability", "fsync (ack after a synced group commit) or os (default fsync)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (v == "fsync") {
+           o.store.durability = Durability::kFsync;
+         } else if (v == "os") {
+           o.store.durability = Durability::kOs;
+         } else {
+           return Status::InvalidArgument("must be fsync or os");
+         }
+         return Status::Ok();
+       }},
+      {"broker.log_level", "debug, info, warning or error (default info)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (v != "debug" && v != "info" && v != "warning" && v != "error") {
+           return Status::InvalidArgument("must be debug, info, warning or error");
+         }
+         o.log_level = std::string(v);
+         return Status::Ok();
+       }},
+      {"store.cache_size", "LevelDB block cache (default 64MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.store.cache_bytes, ParseSize(v), 1 << 20, 1ull << 40);
+       }},
+      {"store.write_buffer_size", "LevelDB memtable size (default 64MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.store.write_buffer_bytes, ParseSize(v), 1 << 20, 1ull << 32);
+       }},
+      {"limits.max_text_bytes", "largest text message (default 64KiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.max_text_bytes, ParseSize(v), 1, 16ull << 20);
+       }},
+      {"limits.max_attachment_bytes", "largest voice or picture message (default 16MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.max_attachment_bytes, ParseSize(v), 1024, 256ull << 20);
+       }},
+      {"limits.max_frame_bytes", "largest frame a client may send (default max_attachment_bytes + 1MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.transport.max_frame_bytes, ParseSize(v), 64 << 10, 1ull << 30);
+       }},
+      {"limits.max_group_members", "largest group (default 2000)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.max_group_members, ParseUnsigned(v), 2, 100000);
+       }},
+      {"limits.invite_ttl", "how long an invite stays valid (default 72h)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.core.invite_ttl_us, v, 60 * 1'000'000ll);
+       }},
+      {"limits.session_timeout", "drop a silent session after this long (default 60s)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.core.session_timeout_us, v, 1'000'000ll);
+       }},
+      {"limits.delivery_window_messages", "unacknowledged deliveries per device (default 4096)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.delivery_window_messages, ParseUnsigned(v), 1, 1u << 20);
+       }},
+      {"limits.delivery_window_bytes", "unacknowledged delivery bytes per device (default 8MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.delivery_window_bytes, ParseSize(v), 64 << 10, 1ull << 32);
+       }},
+      {"limits.history_page_max", "most messages in one history page (default 500)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.history_page_max, ParseUnsigned(v), 1, 100000);
+       }},
+      {"limits.send_hwm", "ZeroMQ send high-water mark per client, in frames (default 10000)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.transport.send_hwm, ParseUnsigned(v), 100, 10'000'000);
+       }},
+  };
+  return fields;
+}
+
+}  // namespace
+
+Result<std::uint64_t> ParseSize(std::string_view text) {
+  auto [digits, unit] = SplitUnit(Trim(text));
+  Result<std::uint64_t> n = ParseUnsigned(digits);
+  if (!n.ok()) return Status::InvalidArgument("'" + std::string(text) + "' is not a size like 64KiB");
+  std::uint64_t mult;
+  if (unit.empty() || unit == "B") {
+    mult = 1;
+  } else if (unit == "KiB" || unit == "K" || unit == "KB") {
+    mult = 1ull << 10;
+  } else if (unit == "MiB" || unit == "M" || unit == "MB") {
+    mult = 1ull << 20;
+  } else if (unit == "GiB" || unit == "G" || unit == "GB") {
+    mult = 1ull << 30;
+  } else {
+    return Status::InvalidArgument("'" + std::string(text) + "' has an unknown unit (use B, KiB, MiB, GiB)");
+  }
+  if (*n > std::numeric_limits<std::uint64_t>::max() / mult) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is too large");
+  }
+  return *n * mult;
+}
+
+Result<std::int64_t> ParseDuration(std::string_view text) {
+  auto [digits, unit] = SplitUnit(Trim(text));
+  Result<std::uint64_t> n = ParseUnsigned(digits);
+  if (!n.ok() || unit.empty()) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is not a duration like 30s or 72h");
+  }
+  std::int64_t mult;
+  if (unit == "ms") {
+    mult = 1000;
+  } else if (unit == "s") {
+    mult = 1'000'000;
+  } else if (unit == "min" || unit == "m") {
+    mult = 60'000'000;
+  } else if (unit == "h") {
+    mult = 3'600'000'000ll;
+  } else if (unit == "d") {
+    mult = 86'400'000'000ll;
+  } else {
+    return Status::InvalidArgument("'" + std::string(text) + "' has an unknown unit (use ms, s, min, h, d)");
+  }
+  if (*n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / mult)) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is too long");
+  }
+  return static_cast<std::int64_t>(*n) * mult;
+}
+
+Result<std::vector<Setting>> ParseConfigText(std::string_view text, std::string_view source_name) {
+  std::vector<Setting> out;
+  std::string section;
+  int line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    std::string where = std::string(source_name) + ":" + std::to_string(line_no);
+    size_t hash = line.find('#');
+    if (hash != std::string_view::npos) line = line.substr(0, hash);
+    line = Trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      if (line.back() != ']' || line.size() < 3) {
+        return Status::InvalidArgument(where + ": a section header looks like [name]");
+      }
+      section = std::string(Trim(line.substr(1, line.size() - 2)));
+      continue;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      return Status::InvalidArgument(where + ": expected key = value");
+    }
+    std::string_view key = Trim(line.substr(0, eq));
+    std::string_view value = Trim(line.substr(eq + 1));
+    if (key.empty()) return Status::InvalidArgument(where + ": the key is missing");
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (section.empty()) {
+      return Status::InvalidArgument(where + ": '" + std::string(key) +
+                                     "' must be inside a [section]");
+    }
+    out.push_back({section + "." + std::string(key), std::string(value), where});
+  }
+  return out;
+}
+
+Result<std::vector<Setting>> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfigText(buffer.str(), path);
+}
+
+Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
+                                   const std::vector<Setting>& flag_settings,
+                                   const std::string& config_dir) {
+  BrokerOptions o;
+  o.store.data_dir = DefaultDataDir();
+  auto apply = [&](const Setting& s, const std::string& dir) -> Status {
+    for (const Field& f : Fields()) {
+      if (s.key == f.key) {
+        Status st = f.set(o, s.value, dir);
+        if (!st.ok()) {
+          return Status::InvalidArgument(s.where + ": " + s.key + " = '" + s.value + "' " +
+                                         st.message());
+        }
+        return Status::Ok();
+      }
+    }
+    return Status::InvalidArgument(s.where + ": unknown setting '" + s.key + "'");
+  };
+  for (const Setting& s : file_settings) CHATPRO_RETURN_IF_ERROR(apply(s, config_dir));
+  char cwd[4096];
+  std::string here = ::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) : std::string();
+  for (const Setting& s : flag_settings) CHATPRO_RETURN_IF_ERROR(apply(s, here));
+  if (o.transport.max_frame_bytes == 0) {
+    o.transport.max_frame_bytes = o.core.max_attachment_bytes + (1ull << 20);
+  }
+  if (o.transport.max_frame_bytes < o.core.max_attachment_bytes + 4096) {
+    return Status::InvalidArgument(
+        "limits.max_frame_bytes must exceed limits.max_attachment_bytes by at least 4KiB");
+  }
+  if (o.core.max_text_bytes > o.transport.max_frame_bytes) {
+    return Status::InvalidArgument("limits.max_text_bytes must not exceed limits.max_frame_bytes");
+  }
+  return o;
+}
+
+std::vector<std::pair<std::string, std::string>> DescribeSettings() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Field& f : Fields()) out.emplace_back(f.key, f.help);
+  return out;
+}
+
+}  // namespace chatpro

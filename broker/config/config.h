@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Parsing of chatpro-broker's config file and command-line settings.
+//
+// The file is plain text, one `key = value` per line, grouped by `[section]`
+// headers; `#` starts a comment. Each setting is addressed as section.key,
+// e.g. `limits.max_text_bytes`, and the same names are used on the command
+// line (`--set limits.max_text_bytes=32KiB`). Sizes take B, KiB, MiB, GiB;
+// durations take ms, s, min, h, d.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "broker/base/result.h"
+#include "broker/config/options.h"
+
+namespace chatpro {
+
+struct Setting {
+  std::string key;    // "section.key"
+  std::string value;  // trimmed; surrounding quotes removed
+  std::string where;  // "chatpro.conf:12" or "--listen", for error messages
+};
+
+// Parses config text. On failure returns InvalidArgument naming the line.
+Result<std::vector<Setting>> ParseConfigText(std::string_view text, std::string_view source_name);
+
+// Reads and parses a config file. On failure returns NotFound or
+// InvalidArgument naming the file and line.
+Result<std::vector<Setting>> ReadConfigFile(const std::string& path);
+
+// Builds options from defaults, then `file_settings`, then `flag_settings`.
+// Relative paths in the file are resolved against `config_dir`. On failure
+// returns InvalidArgument naming the offending key, where it was set, and why.
+Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
+                                   const std::vector<Setting>& flag_settings,
+                                   const std::string& config_dir);
+
+// Every known key with a one-line description and its default, for --help.
+std::vector<std::pair<std::string, std::string>> DescribeSettings();
+
+// "64KiB" -> 65536. nullopt-like failure as InvalidArgument.
+Result<std::uint64_t> ParseSize(std::string_view text);
+// "30s" -> 30'000'000 microseconds.
+Result<std::int64_t> ParseDuration(std::string_view text);
+
+}  // namespace chatpro

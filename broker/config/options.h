@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// BrokerOptions: every setting of chatpro-broker, grouped per component. The
+// service parses them once (config file, then command-line flags, which win)
+// and hands each component its own struct by const reference.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace chatpro {
+
+enum class Durability {
+  kFsync,  // acknowledge a message only after its write batch is synced to disk
+  kOs,     // acknowledge once the batch is written to the OS (survives a broker crash, not power loss)
+};
+
+struct StoreOptions {
+  // Folder of the LevelDB store and the broker's key file. Default: /var/lib/chatpro
+  // as root, else ~/.local/share/chatpro.
+  std::string data_dir;
+  // Default: kFsync.
+  Durability durability = Durability::kFsync;
+  // LevelDB block cache. Default: 64 MiB.
+  std::uint64_t cache_bytes = 64ull << 20;
+  // LevelDB write buffer (memtable) size. Default: 64 MiB.
+  std::uint64_t write_buffer_bytes = 64ull << 20;
+};
+
+struct TransportOptions {
+  // ZeroMQ endpoint clients connect to. Default: tcp://127.0.0.1:7070.
+  std::string listen = "tcp://127.0.0.1:7070";
+  // HOST:PORT written into invites. Default: derived from `listen` (the host
+  // name when listening on all interfaces).
+  std::string public_address;
+  // Largest frame a client may send; bigger ones cut the connection. Default:
+  // max_attachment_bytes + 1 MiB.
+  std::uint64_t max_frame_bytes = 0;
+  // ZeroMQ send high-water mark per client, in frames. Default: 10000.
+  int send_hwm = 10000;
+};
+
+struct CoreOptions {
+  // Largest text message body. Default: 64 KiB.
+  std::uint64_t max_text_bytes = 64ull << 10;
+  // Largest voice or picture payload (audio, image plus thumbnail). Default: 16 MiB.
+  std::uint64_t max_attachment_bytes = 16ull << 20;
+  // Largest group. Default: 2000.
+  std::uint32_t max_group_members = 2000;
+  // How long an invite stays valid. Default: 72 hours.
+  std::int64_t invite_ttl_us = 72ll * 3600 * 1'000'000;
+  // A session that sends nothing (not even a ping) for this long is dropped.
+  // Default: 60 s.
+  std::int64_t session_timeout_us = 60ll * 1'000'000;
+  // Deliveries a device may have unacknowledged before the broker stops
+  // pushing and lets it catch up from the store. Default: 4096 messages, 8 MiB.
+  std::uint32_t delivery_window_messages = 4096;
+  std::uint64_t delivery_window_bytes = 8ull << 20;
+  // Most messages in one history page. Default: 500.
+  std::uint32_t history_page_max = 500;
+  // A write batch is handed to the store at this many messages even if the
+  // previous one is still being written (the pipeline then waits). Default: 20000.
+  std::uint32_t max_batch_messages = 20000;
+  std::uint64_t max_batch_bytes = 64ull << 20;
+};
+
+struct BrokerOptions {
+  StoreOptions store;
+  TransportOptions transport;
+  CoreOptions core;
+  // One of debug, info, warning, error. Default: info.
+  std::string log_level = "info";
+  // The config file the options came from, if any.
+  std::string config_path;
+};
+
+}  // namespace chatpro

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// MessageStore: the core's view of durable storage.
+//
+// The store keeps two things, both ordered:
+//   * messages, by (conversation, seq), as opaque bytes (a chatpro.wire.Message);
+//   * records, by (kind, key), as opaque bytes (users, devices, conversations,
+//     cursors, ... encoded by the core).
+// A WriteBatch applies any mix of these atomically. The store never interprets
+// what it keeps; all rules live in the core.
+//
+// Implementations: LevelDbMessageStore (broker/store) for production and
+// InMemoryMessageStore (here) for tests; both pass the same conformance suite
+// (broker/store/tests/message_store_conformance_test.cc).
+//
+// Thread-safety: implementations must allow Write() from one thread while other
+// threads call the read functions. A read started after Write() returned sees
+// that write.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/base/ids.h"
+#include "broker/base/result.h"
+
+namespace chatpro::core {
+
+enum class RecordKind : char {
+  kMeta = '!',          // store-wide values: format version
+  kUser = 'u',          // key: user id (8 bytes, big-endian)
+  kDevice = 'v',        // key: device id
+  kConversation = 'o',  // key: conversation id
+  kEnrollment = 'e',    // key: derived enrollment public key (32 bytes)
+  kCursor = 'k',        // key: device id + conversation id; value: seq (8 bytes)
+  kDedupe = 'c',        // key: device id + client message id
+};
+
+struct StoredMessage {
+  Seq seq = 0;
+  std::string bytes;
+};
+
+// Changes to apply atomically. Messages are written before records; records in
+// the order given. A record whose value is nullopt is deleted.
+struct WriteBatch {
+  struct Message {
+    ConversationId conversation;
+    Seq seq = 0;
+    std::string bytes;
+  };
+  struct Record {
+    RecordKind kind;
+    std::string key;
+    std::optional<std::string> value;
+  };
+
+  std::vector<Message> messages;
+  std::vector<Record> records;
+
+  bool empty() const { return messages.empty() && records.empty(); }
+  void Clear() {
+    messages.clear();
+    records.clear();
+  }
+  // Sum of the sizes of keys and values, for batch limits.
+  std::uint64_t ApproximateBytes() const;
+};
+
+enum class ReadDirection { kForward, kBackward };
+
+class MessageStore {
+ public:
+  virtual ~MessageStore() = default;
+
+  // Applies `batch` atomically. With `sync`, returns only once the data is on
+  // stable storage. On failure nothing of the batch is applied and returns
+  // IoError (ResourceExhausted if the disk is full).
+  virtual Status Write(const WriteBatch& batch, bool sync) = 0;
+
+  // Up to `limit` messages of `conversation`. kForward: seq >= `from`,
+  // ascending. kBackward: seq <= `from`, descending. Gaps (removed messages)
+  // are skipped. An unknown conversation yields an empty vector.
+  virtual Result<std::vector<StoredMessage>> ReadMessages(ConversationId conversation, Seq from,
+                                                         std::size_t limit,
+                                                         ReadDirection direction) = 0;
+
+  // The highest stored seq of `conversation`, 0 if it has none.
+  virtual Result<Seq> LastSeq(ConversationId conversation) = 0;
+
+  // The value of one record, nullopt if absent.
+  virtual Result<std::optional<std::string>> GetRecord(RecordKind kind, std::string_view key) = 0;
+
+  // Calls fn(key, value) for the records of `kind` whose key is >= `start`, in
+  // key order, until fn returns false or the records of `kind` end.
+  virtual Status ScanRecords(
+      RecordKind kind, std::string_view start,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+
+  // Disk bytes used by the store (approximate). Default: 0 when unknown.
+  virtual std::uint64_t ApproximateSizeBytes() { return 0; }
+};
+
+// The key layout shared by ordered-map implementations: one byte of kind,
+// then the record key; messages are 'm' + conversation (8 bytes big-endian) +
+// seq (8 bytes big-endian).
+namespace store_keys {
+constexpr char kMessagePrefix = 'm';
+std::string MessageKey(ConversationId conversation, Seq seq);
+std::string RecordKey(RecordKind kind, std::string_view key);
+// Helpers for building record keys.
+std::string U64Key(std::uint64_t a);
+std::string U64Key(std::uint64_t a, std::uint64_t b);
+}  // namespace store_keys
+
+}  // namespace chatpro::core

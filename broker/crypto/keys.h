@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// CURVE key material for devices and the broker, on libsodium.
+//
+// Every device makes its own Curve25519 key pair and keeps the secret half in
+// a key file of mode 0600. An invite's one-time code is turned into a one-time
+// key pair (DeriveEnrollmentKeyPair), so that enrolling is an ordinary CURVE
+// handshake: the broker stores only the derived public key and the code never
+// crosses the wire.
+//
+// Thread-safety: all functions may be called from any thread after
+// InitCrypto() has returned OK once.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "broker/base/result.h"
+
+namespace chatpro::crypto {
+
+constexpr size_t kKeyBytes = 32;
+
+struct KeyPair {
+  std::string public_key;  // 32 raw bytes
+  std::string secret_key;  // 32 raw bytes
+};
+
+// Initialises libsodium. On failure returns Internal.
+Status InitCrypto();
+
+KeyPair GenerateKeyPair();
+
+// The one-time key pair for an enrollment code (normalised, see NormalizeCode).
+KeyPair DeriveEnrollmentKeyPair(std::string_view code);
+
+// A new one-time code: 26 Crockford base32 characters (130 random bits).
+std::string NewEnrollmentCode();
+
+// Writes the pair to `path` as a small text file of mode 0600, atomically.
+// On failure returns IoError naming the path.
+Status WriteKeyFile(const std::string& path, const KeyPair& keys);
+
+// Reads a key file written by WriteKeyFile. On failure returns NotFound if the
+// file does not exist, PermissionDenied if others may read it, InvalidArgument
+// if it is not a key file.
+Result<KeyPair> ReadKeyFile(const std::string& path);
+
+// Constant-time comparison of two equal-length byte strings.
+bool SecureEquals(std::string_view a, std::string_view b);
+
+}  // namespace chatpro::crypto

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// libchatpro: the C++ client library for ChatPro.
+//
+//   auto profile = chatpro::client::Profile::Load(chatpro::client::Profile::DefaultDir());
+//   chatpro::client::ClientOptions options;
+//   options.on_message = [](const chatpro::client::Message& m) {
+//     std::cout << m.sender << ": " << std::get<chatpro::client::Text>(m.content).body << "\n";
+//   };
+//   auto client = chatpro::client::Client::Connect(*profile, options);
+//   auto ack = (*client)->Send(chatpro::client::Target::User("ana"),
+//                              chatpro::client::Text{"Lunch at one?"}).get();
+//
+// A Client owns one background I/O thread and one CURVE-encrypted ZeroMQ
+// connection. It reconnects by itself, says Hello again and resends whatever
+// was not acknowledged (each send keeps its client message id, so a resend has
+// exactly one effect). Deliveries are acknowledged after `on_message` returns.
+//
+// Thread-safety: every member function may be called from any thread, except
+// that the blocking ones (those returning Result) must not be called from a
+// callback; they return FailedPrecondition if they are. Callbacks run on the
+// I/O thread, one at a time, in delivery order.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "broker/base/result.h"
+
+namespace chatpro::client {
+
+// ------------------------------------------------------------------ content
+
+struct Text {
+  std::string body;
+};
+
+struct Voice {
+  std::string codec;  // "opus", "aac", "wav", ...
+  std::uint32_t duration_ms = 0;
+  std::string audio;  // the encoded audio bytes
+};
+
+struct Picture {
+  std::string mime_type;  // "image/jpeg", "image/png", ...
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+  std::string image;      // the encoded image bytes
+  std::string thumbnail;  // optional
+};
+
+using Content = std::variant<Text, Voice, Picture>;
+
+struct Message {
+  std::uint64_t conversation_id = 0;
+  std::uint64_t seq = 0;
+  std::string sender;  // login name
+  std::uint64_t sender_device_id = 0;
+  std::uint64_t client_msg_id = 0;
+  std::int64_t sent_at_us = 0;  // broker receive time, Unix microseconds
+  Content content;
+};
+
+// ------------------------------------------------------------------ directory
+
+enum class Role { kUser, kAdmin, kAuditor };
+std::string_view RoleName(Role role);  // "user", "admin", "auditor"
+// Parses a role name; InvalidArgument if unknown.
+Result<Role> ParseRole(std::string_view name);
+
+struct Member {
+  std::string login;
+  std::string display_name;
+  bool owner = false;
+};
+
+enum class ConversationKind { kDirect, kGroup };
+
+struct Conversation {
+  std::uint64_t id = 0;
+  ConversationKind kind = ConversationKind::kDirect;
+  std::string name;  // the group's name, or the other person's login
+  std::vector<Member> members;
+  std::uint64_t head_seq = 0;
+  std::uint64_t first_seq = 0;
+};
+
+struct UserInfo {
+  std::uint64_t id = 0;
+  std::string login;
+  std::string display_name;
+  Role role = Role::kUser;
+  bool active = true;
+  std::uint32_t devices = 0;
+  std::int64_t created_at_us = 0;
+};
+
+struct InviteInfo {
+  std::string login;
+  std::string invite;  // chatpro://...
+  std::int64_t expires_at_us = 0;
+};
+
+// Who this connection is, from the broker's HelloReply.
+struct SessionInfo {
+  std::uint64_t user_id = 0;
+  std::string login;
+  std::string display_name;
+  Role role = Role::kUser;
+  std::uint64_t device_id = 0;
+  std::string server_version;
+  std::uint64_t max_text_bytes = 0;
+  std::uint64_t max_attachment_bytes = 0;
+  std::uint64_t max_frame_bytes = 0;
+};
+
+// ------------------------------------------------------------------ profile
+
+// A device identity on disk: the folder holds `device.key` (mode 0600) and
+// `profile.conf` (broker endpoint, broker key, login, device id). Several
+// profiles let several users (or devices) run on one machine.
+struct Profile {
+  std::string dir;
+  std::string endpoint;    // "tcp://host:port"
+  std::string server_key;  // 32 raw bytes
+  std::string public_key;  // 32 raw bytes
+  std::string secret_key;  // 32 raw bytes
+  std::string login;
+  std::uint64_t user_id = 0;
+  std::uint64_t device_id = 0;
+
+  // $CHATPRO_PROFILE if set, else $XDG_CONFIG_HOME/chatpro or ~/.config/chatpro.
+  static std::string DefaultDir();
+  // On failure returns NotFound ("not enrolled: run chatpro enroll INVITE"),
+  // PermissionDenied (key file readable by others) or InvalidArgument.
+  static Result<Profile> Load(const std::string& dir);
+};
+
+struct EnrollOptions {
+  std::string device_name;  // default: the host name
+  std::chrono::milliseconds timeout{15000};
+  // Replace an existing profile in the folder. Default: refuse.
+  bool overwrite = false;
+};
+
+// Enrolls this machine as a new device with `invite` (chatpro://...): makes a
+// key pair, registers its public key with the one-time code, and writes the
+// profile into `dir` (created with mode 0700). On failure returns
+// InvalidArgument (not an invite), AlreadyExists (the folder holds a profile),
+// PermissionDenied (the code is unknown, used or expired: the broker refused
+// the handshake) or Unavailable (no answer within the timeout).
+Result<Profile> Enroll(const std::string& dir, std::string_view invite,
+                       const EnrollOptions& options = {});
+
+// ------------------------------------------------------------------ client
+
+// Where a message goes, or which conversation to read.
+struct Target {
+  std::uint64_t conversation_id = 0;
+  std::string user;  // a login: the direct conversation with that person
+
+  static Target User(std::string login) { return Target{0, std::move(login)}; }
+  static Target Conversation(std::uint64_t id) { return Target{id, {}}; }
+};
+
+struct SendResult {
+  Status status;  // OK once the broker has stored the message
+  std::uint64_t client_msg_id = 0;
+  std::uint64_t conversation_id = 0;
+  std::uint64_t seq = 0;
+  std::int64_t sent_at_us = 0;
+  bool duplicate = false;
+};
+
+struct HistoryQuery {
+  std::uint64_t from_seq = 0;  // backward: before this seq (0 = newest); forward: from it
+  std::uint32_t limit = 50;
+  bool backward = true;
+};
+
+struct HistoryPage {
+  std::uint64_t conversation_id = 0;
+  std::vector<Message> messages;  // oldest first
+  bool has_more = false;
+};
+
+enum class ConnectionState {
+  kConnecting,   // no session yet, or reconnecting
+  kConnected,    // the broker answered Hello
+  kRefused,      // the broker refused this device's key (unknown or revoked)
+};
+
+struct ClientOptions {
+  // Receive deliveries. false: a send-only session (one-shot commands).
+  bool receive = true;
+  std::string client_version = "chatpro-cli/0.1";
+  // How long blocking calls wait for their reply. Default: 15 s.
+  std::chrono::milliseconds request_timeout{15000};
+  // How long Connect() waits for the first session. Default: 15 s.
+  std::chrono::milliseconds connect_timeout{15000};
+  // Most Sends packed into one frame. Default: 256.
+  std::uint32_t max_batch = 256;
+  // Sends in flight without a SendAck before Send() blocks. Default: 65536.
+  std::uint32_t max_unacked_sends = 65536;
+
+  std::function<void(const Message&)> on_message;
+  std::function<void(const Conversation&)> on_conversation;
+  std::function<void(ConnectionState, const Status&)> on_state;
+};
+
+class Client {
+ public:
+  // Connects with the profile's device key and waits for the broker's
+  // HelloReply. On failure returns PermissionDenied if the broker refused the
+  // key, Unavailable if it did not answer within connect_timeout.
+  static Result<std::unique_ptr<Client>> Connect(const Profile& profile, ClientOptions options);
+
+  virtual ~Client() = default;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  virtual SessionInfo session() const = 0;
+  virtual ConnectionState state() const = 0;
+
+  // Sends a message. The future is ready when the broker acknowledged it
+  // (stored) or refused it (status says why). Blocks only while
+  // max_unacked_sends are in flight.
+  virtual std::future<SendResult> Send(Target to, Content content) = 0;
+  // The same, with a callback on the I/O thread instead of a future.
+  virtual void SendAsync(Target to, Content content,
+                         std::function<void(const SendResult&)> done) = 0;
+  // Waits until every send so far is acknowledged or refused. Returns false on
+  // timeout.
+  virtual bool Flush(std::chrono::milliseconds timeout) = 0;
+
+  virtual Result<HistoryPage> History(Target conversation, HistoryQuery query) = 0;
+  virtual Result<Conversation> OpenDirect(std::string login) = 0;
+  virtual Result<Conversation> CreateGroup(std::string name, std::vector<std::string> members) = 0;
+  virtual Result<Conversation> AddMembers(std::uint64_t conversation_id,
+                                          std::vector<std::string> members, bool as_owners) = 0;
+  virtual Result<Conversation> RemoveMember(std::uint64_t conversation_id, std::string login) = 0;
+  virtual Status LeaveGroup(std::uint64_t conversation_id) = 0;
+  virtual Result<std::vector<Conversation>> ListConversations() = 0;
+  // Finds a group by name among the user's conversations; NotFound if none,
+  // InvalidArgument if several share the name.
+  virtual Result<Conversation> FindGroup(std::string_view name) = 0;
+
+  virtual Result<std::vector<UserInfo>> Directory() = 0;
+  virtual Result<InviteInfo> CreateInvite(std::string login) = 0;
+  virtual Result<InviteInfo> AdminAddUser(std::string login, std::string display_name,
+                                          Role role) = 0;
+  virtual Result<std::vector<UserInfo>> AdminListUsers() = 0;
+
+ protected:
+  Client() = default;
+};
+
+}  // namespace chatpro::client
