@@ -48,13 +48,17 @@ class LogLine {
   std::ostringstream stream_;
 };
 
+// Turns a LogLine expression into void, so that CHATPRO_LOG is an expression
+// (safe inside if/else without braces).
+struct LogVoidify {
+  void operator&(const LogLine&) {}
+};
+
 }  // namespace chatpro
 
-#define CHATPRO_LOG(level)                                   \
-  if (::chatpro::LogLevel::level < ::chatpro::GetLogLevel()) \
-    ;                                                        \
-  else                                                       \
-    ::chatpro::LogLine(::chatpro::LogLevel::level)
+#define CHATPRO_LOG(level)                                          \
+  (::chatpro::LogLevel::level < ::chatpro::GetLogLevel()) ? (void)0 \
+      : ::chatpro::LogVoidify() & ::chatpro::LogLine(::chatpro::LogLevel::level)
 #define LOG_DEBUG() CHATPRO_LOG(kDebug)
 #define LOG_INFO() CHATPRO_LOG(kInfo)
 #define LOG_WARNING() CHATPRO_LOG(kWarning)

@@ -1,0 +1,822 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The broker's lifecycle, sessions, frame decoding, sending and delivery.
+// Requests other than Send and Ack are in broker_requests.cc.
+#include "broker/core/broker.h"
+
+#include <algorithm>
+
+#include "broker/base/encoding.h"
+#include "broker/base/invite.h"
+#include "broker/base/log.h"
+#include "broker/crypto/keys.h"
+
+namespace chatpro::core {
+namespace {
+
+constexpr std::string_view kFormatKey = "format";
+constexpr std::string_view kFormatVersion = "1";
+constexpr std::string_view kServerVersion = "chatpro-broker/0.1.0";
+// A session's deliveries go out in frames of about this size.
+constexpr std::size_t kDeliveryFrameBytes = 1 << 20;
+// Replies a full pipe refused, kept for retry, before the session is dropped.
+constexpr std::size_t kMaxUnsentReplyFrames = 256;
+// After a full pipe, wait this long before pushing to the session again.
+constexpr std::int64_t kSlowConsumerPauseUs = 200'000;
+// Cursor moves are written at least this often even without other writes.
+constexpr std::int64_t kCursorFlushUs = 200'000;
+
+int ContentIndex(wire::Content type) {
+  switch (type) {
+    case wire::Content::Voice: return 1;
+    case wire::Content::Picture: return 2;
+    default: return 0;
+  }
+}
+
+std::size_t VectorSize(const flatbuffers::Vector<std::uint8_t>* v) {
+  return v == nullptr ? 0 : v->size();
+}
+
+}  // namespace
+
+Broker::Broker(const CoreOptions& options, Durability durability, ServerIdentity identity,
+               MessageStore* store, const Clock* clock)
+    : options_(options),
+      durability_(durability),
+      identity_(std::move(identity)),
+      store_(store),
+      clock_(clock),
+      client_ids_(store),
+      message_fbb_(1024) {}
+
+Broker::~Broker() { Stop(); }
+
+Status Broker::Open() {
+  Result<std::optional<std::string>> format = store_->GetRecord(RecordKind::kMeta, kFormatKey);
+  if (!format.ok()) return format.status();
+  if (format->has_value()) {
+    if (**format != kFormatVersion) {
+      return Status::FailedPrecondition("the store has format version " + **format +
+                                        "; this broker reads version " +
+                                        std::string(kFormatVersion) +
+                                        ". Use a broker release that can migrate it.");
+    }
+  } else {
+    WriteBatch b;
+    b.records.push_back({RecordKind::kMeta, std::string(kFormatKey), std::string(kFormatVersion)});
+    CHATPRO_RETURN_IF_ERROR(store_->Write(b, true));
+  }
+  CHATPRO_RETURN_IF_ERROR(directory_.Load(*store_));
+  CHATPRO_RETURN_IF_ERROR(conversations_.Load(*store_));
+  LOG_INFO() << "store opened: " << directory_.user_count() << " users, "
+             << conversations_.size() << " conversations";
+  return Status::Ok();
+}
+
+Result<std::string> Broker::CreateBootstrapInvite(std::string_view admin_login) {
+  WriteBatch b;
+  const User* user = directory_.FindUserByLogin(admin_login);
+  std::int64_t now = clock_->NowMicros();
+  if (user == nullptr) {
+    CHATPRO_ASSIGN_OR_RETURN(user, directory_.AddUser(admin_login, admin_login, Role::Admin, now, &b));
+  } else if (user->role != Role::Admin) {
+    return Status::FailedPrecondition("user '" + std::string(admin_login) +
+                                      "' exists and is not an administrator");
+  }
+  std::string code = crypto::NewEnrollmentCode();
+  crypto::KeyPair kp = crypto::DeriveEnrollmentKeyPair(code);
+  directory_.AddEnrollment(user->id, kp.public_key, now, now + options_.invite_ttl_us, &b);
+  CHATPRO_RETURN_IF_ERROR(store_->Write(b, true));
+  return FormatInvite({identity_.public_address, identity_.public_key, code});
+}
+
+Result<std::string> Broker::MakeInvite(UserId user) {
+  std::string code = crypto::NewEnrollmentCode();
+  crypto::KeyPair kp = crypto::DeriveEnrollmentKeyPair(code);
+  std::int64_t now = clock_->NowMicros();
+  directory_.AddEnrollment(user, kp.public_key, now, now + options_.invite_ttl_us,
+                           &Batch().writes);
+  return FormatInvite({identity_.public_address, identity_.public_key, code});
+}
+
+void Broker::Start(Transport* transport, Waker* waker) {
+  transport_ = transport;
+  pipeline_ = std::make_unique<CommitPipeline>(store_, durability_ == Durability::kFsync, waker,
+                                               clock_);
+  pipeline_->Start();
+}
+
+void Broker::Stop() {
+  if (pipeline_ == nullptr) return;
+  if (!dirty_cursors_.empty()) Batch();
+  SubmitBatch();
+  pipeline_->Stop();
+  for (auto& b : pipeline_->TakeCompleted()) Complete(*b);
+  Flush();
+  pipeline_.reset();
+}
+
+// ------------------------------------------------------------------ auth, sessions
+
+AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view address) {
+  AuthDecision d;
+  if (const Device* device = directory_.FindDeviceByKey(public_key)) {
+    const User* user = directory_.FindUser(device->user);
+    if (device->active && user != nullptr && user->active) {
+      d.allowed = true;
+      d.user_id = "d:" + std::to_string(device->id.value());
+      return d;
+    }
+    d.reason = "device revoked";
+  } else if (directory_.FindEnrollment(public_key, clock_->NowMicros()) != nullptr) {
+    d.allowed = true;
+    d.user_id = "e:" + HexEncode(public_key);
+    return d;
+  } else {
+    d.reason = "unknown key";
+  }
+  stats_.auth_refused.fetch_add(1, std::memory_order_relaxed);
+  LOG_INFO() << "refused a connection from " << address << ": " << d.reason;
+  return d;
+}
+
+Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view user_id) {
+  auto it = sessions_.find(connection);
+  if (it != sessions_.end()) {
+    Session* s = it->second.get();
+    if (s->device.valid()) {
+      const Device* d = directory_.FindDevice(s->device);
+      const User* u = directory_.FindUser(s->user);
+      if (d == nullptr || !d->active || u == nullptr || !u->active) {
+        DropSession(connection, true);
+        return nullptr;
+      }
+    }
+    return s;
+  }
+  auto s = std::make_unique<Session>();
+  s->connection = connection;
+  s->last_seen_mono_us = clock_->MonotonicMicros();
+  if (user_id.substr(0, 2) == "d:") {
+    std::uint64_t id = 0;
+    for (char c : user_id.substr(2)) {
+      if (c < '0' || c > '9') return nullptr;
+      id = id * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    const Device* d = directory_.FindDevice(DeviceId(id));
+    if (d == nullptr || !d->active) return nullptr;
+    const User* u = directory_.FindUser(d->user);
+    if (u == nullptr || !u->active) return nullptr;
+    s->device = d->id;
+    s->user = d->user;
+  } else if (user_id.substr(0, 2) == "e:") {
+    auto key = HexDecode(user_id.substr(2));
+    if (!key) return nullptr;
+    s->enrollment_key = *key;
+    s->receive = false;
+  } else {
+    return nullptr;
+  }
+  Session* raw = s.get();
+  sessions_[connection] = std::move(s);
+  stats_.sessions.fetch_add(1, std::memory_order_relaxed);
+  if (raw->device.valid()) {
+    online_[raw->user].push_back(raw);
+    LoadDeviceCursors(*raw);
+    raw->needs_pump = true;
+    pump_list_.push_back(connection);
+  }
+  return raw;
+}
+
+void Broker::LoadDeviceCursors(Session& s) {
+  DeviceCursors& dc = device_cursors_[s.device];
+  if (dc.sessions++ > 0) return;
+  std::string prefix = store_keys::U64Key(s.device.value());
+  Status st = store_->ScanRecords(RecordKind::kCursor, prefix,
+                                  [&](std::string_view key, std::string_view value) {
+                                    if (key.size() != 16 || key.substr(0, 8) != prefix) return false;
+                                    if (value.size() != 8) return true;
+                                    ConversationId c(ReadBigEndian64(key.substr(8)));
+                                    Seq& seq = dc.acked[c];
+                                    seq = std::max(seq, ReadBigEndian64(value));
+                                    return true;
+                                  });
+  if (!st.ok()) LOG_ERROR() << "cannot read the cursors of device " << s.device << ": " << st;
+  // Cursor moves not yet written are newer than what the store has.
+  for (auto it = dirty_cursors_.lower_bound({s.device, ConversationId()});
+       it != dirty_cursors_.end() && it->first.first == s.device; ++it) {
+    Seq& seq = dc.acked[it->first.second];
+    seq = std::max(seq, it->second);
+  }
+}
+
+void Broker::DropSession(ConnectionId connection, bool tell_transport) {
+  auto it = sessions_.find(connection);
+  if (it == sessions_.end()) return;
+  Session* s = it->second.get();
+  if (s->device.valid()) {
+    auto& list = online_[s->user];
+    list.erase(std::remove(list.begin(), list.end(), s), list.end());
+    if (list.empty()) online_.erase(s->user);
+    auto dc = device_cursors_.find(s->device);
+    if (dc != device_cursors_.end() && --dc->second.sessions <= 0) device_cursors_.erase(dc);
+  }
+  sessions_.erase(it);
+  stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
+  if (tell_transport && transport_ != nullptr) transport_->Forget(connection);
+}
+
+void Broker::MarkDirty(Session& s) {
+  if (!s.dirty) {
+    s.dirty = true;
+    dirty_sessions_.push_back(s.connection);
+  }
+}
+
+void Broker::CountError(StatusCode code) {
+  stats_.errors[static_cast<int>(code)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Broker::ReplyError(Session& s, std::uint64_t rid, const Status& status) {
+  CountError(status.code());
+  s.replies.AddError(rid, status);
+  MarkDirty(s);
+}
+
+// ------------------------------------------------------------------ frames
+
+void Broker::OnFrame(ConnectionId connection, std::string_view user_id, const std::uint8_t* data,
+                     std::size_t size) {
+  stats_.frames_received.fetch_add(1, std::memory_order_relaxed);
+  Session* s = SessionFor(connection, user_id);
+  if (s == nullptr) {
+    // The key was accepted at the handshake but is no longer valid (revoked,
+    // or an invite used up meanwhile).
+    CountError(StatusCode::kPermissionDenied);
+    FrameWriter w;
+    w.AddError(0, Status::PermissionDenied("this device is not enrolled or was revoked"));
+    flatbuffers::DetachedBuffer frame = w.Finish();
+    if (transport_ != nullptr) {
+      transport_->Send(connection, &frame);
+      transport_->Forget(connection);
+    }
+    return;
+  }
+  s->last_seen_mono_us = clock_->MonotonicMicros();
+
+  flatbuffers::Verifier verifier(data, size, /*max_depth=*/32, /*max_tables=*/1'000'000);
+  if (size < 8 || !wire::FrameBufferHasIdentifier(data)) {
+    ReplyError(*s, 0, Status::InvalidArgument("the frame is not a ChatPro frame"));
+    return;
+  }
+  if (!wire::VerifyFrameBuffer(verifier)) {
+    ReplyError(*s, 0, Status::InvalidArgument("the frame failed FlatBuffers verification"));
+    return;
+  }
+  const wire::Frame* frame = wire::GetFrame(data);
+  if (frame->protocol_version() != kProtocolVersion) {
+    ReplyError(*s, 0,
+               Status::FailedPrecondition("protocol version " +
+                                          std::to_string(frame->protocol_version()) +
+                                          " is not supported; this broker speaks version " +
+                                          std::to_string(kProtocolVersion)));
+    return;
+  }
+  if (frame->envelopes() == nullptr) return;
+  for (const wire::Envelope* e : *frame->envelopes()) {
+    Dispatch(*s, *e);
+    // A request may have dropped the session (it cannot today, but keep the
+    // loop honest if one ever does).
+    if (sessions_.find(connection) == sessions_.end()) return;
+  }
+}
+
+void Broker::Dispatch(Session& s, const wire::Envelope& e) {
+  std::uint64_t rid = e.request_id();
+  wire::Body type = e.body_type();
+  if (!s.device.valid()) {
+    if (type == wire::Body::Enroll) {
+      HandleEnroll(s, rid, *e.body_as_Enroll());
+    } else if (type == wire::Body::Ping) {
+      auto body = wire::CreatePong(s.replies.builder(), clock_->NowMicros());
+      s.replies.AddEnvelope(rid, wire::Body::Pong, body.Union());
+      MarkDirty(s);
+    } else {
+      ReplyError(s, rid, Status::PermissionDenied("this connection may only enroll a device"));
+    }
+    return;
+  }
+  switch (type) {
+    case wire::Body::Send: return HandleSend(s, rid, *e.body_as_Send());
+    case wire::Body::Ack: return HandleAck(s, *e.body_as_Ack());
+    case wire::Body::Hello: return HandleHello(s, rid, *e.body_as_Hello());
+    case wire::Body::Ping: {
+      auto body = wire::CreatePong(s.replies.builder(), clock_->NowMicros());
+      s.replies.AddEnvelope(rid, wire::Body::Pong, body.Union());
+      MarkDirty(s);
+      return;
+    }
+    case wire::Body::History: return HandleHistory(s, rid, *e.body_as_History());
+    case wire::Body::OpenDirect: return HandleOpenDirect(s, rid, *e.body_as_OpenDirect());
+    case wire::Body::CreateGroup: return HandleCreateGroup(s, rid, *e.body_as_CreateGroup());
+    case wire::Body::AddMembers: return HandleAddMembers(s, rid, *e.body_as_AddMembers());
+    case wire::Body::RemoveMember: return HandleRemoveMember(s, rid, *e.body_as_RemoveMember());
+    case wire::Body::LeaveGroup: return HandleLeaveGroup(s, rid, *e.body_as_LeaveGroup());
+    case wire::Body::ListConversations: return HandleListConversations(s, rid);
+    case wire::Body::CreateInvite: return HandleCreateInvite(s, rid, *e.body_as_CreateInvite());
+    case wire::Body::Directory: return HandleDirectory(s, rid);
+    case wire::Body::AdminAddUser: return HandleAdminAddUser(s, rid, *e.body_as_AdminAddUser());
+    case wire::Body::AdminListUsers: return HandleAdminListUsers(s, rid);
+    case wire::Body::Enroll:
+      return ReplyError(s, rid, Status::FailedPrecondition("this device is enrolled already"));
+    case wire::Body::NONE:
+      return ReplyError(s, rid, Status::InvalidArgument("the envelope has no request"));
+    default:
+      break;
+  }
+  if (static_cast<int>(type) > static_cast<int>(wire::Body::MAX)) {
+    return ReplyError(s, rid,
+                      Status::InvalidArgument("unknown request kind " +
+                                              std::to_string(static_cast<int>(type))));
+  }
+  ReplyError(s, rid,
+             Status::InvalidArgument(std::string(wire::EnumNameBody(type)) +
+                                     " is sent by the broker, not to it"));
+}
+
+void Broker::HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r) {
+  s.receive = r.receive();
+  if (!s.receive) {
+    s.cursors.clear();
+    s.in_flight_messages = 0;
+    s.in_flight_bytes = 0;
+    s.needs_pump = false;
+  }
+  if (r.client_version() != nullptr) {
+    directory_.SetClientVersion(s.device, r.client_version()->string_view(), &Batch().writes);
+  }
+  const User* u = directory_.FindUser(s.user);
+  auto& fbb = s.replies.builder();
+  auto version = fbb.CreateString(kServerVersion);
+  auto login = fbb.CreateString(u->login);
+  auto display = fbb.CreateString(u->display_name);
+  auto body = wire::CreateHelloReply(
+      fbb, kProtocolVersion, version, s.user.value(), login, display, u->role, s.device.value(),
+      static_cast<std::uint32_t>(options_.max_text_bytes),
+      static_cast<std::uint32_t>(options_.max_attachment_bytes),
+      static_cast<std::uint32_t>(options_.max_attachment_bytes + (1u << 20)));
+  s.replies.AddEnvelope(rid, wire::Body::HelloReply, body.Union());
+  MarkDirty(s);
+}
+
+// ------------------------------------------------------------------ sending
+
+Status Broker::CheckContent(const wire::Send& r) const {
+  switch (r.content_type()) {
+    case wire::Content::Text: {
+      const wire::Text* t = r.content_as_Text();
+      if (t->body() == nullptr || t->body()->size() == 0) {
+        return Status::InvalidArgument("a text message needs a body");
+      }
+      if (t->body()->size() > options_.max_text_bytes) {
+        return Status::ResourceExhausted("a text of " + std::to_string(t->body()->size()) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_text_bytes) + " bytes");
+      }
+      if (!IsValidUtf8(t->body()->string_view())) {
+        return Status::InvalidArgument("the text is not valid UTF-8");
+      }
+      return Status::Ok();
+    }
+    case wire::Content::Voice: {
+      const wire::Voice* v = r.content_as_Voice();
+      if (VectorSize(v->audio()) == 0) return Status::InvalidArgument("a voice message needs audio");
+      if (v->codec() == nullptr || v->codec()->size() == 0 || v->codec()->size() > 32) {
+        return Status::InvalidArgument("a voice message names its codec (1 to 32 characters)");
+      }
+      if (VectorSize(v->audio()) > options_.max_attachment_bytes) {
+        return Status::ResourceExhausted("a voice message of " +
+                                         std::to_string(VectorSize(v->audio())) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_attachment_bytes) + " bytes");
+      }
+      return Status::Ok();
+    }
+    case wire::Content::Picture: {
+      const wire::Picture* p = r.content_as_Picture();
+      if (VectorSize(p->image()) == 0) return Status::InvalidArgument("a picture message needs an image");
+      if (p->mime_type() == nullptr || p->mime_type()->size() > 64 ||
+          p->mime_type()->string_view().substr(0, 6) != "image/") {
+        return Status::InvalidArgument("a picture's MIME type starts with image/");
+      }
+      std::size_t total = VectorSize(p->image()) + VectorSize(p->thumbnail());
+      if (total > options_.max_attachment_bytes) {
+        return Status::ResourceExhausted("a picture of " + std::to_string(total) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_attachment_bytes) + " bytes");
+      }
+      if (p->width() > 100000 || p->height() > 100000) {
+        return Status::InvalidArgument("a picture's width and height are at most 100000");
+      }
+      return Status::Ok();
+    }
+    case wire::Content::NONE:
+      return Status::InvalidArgument("the message has no content");
+  }
+  return Status::InvalidArgument("unknown content kind " +
+                                 std::to_string(static_cast<int>(r.content_type())));
+}
+
+std::string Broker::BuildMessage(const Conversation& c, Seq seq, const Session& s, ClientMsgId id,
+                                 std::int64_t now_us, const wire::Send& r) {
+  auto& fbb = message_fbb_;
+  fbb.Clear();
+  flatbuffers::Offset<void> content;
+  switch (r.content_type()) {
+    case wire::Content::Text: {
+      auto body = fbb.CreateString(r.content_as_Text()->body());
+      content = wire::CreateText(fbb, body).Union();
+      break;
+    }
+    case wire::Content::Voice: {
+      const wire::Voice* v = r.content_as_Voice();
+      auto codec = fbb.CreateString(v->codec());
+      auto audio = fbb.CreateVector(v->audio()->data(), v->audio()->size());
+      content = wire::CreateVoice(fbb, codec, v->duration_ms(), audio).Union();
+      break;
+    }
+    case wire::Content::Picture: {
+      const wire::Picture* p = r.content_as_Picture();
+      auto mime = fbb.CreateString(p->mime_type());
+      auto image = fbb.CreateVector(p->image()->data(), p->image()->size());
+      flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> thumb;
+      if (p->thumbnail() != nullptr && p->thumbnail()->size() > 0) {
+        thumb = fbb.CreateVector(p->thumbnail()->data(), p->thumbnail()->size());
+      }
+      content = wire::CreatePicture(fbb, mime, p->width(), p->height(), image, thumb).Union();
+      break;
+    }
+    case wire::Content::NONE:
+      break;
+  }
+  auto login = fbb.CreateString(directory_.FindUser(s.user)->login);
+  fbb.Finish(wire::CreateMessage(fbb, c.id.value(), seq, s.user.value(), login, s.device.value(),
+                                 id, now_us, r.content_type(), content));
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
+  if (pipeline_ != nullptr && pipeline_->degraded()) {
+    return ReplyError(s, rid,
+                      Status::Unavailable("the broker cannot store messages right now (" +
+                                          pipeline_->last_error().message() +
+                                          "); try again later"));
+  }
+  if (r.client_msg_id() == 0) {
+    return ReplyError(s, rid, Status::InvalidArgument("a message needs a client_msg_id"));
+  }
+  Status content = CheckContent(r);
+  if (!content.ok()) return ReplyError(s, rid, content);
+
+  Result<std::optional<ClientIdIndex::Ref>> seen = client_ids_.Find(s.device, r.client_msg_id());
+  if (!seen.ok()) return ReplyError(s, rid, seen.status());
+  if (seen->has_value()) {
+    // A resend: answer with the original once it is stored (it may still be
+    // in a batch on its way).
+    stats_.messages_duplicate.fetch_add(1, std::memory_order_relaxed);
+    const ClientIdIndex::Ref& ref = **seen;
+    Batch().acks.push_back({s.connection, rid, r.client_msg_id(), ref.conversation, ref.seq,
+                            0, /*duplicate=*/true});
+    return;
+  }
+
+  Result<Conversation*> target =
+      ResolveTarget(s, r.conversation_id(), r.to_user(), /*create_direct=*/true);
+  if (!target.ok()) return ReplyError(s, rid, target.status());
+  Conversation* c = *target;
+
+  std::int64_t now = clock_->NowMicros();
+  Seq seq = ++c->next_seq;
+  CommitBatch& batch = Batch();
+  batch.writes.messages.push_back(
+      {c->id, seq, BuildMessage(*c, seq, s, r.client_msg_id(), now, r)});
+  batch_bytes_ += batch.writes.messages.back().bytes.size();
+  batch.acks.push_back({s.connection, rid, r.client_msg_id(), c->id, seq, now, false});
+  Status st = client_ids_.Add(s.device, r.client_msg_id(), {c->id, seq});
+  if (!st.ok()) LOG_ERROR() << "client message id index: " << st;
+  stats_.messages_accepted[ContentIndex(r.content_type())].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Broker::HandleAck(Session& s, const wire::Ack& r) {
+  if (r.cursors() == nullptr) return;
+  DeviceCursors& dc = device_cursors_[s.device];
+  for (const wire::Cursor* c : *r.cursors()) {
+    auto it = s.cursors.find(ConversationId(c->conversation_id()));
+    if (it == s.cursors.end()) continue;
+    ConvCursor& cur = it->second;
+    Seq seq = std::min<Seq>(c->seq(), cur.sent);
+    if (seq <= cur.acked) continue;
+    cur.acked = seq;
+    while (!cur.in_flight.empty() && cur.in_flight.front().first <= seq) {
+      s.in_flight_messages -= 1;
+      s.in_flight_bytes -= cur.in_flight.front().second;
+      cur.in_flight.pop_front();
+    }
+    Seq& stored = dc.acked[it->first];
+    if (seq > stored) {
+      stored = seq;
+      if (dirty_cursors_.empty()) cursors_dirty_since_mono_us_ = clock_->MonotonicMicros();
+      dirty_cursors_[{s.device, it->first}] = seq;
+    }
+  }
+  if (s.needs_pump) pump_list_.push_back(s.connection);
+}
+
+// ------------------------------------------------------------------ delivery
+
+Broker::ConvCursor* Broker::CursorFor(Session& s, const Conversation& c) {
+  auto it = s.cursors.find(c.id);
+  if (it != s.cursors.end()) return &it->second;
+  const Membership* m = c.FindMember(s.user);
+  if (m == nullptr) return nullptr;
+  Seq start = m->joined_seq;
+  auto dc = device_cursors_.find(s.device);
+  if (dc != device_cursors_.end()) {
+    auto acked = dc->second.acked.find(c.id);
+    if (acked != dc->second.acked.end()) start = std::max(start, acked->second);
+  }
+  ConvCursor& cur = s.cursors[c.id];
+  cur.acked = cur.sent = start;
+  return &cur;
+}
+
+bool Broker::WindowOpen(const Session& s) const {
+  if (s.in_flight_messages == 0) return true;  // always allow one, however big
+  return s.in_flight_messages < options_.delivery_window_messages &&
+         s.in_flight_bytes < options_.delivery_window_bytes;
+}
+
+void Broker::Push(Session& s, ConvCursor& cursor, Seq seq, std::string_view bytes) {
+  s.deliveries.AddDelivery(bytes);
+  cursor.sent = seq;
+  cursor.in_flight.emplace_back(seq, static_cast<std::uint32_t>(bytes.size()));
+  s.in_flight_messages += 1;
+  s.in_flight_bytes += bytes.size();
+  MarkDirty(s);
+  if (s.deliveries.bytes() >= kDeliveryFrameBytes) SendDeliveries(s);
+}
+
+void Broker::FanOut(const Conversation& c, Seq seq, std::string_view bytes) {
+  for (const Membership& m : c.members) {
+    auto online = online_.find(m.user);
+    if (online == online_.end()) continue;
+    // Push may drop a session whose peer is gone; iterate over a copy.
+    std::vector<Session*> sessions = online->second;
+    for (Session* s : sessions) {
+      if (!s->receive) continue;
+      ConvCursor* cur = CursorFor(*s, c);
+      if (cur == nullptr || cur->sent >= seq) continue;
+      if (cur->sent + 1 == seq && WindowOpen(*s) && s->pump_not_before_mono_us == 0) {
+        Push(*s, *cur, seq, bytes);
+        stats_.deliveries_live.fetch_add(1, std::memory_order_relaxed);
+      } else if (!s->needs_pump) {
+        s->needs_pump = true;
+        pump_list_.push_back(s->connection);
+      }
+    }
+  }
+}
+
+void Broker::Pump(Session& s) {
+  s.needs_pump = false;
+  if (!s.receive || !s.device.valid()) return;
+  bool behind = false;
+  for (ConversationId id : conversations_.ConversationsOf(s.user)) {
+    const Conversation* c = conversations_.Find(id);
+    if (c == nullptr) continue;
+    ConvCursor* cur = CursorFor(s, *c);
+    if (cur == nullptr) continue;
+    while (cur->sent < c->committed_seq) {
+      if (!WindowOpen(s)) {
+        behind = true;
+        break;
+      }
+      std::size_t room = options_.delivery_window_messages > s.in_flight_messages
+                             ? options_.delivery_window_messages - s.in_flight_messages
+                             : 1;
+      std::size_t limit = std::min<std::size_t>({room, 256, c->committed_seq - cur->sent});
+      Result<std::vector<StoredMessage>> page =
+          store_->ReadMessages(c->id, cur->sent + 1, limit, ReadDirection::kForward);
+      if (!page.ok()) {
+        LOG_ERROR() << "catch-up read of conversation " << c->id << " failed: " << page.status();
+        behind = true;
+        break;
+      }
+      bool progressed = false;
+      for (StoredMessage& m : *page) {
+        if (m.seq > c->committed_seq) break;
+        Push(s, *cur, m.seq, m.bytes);
+        stats_.deliveries_catch_up.fetch_add(1, std::memory_order_relaxed);
+        progressed = true;
+        if (sessions_.find(s.connection) == sessions_.end()) return;
+      }
+      if (!progressed) {
+        // Nothing stored up to committed_seq (removed by retention): skip.
+        cur->sent = c->committed_seq;
+        if (cur->in_flight.empty()) cur->acked = cur->sent;
+      }
+    }
+  }
+  if (behind) s.needs_pump = true;  // re-pumped when the session acks
+}
+
+void Broker::Rewind(Session& s) {
+  // The pipe to a slow consumer is full: forget what was pushed but not
+  // acknowledged and let it catch up from the store once it reads again.
+  for (auto& [id, cur] : s.cursors) {
+    cur.sent = cur.acked;
+    cur.in_flight.clear();
+  }
+  s.in_flight_messages = 0;
+  s.in_flight_bytes = 0;
+  s.deliveries = FrameWriter();
+  s.needs_pump = true;
+  s.pump_not_before_mono_us = clock_->MonotonicMicros() + kSlowConsumerPauseUs;
+  pump_list_.push_back(s.connection);
+  stats_.slow_consumers_cut.fetch_add(1, std::memory_order_relaxed);
+  LOG_DEBUG() << "session " << s.connection << " is slow; it will catch up from the store";
+}
+
+bool Broker::SendDeliveries(Session& s) {
+  if (s.deliveries.empty()) return true;
+  flatbuffers::DetachedBuffer frame = s.deliveries.Finish();
+  switch (transport_->Send(s.connection, &frame)) {
+    case SendOutcome::kSent:
+      return true;
+    case SendOutcome::kFull:
+      Rewind(s);
+      return true;
+    case SendOutcome::kGone:
+      DropSession(s.connection, true);
+      return false;
+  }
+  return true;
+}
+
+void Broker::SendReplies(Session& s) {
+  if (!s.replies.empty()) s.unsent_replies.push_back(s.replies.Finish());
+  while (!s.unsent_replies.empty()) {
+    SendOutcome out = transport_->Send(s.connection, &s.unsent_replies.front());
+    if (out == SendOutcome::kGone) {
+      DropSession(s.connection, true);
+      return;
+    }
+    if (out == SendOutcome::kFull) {
+      if (s.unsent_replies.size() > kMaxUnsentReplyFrames) {
+        LOG_WARNING() << "dropping session " << s.connection << ": it reads nothing";
+        DropSession(s.connection, true);
+      }
+      return;
+    }
+    s.unsent_replies.pop_front();
+  }
+}
+
+// ------------------------------------------------------------------ commits
+
+CommitBatch& Broker::Batch() {
+  if (batch_ == nullptr) {
+    batch_ = std::make_unique<CommitBatch>();
+    batch_bytes_ = 0;
+  }
+  return *batch_;
+}
+
+void Broker::SubmitBatch() {
+  if (!dirty_cursors_.empty() && batch_ != nullptr) {
+    for (const auto& [key, seq] : dirty_cursors_) {
+      std::string value;
+      AppendBigEndian64(&value, seq);
+      batch_->writes.records.push_back(
+          {RecordKind::kCursor, store_keys::U64Key(key.first.value(), key.second.value()),
+           std::move(value)});
+    }
+    dirty_cursors_.clear();
+  }
+  if (batch_ == nullptr || batch_->empty()) return;
+  batch_->number = next_batch_number_++;
+  client_ids_.AppendRecords(batch_->number, &batch_->writes);
+  pipeline_->Submit(std::move(batch_));
+  batch_ = nullptr;
+}
+
+void Broker::OnWake() {
+  if (pipeline_ == nullptr) return;
+  for (auto& b : pipeline_->TakeCompleted()) Complete(*b);
+}
+
+void Broker::Complete(CommitBatch& batch) {
+  client_ids_.Committed(batch.number);
+  stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
+  stats_.batch_messages_committed.fetch_add(batch.writes.messages.size(),
+                                            std::memory_order_relaxed);
+  if (batch.status.ok()) {
+    for (const WriteBatch::Message& m : batch.writes.messages) {
+      Conversation* c = conversations_.Find(m.conversation);
+      if (c == nullptr) continue;
+      c->committed_seq = std::max(c->committed_seq, m.seq);
+      FanOut(*c, m.seq, m.bytes);
+    }
+  }
+  for (const PendingAck& a : batch.acks) {
+    auto it = sessions_.find(a.connection);
+    if (it == sessions_.end()) continue;  // the client will resend and get a duplicate ack
+    Session& s = *it->second;
+    if (!batch.status.ok()) {
+      ReplyError(s, a.request_id, batch.status);
+      continue;
+    }
+    auto body = wire::CreateSendAck(s.replies.builder(), a.client_msg_id, a.conversation.value(),
+                                    a.seq, a.sent_at_us, a.duplicate);
+    s.replies.AddEnvelope(a.request_id, wire::Body::SendAck, body.Union());
+    MarkDirty(s);
+  }
+  for (auto& fn : batch.on_commit) fn(batch.status);
+}
+
+void Broker::AfterCommit(ConnectionId connection, std::uint64_t rid,
+                         std::function<void(Session&)> reply) {
+  Batch().on_commit.push_back([this, connection, rid, reply = std::move(reply)](const Status& st) {
+    auto it = sessions_.find(connection);
+    if (it == sessions_.end()) return;
+    if (st.ok()) {
+      reply(*it->second);
+    } else {
+      ReplyError(*it->second, rid, st);
+    }
+    MarkDirty(*it->second);
+  });
+}
+
+bool Broker::WantsInput() const {
+  if (batch_ == nullptr || pipeline_ == nullptr) return true;
+  bool full = batch_->writes.messages.size() >= options_.max_batch_messages ||
+              batch_bytes_ >= options_.max_batch_bytes;
+  return !(full && pipeline_->Busy());
+}
+
+void Broker::Flush() {
+  if (transport_ == nullptr) return;
+  if (!pump_list_.empty()) {
+    std::int64_t now = clock_->MonotonicMicros();
+    std::vector<ConnectionId> list;
+    list.swap(pump_list_);
+    for (ConnectionId id : list) {
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) continue;
+      Session& s = *it->second;
+      if (!s.needs_pump) continue;
+      if (s.pump_not_before_mono_us > now) {
+        pump_list_.push_back(id);  // still paused after a full pipe
+        continue;
+      }
+      s.pump_not_before_mono_us = 0;
+      Pump(s);
+    }
+  }
+  if (pipeline_ != nullptr && batch_ != nullptr && !pipeline_->Busy()) SubmitBatch();
+
+  std::vector<ConnectionId> dirty;
+  dirty.swap(dirty_sessions_);
+  for (ConnectionId id : dirty) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;
+    Session& s = *it->second;
+    s.dirty = false;
+    SendReplies(s);
+    if (sessions_.find(id) == sessions_.end()) continue;
+    if (!s.unsent_replies.empty()) MarkDirty(s);  // retry next time
+    SendDeliveries(s);
+  }
+}
+
+void Broker::OnTick() {
+  std::int64_t now = clock_->MonotonicMicros();
+  if (!dirty_cursors_.empty() && now - cursors_dirty_since_mono_us_ >= kCursorFlushUs) {
+    Batch();  // the next Flush writes them
+  }
+  if (now - last_sweep_mono_us_ < 1'000'000) return;
+  last_sweep_mono_us_ = now;
+  std::vector<ConnectionId> expired;
+  for (const auto& [id, s] : sessions_) {
+    if (now - s->last_seen_mono_us > options_.session_timeout_us) expired.push_back(id);
+  }
+  for (ConnectionId id : expired) {
+    LOG_DEBUG() << "session " << id << " timed out";
+    DropSession(id, true);
+  }
+}
+
+}  // namespace chatpro::core

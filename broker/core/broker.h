@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Broker: the messaging core. It authenticates devices (answering the
+// transport's ZAP questions), decodes and validates frames, applies every rule
+// (identity, membership, limits, ordering, exactly-one-effect sends), hands
+// writes to the group-commit pipeline, and after each commit acknowledges
+// senders and delivers to every online device of every member. Devices that
+// were offline or fell behind catch up from the store, paced by their acks.
+//
+// Lifecycle: construct; Open() (loads state from the store); optionally
+// CreateBootstrapInvite(); Start(transport, waker); then the transport's event
+// loop calls Authenticate/OnFrame/OnWake/OnTick/Flush; Stop() writes what is
+// pending and stops the pipeline.
+//
+// Thread-safety: everything except stats() runs on the event-loop thread.
+// stats() may be read from any thread.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <functional>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/base/clock.h"
+#include "broker/base/ids.h"
+#include "broker/base/result.h"
+#include "broker/config/options.h"
+#include "broker/core/client_ids.h"
+#include "broker/core/commit_pipeline.h"
+#include "broker/core/conversations.h"
+#include "broker/core/directory.h"
+#include "broker/core/frame_writer.h"
+#include "broker/core/message_store.h"
+#include "broker/core/transport.h"
+
+namespace chatpro::core {
+
+// The broker's own identity, written into invites.
+struct ServerIdentity {
+  std::string public_key;      // 32-byte CURVE public key
+  std::string public_address;  // HOST:PORT clients reach
+};
+
+// Counters for monitoring; monotonic unless named as a gauge.
+struct BrokerStats {
+  std::atomic<std::uint64_t> frames_received{0};
+  std::atomic<std::uint64_t> messages_accepted[3] = {};  // by content: text, voice, picture
+  std::atomic<std::uint64_t> messages_duplicate{0};
+  std::atomic<std::uint64_t> deliveries_live{0};
+  std::atomic<std::uint64_t> deliveries_catch_up{0};
+  std::atomic<std::uint64_t> errors[11] = {};  // by StatusCode
+  std::atomic<std::uint64_t> auth_refused{0};
+  std::atomic<std::uint64_t> slow_consumers_cut{0};
+  std::atomic<std::uint64_t> batches_committed{0};
+  std::atomic<std::uint64_t> batch_messages_committed{0};
+  std::atomic<std::int64_t> sessions{0};  // gauge
+};
+
+class Broker {
+ public:
+  Broker(const CoreOptions& options, Durability durability, ServerIdentity identity,
+         MessageStore* store, const Clock* clock);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Loads users, devices, invites and conversations; marks a new store with
+  // its format version and refuses a store of another version. On failure
+  // returns FailedPrecondition (version) or the store's error.
+  Status Open();
+
+  bool HasUsers() const { return directory_.user_count() > 0; }
+
+  // The HOST:PORT written into invites from now on.
+  void SetPublicAddress(std::string address) { identity_.public_address = std::move(address); }
+
+  // Before Start(): makes `admin_login` an admin (creating the user if needed)
+  // and returns a fresh invite for a device of theirs, stored synchronously.
+  // On failure returns InvalidArgument (bad login), FailedPrecondition (the
+  // user exists but is not an admin) or the store's error.
+  Result<std::string> CreateBootstrapInvite(std::string_view admin_login);
+
+  void Start(Transport* transport, Waker* waker);
+  // Answers what is pending, writes the last batch and stops the pipeline.
+  void Stop();
+
+  // ---- event-loop thread ----
+
+  // The ZAP decision for a CURVE client key.
+  AuthDecision Authenticate(std::string_view public_key, std::string_view address);
+  // One frame from `connection`, whose ZAP user-id is `user_id`.
+  void OnFrame(ConnectionId connection, std::string_view user_id, const std::uint8_t* data,
+               std::size_t size);
+  // The commit pipeline finished batches.
+  void OnWake();
+  // Timers: session timeouts, paced catch-up. Call about every 100 ms.
+  void OnTick();
+  // End of an event-loop iteration: submit the batch being filled, send the
+  // frames built for each connection.
+  void Flush();
+  // False while the pipeline is saturated: the loop should stop reading
+  // frames until OnWake().
+  bool WantsInput() const;
+
+  const BrokerStats& stats() const { return stats_; }
+  std::size_t session_count() const { return sessions_.size(); }
+
+ private:
+  struct ConvCursor {
+    Seq acked = 0;  // the session processed everything up to here
+    Seq sent = 0;   // pushed up to here
+    std::deque<std::pair<Seq, std::uint32_t>> in_flight;  // (seq, bytes) pushed, not acked
+  };
+  struct Session {
+    ConnectionId connection = 0;
+    DeviceId device;  // invalid for an enrollment session
+    UserId user;
+    std::string enrollment_key;  // set for an enrollment session
+    bool receive = true;
+    std::int64_t last_seen_mono_us = 0;
+    std::unordered_map<ConversationId, ConvCursor> cursors;
+    std::uint32_t in_flight_messages = 0;
+    std::uint64_t in_flight_bytes = 0;
+    bool needs_pump = false;
+    std::int64_t pump_not_before_mono_us = 0;
+    bool dirty = false;  // has frames to send
+    FrameWriter replies;
+    FrameWriter deliveries;
+    std::deque<flatbuffers::DetachedBuffer> unsent_replies;  // replies a full pipe refused
+  };
+  struct DeviceCursors {
+    std::unordered_map<ConversationId, Seq> acked;
+    int sessions = 0;
+  };
+
+  // Sessions.
+  Session* SessionFor(ConnectionId connection, std::string_view user_id);
+  void DropSession(ConnectionId connection, bool tell_transport);
+  void MarkDirty(Session& s);
+
+  // Requests.
+  void Dispatch(Session& s, const wire::Envelope& e);
+  void HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r);
+  void HandleSend(Session& s, std::uint64_t rid, const wire::Send& r);
+  void HandleAck(Session& s, const wire::Ack& r);
+  void HandleHistory(Session& s, std::uint64_t rid, const wire::History& r);
+  void HandleOpenDirect(Session& s, std::uint64_t rid, const wire::OpenDirect& r);
+  void HandleCreateGroup(Session& s, std::uint64_t rid, const wire::CreateGroup& r);
+  void HandleAddMembers(Session& s, std::uint64_t rid, const wire::AddMembers& r);
+  void HandleRemoveMember(Session& s, std::uint64_t rid, const wire::RemoveMember& r);
+  void HandleLeaveGroup(Session& s, std::uint64_t rid, const wire::LeaveGroup& r);
+  void HandleListConversations(Session& s, std::uint64_t rid);
+  void HandleEnroll(Session& s, std::uint64_t rid, const wire::Enroll& r);
+  void HandleCreateInvite(Session& s, std::uint64_t rid, const wire::CreateInvite& r);
+  void HandleDirectory(Session& s, std::uint64_t rid);
+  void HandleAdminAddUser(Session& s, std::uint64_t rid, const wire::AdminAddUser& r);
+  void HandleAdminListUsers(Session& s, std::uint64_t rid);
+
+  void ReplyError(Session& s, std::uint64_t rid, const Status& status);
+  // Runs `reply` for the session of `connection` once everything filled so
+  // far is stored; on a failed write answers with the error instead.
+  void AfterCommit(ConnectionId connection, std::uint64_t rid,
+                   std::function<void(Session&)> reply);
+  void CountError(StatusCode code);
+
+  // Conversation helpers.
+  Result<Conversation*> ResolveTarget(const Session& s, std::uint64_t conversation_id,
+                                      const flatbuffers::String* to_user, bool create_direct);
+  Conversation* OpenDirectWith(UserId self, UserId other);
+  flatbuffers::Offset<wire::ConversationInfo> BuildInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                        const Conversation& c, UserId viewer) const;
+  // Tells every receiving session of `user` about `c` after the current batch
+  // is stored; drops their cursors if `user` is no longer a member.
+  void NotifyMembership(ConversationId c, UserId user);
+  Result<std::vector<UserId>> ResolveLogins(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* logins);
+  Status CheckContent(const wire::Send& r) const;
+  std::string BuildMessage(const Conversation& c, Seq seq, const Session& s, ClientMsgId id,
+                           std::int64_t now_us, const wire::Send& r);
+  Result<std::string> MakeInvite(UserId user);
+
+  // Delivery.
+  ConvCursor* CursorFor(Session& s, const Conversation& c);
+  bool WindowOpen(const Session& s) const;
+  void Push(Session& s, ConvCursor& cursor, Seq seq, std::string_view bytes);
+  void FanOut(const Conversation& c, Seq seq, std::string_view bytes);
+  void Pump(Session& s);
+  void Rewind(Session& s);
+  // Sends the session's pending deliveries; false if the session was dropped.
+  bool SendDeliveries(Session& s);
+  void SendReplies(Session& s);
+  void LoadDeviceCursors(Session& s);
+
+  // Commits.
+  CommitBatch& Batch();
+  void SubmitBatch();
+  void Complete(CommitBatch& batch);
+
+  const CoreOptions options_;
+  const Durability durability_;
+  ServerIdentity identity_;
+  MessageStore* const store_;
+  const Clock* const clock_;
+  Transport* transport_ = nullptr;
+
+  Directory directory_;
+  ConversationTable conversations_;
+  ClientIdIndex client_ids_;
+  std::unique_ptr<CommitPipeline> pipeline_;
+  std::unique_ptr<CommitBatch> batch_;
+  std::uint64_t next_batch_number_ = 1;
+  std::uint64_t batch_bytes_ = 0;
+  std::map<std::pair<DeviceId, ConversationId>, Seq> dirty_cursors_;
+  std::int64_t cursors_dirty_since_mono_us_ = 0;
+
+  std::unordered_map<ConnectionId, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<UserId, std::vector<Session*>> online_;
+  std::unordered_map<DeviceId, DeviceCursors> device_cursors_;
+  std::vector<ConnectionId> dirty_sessions_;
+  std::vector<ConnectionId> pump_list_;
+  flatbuffers::FlatBufferBuilder message_fbb_;
+  std::int64_t last_sweep_mono_us_ = 0;
+
+  BrokerStats stats_;
+};
+
+}  // namespace chatpro::core

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "broker/transport/zmq_server.h"
+
+#include <chrono>
+
+#include "broker/base/log.h"
+
+namespace chatpro::transport {
+namespace {
+
+constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
+constexpr char kWakeEndpoint[] = "inproc://chatpro.wake";
+constexpr char kZapDomain[] = "chatpro";
+// Frames read from the ROUTER per loop iteration before the broker flushes.
+constexpr int kFramesPerIteration = 512;
+constexpr std::chrono::milliseconds kTick(100);
+
+Status FromZmq(const zmq::error_t& e, const std::string& what) {
+  switch (e.num()) {
+    case EADDRINUSE:
+      return Status::Unavailable(what + ": the address is in use (is another broker running?)");
+    case EADDRNOTAVAIL:
+      return Status::InvalidArgument(what + ": the address is not available on this machine");
+    case EINVAL:
+    case EPROTONOSUPPORT:
+    case ENOCOMPATPROTO:
+      return Status::InvalidArgument(what + ": not a valid endpoint (" + e.what() + ")");
+    default:
+      return Status::Internal(what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+ZmqServer::ZmqServer(const TransportOptions& options, core::Broker* broker)
+    : options_(options),
+      broker_(broker),
+      context_(1),
+      zap_(context_, zmq::socket_type::rep),
+      router_(context_, zmq::socket_type::router),
+      wake_rx_(context_, zmq::socket_type::pair),
+      wake_tx_(context_, zmq::socket_type::pair) {}
+
+ZmqServer::~ZmqServer() {
+  // Give the last replies (acks written at stop) a moment to leave.
+  router_.set(zmq::sockopt::linger, 1000);
+}
+
+Result<std::unique_ptr<ZmqServer>> ZmqServer::Create(const TransportOptions& options,
+                                                     const crypto::KeyPair& server_keys,
+                                                     core::Broker* broker) {
+  std::unique_ptr<ZmqServer> server(new ZmqServer(options, broker));
+  CHATPRO_RETURN_IF_ERROR(server->Bind(server_keys));
+  return server;
+}
+
+Status ZmqServer::Bind(const crypto::KeyPair& server_keys) {
+  try {
+    context_.set(zmq::ctxopt::max_sockets, 65536);
+    zap_.set(zmq::sockopt::linger, 0);
+    // Without a ZAP handler, CURVE accepts any client key. Bind it first and
+    // refuse to start without it.
+    try {
+      zap_.bind(kZapEndpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::FailedPrecondition(std::string("cannot install the ZAP handler: ") + e.what());
+    }
+    wake_rx_.bind(kWakeEndpoint);
+    wake_tx_.connect(kWakeEndpoint);
+
+    router_.set(zmq::sockopt::curve_server, 1);
+    router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(server_keys.secret_key.data(),
+                                                                 server_keys.secret_key.size()));
+    router_.set(zmq::sockopt::zap_domain, kZapDomain);
+#ifdef ZMQ_ZAP_ENFORCE_DOMAIN
+    try {
+      router_.set(zmq::sockopt::zap_enforce_domain, true);
+    } catch (const zmq::error_t&) {
+      // Only in libzmq builds with draft options; the handler checks the domain itself.
+    }
+#endif
+    router_.set(zmq::sockopt::router_mandatory, 1);
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes));
+    router_.set(zmq::sockopt::sndhwm, options_.send_hwm);
+    router_.set(zmq::sockopt::rcvhwm, 10000);
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::backlog, 1024);
+    router_.set(zmq::sockopt::handshake_ivl, 10000);
+    router_.set(zmq::sockopt::heartbeat_ivl, 10000);
+    router_.set(zmq::sockopt::heartbeat_timeout, 30000);
+    router_.set(zmq::sockopt::heartbeat_ttl, 30000);
+    try {
+      router_.bind(options_.listen);
+    } catch (const zmq::error_t& e) {
+      return FromZmq(e, "cannot listen on " + options_.listen);
+    }
+    bound_endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return FromZmq(e, "cannot set up ZeroMQ");
+  }
+  return Status::Ok();
+}
+
+void ZmqServer::Wake() {
+  if (wake_pending_.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(wake_mutex_);
+  try {
+    wake_tx_.send(zmq::const_buffer("w", 1), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    LOG_ERROR() << "cannot wake the event loop: " << e.what();
+  }
+}
+
+void ZmqServer::RequestStop() {
+  stop_ = true;
+  wake_pending_ = false;
+  Wake();
+}
+
+void ZmqServer::DrainWake() {
+  wake_pending_ = false;
+  zmq::message_t msg;
+  while (wake_rx_.recv(msg, zmq::recv_flags::dontwait)) {
+  }
+}
+
+void ZmqServer::HandleZap() {
+  // ZAP/1.0 request: version, request id, domain, address, identity,
+  // mechanism, credentials...
+  while (true) {
+    std::vector<zmq::message_t> parts;
+    zmq::message_t part;
+    if (!zap_.recv(part, zmq::recv_flags::dontwait)) return;
+    parts.push_back(std::move(part));
+    while (parts.back().more()) {
+      zmq::message_t next;
+      if (!zap_.recv(next)) break;
+      parts.push_back(std::move(next));
+    }
+    std::string version = parts.size() > 0 ? parts[0].to_string() : "";
+    std::string request_id = parts.size() > 1 ? parts[1].to_string() : "";
+    std::string domain = parts.size() > 2 ? parts[2].to_string() : "";
+    std::string address = parts.size() > 3 ? parts[3].to_string() : "";
+    std::string mechanism = parts.size() > 5 ? parts[5].to_string() : "";
+    core::AuthDecision d;
+    if (version != "1.0" || parts.size() < 7) {
+      d.reason = "malformed ZAP request";
+    } else if (domain != kZapDomain || mechanism != "CURVE") {
+      d.reason = "only CURVE in the chatpro domain is accepted";
+    } else {
+      d = broker_->Authenticate(parts[6].to_string_view(), address);
+    }
+    std::string code = d.allowed ? "200" : "400";
+    std::string text = d.allowed ? "OK" : d.reason;
+    zap_.send(zmq::buffer(version), zmq::send_flags::sndmore);
+    zap_.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
+    zap_.send(zmq::buffer(code), zmq::send_flags::sndmore);
+    zap_.send(zmq::buffer(text), zmq::send_flags::sndmore);
+    zap_.send(zmq::buffer(d.user_id), zmq::send_flags::sndmore);
+    zap_.send(zmq::const_buffer("", 0), zmq::send_flags::none);
+  }
+}
+
+void ZmqServer::ReadFrames() {
+  for (int n = 0; n < kFramesPerIteration; ++n) {
+    if ((n & 63) == 63 && !broker_->WantsInput()) return;
+    zmq::message_t id;
+    if (!router_.recv(id, zmq::recv_flags::dontwait)) return;
+    zmq::message_t payload;
+    bool extra = false;
+    if (id.more()) {
+      if (!router_.recv(payload)) continue;
+      while (payload.more() || extra) {
+        // A ChatPro frame is exactly one part; swallow the rest.
+        zmq::message_t rest;
+        if (!router_.recv(rest)) break;
+        extra = true;
+        if (!rest.more()) break;
+      }
+    }
+    std::string routing(static_cast<const char*>(id.data()), id.size());
+    auto it = ids_.find(routing);
+    core::ConnectionId connection;
+    if (it == ids_.end()) {
+      connection = next_connection_++;
+      ids_.emplace(routing, connection);
+      routes_.emplace(connection, routing);
+    } else {
+      connection = it->second;
+    }
+    const char* user_id = payload.gets("User-Id");
+    std::string_view uid = user_id == nullptr ? std::string_view() : std::string_view(user_id);
+    if (extra) {
+      broker_->OnFrame(connection, uid, nullptr, 0);  // answered as "not a ChatPro frame"
+    } else {
+      broker_->OnFrame(connection, uid, static_cast<const std::uint8_t*>(payload.data()),
+                       payload.size());
+    }
+  }
+}
+
+core::SendOutcome ZmqServer::Send(core::ConnectionId connection, flatbuffers::DetachedBuffer* frame) {
+  auto route = routes_.find(connection);
+  if (route == routes_.end()) return core::SendOutcome::kGone;
+  try {
+    zmq::send_result_t sent =
+        router_.send(zmq::buffer(route->second), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    if (!sent) return core::SendOutcome::kFull;
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) {
+      ids_.erase(route->second);
+      routes_.erase(route);
+      return core::SendOutcome::kGone;
+    }
+    LOG_ERROR() << "send to connection " << connection << " failed: " << e.what();
+    return core::SendOutcome::kGone;
+  }
+  // The routing id was accepted, so the payload goes into the same pipe.
+  // Hand the frame's memory to ZeroMQ without copying.
+  auto* holder = new flatbuffers::DetachedBuffer(std::move(*frame));
+  zmq::message_t payload(
+      holder->data(), holder->size(),
+      [](void*, void* hint) { delete static_cast<flatbuffers::DetachedBuffer*>(hint); }, holder);
+  try {
+    router_.send(payload, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    LOG_ERROR() << "send to connection " << connection << " failed: " << e.what();
+  }
+  return core::SendOutcome::kSent;
+}
+
+void ZmqServer::Forget(core::ConnectionId connection) {
+  auto route = routes_.find(connection);
+  if (route == routes_.end()) return;
+  ids_.erase(route->second);
+  routes_.erase(route);
+}
+
+void ZmqServer::Run() {
+  auto last_tick = std::chrono::steady_clock::now();
+  while (!stop_) {
+    zmq::pollitem_t items[] = {
+        {zap_.handle(), 0, ZMQ_POLLIN, 0},
+        {wake_rx_.handle(), 0, ZMQ_POLLIN, 0},
+        {router_.handle(), 0, static_cast<short>(broker_->WantsInput() ? ZMQ_POLLIN : 0), 0},
+    };
+    try {
+      zmq::poll(items, 3, kTick);
+      if (items[0].revents & ZMQ_POLLIN) HandleZap();
+      if (items[1].revents & ZMQ_POLLIN) {
+        DrainWake();
+        broker_->OnWake();
+      }
+      if (items[2].revents & ZMQ_POLLIN) ReadFrames();
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_tick >= kTick) {
+        last_tick = now;
+        broker_->OnTick();
+      }
+      broker_->Flush();
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      LOG_ERROR() << "event loop: " << e.what();
+    }
+  }
+}
+
+}  // namespace chatpro::transport

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// ZmqServer: the broker's network edge on ZeroMQ.
+//
+// It owns one ZeroMQ context with a ROUTER socket for clients (CURVE server,
+// every key checked by the ZAP handler), the ZAP handler itself (a REP socket
+// on inproc://zeromq.zap.01, bound before the ROUTER so that no connection is
+// ever accepted without it), and an inproc pair that other threads use to wake
+// the event loop. Run() is the event loop: it answers ZAP requests by asking
+// the core Broker, passes each client frame to Broker::OnFrame, and sends what
+// the broker queued. It implements core::Transport and core::Waker.
+//
+// Routing ids that ZeroMQ gives connections are mapped to ConnectionIds; the
+// device behind a connection is the ZAP user-id, never the routing id.
+//
+// Lifecycle: Create() (binds; fails if the ZAP handler or the endpoint cannot
+// be bound), Run() on one thread until RequestStop(), then destroy.
+// Thread-safety: Run, Send and Forget on the loop thread; Wake and
+// RequestStop from any thread (not from a signal handler).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <zmq.hpp>
+
+#include "broker/base/result.h"
+#include "broker/config/options.h"
+#include "broker/core/broker.h"
+#include "broker/core/transport.h"
+#include "broker/crypto/keys.h"
+
+namespace chatpro::transport {
+
+class ZmqServer final : public core::Transport, public core::Waker {
+ public:
+  // Binds the ZAP handler and then `options.listen`. On failure returns
+  // FailedPrecondition (ZAP handler), Unavailable (address in use) or
+  // InvalidArgument (bad endpoint), naming the endpoint.
+  static Result<std::unique_ptr<ZmqServer>> Create(const TransportOptions& options,
+                                                   const crypto::KeyPair& server_keys,
+                                                   core::Broker* broker);
+  ~ZmqServer() override;
+  ZmqServer(const ZmqServer&) = delete;
+  ZmqServer& operator=(const ZmqServer&) = delete;
+
+  // The endpoint actually bound, e.g. tcp://127.0.0.1:40123 for port 0.
+  const std::string& bound_endpoint() const { return bound_endpoint_; }
+
+  // Runs the event loop until RequestStop().
+  void Run();
+  void RequestStop();
+
+  core::SendOutcome Send(core::ConnectionId connection, flatbuffers::DetachedBuffer* frame) override;
+  void Forget(core::ConnectionId connection) override;
+  void Wake() override;
+
+  std::size_t connections() const { return routes_.size(); }
+
+ private:
+  ZmqServer(const TransportOptions& options, core::Broker* broker);
+  Status Bind(const crypto::KeyPair& server_keys);
+  void HandleZap();
+  void ReadFrames();
+  void DrainWake();
+
+  const TransportOptions options_;
+  core::Broker* const broker_;
+  zmq::context_t context_;
+  zmq::socket_t zap_;
+  zmq::socket_t router_;
+  zmq::socket_t wake_rx_;
+  std::mutex wake_mutex_;
+  zmq::socket_t wake_tx_;  // GUARDED_BY(wake_mutex_)
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> stop_{false};
+  std::string bound_endpoint_;
+
+  std::unordered_map<std::string, core::ConnectionId> ids_;     // routing id -> connection
+  std::unordered_map<core::ConnectionId, std::string> routes_;  // connection -> routing id
+  core::ConnectionId next_connection_ = 1;
+};
+
+}  // namespace chatpro::transport
