@@ -109,6 +109,13 @@ class Broker {
   // frames until OnWake().
   bool WantsInput() const;
 
+  // True when nothing is waiting to be written or answered: no batch being
+  // filled, none in the pipeline. For tests and orderly shutdown.
+  bool Idle() const {
+    return (batch_ == nullptr || batch_->empty()) && dirty_cursors_.empty() &&
+           (pipeline_ == nullptr || !pipeline_->Busy());
+  }
+
   const BrokerStats& stats() const { return stats_; }
   std::size_t session_count() const { return sessions_.size(); }
 
