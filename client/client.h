@@ -141,6 +141,11 @@ struct Profile {
   // On failure returns NotFound ("not enrolled: run chatpro enroll INVITE"),
   // PermissionDenied (key file readable by others) or InvalidArgument.
   static Result<Profile> Load(const std::string& dir);
+  // Writes the profile into `dir`: creates the folder (mode 0700) if needed,
+  // then `device.key` (mode 0600) and `profile.conf`, each replaced
+  // atomically. On failure returns IoError naming the path, or
+  // InvalidArgument if a key is not 32 bytes.
+  Status Save() const;
 };
 
 struct EnrollOptions {
@@ -257,6 +262,14 @@ class Client {
   virtual Result<InviteInfo> AdminAddUser(std::string login, std::string display_name,
                                           Role role) = 0;
   virtual Result<std::vector<UserInfo>> AdminListUsers() = 0;
+
+  // Stops handing deliveries to on_message. Called from on_message, the
+  // current message still counts as processed; every later delivery (also
+  // those already received in the same frame) is neither handed over nor
+  // acknowledged, so the broker delivers it again to the next session. Used
+  // by consumers that want exactly N messages (`chatpro listen --count N`).
+  // Never blocks; may be called from any thread, callbacks included.
+  virtual void StopReceiving() = 0;
 
  protected:
   Client() = default;

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The app-thread side of ClientImpl: the public calls, which validate, queue
+// a command for the I/O thread and (for the blocking ones) wait for its reply.
+#include "client/client_impl.h"
+
+#include <algorithm>
+
+namespace chatpro::client {
+
+Result<std::unique_ptr<Client>> Client::Connect(const Profile& profile, ClientOptions options) {
+  if (profile.server_key.size() != 32 || profile.public_key.size() != 32 ||
+      profile.secret_key.size() != 32) {
+    return Status::InvalidArgument("the profile's keys are not 32 bytes each");
+  }
+  if (profile.endpoint.empty()) return Status::InvalidArgument("the profile has no endpoint");
+  if (options.max_batch == 0) options.max_batch = 1;
+  if (options.max_unacked_sends == 0) options.max_unacked_sends = 1;
+  auto impl = std::make_unique<internal::ClientImpl>(profile, std::move(options));
+  CHATPRO_RETURN_IF_ERROR(impl->Start());
+  return std::unique_ptr<Client>(std::move(impl));
+}
+
+namespace internal {
+namespace {
+
+constexpr std::chrono::milliseconds kCallGrace{2000};
+
+std::string Seconds(std::chrono::milliseconds ms) {
+  auto s = ms.count() / 1000;
+  auto tenths = (ms.count() % 1000) / 100;
+  return std::to_string(s) + (tenths ? "." + std::to_string(tenths) : "") + " s";
+}
+
+Status Unexpected(const wire::Envelope& env, std::string_view wanted) {
+  return Status::Internal("the broker answered with " + std::string(BodyName(env.body_type())) +
+                          " where " + std::string(wanted) + " was expected");
+}
+
+std::size_t StringsBytes(const std::vector<std::string>& v) {
+  std::size_t n = kEnvelopeOverheadBytes;
+  for (const auto& s : v) n += s.size() + 8;
+  return n;
+}
+
+}  // namespace
+
+ClientImpl::ClientImpl(const Profile& profile, ClientOptions options)
+    : profile_(profile), options_(std::move(options)) {}
+
+ClientImpl::~ClientImpl() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    WakeLocked();
+  }
+  cv_.notify_all();
+  if (io_thread_.joinable()) io_thread_.join();
+  context_.reset();
+}
+
+Status ClientImpl::Start() {
+  Status created = ZmqGuard("create a ZeroMQ context", [&] {
+    context_ = std::make_unique<zmq::context_t>(1);
+  });
+  CHATPRO_RETURN_IF_ERROR(created);
+  io_thread_ = std::thread([this] { IoThreadMain(); });
+  std::unique_lock<std::mutex> lock(mutex_);
+  bool done = cv_.wait_for(lock, options_.connect_timeout, [&] { return start_status_.has_value(); });
+  if (!done) return Status::Unavailable(NoAnswerMessage(options_.connect_timeout));
+  return *start_status_;
+}
+
+std::string ClientImpl::NoAnswerMessage(std::chrono::milliseconds waited) const {
+  // REQUIRES: mutex_ held (reads handshake_problem_).
+  std::string m = "no answer from the broker at " + profile_.endpoint + " within " + Seconds(waited);
+  if (!handshake_problem_.empty()) m += " (" + handshake_problem_ + ")";
+  return m;
+}
+
+bool ClientImpl::OnIoThread() const { return std::this_thread::get_id() == io_thread_id_.load(); }
+
+SessionInfo ClientImpl::session() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return session_;
+}
+
+ConnectionState ClientImpl::state() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_;
+}
+
+void ClientImpl::WakeLocked() {
+  if (wake_pending_ || wake_out_ == nullptr) return;
+  Status s = ZmqGuard("wake the I/O thread", [&] {
+    zmq::message_t one(1);
+    wake_pending_ = wake_out_->send(one, zmq::send_flags::dontwait).has_value();
+  });
+  (void)s;  // a full wake-up pipe already means the I/O thread will look
+}
+
+void ClientImpl::Enqueue(Command command) {
+  Status refusal;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ || io_exited_) {
+      refusal = Status::Unavailable("the client is closed");
+    } else if (state_ == ConnectionState::kRefused) {
+      refusal = Status::PermissionDenied("the broker refused this device's key");
+    } else {
+      commands_.push_back(std::move(command));
+      WakeLocked();
+      return;
+    }
+  }
+  if (command.send) {
+    SendResult r;
+    r.status = refusal;
+    r.client_msg_id = command.send->client_msg_id;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --in_flight_sends_;
+    }
+    cv_.notify_all();
+    if (command.send->done) command.send->done(r);
+  } else if (command.on_fail) {
+    command.on_fail(refusal);
+  }
+}
+
+std::future<SendResult> ClientImpl::Send(Target to, Content content) {
+  auto promise = std::make_shared<std::promise<SendResult>>();
+  std::future<SendResult> future = promise->get_future();
+  SendAsync(std::move(to), std::move(content),
+            [promise](const SendResult& r) { promise->set_value(r); });
+  return future;
+}
+
+void ClientImpl::SendAsync(Target to, Content content,
+                           std::function<void(const SendResult&)> done) {
+  auto fail = [&](Status status) {
+    SendResult r;
+    r.status = std::move(status);
+    if (done) done(r);
+  };
+  if (to.conversation_id == 0 && to.user.empty()) {
+    return fail(Status::InvalidArgument("a message needs a conversation or a user"));
+  }
+  Status limits = CheckContentLimits(content, to.conversation_id ? "" : to.user, session());
+  if (!limits.ok()) return fail(limits);
+
+  auto send = std::make_unique<OutgoingSend>();
+  send->to = std::move(to);
+  send->wire_bytes = EstimateSendBytes(content, send->to.user);
+  send->content = std::move(content);
+  send->done = std::move(done);
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    // The I/O thread must never wait for itself: a send from a callback may
+    // go beyond the window.
+    if (!OnIoThread()) {
+      cv_.wait(lock, [&] {
+        return in_flight_sends_ < options_.max_unacked_sends || stopping_ || io_exited_ ||
+               state_ == ConnectionState::kRefused;
+      });
+    }
+    std::uint64_t now = static_cast<std::uint64_t>(NowMicros());
+    send->client_msg_id = std::max(last_client_msg_id_ + 1, now);
+    last_client_msg_id_ = send->client_msg_id;
+    ++in_flight_sends_;
+  }
+  Command c;
+  c.request_id = next_request_id_++;
+  send->request_id = c.request_id;
+  c.wire_bytes = send->wire_bytes;
+  c.send = std::move(send);
+  Enqueue(std::move(c));
+}
+
+bool ClientImpl::Flush(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (OnIoThread()) return in_flight_sends_ == 0;
+  return cv_.wait_for(lock, timeout, [&] { return in_flight_sends_ == 0; });
+}
+
+template <typename T>
+Result<T> ClientImpl::Call(std::size_t wire_bytes, WriteRequest write,
+                           std::function<Result<T>(const wire::Envelope&)> parse) {
+  if (OnIoThread()) {
+    return Status::FailedPrecondition("a blocking call was made from a libchatpro callback");
+  }
+  auto promise = std::make_shared<std::promise<Result<T>>>();
+  std::future<Result<T>> future = promise->get_future();
+  Command c;
+  c.request_id = next_request_id_++;
+  c.wire_bytes = wire_bytes;
+  c.write = std::move(write);
+  c.on_reply = [promise, parse = std::move(parse)](const wire::Envelope& env) {
+    promise->set_value(parse(env));
+  };
+  c.on_fail = [promise](const Status& s) { promise->set_value(Result<T>(s)); };
+  c.deadline_us = MonotonicMicros() +
+                  std::chrono::duration_cast<std::chrono::microseconds>(options_.request_timeout)
+                      .count();
+  Enqueue(std::move(c));
+  // The I/O thread fails the request at its deadline; the grace only guards
+  // against an I/O thread that is stuck in a callback.
+  if (future.wait_for(options_.request_timeout + kCallGrace) != std::future_status::ready) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return Status::Unavailable(NoAnswerMessage(options_.request_timeout + kCallGrace));
+  }
+  return future.get();
+}
+
+Result<Conversation> ClientImpl::CallForConversation(std::size_t wire_bytes, WriteRequest write) {
+  return Call<Conversation>(wire_bytes, std::move(write),
+                            [](const wire::Envelope& env) -> Result<Conversation> {
+                              if (const auto* info = env.body_as_ConversationInfo()) {
+                                return ConversationFromWire(*info);
+                              }
+                              return Unexpected(env, "ConversationInfo");
+                            });
+}
+
+Result<HistoryPage> ClientImpl::History(Target conversation, HistoryQuery query) {
+  if (conversation.conversation_id == 0 && conversation.user.empty()) {
+    return Status::InvalidArgument("history needs a conversation or a user");
+  }
+  std::size_t bytes = kEnvelopeOverheadBytes + conversation.user.size();
+  return Call<HistoryPage>(
+      bytes,
+      [conversation, query](FrameWriter& w, std::uint64_t id) {
+        w.AddHistory(id, conversation, query);
+      },
+      [](const wire::Envelope& env) -> Result<HistoryPage> {
+        if (const auto* reply = env.body_as_HistoryReply()) return HistoryFromWire(*reply);
+        return Unexpected(env, "HistoryReply");
+      });
+}
+
+Result<Conversation> ClientImpl::OpenDirect(std::string login) {
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return CallForConversation(bytes, [login = std::move(login)](FrameWriter& w, std::uint64_t id) {
+    w.AddOpenDirect(id, login);
+  });
+}
+
+Result<Conversation> ClientImpl::CreateGroup(std::string name, std::vector<std::string> members) {
+  std::size_t bytes = StringsBytes(members) + name.size();
+  return CallForConversation(
+      bytes, [name = std::move(name), members = std::move(members)](FrameWriter& w,
+                                                                     std::uint64_t id) {
+        w.AddCreateGroup(id, name, members);
+      });
+}
+
+Result<Conversation> ClientImpl::AddMembers(std::uint64_t conversation_id,
+                                            std::vector<std::string> members, bool as_owners) {
+  std::size_t bytes = StringsBytes(members);
+  return CallForConversation(bytes, [conversation_id, members = std::move(members), as_owners](
+                                        FrameWriter& w, std::uint64_t id) {
+    w.AddAddMembers(id, conversation_id, members, as_owners);
+  });
+}
+
+Result<Conversation> ClientImpl::RemoveMember(std::uint64_t conversation_id, std::string login) {
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return CallForConversation(
+      bytes, [conversation_id, login = std::move(login)](FrameWriter& w, std::uint64_t id) {
+        w.AddRemoveMember(id, conversation_id, login);
+      });
+}
+
+Status ClientImpl::LeaveGroup(std::uint64_t conversation_id) {
+  Result<bool> r = Call<bool>(
+      kEnvelopeOverheadBytes,
+      [conversation_id](FrameWriter& w, std::uint64_t id) { w.AddLeaveGroup(id, conversation_id); },
+      [](const wire::Envelope& env) -> Result<bool> {
+        // Done is the reply; a broker may also answer with the group's new state.
+        if (env.body_type() == wire::Body::Done ||
+            env.body_type() == wire::Body::ConversationInfo) {
+          return true;
+        }
+        return Unexpected(env, "Done");
+      });
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Result<std::vector<Conversation>> ClientImpl::ListConversations() {
+  return Call<std::vector<Conversation>>(
+      kEnvelopeOverheadBytes,
+      [](FrameWriter& w, std::uint64_t id) { w.AddListConversations(id); },
+      [](const wire::Envelope& env) -> Result<std::vector<Conversation>> {
+        const auto* list = env.body_as_ConversationList();
+        if (list == nullptr) return Unexpected(env, "ConversationList");
+        std::vector<Conversation> out;
+        if (list->conversations() != nullptr) {
+          for (const auto* c : *list->conversations()) out.push_back(ConversationFromWire(*c));
+        }
+        return out;
+      });
+}
+
+Result<Conversation> ClientImpl::FindGroup(std::string_view name) {
+  CHATPRO_ASSIGN_OR_RETURN(std::vector<Conversation> all, ListConversations());
+  std::optional<Conversation> found;
+  for (auto& c : all) {
+    if (c.kind != ConversationKind::kGroup || c.name != name) continue;
+    if (found) {
+      return Status::InvalidArgument("several groups are named '" + std::string(name) +
+                                     "' (#" + std::to_string(found->id) + ", #" +
+                                     std::to_string(c.id) + "); name one by its id");
+    }
+    found = std::move(c);
+  }
+  if (!found) return Status::NotFound("you are in no group named '" + std::string(name) + "'");
+  return std::move(*found);
+}
+
+namespace {
+
+Result<std::vector<UserInfo>> ParseUserList(const wire::Envelope& env) {
+  const auto* list = env.body_as_UserList();
+  if (list == nullptr) return Unexpected(env, "UserList");
+  std::vector<UserInfo> out;
+  if (list->users() != nullptr) {
+    for (const auto* u : *list->users()) out.push_back(UserInfoFromWire(*u));
+  }
+  return out;
+}
+
+Result<InviteInfo> ParseInvite(const wire::Envelope& env) {
+  const auto* reply = env.body_as_InviteReply();
+  if (reply == nullptr) return Unexpected(env, "InviteReply");
+  return InviteFromWire(*reply);
+}
+
+}  // namespace
+
+Result<std::vector<UserInfo>> ClientImpl::Directory() {
+  return Call<std::vector<UserInfo>>(
+      kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddDirectory(id); },
+      ParseUserList);
+}
+
+Result<InviteInfo> ClientImpl::CreateInvite(std::string login) {
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return Call<InviteInfo>(
+      bytes,
+      [login = std::move(login)](FrameWriter& w, std::uint64_t id) { w.AddCreateInvite(id, login); },
+      ParseInvite);
+}
+
+Result<InviteInfo> ClientImpl::AdminAddUser(std::string login, std::string display_name,
+                                            Role role) {
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size() + display_name.size();
+  return Call<InviteInfo>(
+      bytes,
+      [login = std::move(login), display_name = std::move(display_name), role](
+          FrameWriter& w, std::uint64_t id) { w.AddAdminAddUser(id, login, display_name, role); },
+      ParseInvite);
+}
+
+Result<std::vector<UserInfo>> ClientImpl::AdminListUsers() {
+  return Call<std::vector<UserInfo>>(
+      kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddAdminListUsers(id); },
+      ParseUserList);
+}
+
+void ClientImpl::StopReceiving() { receiving_stopped_ = true; }
+
+}  // namespace internal
+}  // namespace chatpro::client

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// libchatpro against FakeBroker: sessions, sends, deliveries, requests,
+// refusal and reconnection, through the public API only.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "broker/base/encoding.h"
+#include "broker/base/invite.h"
+#include "broker/crypto/keys.h"
+#include "client/client.h"
+#include "client/tests/fake_broker.h"
+
+namespace chatpro::client {
+namespace {
+
+using testing::FakeBroker;
+using testing::SeenEnvelope;
+using namespace std::chrono_literals;
+
+std::size_t Count(const std::vector<SeenEnvelope>& seen, wire::Body type) {
+  std::size_t n = 0;
+  for (const auto& s : seen) n += s.type == type ? 1 : 0;
+  return n;
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::InitCrypto().ok());
+    crypto::KeyPair device = crypto::GenerateKeyPair();
+    profile_.endpoint = broker_.endpoint();
+    profile_.server_key = broker_.keys().public_key;
+    profile_.public_key = device.public_key;
+    profile_.secret_key = device.secret_key;
+    profile_.login = "ana";
+    broker_.Allow(device.public_key);
+  }
+
+  std::unique_ptr<Client> Connect(ClientOptions options = {}) {
+    if (options.connect_timeout == 15000ms) options.connect_timeout = 5000ms;
+    auto c = Client::Connect(profile_, std::move(options));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  FakeBroker broker_;
+  Profile profile_;
+};
+
+TEST_F(ClientTest, ConnectSaysHelloAndKnowsWhoItIs) {
+  ClientOptions options;
+  options.receive = false;
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->state(), ConnectionState::kConnected);
+  SessionInfo s = client->session();
+  EXPECT_EQ(s.login, "ana");
+  EXPECT_EQ(s.user_id, 7u);
+  EXPECT_EQ(s.device_id, 3u);
+  EXPECT_EQ(s.max_text_bytes, 65536u);
+  auto seen = broker_.Seen();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen[0].type, wire::Body::Hello);
+  EXPECT_FALSE(seen[0].receive);
+}
+
+TEST_F(ClientTest, ConnectWithAnUnknownKeyIsPermissionDenied) {
+  profile_.public_key = crypto::GenerateKeyPair().public_key;  // not allowed; pair mismatch is fine
+  crypto::KeyPair other = crypto::GenerateKeyPair();
+  profile_.public_key = other.public_key;
+  profile_.secret_key = other.secret_key;
+  ClientOptions options;
+  options.connect_timeout = 5000ms;
+  auto c = Client::Connect(profile_, options);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(ClientTest, ConnectToNobodyIsUnavailableAfterTheTimeout) {
+  profile_.endpoint = "tcp://127.0.0.1:1";
+  ClientOptions options;
+  options.connect_timeout = 300ms;
+  auto c = Client::Connect(profile_, options);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(c.status().message().find("tcp://127.0.0.1:1"), std::string::npos);
+}
+
+TEST_F(ClientTest, SendIsAcknowledgedWithConversationAndSeq) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  SendResult r = client->Send(Target::User("bob"), Text{"hello"}).get();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.conversation_id, 1u);
+  EXPECT_EQ(r.seq, 1u);
+  EXPECT_NE(r.client_msg_id, 0u);
+  SendResult r2 = client->Send(Target::Conversation(1), Text{"again"}).get();
+  EXPECT_EQ(r2.seq, 2u);
+  EXPECT_GT(r2.client_msg_id, r.client_msg_id);
+}
+
+TEST_F(ClientTest, ManySendsArePackedIntoFramesOfAtMostMaxBatch) {
+  ClientOptions options;
+  options.max_batch = 16;
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  std::vector<std::future<SendResult>> futures;
+  for (int i = 0; i < 200; ++i) {
+    futures.push_back(client->Send(Target::Conversation(4), Text{"m" + std::to_string(i)}));
+  }
+  ASSERT_TRUE(client->Flush(5000ms));
+  std::uint64_t last_seq = 0;
+  for (auto& f : futures) {
+    SendResult r = f.get();
+    ASSERT_TRUE(r.status.ok());
+    EXPECT_EQ(r.seq, last_seq + 1);  // original order
+    last_seq = r.seq;
+  }
+  std::map<std::size_t, int> per_frame;
+  for (const auto& s : broker_.Seen()) {
+    if (s.type == wire::Body::Send) ++per_frame[s.frame];
+  }
+  EXPECT_LT(per_frame.size(), 200u) << "sends were batched";
+  for (auto [frame, n] : per_frame) EXPECT_LE(n, 16);
+}
+
+TEST_F(ClientTest, SendsOverTheLimitsFailLocally) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  SendResult r = client->Send(Target::User("bob"), Text{std::string(65537, 'a')}).get();
+  EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
+  r = client->Send(Target{}, Text{"nowhere"}).get();
+  EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::Send), 0u);
+}
+
+TEST_F(ClientTest, UnacknowledgedSendsAreResentWithTheSameIdAfterReconnecting) {
+  std::vector<ConnectionState> states;
+  std::mutex m;
+  ClientOptions options;
+  options.on_state = [&](ConnectionState s, const Status&) {
+    std::lock_guard<std::mutex> lock(m);
+    states.push_back(s);
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  broker_.ack_sends = false;
+  auto first = client->Send(Target::Conversation(1), Text{"one"});
+  auto second = client->Send(Target::Conversation(1), Text{"two"});
+  ASSERT_TRUE(broker_.WaitFor([](const auto& seen) { return Count(seen, wire::Body::Send) == 2; }));
+  EXPECT_EQ(first.wait_for(100ms), std::future_status::timeout);
+
+  broker_.ack_sends = true;
+  broker_.Restart();
+  ASSERT_EQ(first.wait_for(10s), std::future_status::ready);
+  SendResult a = first.get();
+  SendResult b = second.get();
+  ASSERT_TRUE(a.status.ok()) << a.status;
+  EXPECT_EQ(a.seq, 1u);
+  EXPECT_EQ(b.seq, 2u);
+
+  auto seen = broker_.Seen();
+  std::vector<SeenEnvelope> after;
+  for (const auto& s : seen) {
+    if (s.connection == 1) after.push_back(s);
+  }
+  ASSERT_GE(after.size(), 3u);
+  EXPECT_EQ(after[0].type, wire::Body::Hello) << "Hello comes first on the new connection";
+  EXPECT_EQ(after[1].client_msg_id, a.client_msg_id);
+  EXPECT_EQ(after[2].client_msg_id, b.client_msg_id);
+  std::lock_guard<std::mutex> lock(m);
+  EXPECT_NE(std::find(states.begin(), states.end(), ConnectionState::kConnecting), states.end());
+  EXPECT_EQ(states.back(), ConnectionState::kConnected);
+}
+
+TEST_F(ClientTest, DeliveriesAreHandedOverInOrderOnceAndAcknowledged) {
+  std::mutex m;
+  std::vector<std::uint64_t> got;
+  ClientOptions options;
+  options.on_message = [&](const Message& msg) {
+    std::lock_guard<std::mutex> lock(m);
+    got.push_back(msg.seq);
+    EXPECT_EQ(msg.sender, "bob");
+    EXPECT_EQ(std::get<Text>(msg.content).body, "message " + std::to_string(msg.seq));
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  broker_.PushDeliveries(6, {1, 2, 3});
+  broker_.PushDeliveries(6, {2, 3, 4});  // at least once: 2 and 3 again
+  ASSERT_TRUE(broker_.WaitFor([](const auto& seen) {
+    for (const auto& s : seen) {
+      for (auto [c, q] : s.cursors) {
+        if (c == 6 && q == 4) return true;
+      }
+    }
+    return false;
+  }));
+  std::lock_guard<std::mutex> lock(m);
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(ClientTest, StopReceivingLeavesLaterDeliveriesUnacknowledged) {
+  std::atomic<int> count{0};
+  Client* self = nullptr;
+  ClientOptions options;
+  options.on_message = [&](const Message&) {
+    if (++count == 2) self->StopReceiving();
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  self = client.get();
+  broker_.PushDeliveries(6, {1, 2, 3, 4});
+  ASSERT_TRUE(broker_.WaitFor([](const auto& seen) { return Count(seen, wire::Body::Ack) > 0; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(count.load(), 2);
+  for (const auto& s : broker_.Seen()) {
+    for (auto [c, q] : s.cursors) EXPECT_LE(q, 2u);
+  }
+}
+
+TEST_F(ClientTest, SendOnlySessionsIgnoreDeliveries) {
+  std::atomic<int> count{0};
+  ClientOptions options;
+  options.receive = false;
+  options.on_message = [&](const Message&) { ++count; };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  broker_.PushDeliveries(6, {1});
+  ASSERT_TRUE(client->Send(Target::Conversation(1), Text{"x"}).get().status.ok());
+  EXPECT_EQ(count.load(), 0);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::Ack), 0u);
+}
+
+TEST_F(ClientTest, ConversationEventsReachTheCallback) {
+  std::atomic<std::uint64_t> id{0};
+  ClientOptions options;
+  options.on_conversation = [&](const Conversation& c) {
+    if (c.name == "news") id = c.id;
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  broker_.PushConversation(12, "news");
+  for (int i = 0; i < 200 && id == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(id.load(), 12u);
+}
+
+TEST_F(ClientTest, RequestsGetTheirRepliesAndErrorsKeepTheirCode) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<Conversation> direct = client->OpenDirect("bob");
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_EQ(direct->id, 5u);
+  EXPECT_EQ(direct->kind, ConversationKind::kDirect);
+  EXPECT_EQ(direct->members.size(), 2u);
+
+  Result<Conversation> nobody = client->OpenDirect("nobody");
+  ASSERT_FALSE(nobody.ok());
+  EXPECT_EQ(nobody.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(nobody.status().message(), "no user named nobody");
+
+  Result<HistoryPage> page = client->History(Target::Conversation(1), HistoryQuery{});
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->messages.size(), 2u);
+  EXPECT_EQ(page->messages[0].seq, 1u);
+  EXPECT_TRUE(page->has_more);
+
+  EXPECT_TRUE(client->LeaveGroup(1).ok());
+  Result<Conversation> created = client->CreateGroup("ops", {"bob"});
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->name, "ops");
+  Result<InviteInfo> invite = client->AdminAddUser("carl", "Carl", Role::kUser);
+  ASSERT_TRUE(invite.ok());
+  EXPECT_EQ(invite->login, "carl");
+  EXPECT_EQ(client->Directory().status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, FindGroupMatchesGroupsByName) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<Conversation> team = client->FindGroup("team");
+  ASSERT_TRUE(team.ok()) << team.status();
+  EXPECT_EQ(team->id, 1u);
+  EXPECT_EQ(client->FindGroup("bob").status().code(), StatusCode::kNotFound);  // a direct chat
+  EXPECT_EQ(client->FindGroup("dup").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, ARequestWithoutAnswerTimesOutAsUnavailable) {
+  ClientOptions options;
+  options.request_timeout = 300ms;
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  broker_.answer_requests = false;
+  auto start = std::chrono::steady_clock::now();
+  Result<std::vector<Conversation>> r = client->ListConversations();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST_F(ClientTest, BlockingCallsFromACallbackFailWithFailedPrecondition) {
+  std::promise<Status> from_callback;
+  Client* self = nullptr;
+  ClientOptions options;
+  options.on_message = [&](const Message&) {
+    from_callback.set_value(self->ListConversations().status());
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  self = client.get();
+  broker_.PushDeliveries(6, {1});
+  auto f = from_callback.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(f.get().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClientTest, ClosingFailsSendsThatWereNeverAcknowledged) {
+  std::future<SendResult> pending;
+  {
+    auto client = Connect();
+    ASSERT_NE(client, nullptr);
+    broker_.ack_sends = false;
+    pending = client->Send(Target::Conversation(1), Text{"lost?"});
+    EXPECT_FALSE(client->Flush(100ms));
+  }
+  ASSERT_EQ(pending.wait_for(1s), std::future_status::ready);
+  EXPECT_EQ(pending.get().status.code(), StatusCode::kUnavailable);
+}
+
+// ------------------------------------------------------------------ enroll
+
+class EnrollTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::InitCrypto().ok());
+    char tmpl[] = "/tmp/chatpro-enroll-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    Invite invite;
+    invite.host_port = broker_.endpoint().substr(6);
+    invite.server_key = broker_.keys().public_key;
+    invite.code = crypto::NewEnrollmentCode();
+    invite_ = FormatInvite(invite);
+    code_ = invite.code;
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  FakeBroker broker_;
+  std::string root_;
+  std::string invite_;
+  std::string code_;
+};
+
+TEST_F(EnrollTest, EnrollWritesAProfileThatConnects) {
+  broker_.Allow(crypto::DeriveEnrollmentKeyPair(code_).public_key);
+  Result<Profile> p = Enroll(root_ + "/p", invite_, EnrollOptions{"laptop", 5000ms, false});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->login, "newbie");
+  EXPECT_EQ(p->device_id, 4u);
+  Result<Profile> loaded = Profile::Load(root_ + "/p");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->public_key, p->public_key);
+  auto seen = broker_.Seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].type, wire::Body::Enroll) << "an enrollment connection sends only Enroll";
+
+  // A second enrollment into the same folder is refused unless forced.
+  Result<Profile> again = Enroll(root_ + "/p", invite_, EnrollOptions{"laptop", 5000ms, false});
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  Result<Profile> forced = Enroll(root_ + "/p", invite_, EnrollOptions{"laptop", 5000ms, true});
+  EXPECT_TRUE(forced.ok()) << forced.status();
+}
+
+TEST_F(EnrollTest, AnUnknownCodeIsPermissionDenied) {
+  Result<Profile> p = Enroll(root_ + "/p", invite_, EnrollOptions{"laptop", 5000ms, false});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(p.status().message(), "the invite is unknown, used or expired");
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/p/profile.conf"));
+}
+
+TEST_F(EnrollTest, NotAnInviteIsInvalidArgument) {
+  EXPECT_EQ(Enroll(root_ + "/p", "https://example.org").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(EnrollTest, NoBrokerIsUnavailable) {
+  Invite invite = *ParseInvite(invite_);
+  invite.host_port = "127.0.0.1:1";
+  Result<Profile> p = Enroll(root_ + "/p", FormatInvite(invite), EnrollOptions{"x", 300ms, false});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(p.status().message().find("no answer from the broker at tcp://127.0.0.1:1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace chatpro::client

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "client/tests/fake_broker.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <zmq.hpp>
+
+namespace chatpro::client::testing {
+namespace {
+
+namespace fb = flatbuffers;
+
+constexpr char kZapAddress[] = "inproc://zeromq.zap.01";
+
+std::string ToString(const fb::DetachedBuffer& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+std::int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Builds the broker's answer frame, envelope by envelope.
+class ReplyFrame {
+ public:
+  fb::FlatBufferBuilder fbb{1024};
+  std::vector<fb::Offset<wire::Envelope>> envs;
+
+  void Add(std::uint64_t id, wire::Body type, fb::Offset<void> body) {
+    envs.push_back(wire::CreateEnvelope(fbb, id, type, body));
+  }
+  void Error(std::uint64_t id, wire::ErrorCode code, const std::string& message) {
+    Add(id, wire::Body::Error, wire::CreateErrorDirect(fbb, code, message.c_str()).Union());
+  }
+  fb::Offset<wire::ConversationInfo> Info(std::uint64_t cid, wire::ConversationKind kind,
+                                          const std::string& name) {
+    std::vector<fb::Offset<wire::Member>> members{
+        wire::CreateMemberDirect(fbb, "ana", "Ana", true),
+        wire::CreateMemberDirect(fbb, "bob", "Bob", false)};
+    return wire::CreateConversationInfoDirect(fbb, cid, kind, name.c_str(), &members, 0, 1);
+  }
+  void Delivery(std::uint64_t cid, std::uint64_t seq, const std::string& sender) {
+    std::string stored = BuildStoredMessage(cid, seq, sender, "message " + std::to_string(seq));
+    auto bytes = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(stored.data()),
+                                  stored.size());
+    Add(0, wire::Body::Delivery, wire::CreateDelivery(fbb, bytes).Union());
+  }
+  std::string Finish() {
+    auto v = fbb.CreateVector(envs);
+    wire::FinishFrameBuffer(fbb, wire::CreateFrame(fbb, 1, v));
+    return ToString(fbb.Release());
+  }
+};
+
+}  // namespace
+
+std::string BuildStoredMessage(std::uint64_t conversation_id, std::uint64_t seq,
+                               const std::string& sender, const std::string& text) {
+  fb::FlatBufferBuilder fbb;
+  auto body = wire::CreateTextDirect(fbb, text.c_str());
+  auto m = wire::CreateMessageDirect(fbb, conversation_id, seq, 2, sender.c_str(), 1, seq,
+                                     1'700'000'000'000'000 + static_cast<std::int64_t>(seq),
+                                     wire::Content::Text, body.Union());
+  fbb.Finish(m);
+  return ToString(fbb.Release());
+}
+
+FakeBroker::FakeBroker() {
+  (void)crypto::InitCrypto();
+  keys_ = crypto::GenerateKeyPair();
+  thread_ = std::thread([this] { Run(); });
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [&] { return ready_; });
+}
+
+FakeBroker::~FakeBroker() {
+  stop_ = true;
+  thread_.join();
+}
+
+void FakeBroker::Allow(const std::string& public_key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  allowed_.insert(public_key);
+}
+
+void FakeBroker::PushDeliveries(std::uint64_t conversation_id, std::vector<std::uint64_t> seqs,
+                                const std::string& sender) {
+  ReplyFrame r;
+  for (auto s : seqs) r.Delivery(conversation_id, s, sender);
+  std::lock_guard<std::mutex> lock(mutex_);
+  outbox_.push_back(r.Finish());
+}
+
+void FakeBroker::PushConversation(std::uint64_t id, const std::string& name) {
+  ReplyFrame r;
+  r.Add(0, wire::Body::ConversationInfo, r.Info(id, wire::ConversationKind::Group, name).Union());
+  std::lock_guard<std::mutex> lock(mutex_);
+  outbox_.push_back(r.Finish());
+}
+
+void FakeBroker::Restart() {
+  restart_ = true;
+  while (restart_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+std::vector<SeenEnvelope> FakeBroker::Seen() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return seen_;
+}
+
+bool FakeBroker::WaitFor(const std::function<bool(const std::vector<SeenEnvelope>&)>& pred,
+                         int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(Seen())) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pred(Seen());
+}
+
+void FakeBroker::Run() {
+  zmq::context_t ctx(1);
+  zmq::socket_t zap(ctx, zmq::socket_type::rep);
+  zap.bind(kZapAddress);
+  auto make_router = [&] {
+    auto r = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::router);
+    r->set(zmq::sockopt::linger, 0);
+    r->set(zmq::sockopt::curve_server, true);
+    r->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys_.secret_key.data(), 32));
+    r->set(zmq::sockopt::zap_domain, "chatpro");
+    return r;
+  };
+  auto router = make_router();
+  router->bind("tcp://127.0.0.1:0");
+  std::string last = router->get(zmq::sockopt::last_endpoint);
+  port_ = std::stoi(last.substr(last.rfind(':') + 1));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
+    ready_ = true;
+  }
+  cv_.notify_all();
+
+  std::string peer;
+  std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> acked;  // msg id -> conv, seq
+  while (!stop_) {
+    if (restart_) {
+      router.reset();
+      router = make_router();
+      // Closing is asynchronous in ZeroMQ: the port frees up a moment later.
+      for (int attempt = 0;; ++attempt) {
+        try {
+          router->bind("tcp://127.0.0.1:" + std::to_string(port_));
+          break;
+        } catch (const zmq::error_t& e) {
+          if (e.num() != EADDRINUSE || attempt > 200) throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+      ++connection_;
+      peer.clear();
+      restart_ = false;
+    }
+    zmq_pollitem_t items[] = {{router->handle(), 0, ZMQ_POLLIN, 0}, {zap.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(10));
+    if (items[1].revents & ZMQ_POLLIN) {
+      std::vector<zmq::message_t> parts;
+      zmq::message_t part;
+      do {
+        (void)zap.recv(part);
+        parts.emplace_back(part.data(), part.size());
+      } while (part.more());
+      std::string key = parts.size() > 6 ? parts[6].to_string() : std::string();
+      bool ok;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ok = allowed_.count(key) > 0;
+      }
+      const char* reply[] = {"1.0", nullptr, ok ? "200" : "400", ok ? "OK" : "unknown key",
+                             ok ? "device" : "", ""};
+      for (int i = 0; i < 6; ++i) {
+        zmq::message_t m = i == 1 ? zmq::message_t(parts[1].data(), parts[1].size())
+                                  : zmq::message_t(reply[i], std::strlen(reply[i]));
+        zap.send(m, i < 5 ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+    }
+    std::vector<std::string> pushes;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pushes.swap(outbox_);
+    }
+    for (auto& p : pushes) {
+      if (peer.empty()) continue;
+      router->send(zmq::buffer(peer), zmq::send_flags::sndmore);
+      router->send(zmq::buffer(p), zmq::send_flags::none);
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
+    zmq::message_t id, body;
+    (void)router->recv(id);
+    (void)router->recv(body);
+    peer = id.to_string();
+    std::size_t frame = frames_++;
+    fb::Verifier v(static_cast<const std::uint8_t*>(body.data()), body.size());
+    if (!wire::VerifyFrameBuffer(v)) continue;
+    const wire::Frame* f = wire::GetFrame(body.data());
+    ReplyFrame r;
+    for (const auto* env : *f->envelopes()) {
+      SeenEnvelope seen;
+      seen.type = env->body_type();
+      seen.request_id = env->request_id();
+      seen.frame = frame;
+      seen.connection = connection_;
+      const std::uint64_t rid = env->request_id();
+      if (const auto* hello = env->body_as_Hello()) {
+        seen.receive = hello->receive();
+        r.Add(rid, wire::Body::HelloReply,
+              wire::CreateHelloReplyDirect(r.fbb, 1, "fake/1", 7, "ana", "Ana", wire::Role::User, 3,
+                                           65536, 16u << 20, 17u << 20)
+                  .Union());
+      } else if (const auto* send = env->body_as_Send()) {
+        seen.client_msg_id = send->client_msg_id();
+        if (const auto* t = send->content_as_Text()) seen.text = t->body()->str();
+        if (ack_sends) {
+          std::uint64_t conv = send->conversation_id() ? send->conversation_id() : 1;
+          bool duplicate = acked.count(send->client_msg_id()) > 0;
+          if (!duplicate) acked[send->client_msg_id()] = {conv, ++head_seq_[conv]};
+          auto [c, s] = acked[send->client_msg_id()];
+          r.Add(rid, wire::Body::SendAck,
+                wire::CreateSendAck(r.fbb, send->client_msg_id(), c, s, NowUs(), duplicate).Union());
+        }
+      } else if (const auto* ack = env->body_as_Ack()) {
+        for (const auto* c : *ack->cursors()) seen.cursors.emplace_back(c->conversation_id(), c->seq());
+      } else if (!answer_requests) {
+        // silence
+      } else if (env->body_type() == wire::Body::Ping) {
+        r.Add(rid, wire::Body::Pong, wire::CreatePong(r.fbb, NowUs()).Union());
+      } else if (const auto* open = env->body_as_OpenDirect()) {
+        if (open->user()->str() == "nobody") {
+          r.Error(rid, wire::ErrorCode::NotFound, "no user named nobody");
+        } else {
+          r.Add(rid, wire::Body::ConversationInfo,
+                r.Info(5, wire::ConversationKind::Direct, open->user()->str()).Union());
+        }
+      } else if (env->body_type() == wire::Body::ListConversations) {
+        std::vector<fb::Offset<wire::ConversationInfo>> list{
+            r.Info(1, wire::ConversationKind::Group, "team"),
+            r.Info(2, wire::ConversationKind::Direct, "bob"),
+            r.Info(3, wire::ConversationKind::Group, "dup"),
+            r.Info(4, wire::ConversationKind::Group, "dup")};
+        r.Add(rid, wire::Body::ConversationList,
+              wire::CreateConversationListDirect(r.fbb, &list).Union());
+      } else if (const auto* h = env->body_as_History()) {
+        std::vector<fb::Offset<wire::Delivery>> msgs;
+        for (std::uint64_t s : {1, 2}) {
+          std::string stored = BuildStoredMessage(h->conversation_id(), s, "bob", "old");
+          auto bytes = r.fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(stored.data()),
+                                          stored.size());
+          msgs.push_back(wire::CreateDelivery(r.fbb, bytes));
+        }
+        r.Add(rid, wire::Body::HistoryReply,
+              wire::CreateHistoryReplyDirect(r.fbb, h->conversation_id(), &msgs, true).Union());
+      } else if (const auto* g = env->body_as_CreateGroup()) {
+        r.Add(rid, wire::Body::ConversationInfo,
+              r.Info(10, wire::ConversationKind::Group, g->name()->str()).Union());
+      } else if (env->body_type() == wire::Body::LeaveGroup) {
+        r.Add(rid, wire::Body::Done, wire::CreateDone(r.fbb).Union());
+      } else if (env->body_type() == wire::Body::Enroll) {
+        r.Add(rid, wire::Body::EnrollReply,
+              wire::CreateEnrollReplyDirect(r.fbb, 9, "newbie", "New Bie", wire::Role::User, 4)
+                  .Union());
+      } else if (const auto* add = env->body_as_AdminAddUser()) {
+        r.Add(rid, wire::Body::InviteReply,
+              wire::CreateInviteReplyDirect(r.fbb, add->login()->c_str(),
+                                            "chatpro://127.0.0.1:1?key=00&code=X", 42)
+                  .Union());
+      } else {
+        r.Error(rid, wire::ErrorCode::InvalidArgument, "the fake broker does not do that");
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      seen_.push_back(std::move(seen));
+    }
+    if (r.envs.empty()) continue;
+    std::string out = r.Finish();
+    router->send(zmq::buffer(peer), zmq::send_flags::sndmore);
+    router->send(zmq::buffer(out), zmq::send_flags::none);
+  }
+}
+
+}  // namespace chatpro::client::testing

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// FakeBroker: a scripted stand-in for chatpro-broker in libchatpro's unit
+// tests. It binds a CURVE ROUTER on an ephemeral loopback port with a ZAP
+// handler that accepts only the keys it was told to allow, answers the
+// requests of schemas/README.md with canned replies and records what it saw.
+//
+// Thread-safety: one broker thread owns the sockets; the public members may
+// be called from the test thread at any time.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/crypto/keys.h"
+#include "chatpro/schemas/wire_generated.h"
+
+namespace chatpro::client::testing {
+
+struct SeenEnvelope {
+  wire::Body type = wire::Body::NONE;
+  std::uint64_t request_id = 0;
+  std::uint64_t client_msg_id = 0;   // Send
+  std::string text;                  // Send with Text content
+  bool receive = true;               // Hello
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> cursors;  // Ack
+  std::size_t frame = 0;             // index of the frame it came in
+  int connection = 0;                // incremented by Restart()
+};
+
+class FakeBroker {
+ public:
+  FakeBroker();
+  ~FakeBroker();
+  FakeBroker(const FakeBroker&) = delete;
+  FakeBroker& operator=(const FakeBroker&) = delete;
+
+  std::string endpoint() const { return endpoint_; }
+  const crypto::KeyPair& keys() const { return keys_; }
+
+  // The ZAP handler accepts this CURVE public key.
+  void Allow(const std::string& public_key);
+
+  // Behaviour switches (default in brackets).
+  std::atomic<bool> ack_sends{true};       // answer Send with SendAck [true]
+  std::atomic<bool> answer_requests{true}; // answer other requests [true]
+
+  // Sends a frame of Delivery events (text messages) to the last peer.
+  void PushDeliveries(std::uint64_t conversation_id, std::vector<std::uint64_t> seqs,
+                      const std::string& sender = "bob");
+  // Sends a ConversationInfo event to the last peer.
+  void PushConversation(std::uint64_t id, const std::string& name);
+  // Closes the ROUTER (dropping every connection) and binds it again on the
+  // same port.
+  void Restart();
+
+  std::vector<SeenEnvelope> Seen();
+  std::size_t frames() const { return frames_.load(); }
+  // Waits until `pred(Seen())` holds; false after `timeout_ms`.
+  bool WaitFor(const std::function<bool(const std::vector<SeenEnvelope>&)>& pred,
+               int timeout_ms = 5000);
+
+ private:
+  void Run();
+
+  crypto::KeyPair keys_;
+  std::string endpoint_;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> restart_{false};
+  std::atomic<std::size_t> frames_{0};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::set<std::string> allowed_;           // GUARDED_BY(mutex_)
+  std::vector<SeenEnvelope> seen_;          // GUARDED_BY(mutex_)
+  std::vector<std::string> outbox_;         // frames to push, GUARDED_BY(mutex_)
+  std::map<std::uint64_t, std::uint64_t> head_seq_;  // broker thread only
+  int connection_ = 0;
+  bool ready_ = false;                      // GUARDED_BY(mutex_)
+};
+
+// Builds a Message as the broker stores it (its own FlatBuffer).
+std::string BuildStoredMessage(std::uint64_t conversation_id, std::uint64_t seq,
+                               const std::string& sender, const std::string& text);
+
+}  // namespace chatpro::client::testing

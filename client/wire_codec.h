@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The translation between libchatpro's value types and the FlatBuffers wire
+// protocol (schemas/wire.fbs), in one place: building outgoing frames,
+// verifying incoming ones and turning their tables into client types.
+//
+// Internal to libchatpro: nothing outside client/ includes this header (the
+// generated schema header is a private dependency of the library).
+//
+// Thread-safety: FrameWriter and ReceivedFrame are values used by one thread
+// at a time; the free functions are pure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/base/result.h"
+#include "chatpro/schemas/wire_generated.h"
+#include "client/client.h"
+
+namespace chatpro::client::internal {
+
+constexpr std::uint16_t kProtocolVersion = 1;
+// Used until the broker's HelloReply names its own limit.
+constexpr std::uint64_t kDefaultMaxFrameBytes = 17u * 1024 * 1024;
+// Room for the frame, envelope and table headers around a body.
+constexpr std::size_t kEnvelopeOverheadBytes = 256;
+
+// ------------------------------------------------------------------ codes
+
+StatusCode StatusCodeFromWire(wire::ErrorCode code);
+wire::ErrorCode StatusCodeToWire(StatusCode code);
+// The Status an Error envelope stands for; Internal if the code is unknown.
+Status StatusFromError(const wire::Error& error);
+
+Role RoleFromWire(wire::Role role);
+wire::Role RoleToWire(Role role);
+
+// ------------------------------------------------------------------ outgoing
+
+// The bytes a Send of `content` (plus `to_user`) takes in a frame, rounded
+// up generously; used to split batches below max_frame_bytes.
+std::size_t EstimateSendBytes(const Content& content, std::string_view to_user);
+
+// Checks a message against the session's limits before it goes out. Limits
+// of 0 are unknown and not checked. On failure returns InvalidArgument naming
+// the limit.
+Status CheckContentLimits(const Content& content, std::string_view to_user,
+                          const SessionInfo& session);
+
+// Builds one Frame from a batch of envelopes. Typical use:
+//
+//   FrameWriter w;
+//   w.AddHello(1, "chatpro-cli/0.1", true);
+//   w.AddSend(2, client_msg_id, target, content);
+//   flatbuffers::DetachedBuffer bytes = w.Finish();
+class FrameWriter {
+ public:
+  FrameWriter();
+  FrameWriter(const FrameWriter&) = delete;
+  FrameWriter& operator=(const FrameWriter&) = delete;
+
+  void AddHello(std::uint64_t request_id, std::string_view client_version, bool receive);
+  void AddSend(std::uint64_t request_id, std::uint64_t client_msg_id, const Target& to,
+               const Content& content);
+  // One cursor per conversation: (conversation_id, highest processed seq).
+  void AddAck(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& cursors);
+  void AddPing(std::uint64_t request_id);
+  void AddEnroll(std::uint64_t request_id, std::string_view device_public_key,
+                 std::string_view device_name, std::string_view client_version);
+  void AddHistory(std::uint64_t request_id, const Target& conversation, const HistoryQuery& query);
+  void AddOpenDirect(std::uint64_t request_id, std::string_view user);
+  void AddCreateGroup(std::uint64_t request_id, std::string_view name,
+                      const std::vector<std::string>& members);
+  void AddAddMembers(std::uint64_t request_id, std::uint64_t conversation_id,
+                     const std::vector<std::string>& members, bool as_owners);
+  void AddRemoveMember(std::uint64_t request_id, std::uint64_t conversation_id,
+                       std::string_view member);
+  void AddLeaveGroup(std::uint64_t request_id, std::uint64_t conversation_id);
+  void AddListConversations(std::uint64_t request_id);
+  void AddCreateInvite(std::uint64_t request_id, std::string_view login);
+  void AddDirectory(std::uint64_t request_id);
+  void AddAdminAddUser(std::uint64_t request_id, std::string_view login,
+                       std::string_view display_name, Role role);
+  void AddAdminListUsers(std::uint64_t request_id);
+
+  std::size_t envelope_count() const { return envelopes_.size(); }
+  // Bytes built so far (a lower bound of the finished frame's size).
+  std::size_t size() const { return fbb_.GetSize(); }
+
+  // Finishes the frame (with the "CPW1" identifier) and returns its bytes.
+  // The writer must not be used afterwards.
+  flatbuffers::DetachedBuffer Finish();
+
+ private:
+  void Add(std::uint64_t request_id, wire::Body type, flatbuffers::Offset<void> body);
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> Strings(
+      const std::vector<std::string>& values);
+
+  flatbuffers::FlatBufferBuilder fbb_;
+  std::vector<flatbuffers::Offset<wire::Envelope>> envelopes_;
+};
+
+// ------------------------------------------------------------------ incoming
+
+// A received frame that passed the FlatBuffers verifier. The bytes are copied
+// only when they are not 8-byte aligned (the tables hold 64-bit fields).
+class ReceivedFrame {
+ public:
+  // On failure returns InvalidArgument: not a ChatPro frame, failed the
+  // verifier, or a protocol version this client does not speak.
+  static Result<ReceivedFrame> Parse(const void* data, std::size_t size);
+
+  const wire::Frame& frame() const { return *frame_; }
+
+ private:
+  ReceivedFrame() = default;
+  std::shared_ptr<std::vector<std::uint64_t>> copy_;  // aligned storage, if copied
+  const wire::Frame* frame_ = nullptr;
+};
+
+// The message inside a Delivery. On failure returns InvalidArgument (the
+// nested buffer is missing or has no content).
+Result<Message> MessageFromDelivery(const wire::Delivery& delivery);
+Message MessageFromWire(const wire::Message& message);
+
+Conversation ConversationFromWire(const wire::ConversationInfo& info);
+UserInfo UserInfoFromWire(const wire::UserInfo& info);
+SessionInfo SessionFromWire(const wire::HelloReply& reply);
+InviteInfo InviteFromWire(const wire::InviteReply& reply);
+// Fails with InvalidArgument if a message in the page cannot be read.
+Result<HistoryPage> HistoryFromWire(const wire::HistoryReply& reply);
+
+// "ConversationInfo", "Error", ... for messages about unexpected replies.
+std::string_view BodyName(wire::Body type);
+
+}  // namespace chatpro::client::internal
