@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "broker/store/leveldb_message_store.h"
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/env.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/iterator.h>
+#include <leveldb/options.h>
+#include <leveldb/slice.h>
+#include <leveldb/write_batch.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#ifndef _WIN32
+#include <sys/stat.h>
+#include <sys/types.h>
+#endif
+
+#include "broker/base/encoding.h"
+#include "broker/store/leveldb_status.h"
+
+namespace chatpro::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+// 'm' + conversation (8 bytes) + seq (8 bytes).
+constexpr std::size_t kMessageKeyBytes = 17;
+constexpr std::size_t kConversationPrefixBytes = 9;
+// Ten bits per key gives about 1% false positives, LevelDB's recommended setting.
+constexpr int kBloomBitsPerKey = 10;
+
+std::string_view View(const leveldb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+std::size_t ClampToSize(std::uint64_t v) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::size_t>::max();
+  return static_cast<std::size_t>(v > kMax ? kMax : v);
+}
+
+std::string WithoutTrailingSeparators(std::string dir) {
+  while (dir.size() > 1 && (dir.back() == '/' || dir.back() == '\\')) dir.pop_back();
+  return dir;
+}
+
+// Makes sure `data_dir` is a directory, creating it (owner-only) and any
+// missing parents. An existing directory is left as it is.
+Status PrepareDataDir(const std::string& data_dir) {
+  std::error_code ec;
+  const fs::path dir(data_dir);
+  const fs::file_status st = fs::status(dir, ec);
+  if (st.type() != fs::file_type::not_found) {
+    if (ec) {
+      return Status::IoError("cannot inspect the data directory " + data_dir + ": " + ec.message());
+    }
+    if (!fs::is_directory(st)) {
+      return Status::FailedPrecondition("the data directory " + data_dir +
+                                        " exists but is not a directory");
+    }
+    return Status::Ok();
+  }
+  if (dir.has_parent_path()) {
+    fs::create_directories(dir.parent_path(), ec);
+    if (ec) {
+      return Status::IoError("cannot create the parent folders of the data directory " + data_dir +
+                             ": " + ec.message());
+    }
+  }
+#ifdef _WIN32
+  fs::create_directory(dir, ec);
+  if (ec) {
+    return Status::IoError("cannot create the data directory " + data_dir + ": " + ec.message());
+  }
+#else
+  // mkdir with the mode directly, so the directory is never readable by others,
+  // not even between creation and a later chmod.
+  if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    const int err = errno;
+    return Status::IoError("cannot create the data directory " + data_dir + ": " +
+                           std::strerror(err));
+  }
+  // Lost a race with another creator: accept what is there only if it is a directory.
+  if (!fs::is_directory(dir, ec)) {
+    return Status::FailedPrecondition("the data directory " + data_dir +
+                                      " exists but is not a directory");
+  }
+#endif
+  return Status::Ok();
+}
+
+// Leaves `it` on the last key <= `target`, or not Valid() if there is none.
+void SeekAtOrBefore(leveldb::Iterator* it, const std::string& target) {
+  it->Seek(target);
+  if (it->Valid()) {
+    if (View(it->key()) != target) it->Prev();
+  } else if (it->status().ok()) {
+    // Every key is smaller than target.
+    it->SeekToLast();
+  }
+}
+
+// The seq of a message key within the conversation prefix already checked.
+Result<Seq> SeqOfMessageKey(std::string_view key) {
+  if (key.size() != kMessageKeyBytes) {
+    return Status::DataLoss("malformed message key of " + std::to_string(key.size()) +
+                            " bytes in the store");
+  }
+  return ReadBigEndian64(key.substr(kConversationPrefixBytes));
+}
+
+leveldb::ReadOptions CheckedReads() {
+  leveldb::ReadOptions ro;
+  // A damaged block is reported as DataLoss instead of handed to the core.
+  ro.verify_checksums = true;
+  return ro;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LevelDbMessageStore>> LevelDbMessageStore::Open(
+    const StoreOptions& options) {
+  return OpenWithEnv(options, nullptr);
+}
+
+Result<std::unique_ptr<LevelDbMessageStore>> LevelDbMessageStore::OpenWithEnv(
+    const StoreOptions& options, leveldb::Env* env) {
+  if (options.data_dir.empty()) {
+    return Status::InvalidArgument("the store needs a data directory (data_dir is empty)");
+  }
+  std::string data_dir = WithoutTrailingSeparators(options.data_dir);
+  CHATPRO_RETURN_IF_ERROR(PrepareDataDir(data_dir));
+  std::string store_dir = (fs::path(data_dir) / "store").string();
+
+  std::unique_ptr<const leveldb::FilterPolicy> filter_policy(
+      leveldb::NewBloomFilterPolicy(kBloomBitsPerKey));
+  std::unique_ptr<leveldb::Cache> block_cache(
+      leveldb::NewLRUCache(ClampToSize(options.cache_bytes)));
+
+  leveldb::Options o;
+  o.create_if_missing = true;
+  o.filter_policy = filter_policy.get();
+  o.block_cache = block_cache.get();
+  o.write_buffer_size = ClampToSize(options.write_buffer_bytes);
+  o.compression = leveldb::kSnappyCompression;
+  if (env != nullptr) o.env = env;
+
+  leveldb::DB* raw_db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(o, store_dir, &raw_db);
+  std::unique_ptr<leveldb::DB> db(raw_db);
+  if (!s.ok()) return FromLevelDbStatus(s, data_dir);
+
+  return std::unique_ptr<LevelDbMessageStore>(
+      new LevelDbMessageStore(std::move(data_dir), std::move(store_dir), std::move(filter_policy),
+                              std::move(block_cache), std::move(db)));
+}
+
+LevelDbMessageStore::LevelDbMessageStore(std::string data_dir, std::string store_dir,
+                                         std::unique_ptr<const leveldb::FilterPolicy> filter_policy,
+                                         std::unique_ptr<leveldb::Cache> block_cache,
+                                         std::unique_ptr<leveldb::DB> db)
+    : data_dir_(std::move(data_dir)),
+      store_dir_(std::move(store_dir)),
+      filter_policy_(std::move(filter_policy)),
+      block_cache_(std::move(block_cache)),
+      db_(std::move(db)) {}
+
+LevelDbMessageStore::~LevelDbMessageStore() {
+  // The database uses the cache and the filter policy until it is closed.
+  db_.reset();
+}
+
+Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
+  leveldb::WriteBatch wb;
+  for (const core::WriteBatch::Message& m : batch.messages) {
+    wb.Put(core::store_keys::MessageKey(m.conversation, m.seq), m.bytes);
+  }
+  for (const core::WriteBatch::Record& r : batch.records) {
+    const std::string key = core::store_keys::RecordKey(r.kind, r.key);
+    if (r.value) {
+      wb.Put(key, *r.value);
+    } else {
+      wb.Delete(key);
+    }
+  }
+  leveldb::WriteOptions wo;
+  wo.sync = sync;
+  // An empty batch still goes to LevelDB: with sync it makes earlier unsynced
+  // writes durable.
+  return FromLevelDbStatus(db_->Write(wo, &wb), data_dir_);
+}
+
+Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
+    ConversationId conversation, Seq from, std::size_t limit, core::ReadDirection direction) {
+  std::vector<core::StoredMessage> out;
+  if (limit == 0) return out;
+  const std::string target = core::store_keys::MessageKey(conversation, from);
+  const std::string_view prefix = std::string_view(target).substr(0, kConversationPrefixBytes);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(CheckedReads()));
+  const bool forward = direction == core::ReadDirection::kForward;
+  if (forward) {
+    it->Seek(target);
+  } else {
+    SeekAtOrBefore(it.get(), target);
+  }
+  while (it->Valid() && out.size() < limit) {
+    const std::string_view key = View(it->key());
+    if (!StartsWith(key, prefix)) break;
+    CHATPRO_ASSIGN_OR_RETURN(Seq seq, SeqOfMessageKey(key));
+    out.push_back({seq, std::string(View(it->value()))});
+    if (forward) {
+      it->Next();
+    } else {
+      it->Prev();
+    }
+  }
+  CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(it->status(), data_dir_));
+  return out;
+}
+
+Result<Seq> LevelDbMessageStore::LastSeq(ConversationId conversation) {
+  // The largest possible key of the conversation is its prefix + 0xFF x 8.
+  const std::string target =
+      core::store_keys::MessageKey(conversation, std::numeric_limits<Seq>::max());
+  const std::string_view prefix = std::string_view(target).substr(0, kConversationPrefixBytes);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(CheckedReads()));
+  SeekAtOrBefore(it.get(), target);
+  if (it->Valid()) {
+    const std::string_view key = View(it->key());
+    if (StartsWith(key, prefix)) return SeqOfMessageKey(key);
+  }
+  CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(it->status(), data_dir_));
+  return Seq{0};
+}
+
+Result<std::optional<std::string>> LevelDbMessageStore::GetRecord(core::RecordKind kind,
+                                                                  std::string_view key) {
+  std::string value;
+  const leveldb::Status s =
+      db_->Get(CheckedReads(), core::store_keys::RecordKey(kind, key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(s, data_dir_));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status LevelDbMessageStore::ScanRecords(
+    core::RecordKind kind, std::string_view start,
+    const std::function<bool(std::string_view, std::string_view)>& fn) {
+  // The iterator reads a snapshot and holds no lock, so fn may write to the
+  // store; it will not see its own writes in this scan.
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(CheckedReads()));
+  const char kind_byte = static_cast<char>(kind);
+  for (it->Seek(core::store_keys::RecordKey(kind, start)); it->Valid(); it->Next()) {
+    const std::string_view key = View(it->key());
+    if (key.empty() || key.front() != kind_byte) break;
+    if (!fn(key.substr(1), View(it->value()))) return Status::Ok();
+  }
+  return FromLevelDbStatus(it->status(), data_dir_);
+}
+
+std::uint64_t LevelDbMessageStore::ApproximateSizeBytes() {
+  // Files come and go under compaction while we list them; a file that
+  // vanished is simply not counted.
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(store_dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (!it->is_regular_file(entry_ec)) continue;
+    const std::uint64_t bytes = it->file_size(entry_ec);
+    if (!entry_ec) total += bytes;
+  }
+  return total;
+}
+
+}  // namespace chatpro::store

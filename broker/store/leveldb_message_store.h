@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// LevelDbMessageStore: the production MessageStore, one LevelDB database in
+// `<data_dir>/store`.
+//
+// Keys follow core::store_keys exactly ('m' + conversation BE + seq BE for
+// messages, kind byte + key for records), so this store and
+// InMemoryMessageStore order and find the same rows; LevelDB's default
+// bytewise comparator gives that order. Tables use a bloom filter and snappy
+// compression; reads go through an LRU block cache of `cache_bytes`.
+//
+// Lifecycle: Open() creates the data directory (mode 0700) if it is missing,
+// takes LevelDB's lock on the store (one process per data directory) and
+// recovers the log. Destroying the object closes the database and releases
+// the lock. Everything written with Write(batch, /*sync=*/true) survives a
+// crash or power loss; with sync=false, a process crash but not power loss.
+//
+// Ownership: the object owns the database, its block cache and its filter
+// policy; the database is closed before the other two are freed.
+//
+// Thread-safety: all functions may be called from any thread at the same time
+// (LevelDB serialises writers itself). A read started after Write() returned
+// sees that write. ScanRecords reads a consistent snapshot and `fn` may call
+// back into the store.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/base/result.h"
+#include "broker/base/status.h"
+#include "broker/config/options.h"
+#include "broker/core/message_store.h"
+
+namespace leveldb {
+class Cache;
+class DB;
+class Env;
+class FilterPolicy;
+}  // namespace leveldb
+
+namespace chatpro::store {
+
+class LevelDbMessageStore final : public core::MessageStore {
+ public:
+  // Opens (creating if needed) the store in `<options.data_dir>/store`.
+  // `cache_bytes` and `write_buffer_bytes` size LevelDB; `durability` is not
+  // read here (the caller passes sync to Write()).
+  //
+  // On failure returns:
+  //   InvalidArgument    if data_dir is empty;
+  //   FailedPrecondition if data_dir exists but is not a directory, or another
+  //                      process (or another store in this one) has it open;
+  //   ResourceExhausted  if the disk is full;
+  //   DataLoss           if LevelDB finds the store damaged;
+  //   IoError            for other failures to create or read it.
+  static Result<std::unique_ptr<LevelDbMessageStore>> Open(const StoreOptions& options);
+
+  // As Open(), with LevelDB's file system calls going through `env` (tests use
+  // it to inject faults such as a full disk). REQUIRES: `env` outlives the
+  // store; nullptr means LevelDB's default Env.
+  static Result<std::unique_ptr<LevelDbMessageStore>> OpenWithEnv(const StoreOptions& options,
+                                                                  leveldb::Env* env);
+
+  ~LevelDbMessageStore() override;
+  LevelDbMessageStore(const LevelDbMessageStore&) = delete;
+  LevelDbMessageStore& operator=(const LevelDbMessageStore&) = delete;
+
+  // See core::MessageStore. Write() failures: ResourceExhausted when the disk
+  // is full, IoError otherwise. Reads return DataLoss when a block fails its
+  // checksum or a message key is malformed.
+  //
+  // Two LevelDB behaviours the caller must know about:
+  //  * A failed Write() is not visible to readers, but if the failure came
+  //    after the batch reached the log (a failed sync), the batch may appear
+  //    after the store is reopened. Retrying the same batch is safe (it only
+  //    puts and deletes fixed values); writing different data under the same
+  //    keys later also wins over it.
+  //  * After a failed sync or a failed background compaction (for example the
+  //    disk filled up while writing a table), LevelDB refuses every further
+  //    write with that same error until the database is closed and opened
+  //    again, even once the disk has room. Append failures (the common
+  //    disk-full case on the log) do not stick.
+  Status Write(const core::WriteBatch& batch, bool sync) override;
+  Result<std::vector<core::StoredMessage>> ReadMessages(ConversationId conversation, Seq from,
+                                                        std::size_t limit,
+                                                        core::ReadDirection direction) override;
+  Result<Seq> LastSeq(ConversationId conversation) override;
+  Result<std::optional<std::string>> GetRecord(core::RecordKind kind,
+                                               std::string_view key) override;
+  Status ScanRecords(core::RecordKind kind, std::string_view start,
+                     const std::function<bool(std::string_view, std::string_view)>& fn) override;
+
+  // Sum of the sizes of the files in the store directory (tables, log,
+  // manifest): what the store really occupies on disk, including data not yet
+  // compacted.
+  std::uint64_t ApproximateSizeBytes() override;
+
+  const std::string& data_dir() const { return data_dir_; }
+  // `<data_dir>/store`, the LevelDB directory.
+  const std::string& store_dir() const { return store_dir_; }
+
+ private:
+  LevelDbMessageStore(std::string data_dir, std::string store_dir,
+                      std::unique_ptr<const leveldb::FilterPolicy> filter_policy,
+                      std::unique_ptr<leveldb::Cache> block_cache, std::unique_ptr<leveldb::DB> db);
+
+  const std::string data_dir_;
+  const std::string store_dir_;
+  // Declared before db_ so that they are destroyed after it; the destructor
+  // also closes db_ explicitly first.
+  std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;
+  std::unique_ptr<leveldb::Cache> block_cache_;
+  std::unique_ptr<leveldb::DB> db_;
+};
+
+}  // namespace chatpro::store

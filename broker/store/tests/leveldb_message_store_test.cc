@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// What only the LevelDB store has: files on disk, a lock per data directory,
+// recovery after a restart, and the translation of LevelDB's errors. The
+// behaviour shared with the in-memory store is in
+// message_store_conformance_test.cc.
+#include "broker/store/leveldb_message_store.h"
+
+#include <gtest/gtest.h>
+#include <leveldb/status.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "broker/config/options.h"
+#include "broker/core/message_store.h"
+#include "broker/store/leveldb_status.h"
+#include "broker/store/tests/store_test_util.h"
+
+namespace chatpro::store {
+namespace {
+
+namespace fs = std::filesystem;
+using core::ReadDirection;
+using core::RecordKind;
+using core::WriteBatch;
+
+StoreOptions OptionsFor(const std::string& data_dir) {
+  StoreOptions options;
+  options.data_dir = data_dir;
+  options.cache_bytes = 8 << 20;
+  options.write_buffer_bytes = 4 << 20;
+  return options;
+}
+
+std::unique_ptr<LevelDbMessageStore> MustOpen(const StoreOptions& options) {
+  Result<std::unique_ptr<LevelDbMessageStore>> r = LevelDbMessageStore::Open(options);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(LevelDbMessageStore, DataSurvivesCloseAndReopen) {
+  testing::TempDir dir;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  {
+    std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+    ASSERT_NE(store, nullptr);
+    WriteBatch batch;
+    batch.messages.push_back({ConversationId(1), 1, "hello"});
+    batch.messages.push_back({ConversationId(1), 2, "world"});
+    batch.records.push_back({RecordKind::kUser, "ana", "record"});
+    ASSERT_TRUE(store->Write(batch, /*sync=*/true).ok());
+    WriteBatch unsynced;
+    unsynced.messages.push_back({ConversationId(1), 3, "os only"});
+    ASSERT_TRUE(store->Write(unsynced, /*sync=*/false).ok());
+  }
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  auto messages = store->ReadMessages(ConversationId(1), 0, 10, ReadDirection::kForward);
+  ASSERT_TRUE(messages.ok()) << messages.status();
+  ASSERT_EQ(messages->size(), 3u);
+  EXPECT_EQ((*messages)[0].bytes, "hello");
+  EXPECT_EQ((*messages)[1].bytes, "world");
+  // A clean close flushes what the OS had; only a power cut could lose it.
+  EXPECT_EQ((*messages)[2].bytes, "os only");
+  auto last = store->LastSeq(ConversationId(1));
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 3u);
+  auto record = store->GetRecord(RecordKind::kUser, "ana");
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(*record, std::optional<std::string>("record"));
+}
+
+TEST(LevelDbMessageStore, ReadsEverythingBackOnceTheMemtableHasBeenFlushedToTables) {
+  testing::TempDir dir;
+  StoreOptions options = OptionsFor(dir.Sub("data"));
+  options.write_buffer_bytes = 64 << 10;  // LevelDB's smallest: many table files
+  constexpr Seq kMessages = 3000;
+  const std::string body(200, 'b');
+  {
+    std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+    ASSERT_NE(store, nullptr);
+    for (Seq seq = 1; seq <= kMessages; ++seq) {
+      WriteBatch batch;
+      batch.messages.push_back({ConversationId(seq % 3), seq, body + std::to_string(seq)});
+      batch.records.push_back(
+          {RecordKind::kCursor, core::store_keys::U64Key(seq % 3), core::store_keys::U64Key(seq)});
+      ASSERT_TRUE(store->Write(batch, /*sync=*/false).ok());
+    }
+  }
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  std::size_t seen = 0;
+  for (std::uint64_t conversation = 0; conversation < 3; ++conversation) {
+    auto r =
+        store->ReadMessages(ConversationId(conversation), 0, kMessages, ReadDirection::kForward);
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (const core::StoredMessage& m : *r) {
+      EXPECT_EQ(m.seq % 3, conversation);
+      EXPECT_EQ(m.bytes, body + std::to_string(m.seq));
+    }
+    seen += r->size();
+    auto last = store->LastSeq(ConversationId(conversation));
+    ASSERT_TRUE(last.ok());
+    EXPECT_EQ(*last, kMessages - (kMessages - conversation) % 3);
+  }
+  EXPECT_EQ(seen, kMessages);
+  EXPECT_GT(store->ApproximateSizeBytes(), 64u << 10);
+}
+
+TEST(LevelDbMessageStore, ASecondOpenOfTheSameDataDirectoryFailsNamingIt) {
+  testing::TempDir dir;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  std::unique_ptr<LevelDbMessageStore> first = MustOpen(options);
+  ASSERT_NE(first, nullptr);
+
+  Result<std::unique_ptr<LevelDbMessageStore>> second = LevelDbMessageStore::Open(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_TRUE(Contains(second.status().message(), "the data directory " + options.data_dir))
+      << second.status();
+  EXPECT_TRUE(Contains(second.status().message(), "in use")) << second.status();
+
+  // The first store is unharmed, and closing it frees the directory.
+  WriteBatch batch;
+  batch.records.push_back({RecordKind::kMeta, "version", "1"});
+  EXPECT_TRUE(first->Write(batch, true).ok());
+  first.reset();
+  std::unique_ptr<LevelDbMessageStore> third = MustOpen(options);
+  ASSERT_NE(third, nullptr);
+  auto version = third->GetRecord(RecordKind::kMeta, "version");
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, std::optional<std::string>("1"));
+}
+
+TEST(LevelDbMessageStore, ADataDirectoryThatIsAFileIsRefusedClearly) {
+  testing::TempDir dir;
+  const std::string file = dir.Sub("not-a-directory");
+  std::ofstream(file) << "x";
+  Result<std::unique_ptr<LevelDbMessageStore>> r = LevelDbMessageStore::Open(OptionsFor(file));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_EQ(r.status().message(), "the data directory " + file + " exists but is not a directory");
+}
+
+TEST(LevelDbMessageStore, ADataDirectoryInsideAFileIsAnIoErrorNamingIt) {
+  testing::TempDir dir;
+  const std::string file = dir.Sub("file");
+  std::ofstream(file) << "x";
+  const std::string data_dir = file + "/data";
+  Result<std::unique_ptr<LevelDbMessageStore>> r = LevelDbMessageStore::Open(OptionsFor(data_dir));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().code() == StatusCode::kIoError ||
+              r.status().code() == StatusCode::kFailedPrecondition)
+      << r.status();
+  EXPECT_TRUE(Contains(r.status().message(), data_dir)) << r.status();
+}
+
+TEST(LevelDbMessageStore, AnEmptyDataDirectoryOptionIsAnInvalidArgument) {
+  Result<std::unique_ptr<LevelDbMessageStore>> r = LevelDbMessageStore::Open(StoreOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status();
+}
+
+TEST(LevelDbMessageStore, KeepsTheDatabaseInTheStoreSubdirectory) {
+  testing::TempDir dir;
+  const std::string data_dir = dir.Sub("a/b/data");
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(OptionsFor(data_dir + "/"));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->data_dir(), data_dir);
+  EXPECT_EQ(store->store_dir(), data_dir + "/store");
+  EXPECT_TRUE(fs::is_regular_file(fs::path(data_dir) / "store" / "CURRENT"));
+  EXPECT_TRUE(fs::is_regular_file(fs::path(data_dir) / "store" / "LOCK"));
+}
+
+#ifndef _WIN32
+TEST(LevelDbMessageStore, CreatesAMissingDataDirectoryForItsOwnerOnly) {
+  testing::TempDir dir;
+  const std::string data_dir = dir.Sub("data");
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(OptionsFor(data_dir));
+  ASSERT_NE(store, nullptr);
+  const fs::perms perms = fs::status(data_dir).permissions();
+  EXPECT_EQ(perms & fs::perms::all, fs::perms::owner_all);
+}
+#endif
+
+TEST(LevelDbMessageStore, ApproximateSizeBytesGrowsWithTheData) {
+  testing::TempDir dir;
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(OptionsFor(dir.Sub("data")));
+  ASSERT_NE(store, nullptr);
+  const std::uint64_t before = store->ApproximateSizeBytes();
+  WriteBatch batch;
+  // Not compressible, so the log and tables really hold about this much.
+  std::string noise(1 << 20, '\0');
+  std::uint64_t x = 88172645463325252ull;
+  for (char& c : noise) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  batch.messages.push_back({ConversationId(1), 1, noise});
+  ASSERT_TRUE(store->Write(batch, true).ok());
+  EXPECT_GE(store->ApproximateSizeBytes(), before + noise.size());
+}
+
+TEST(LevelDbMessageStore, AWriteOnAFullDiskIsResourceExhaustedAndNamesTheDataDirectory) {
+  testing::TempDir dir;
+  testing::DiskFullEnv env;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  Result<std::unique_ptr<LevelDbMessageStore>> opened =
+      LevelDbMessageStore::OpenWithEnv(options, &env);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<LevelDbMessageStore> store = std::move(opened).value();
+  env.set_failing(true);
+  WriteBatch batch;
+  batch.messages.push_back({ConversationId(1), 1, "m"});
+  Status s = store->Write(batch, true);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s;
+  EXPECT_TRUE(Contains(s.message(), "disk full writing the store")) << s;
+  EXPECT_TRUE(Contains(s.message(), options.data_dir)) << s;
+  store.reset();  // before the Env it uses
+}
+
+// ---- translation of leveldb::Status -------------------------------------------
+
+TEST(FromLevelDbStatus, OkStaysOk) {
+  EXPECT_TRUE(FromLevelDbStatus(leveldb::Status::OK(), "/x").ok());
+}
+
+TEST(FromLevelDbStatus, ALockHeldByAnotherProcessIsAFailedPreconditionNamingTheDataDirectory) {
+  for (const char* detail : {"Resource temporarily unavailable", "already held by process"}) {
+    Status s = FromLevelDbStatus(leveldb::Status::IOError("lock /x/store/LOCK", detail), "/x");
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s;
+    EXPECT_TRUE(Contains(s.message(),
+                         "the data directory /x is in use by another chatpro-broker "
+                         "(LevelDB lock held"))
+        << s;
+    EXPECT_TRUE(Contains(s.message(), detail)) << s;
+  }
+}
+
+TEST(FromLevelDbStatus, NoPermissionToOpenTheLockFileIsAnIoError) {
+  Status s =
+      FromLevelDbStatus(leveldb::Status::IOError("/x/store/LOCK", "Permission denied"), "/x");
+  EXPECT_EQ(s.code(), StatusCode::kIoError) << s;
+  EXPECT_TRUE(Contains(s.message(), "Permission denied")) << s;
+}
+
+TEST(FromLevelDbStatus, NoSpaceLeftIsResourceExhausted) {
+  for (const char* detail : {"No space left on device", "Disk quota exceeded",
+                             "There is not enough space on the disk."}) {
+    Status s = FromLevelDbStatus(leveldb::Status::IOError("/x/store/000005.log", detail), "/x");
+    EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s;
+    EXPECT_TRUE(Contains(s.message(), "disk full writing the store")) << s;
+    EXPECT_TRUE(Contains(s.message(), detail)) << s;
+  }
+}
+
+TEST(FromLevelDbStatus, CorruptionIsDataLoss) {
+  Status s = FromLevelDbStatus(
+      leveldb::Status::Corruption("block checksum mismatch", "/x/store/7.ldb"), "/x");
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s;
+  EXPECT_TRUE(Contains(s.message(), "block checksum mismatch")) << s;
+}
+
+TEST(FromLevelDbStatus, OtherIoErrorsStayIoErrors) {
+  Status s = FromLevelDbStatus(
+      leveldb::Status::IOError("/x/store/000007.ldb", "Input/output error"), "/x");
+  EXPECT_EQ(s.code(), StatusCode::kIoError) << s;
+  EXPECT_TRUE(Contains(s.message(), "/x")) << s;
+  EXPECT_EQ(FromLevelDbStatus(leveldb::Status::NotFound("/x/store/000009.ldb"), "/x").code(),
+            StatusCode::kIoError);
+}
+
+TEST(FromLevelDbStatus, FilesThatAreNotAStoreAreAFailedPrecondition) {
+  Status s = FromLevelDbStatus(
+      leveldb::Status::InvalidArgument("leveldb.BytewiseComparator",
+                                       "does not match existing comparator other"),
+      "/x");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(FromLevelDbStatus(leveldb::Status::NotSupported("compression"), "/x").code(),
+            StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace chatpro::store
