@@ -78,8 +78,10 @@ class MessageStore {
   virtual ~MessageStore() = default;
 
   // Applies `batch` atomically. With `sync`, returns only once the data is on
-  // stable storage. On failure nothing of the batch is applied and returns
-  // IoError (ResourceExhausted if the disk is full).
+  // stable storage. On failure returns IoError (ResourceExhausted if the disk
+  // is full); the batch is then not visible, but after a failed sync it may
+  // still appear after a restart, so the caller retries the same batch (every
+  // put and delete is idempotent) rather than dropping it.
   virtual Status Write(const WriteBatch& batch, bool sync) = 0;
 
   // Up to `limit` messages of `conversation`. kForward: seq >= `from`,
@@ -96,7 +98,8 @@ class MessageStore {
   virtual Result<std::optional<std::string>> GetRecord(RecordKind kind, std::string_view key) = 0;
 
   // Calls fn(key, value) for the records of `kind` whose key is >= `start`, in
-  // key order, until fn returns false or the records of `kind` end.
+  // key order, until fn returns false or the records of `kind` end. fn may
+  // read the store; whether it sees writes made during the scan is unspecified.
   virtual Status ScanRecords(
       RecordKind kind, std::string_view start,
       const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// chatpro-broker: the ChatPro server. The composition root: it reads the
+// config file and the command line (flags win), opens the store, loads the
+// core, binds the ZeroMQ edge and runs the event loop until SIGTERM or SIGINT.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/base/clock.h"
+#include "broker/base/log.h"
+#include "broker/config/config.h"
+#include "broker/core/broker.h"
+#include "broker/crypto/keys.h"
+#include "broker/store/leveldb_message_store.h"
+#include "broker/transport/zmq_server.h"
+
+namespace chatpro {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+const char kUsage[] = R"(chatpro-broker: the ChatPro messaging server.
+
+Usage:
+  chatpro-broker [--config FILE] [--data-dir DIR] [--listen ENDPOINT] [options]
+  chatpro-broker --data-dir DIR --listen ENDPOINT --init-admin NAME
+  chatpro-broker --config FILE --check-config
+
+Runs in the foreground until SIGTERM or SIGINT. On its first start, with no
+users yet, it creates the administrator "admin" and prints a one-time invite
+for their first device.
+
+Options:
+  --config FILE          read settings from FILE (relative paths in it are
+                         resolved against FILE's folder)
+  --data-dir DIR         where the store and the broker key live
+                         (broker.data_dir)
+  --listen ENDPOINT      ZeroMQ endpoint for clients, e.g. tcp://0.0.0.0:7070
+                         (broker.listen)
+  --public-address H:P   address written into invites (broker.public_address)
+  --durability MODE      fsync (default) or os (broker.durability)
+  --log-level LEVEL      debug, info, warning or error (broker.log_level)
+  --set KEY=VALUE        any setting, e.g. --set limits.max_text_bytes=32KiB
+  --init-admin NAME      create the store if needed, make NAME an
+                         administrator, print a one-time invite for their
+                         device as the last line, and exit
+  --check-config         validate the settings, print them, and exit
+  --version              print the version and exit
+  --help                 this text
+
+Settings (config file sections and keys):
+)";
+
+struct Args {
+  std::string config;
+  std::vector<Setting> flags;
+  std::string init_admin;
+  bool check_config = false;
+};
+
+int Usage(const std::string& error) {
+  std::cerr << "chatpro-broker: " << error << "\nRun chatpro-broker --help for usage.\n";
+  return 2;
+}
+
+std::string PublicAddressFor(const std::string& endpoint) {
+  std::string hp = endpoint.rfind("tcp://", 0) == 0 ? endpoint.substr(6) : endpoint;
+  size_t colon = hp.rfind(':');
+  if (colon == std::string::npos) return hp;
+  std::string host = hp.substr(0, colon);
+  std::string port = hp.substr(colon + 1);
+  if (host == "*" || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') host = name;
+  }
+  return host + ":" + port;
+}
+
+Status EnsureDataDir(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("data directory " + dir + " is not a folder");
+    return Status::Ok();
+  }
+  // Create the parents too (mkdir -p), the last one private.
+  std::string path;
+  for (size_t pos = 0; pos != std::string::npos;) {
+    pos = dir.find('/', pos + 1);
+    path = dir.substr(0, pos);
+    if (path.empty()) continue;
+    if (::mkdir(path.c_str(), pos == std::string::npos ? 0700 : 0755) != 0 && errno != EEXIST) {
+      return Status::IoError("cannot create data directory " + path + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<crypto::KeyPair> LoadOrCreateServerKey(const std::string& data_dir) {
+  std::string path = data_dir + "/broker.key";
+  Result<crypto::KeyPair> keys = crypto::ReadKeyFile(path);
+  if (keys.ok() || keys.status().code() != StatusCode::kNotFound) return keys;
+  crypto::KeyPair fresh = crypto::GenerateKeyPair();
+  CHATPRO_RETURN_IF_ERROR(crypto::WriteKeyFile(path, fresh));
+  LOG_INFO() << "created the broker key " << path;
+  return fresh;
+}
+
+void RaiseFileLimit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+Result<Args> ParseArgs(int argc, char** argv) {
+  Args a;
+  auto value = [&](int& i, const std::string& flag) -> Result<std::string> {
+    if (i + 1 >= argc) return Status::InvalidArgument(flag + " needs a value");
+    return std::string(argv[++i]);
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string f = argv[i];
+    std::string inline_value;
+    bool has_inline = false;
+    if (f.rfind("--", 0) == 0 && f.find('=') != std::string::npos && f.rfind("--set", 0) != 0) {
+      inline_value = f.substr(f.find('=') + 1);
+      f = f.substr(0, f.find('='));
+      has_inline = true;
+    }
+    auto take = [&]() -> Result<std::string> {
+      if (has_inline) return inline_value;
+      return value(i, f);
+    };
+    auto flag = [&](const char* key) -> Status {
+      CHATPRO_ASSIGN_OR_RETURN(std::string v, take());
+      a.flags.push_back({key, v, f});
+      return Status::Ok();
+    };
+    if (f == "--config") {
+      CHATPRO_ASSIGN_OR_RETURN(a.config, take());
+    } else if (f == "--data-dir") {
+      CHATPRO_RETURN_IF_ERROR(flag("broker.data_dir"));
+    } else if (f == "--listen") {
+      CHATPRO_RETURN_IF_ERROR(flag("broker.listen"));
+    } else if (f == "--public-address") {
+      CHATPRO_RETURN_IF_ERROR(flag("broker.public_address"));
+    } else if (f == "--durability") {
+      CHATPRO_RETURN_IF_ERROR(flag("broker.durability"));
+    } else if (f == "--log-level") {
+      CHATPRO_RETURN_IF_ERROR(flag("broker.log_level"));
+    } else if (f == "--set" || f.rfind("--set=", 0) == 0) {
+      std::string kv = f == "--set" ? std::string() : f.substr(6);
+      if (kv.empty()) {
+        CHATPRO_ASSIGN_OR_RETURN(kv, value(i, "--set"));
+      }
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos) return Status::InvalidArgument("--set takes KEY=VALUE");
+      a.flags.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set " + kv.substr(0, eq)});
+    } else if (f == "--init-admin") {
+      CHATPRO_ASSIGN_OR_RETURN(a.init_admin, take());
+    } else if (f == "--check-config") {
+      a.check_config = true;
+    } else {
+      return Status::InvalidArgument("unknown option " + f);
+    }
+  }
+  return a;
+}
+
+int Run(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string f = argv[i];
+    if (f == "--help" || f == "-h") {
+      std::cout << kUsage;
+      for (const auto& [key, help] : DescribeSettings()) {
+        std::printf("  %-34s %s\n", key.c_str(), help.c_str());
+      }
+      return 0;
+    }
+    if (f == "--version") {
+      std::cout << "chatpro-broker " << kVersion << "\n";
+      return 0;
+    }
+  }
+  Result<Args> args = ParseArgs(argc, argv);
+  if (!args.ok()) return Usage(args.status().message());
+
+  std::vector<Setting> file_settings;
+  std::string config_dir;
+  if (!args->config.empty()) {
+    Result<std::vector<Setting>> file = ReadConfigFile(args->config);
+    if (!file.ok()) {
+      std::cerr << "chatpro-broker: " << file.status().message() << "\n";
+      return 1;
+    }
+    file_settings = std::move(*file);
+    size_t slash = args->config.rfind('/');
+    config_dir = slash == std::string::npos ? "." : args->config.substr(0, slash);
+    if (config_dir.empty()) config_dir = "/";
+  }
+  Result<BrokerOptions> options = BuildOptions(file_settings, args->flags, config_dir);
+  if (!options.ok()) {
+    std::cerr << "chatpro-broker: invalid configuration: " << options.status().message() << "\n";
+    return 1;
+  }
+  options->config_path = args->config;
+  if (args->check_config) {
+    std::cout << "configuration is valid\n"
+              << "  data_dir = " << options->store.data_dir << "\n"
+              << "  listen = " << options->transport.listen << "\n"
+              << "  durability = " << (options->store.durability == Durability::kFsync ? "fsync" : "os")
+              << "\n";
+    return 0;
+  }
+  SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
+
+  Status st = crypto::InitCrypto();
+  if (st.ok()) st = EnsureDataDir(options->store.data_dir);
+  if (!st.ok()) {
+    std::cerr << "chatpro-broker: " << st.message() << "\n";
+    return 1;
+  }
+  if (char* real = ::realpath(options->store.data_dir.c_str(), nullptr)) {
+    options->store.data_dir = real;
+    std::free(real);
+  }
+  // The store first: its lock keeps a second broker away from the key file too.
+  Result<std::unique_ptr<store::LevelDbMessageStore>> db =
+      store::LevelDbMessageStore::Open(options->store);
+  if (!db.ok()) {
+    std::cerr << "chatpro-broker: cannot open the store: " << db.status().message() << "\n";
+    return 1;
+  }
+  Result<crypto::KeyPair> server_keys = LoadOrCreateServerKey(options->store.data_dir);
+  if (!server_keys.ok()) {
+    std::cerr << "chatpro-broker: " << server_keys.status().message() << "\n";
+    return 1;
+  }
+
+  SystemClock clock;
+  std::string public_address = options->transport.public_address.empty()
+                                   ? PublicAddressFor(options->transport.listen)
+                                   : options->transport.public_address;
+  core::Broker broker(options->core, options->store.durability,
+                      {server_keys->public_key, public_address}, db->get(), &clock);
+  st = broker.Open();
+  if (!st.ok()) {
+    std::cerr << "chatpro-broker: cannot load the store: " << st.message() << "\n";
+    return 1;
+  }
+
+  if (!args->init_admin.empty()) {
+    Result<std::string> invite = broker.CreateBootstrapInvite(args->init_admin);
+    if (!invite.ok()) {
+      std::cerr << "chatpro-broker: " << invite.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "Store ready in " << options->store.data_dir << ".\n"
+              << "Administrator '" << args->init_admin
+              << "' can enroll a device with this one-time invite (chatpro enroll INVITE):\n"
+              << *invite << std::endl;
+    return 0;
+  }
+
+  Result<std::unique_ptr<transport::ZmqServer>> server =
+      transport::ZmqServer::Create(options->transport, *server_keys, &broker);
+  if (!server.ok()) {
+    std::cerr << "chatpro-broker: " << server.status().message() << "\n";
+    return 1;
+  }
+  if (options->transport.public_address.empty()) {
+    broker.SetPublicAddress(PublicAddressFor((*server)->bound_endpoint()));
+  }
+  if (!broker.HasUsers()) {
+    Result<std::string> invite = broker.CreateBootstrapInvite("admin");
+    if (!invite.ok()) {
+      std::cerr << "chatpro-broker: cannot create the first administrator: "
+                << invite.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "No users yet: the administrator 'admin' can enroll a device with this "
+                 "one-time invite (chatpro enroll INVITE):\n"
+              << *invite << std::endl;
+  }
+
+  broker.Start(server->get(), server->get());
+  // Signals are blocked in every thread (see main); this one waits for them.
+  std::thread signals([&server] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);  // used below to end this thread after a stop
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGUSR1) LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+    (*server)->RequestStop();
+  });
+  std::cout << "chatpro-broker " << kVersion << " listening on " << (*server)->bound_endpoint()
+            << " (data " << options->store.data_dir << ")" << std::endl;
+  LOG_INFO() << "listening on " << (*server)->bound_endpoint();
+
+  (*server)->Run();
+  broker.Stop();
+  ::kill(::getpid(), SIGUSR1);  // ends the signal thread if the stop came from elsewhere
+  signals.join();
+  server->reset();
+  db->reset();
+  LOG_INFO() << "stopped cleanly";
+  return 0;
+}
+
+}  // namespace
+}  // namespace chatpro
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so that every thread
+  // (ZeroMQ's, LevelDB's, the pipeline's) inherits the mask and only the
+  // signal thread receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  chatpro::RaiseFileLimit();
+  return chatpro::Run(argc, argv);
+}
