@@ -19,7 +19,8 @@
 // Thread-safety: every member function may be called from any thread, except
 // that the blocking ones (those returning Result) must not be called from a
 // callback; they return FailedPrecondition if they are. Callbacks run on the
-// I/O thread, one at a time, in delivery order.
+// I/O thread, one at a time, in delivery order. A Client must not be destroyed
+// from one of its own callbacks.
 #pragma once
 
 #include <chrono>

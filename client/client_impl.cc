@@ -117,12 +117,12 @@ void ClientImpl::Enqueue(Command command) {
     SendResult r;
     r.status = refusal;
     r.client_msg_id = command.send->client_msg_id;
+    if (command.send->done) command.send->done(r);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       --in_flight_sends_;
     }
     cv_.notify_all();
-    if (command.send->done) command.send->done(r);
   } else if (command.on_fail) {
     command.on_fail(refusal);
   }

@@ -195,6 +195,12 @@ void ClientImpl::HandleMonitorEvent(const MonitorEvent& event) {
       stalled_.reset();
       resend_.clear();
       for (const auto& [id, send] : unacked_) resend_.push_back(id);
+      // Acks written just before the connection broke may be lost; repeating
+      // the cursors is cheap and idempotent.
+      for (const auto& [conversation, seq] : last_seq_) {
+        std::uint64_t& cursor = ack_cursors_[conversation];
+        cursor = std::max(cursor, seq);
+      }
       if (io_state_ == ConnectionState::kRefused) {
         SetState(ConnectionState::kConnecting, Status::Ok());
       }
@@ -255,13 +261,6 @@ void ClientImpl::FailAll(const Status& status) {
   requests_.clear();
   std::size_t failed_sends = sends.size();
   for (const auto& c : queued) failed_sends += c.send ? 1 : 0;
-  if (failed_sends > 0) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      in_flight_sends_ -= std::min(in_flight_sends_, failed_sends);
-    }
-    cv_.notify_all();
-  }
   auto fail_send = [&](OutgoingSend& s) {
     SendResult r;
     r.status = status;
@@ -276,6 +275,13 @@ void ClientImpl::FailAll(const Status& status) {
     } else {
       RunCallback("request", c.on_fail, status);
     }
+  }
+  if (failed_sends > 0) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      in_flight_sends_ -= std::min(in_flight_sends_, failed_sends);
+    }
+    cv_.notify_all();
   }
 }
 
@@ -410,7 +416,13 @@ void ClientImpl::HandleDelivery(const wire::Delivery& delivery) {
     return;
   }
   std::uint64_t& last = last_seq_[m->conversation_id];
-  if (m->seq <= last) return;  // at least once: this one was processed already
+  if (m->seq <= last) {
+    // At least once: processed already. Acknowledge it again all the same, or
+    // the broker would count it against the delivery window for ever.
+    std::uint64_t& cursor = ack_cursors_[m->conversation_id];
+    cursor = std::max(cursor, last);
+    return;
+  }
   RunCallback("on_message", options_.on_message, *m);
   last = m->seq;
   ack_cursors_[m->conversation_id] = m->seq;
@@ -423,12 +435,13 @@ void ClientImpl::CompleteSend(std::uint64_t client_msg_id, SendResult result) {
   unacked_.erase(it);
   send_by_request_.erase(send->request_id);
   result.client_msg_id = client_msg_id;
+  // The callback first: Flush() promises that every callback has run.
+  RunCallback("send", send->done, result);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     --in_flight_sends_;
   }
   cv_.notify_all();
-  RunCallback("send", send->done, result);
 }
 
 // ------------------------------------------------------------------ sending

@@ -204,6 +204,27 @@ TEST_F(ClientTest, DeliveriesAreHandedOverInOrderOnceAndAcknowledged) {
   EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
 }
 
+TEST_F(ClientTest, DuplicateDeliveriesAreAcknowledgedAgain) {
+  // Otherwise redelivered messages would stay in the broker's delivery window.
+  std::atomic<int> count{0};
+  ClientOptions options;
+  options.on_message = [&](const Message&) { ++count; };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  auto acks_of_3 = [](const std::vector<SeenEnvelope>& seen) {
+    int n = 0;
+    for (const auto& s : seen) {
+      for (auto [c, q] : s.cursors) n += (c == 6 && q == 3) ? 1 : 0;
+    }
+    return n;
+  };
+  broker_.PushDeliveries(6, {1, 2, 3});
+  ASSERT_TRUE(broker_.WaitFor([&](const auto& seen) { return acks_of_3(seen) == 1; }));
+  broker_.PushDeliveries(6, {2, 3});
+  ASSERT_TRUE(broker_.WaitFor([&](const auto& seen) { return acks_of_3(seen) == 2; }));
+  EXPECT_EQ(count.load(), 3);
+}
+
 TEST_F(ClientTest, StopReceivingLeavesLaterDeliveriesUnacknowledged) {
   std::atomic<int> count{0};
   Client* self = nullptr;

@@ -203,9 +203,12 @@ void FakeBroker::Run() {
     (void)router->recv(body);
     peer = id.to_string();
     std::size_t frame = frames_++;
-    fb::Verifier v(static_cast<const std::uint8_t*>(body.data()), body.size());
+    // ZeroMQ may hand over the bytes at any alignment; FlatBuffers needs 8.
+    std::vector<std::uint64_t> aligned((body.size() + 7) / 8);
+    std::memcpy(aligned.data(), body.data(), body.size());
+    fb::Verifier v(reinterpret_cast<const std::uint8_t*>(aligned.data()), body.size());
     if (!wire::VerifyFrameBuffer(v)) continue;
-    const wire::Frame* f = wire::GetFrame(body.data());
+    const wire::Frame* f = wire::GetFrame(aligned.data());
     ReplyFrame r;
     for (const auto* env : *f->envelopes()) {
       SeenEnvelope seen;

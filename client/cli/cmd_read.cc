@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// `chatpro listen` and `chatpro history`: showing messages, and saving their
+// voice and picture files.
+//
+// listen: the library's I/O thread hands each delivery to a queue (on_message
+// must not block or call back into the client); the main thread prints the
+// queue, looks up conversation names and watches --count, --timeout and the
+// signals. A delivery counts as processed (and is acknowledged) once it is in
+// the queue; everything queued is printed before exiting.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include "client/cli/commands.h"
+#include "client/cli/format.h"
+
+namespace chatpro::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kDefaultSaveDir[] = "chatpro-media";
+
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void OnSignal(int sig) { g_signal = sig; }
+
+// Conversation names for message lines, refreshed when an unknown id shows up.
+class Conversations {
+ public:
+  void Put(const client::Conversation& c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    by_id_[c.id] = c;
+  }
+  std::optional<client::Conversation> Get(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return std::nullopt;
+    return it->second;
+  }
+  // REQUIRES: not on the client's I/O thread.
+  std::optional<client::Conversation> Find(client::Client& client, std::uint64_t id) {
+    if (auto c = Get(id)) return c;
+    // While the broker cannot answer (it is restarting, say), a lookup would
+    // hold up every line for the request timeout: print without names a while.
+    auto now = std::chrono::steady_clock::now();
+    if (now < retry_after_) return std::nullopt;
+    if (auto all = client.ListConversations(); all.ok()) {
+      for (const auto& c : *all) Put(c);
+    } else {
+      retry_after_ = now + 30s;
+    }
+    return Get(id);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::uint64_t, client::Conversation> by_id_;  // GUARDED_BY(mutex_)
+  std::chrono::steady_clock::time_point retry_after_{};  // main thread only
+};
+
+// Saves the media of `m` and prints it; false if stdout is gone.
+bool Show(const client::Message& m, const client::Conversation* conversation,
+          const std::string& save_dir, bool json) {
+  SavedMedia saved;
+  if (!std::holds_alternative<client::Text>(m.content)) {
+    Result<SavedMedia> r = SaveMedia(m, save_dir);
+    if (r.ok()) {
+      saved = std::move(*r);
+    } else {
+      std::fprintf(stderr, "chatpro: message %llu/%llu not saved: %s\n",
+                   static_cast<unsigned long long>(m.conversation_id),
+                   static_cast<unsigned long long>(m.seq), r.status().message().c_str());
+    }
+  }
+  return PrintLine(json ? FormatJson(m, conversation, saved) : FormatLine(m, conversation, saved));
+}
+
+struct ListenState {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<client::Message> queue;  // GUARDED_BY(mutex)
+  std::uint64_t received = 0;         // GUARDED_BY(mutex)
+  client::Client* client = nullptr;   // GUARDED_BY(mutex); set once connected
+  std::optional<Status> fatal;        // GUARDED_BY(mutex)
+};
+
+int Listen(const Invocation& inv) {
+  if (!inv.args.positional().empty()) return UsageError(inv, "listen takes no arguments");
+  auto count_arg = inv.args.GetUint("count");
+  if (!count_arg.ok()) return UsageError(inv, count_arg.status().message());
+  auto timeout_arg = inv.args.GetSeconds("timeout");
+  if (!timeout_arg.ok()) return UsageError(inv, timeout_arg.status().message());
+  const std::uint64_t count = count_arg->value_or(0);
+  if (count_arg->has_value() && count == 0) return UsageError(inv, "--count needs a number above 0");
+  const bool json = inv.args.Has("json");
+  const std::string save_dir = inv.args.Get("save-dir").value_or(kDefaultSaveDir);
+
+  auto state = std::make_shared<ListenState>();
+  auto names = std::make_shared<Conversations>();
+  client::ClientOptions options;
+  options.receive = true;
+  options.on_message = [state, count](const client::Message& m) {
+    std::unique_lock<std::mutex> lock(state->mutex);
+    state->queue.push_back(m);
+    ++state->received;
+    if (count > 0 && state->received >= count) {
+      // The N-th message: leave every later one to the next session. Connect()
+      // may not have returned yet when the first messages arrive.
+      state->cv.wait_for(lock, 15s, [&] { return state->client != nullptr; });
+      if (state->client != nullptr) state->client->StopReceiving();
+    }
+    state->cv.notify_all();
+  };
+  options.on_conversation = [names](const client::Conversation& c) { names->Put(c); };
+  options.on_state = [state](client::ConnectionState s, const Status& status) {
+    if (s != client::ConnectionState::kRefused) return;
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->fatal = status;
+    state->cv.notify_all();
+  };
+
+  auto client = ConnectFor(inv, options);
+  if (!client.ok()) return Fail(inv, client.status());
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->client = client->get();
+  }
+  state->cv.notify_all();
+  if (auto all = (*client)->ListConversations(); all.ok()) {
+    for (const auto& c : *all) names->Put(c);
+  }
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+#ifdef SIGPIPE
+  std::signal(SIGPIPE, SIG_IGN);
+#endif
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline =
+      timeout_arg->has_value()
+          ? start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(**timeout_arg))
+          : std::chrono::steady_clock::time_point::max();
+  std::uint64_t printed = 0;
+  while (true) {
+    std::deque<client::Message> batch;
+    std::optional<Status> fatal;
+    {
+      std::unique_lock<std::mutex> lock(state->mutex);
+      if (state->queue.empty() && !state->fatal) {
+        auto wake = std::min(deadline, std::chrono::steady_clock::now() + 100ms);
+        state->cv.wait_until(lock, wake, [&] { return !state->queue.empty() || state->fatal; });
+      }
+      batch.swap(state->queue);
+      fatal = state->fatal;
+    }
+    for (const auto& m : batch) {
+      auto conversation = names->Find(**client, m.conversation_id);
+      if (!Show(m, conversation ? &*conversation : nullptr, save_dir, json)) {
+        return Fail(inv, Status::IoError("cannot write to standard output"));
+      }
+      ++printed;
+    }
+    if (count > 0 && printed >= count) return kExitOk;
+    if (fatal) return Fail(inv, *fatal);
+    if (g_signal != 0) return kExitOk;
+    if (std::chrono::steady_clock::now() >= deadline) return count > 0 ? kExitTimeout : kExitOk;
+  }
+}
+
+int History(const Invocation& inv) {
+  if (!inv.args.positional().empty()) return UsageError(inv, "history takes no arguments");
+  if (auto problem = CheckTargetOptions(inv.args)) return UsageError(inv, *problem);
+  auto limit = inv.args.GetUint("limit");
+  if (!limit.ok()) return UsageError(inv, limit.status().message());
+  auto before = inv.args.GetUint("before");
+  if (!before.ok()) return UsageError(inv, before.status().message());
+  if (limit->value_or(50) == 0 || limit->value_or(50) > UINT32_MAX) {
+    return UsageError(inv, "--limit needs a number above 0");
+  }
+  client::ClientOptions options;
+  options.receive = false;
+  auto client = ConnectFor(inv, options);
+  if (!client.ok()) return Fail(inv, client.status());
+  Result<ResolvedTarget> target = ResolveTarget(**client, inv.args);
+  if (!target.ok()) return Fail(inv, target.status());
+
+  client::HistoryQuery query;
+  query.from_seq = before->value_or(0);
+  query.limit = static_cast<std::uint32_t>(limit->value_or(50));
+  query.backward = true;
+  Result<client::HistoryPage> page = (*client)->History(target->target, query);
+  if (!page.ok()) return Fail(inv, page.status());
+
+  std::optional<client::Conversation> conversation = target->conversation;
+  if (!conversation) {
+    Conversations names;
+    conversation = names.Find(**client, page->conversation_id);
+  }
+  const bool json = inv.args.Has("json");
+  const std::string save_dir = inv.args.Get("save-dir").value_or(kDefaultSaveDir);
+  for (const auto& m : page->messages) {
+    if (!Show(m, conversation ? &*conversation : nullptr, save_dir, json)) {
+      return Fail(inv, Status::IoError("cannot write to standard output"));
+    }
+  }
+  if (page->has_more && !page->messages.empty() && !json) {
+    std::fprintf(stderr, "chatpro history: older messages exist; add --before %llu\n",
+                 static_cast<unsigned long long>(page->messages.front().seq));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::vector<CommandSpec> ReadCommands() {
+  std::vector<OptionSpec> history_options = TargetOptions("read");
+  std::vector<OptionSpec> more = {
+      {"limit", "N", "at most N messages (default 50)"},
+      {"before", "SEQ", "only messages before seq SEQ (default: up to the newest)"},
+      {"json", "", "one JSON object per line"},
+      {"save-dir", "DIR", "where voice and picture files go (default ./chatpro-media)"},
+  };
+  history_options.insert(history_options.end(), more.begin(), more.end());
+  return {
+      {"listen", "listen [--json] [--save-dir DIR] [--count N] [--timeout SECONDS]",
+       "print messages as they arrive",
+       "Prints every message for you, live, one line each:\n"
+       "  [2026-11-24 10:03:12] #3 (direct ana) ana: hello\n"
+       "  [2026-11-24 10:03:40] #3 (direct ana) ana: [voice 4.2 s opus, saved to "
+       "chatpro-media/3-17.opus]\n"
+       "Messages that arrived while you were away come first. Voice and picture files are\n"
+       "saved as CONVERSATION-SEQ.EXT in the save folder. Runs until SIGINT or SIGTERM,\n"
+       "until N messages (--count N, exit 0), or for SECONDS (--timeout; exit 3 if\n"
+       "--count messages did not come in time, else 0).",
+       {{"json", "", "one JSON object per line (conversation_id, seq, sender, sent_at_us, kind, "
+                     "text or file and metadata)"},
+        {"save-dir", "DIR", "where voice and picture files go (default ./chatpro-media)"},
+        {"count", "N", "exit after N messages"},
+        {"timeout", "SECONDS", "exit after SECONDS"}},
+       Listen},
+      {"history",
+       "history (--to USER | --group NAME | --conversation ID) [--limit N] [--before SEQ] [--json]",
+       "print earlier messages of a conversation",
+       "Prints the newest messages of a conversation (or those before --before), oldest\n"
+       "first, in the format of `chatpro listen`.",
+       history_options, History},
+  };
+}
+
+}  // namespace chatpro::cli

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "client/cli/format.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "client/cli/media.h"
+
+namespace chatpro::cli {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
+std::size_t Utf8Length(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  std::uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+  for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (byte(i + k) & 0x3F);
+  // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+  static const std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
+  return n;
+}
+
+std::string Hex2(unsigned char c) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02x", c);
+  return buf;
+}
+
+std::string Seconds1(std::uint32_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000.0);
+  return buf;
+}
+
+}  // namespace
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t n = Utf8Length(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(s.substr(i, n));
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7F) {
+      out += "\\u00" + Hex2(c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+    i += n;
+  }
+  out += "\"";
+  return out;
+}
+
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t n = Utf8Length(s, i);
+    if (n > 1) {
+      // C1 control characters (U+0080..U+009F) steer terminals too.
+      std::uint32_t second = static_cast<unsigned char>(s[i + 1]);
+      if (c == 0xC2 && second >= 0x80 && second <= 0x9F) {
+        out += "\\u00" + Hex2(static_cast<unsigned char>(second));
+      } else {
+        out.append(s.substr(i, n));
+      }
+      i += n;
+      continue;
+    }
+    if (n == 0) {
+      out += "\\x" + Hex2(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c == 0x7F) {
+      out += "\\x" + Hex2(c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+    ++i;
+  }
+  return out;
+}
+
+std::string FormatTime(std::int64_t unix_us) {
+  std::time_t t = static_cast<std::time_t>(unix_us / 1'000'000);
+  std::tm tm{};
+#ifdef _WIN32
+  localtime_s(&tm, &t);
+#else
+  localtime_r(&t, &tm);
+#endif
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string_view KindName(client::ConversationKind kind) {
+  return kind == client::ConversationKind::kGroup ? "group" : "direct";
+}
+
+Result<SavedMedia> SaveMedia(const client::Message& m, const std::string& dir) {
+  SavedMedia saved;
+  std::string stem = (std::filesystem::path(dir) /
+                      (std::to_string(m.conversation_id) + "-" + std::to_string(m.seq)))
+                         .string();
+  if (const auto* voice = std::get_if<client::Voice>(&m.content)) {
+    saved.file = stem + "." + ExtensionForVoice(voice->codec, voice->audio);
+    CHATPRO_RETURN_IF_ERROR(WriteFile(saved.file, voice->audio));
+  } else if (const auto* picture = std::get_if<client::Picture>(&m.content)) {
+    std::string ext = ExtensionForPicture(picture->mime_type);
+    saved.file = stem + "." + ext;
+    CHATPRO_RETURN_IF_ERROR(WriteFile(saved.file, picture->image));
+    if (!picture->thumbnail.empty()) {
+      saved.thumbnail_file = stem + "-thumb." + ext;
+      CHATPRO_RETURN_IF_ERROR(WriteFile(saved.thumbnail_file, picture->thumbnail));
+    }
+  }
+  return saved;
+}
+
+std::string FormatLine(const client::Message& m, const client::Conversation* conversation,
+                       const SavedMedia& saved) {
+  std::string line = "[" + FormatTime(m.sent_at_us) + "] #" + std::to_string(m.conversation_id);
+  if (conversation != nullptr) {
+    line += " (" + std::string(KindName(conversation->kind)) + " " + Printable(conversation->name) +
+            ")";
+  }
+  line += " " + Printable(m.sender) + ": ";
+  if (const auto* text = std::get_if<client::Text>(&m.content)) {
+    line += Printable(text->body);
+  } else if (const auto* voice = std::get_if<client::Voice>(&m.content)) {
+    line += "[voice " + Seconds1(voice->duration_ms) + " " + Printable(voice->codec);
+    line += saved.file.empty() ? "]" : ", saved to " + saved.file + "]";
+  } else if (const auto* picture = std::get_if<client::Picture>(&m.content)) {
+    line += "[picture " + std::to_string(picture->width) + "x" + std::to_string(picture->height) +
+            " " + Printable(picture->mime_type);
+    line += saved.file.empty() ? "]" : ", saved to " + saved.file + "]";
+  }
+  return line;
+}
+
+std::string FormatJson(const client::Message& m, const client::Conversation* conversation,
+                       const SavedMedia& saved) {
+  std::string j = "{\"conversation_id\":" + std::to_string(m.conversation_id);
+  if (conversation != nullptr) {
+    j += ",\"conversation\":" + JsonString(conversation->name) +
+         ",\"conversation_kind\":" + JsonString(KindName(conversation->kind));
+  }
+  j += ",\"seq\":" + std::to_string(m.seq) + ",\"sender\":" + JsonString(m.sender) +
+       ",\"sender_device_id\":" + std::to_string(m.sender_device_id) +
+       ",\"client_msg_id\":" + std::to_string(m.client_msg_id) +
+       ",\"sent_at_us\":" + std::to_string(m.sent_at_us);
+  if (const auto* text = std::get_if<client::Text>(&m.content)) {
+    j += ",\"kind\":\"text\",\"text\":" + JsonString(text->body);
+  } else if (const auto* voice = std::get_if<client::Voice>(&m.content)) {
+    j += ",\"kind\":\"voice\",\"codec\":" + JsonString(voice->codec) +
+         ",\"duration_ms\":" + std::to_string(voice->duration_ms) +
+         ",\"bytes\":" + std::to_string(voice->audio.size());
+    if (!saved.file.empty()) j += ",\"file\":" + JsonString(saved.file);
+  } else if (const auto* picture = std::get_if<client::Picture>(&m.content)) {
+    j += ",\"kind\":\"picture\",\"mime_type\":" + JsonString(picture->mime_type) +
+         ",\"width\":" + std::to_string(picture->width) +
+         ",\"height\":" + std::to_string(picture->height) +
+         ",\"bytes\":" + std::to_string(picture->image.size());
+    if (!saved.file.empty()) j += ",\"file\":" + JsonString(saved.file);
+    if (!saved.thumbnail_file.empty()) j += ",\"thumbnail_file\":" + JsonString(saved.thumbnail_file);
+  }
+  return j + "}";
+}
+
+}  // namespace chatpro::cli

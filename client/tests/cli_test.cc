@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The testable parts of the `chatpro` client: argument parsing, media type
+// detection and message formatting.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "client/cli/args.h"
+#include "client/cli/format.h"
+#include "client/cli/media.h"
+
+namespace chatpro::cli {
+namespace {
+
+const std::vector<OptionSpec> kSpecs = {
+    {"to", "USER", ""}, {"text", "TEXT", ""}, {"member", "USER", "", true}, {"json", "", ""},
+    {"help", "", ""},   {"count", "N", ""},   {"timeout", "S", ""}};
+
+TEST(Args, SplitsOptionsAndPositionalWords) {
+  Result<Args> a = Args::Parse({"team", "--to", "ana", "--text=hi there", "--json", "bob"}, kSpecs);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a->Get("to"), "ana");
+  EXPECT_EQ(*a->Get("text"), "hi there");
+  EXPECT_TRUE(a->Has("json"));
+  EXPECT_FALSE(a->Has("member"));
+  EXPECT_EQ(a->positional(), (std::vector<std::string>{"team", "bob"}));
+}
+
+TEST(Args, TakesDashAsAValueAndDoubleDashEndsOptions) {
+  Result<Args> a = Args::Parse({"--text", "-", "--", "--to"}, kSpecs);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a->Get("text"), "-");
+  EXPECT_EQ(a->positional(), (std::vector<std::string>{"--to"}));
+  Result<Args> b = Args::Parse({"--text", "--json"}, kSpecs);  // a value may look like an option
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b->Get("text"), "--json");
+}
+
+TEST(Args, CollectsRepeatedOptions) {
+  Result<Args> a = Args::Parse({"--member", "ana", "--member", "bob"}, kSpecs);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->GetAll("member"), (std::vector<std::string>{"ana", "bob"}));
+}
+
+TEST(Args, ReportsUsageErrors) {
+  EXPECT_EQ(Args::Parse({"--nope"}, kSpecs).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Args::Parse({"-x"}, kSpecs).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Args::Parse({"--to"}, kSpecs).ok());
+  EXPECT_FALSE(Args::Parse({"--json=1"}, kSpecs).ok());
+  EXPECT_FALSE(Args::Parse({"--to", "a", "--to", "b"}, kSpecs).ok());
+  EXPECT_TRUE(Args::Parse({"-h"}, kSpecs)->Has("help"));
+}
+
+TEST(Args, ParsesNumbers) {
+  Result<Args> a = Args::Parse({"--count", "12", "--timeout", "2.5"}, kSpecs);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(**a->GetUint("count"), 12u);
+  EXPECT_DOUBLE_EQ(**a->GetSeconds("timeout"), 2.5);
+  EXPECT_FALSE(a->GetUint("to")->has_value());
+  EXPECT_FALSE(Args::Parse({"--count", "-1"}, kSpecs)->GetUint("count").ok());
+  EXPECT_FALSE(Args::Parse({"--count", "1e3"}, kSpecs)->GetUint("count").ok());
+  EXPECT_FALSE(Args::Parse({"--timeout", "soon"}, kSpecs)->GetSeconds("timeout").ok());
+  EXPECT_FALSE(ParseUint("99999999999999999999999").has_value());
+}
+
+TEST(Media, InfersCodecAndTypeFromTheExtension) {
+  EXPECT_EQ(CodecFromPath("a/b/note.OGG"), "opus");
+  EXPECT_EQ(CodecFromPath("note.opus"), "opus");
+  EXPECT_EQ(CodecFromPath("note.wav"), "wav");
+  EXPECT_EQ(CodecFromPath("note.m4a"), "aac");
+  EXPECT_EQ(CodecFromPath("note.aac"), "aac");
+  EXPECT_EQ(CodecFromPath("note.mp3"), "mp3");
+  EXPECT_EQ(CodecFromPath("dir.wav/note"), std::nullopt);
+  EXPECT_EQ(MimeFromPath("p.JPG"), "image/jpeg");
+  EXPECT_EQ(MimeFromPath("p.jpeg"), "image/jpeg");
+  EXPECT_EQ(MimeFromPath("p.png"), "image/png");
+  EXPECT_EQ(MimeFromPath("p.gif"), "image/gif");
+  EXPECT_EQ(MimeFromPath("p.webp"), "image/webp");
+  EXPECT_EQ(MimeFromPath("p.tiff"), std::nullopt);
+}
+
+std::string Png(std::uint32_t w, std::uint32_t h) {
+  std::string b = "\x89PNG\r\n\x1a\n";
+  b += std::string("\0\0\0\x0dIHDR", 8);
+  for (std::uint32_t v : {w, h}) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<char>((v >> s) & 0xFF));
+  }
+  return b + std::string(5, '\0');
+}
+
+TEST(Media, ReadsImageSizesFromHeaders) {
+  EXPECT_EQ(ImageSize(Png(640, 480)), std::make_pair(640u, 480u));
+  // JPEG: SOI, an APP0 segment, then SOF0 with height 300, width 400.
+  std::string jpeg = "\xFF\xD8\xFF\xE0";
+  jpeg += std::string("\x00\x04\x01\x02", 4);
+  jpeg += std::string("\xFF\xC0\x00\x11\x08\x01\x2C\x01\x90\x03", 10);
+  EXPECT_EQ(ImageSize(jpeg), std::make_pair(400u, 300u));
+  EXPECT_EQ(ImageSize(std::string("GIF89a\x20\x03\x58\x02", 10)), std::make_pair(800u, 600u));
+  std::string webp = std::string("RIFF\0\0\0\0WEBPVP8X", 16) + std::string(8, '\0');
+  webp += std::string("\x7F\x02\x00\xDF\x01\x00", 6);  // 640 - 1, 480 - 1
+  EXPECT_EQ(ImageSize(webp), std::make_pair(640u, 480u));
+  EXPECT_EQ(ImageSize("not an image"), std::nullopt);
+  EXPECT_EQ(ImageSize(Png(1, 1).substr(0, 20)), std::nullopt);
+  EXPECT_EQ(ImageSize(jpeg.substr(0, 12)), std::nullopt);
+}
+
+TEST(Media, ReadsTheDurationOfAWavFile) {
+  auto le32 = [](std::uint32_t v) {
+    std::string s;
+    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return s;
+  };
+  std::string wav = "RIFF" + le32(0) + "WAVE" + "fmt " + le32(16);
+  wav += std::string("\x01\x00\x01\x00", 4) + le32(8000) + le32(16000) + std::string("\x02\x00\x10\x00", 4);
+  wav += "data" + le32(16000 * 3 / 2) + std::string(16000 * 3 / 2, '\0');
+  EXPECT_EQ(WavDurationMs(wav), 1500u);
+  EXPECT_EQ(WavDurationMs("RIFF"), std::nullopt);
+}
+
+TEST(Media, SavedNamesComeFromConversationAndSeqOnly) {
+  EXPECT_EQ(ExtensionForVoice("opus", ""), "opus");
+  EXPECT_EQ(ExtensionForVoice("aac", std::string("\0\0\0\x20" "ftypM4A ", 12)), "m4a");
+  EXPECT_EQ(ExtensionForVoice("aac", "\xFF\xF1"), "aac");
+  EXPECT_EQ(ExtensionForVoice("../../etc/passwd", ""), "bin");
+  EXPECT_EQ(ExtensionForPicture("image/jpeg"), "jpg");
+  EXPECT_EQ(ExtensionForPicture("image/../../x"), "bin");
+
+  std::string dir = std::filesystem::temp_directory_path() / "chatpro-cli-test-media";
+  std::filesystem::remove_all(dir);
+  client::Message m;
+  m.conversation_id = 3;
+  m.seq = 17;
+  m.content = client::Picture{"image/png", 1, 1, "img", "thumb"};
+  Result<SavedMedia> saved = SaveMedia(m, dir);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(saved->file, dir + "/3-17.png");
+  EXPECT_EQ(saved->thumbnail_file, dir + "/3-17-thumb.png");
+  EXPECT_EQ(*ReadFile(saved->file, 100), "img");
+  EXPECT_EQ(ReadFile(saved->file, 2).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadFile(dir + "/nothing", 2).status().code(), StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Format, JsonStringsAreEscapedAndValidUtf8) {
+  EXPECT_EQ(JsonString("a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+  EXPECT_EQ(JsonString("caf\xC3\xA9 \xF0\x9F\x98\x80"), "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");
+  EXPECT_EQ(JsonString("bad \xC3 \xFF"), "\"bad \\ufffd \\ufffd\"");
+  EXPECT_EQ(JsonString("\xC0\xAF"), "\"\\ufffd\\ufffd\"");  // overlong '/'
+}
+
+TEST(Format, TerminalLinesShowControlCharactersEscaped) {
+  EXPECT_EQ(Printable("hi\n\x1b[31mred"), "hi\\n\\x1b[31mred");
+  EXPECT_EQ(Printable("\xC2\x9B" "2J"), "\\u009b2J");
+  EXPECT_EQ(Printable("ol\xC3\xA1"), "ol\xC3\xA1");
+}
+
+TEST(Format, MessageLinesNameTheConversationAndTheMedia) {
+  client::Message m;
+  m.conversation_id = 3;
+  m.seq = 17;
+  m.sender = "ana";
+  m.sent_at_us = 1'700'000'000'000'000;
+  m.content = client::Text{"hello"};
+  client::Conversation c;
+  c.id = 3;
+  c.name = "ana";
+  std::string line = FormatLine(m, &c, {});
+  EXPECT_EQ(line.substr(0, 1), "[");
+  EXPECT_EQ(line.substr(22), "#3 (direct ana) ana: hello");
+  EXPECT_EQ(FormatLine(m, nullptr, {}).substr(22), "#3 ana: hello");
+
+  m.content = client::Voice{"opus", 4200, "abc"};
+  EXPECT_EQ(FormatLine(m, &c, SavedMedia{"d/3-17.opus", ""}).substr(22),
+            "#3 (direct ana) ana: [voice 4.2 s opus, saved to d/3-17.opus]");
+  std::string json = FormatJson(m, &c, SavedMedia{"d/3-17.opus", ""});
+  EXPECT_EQ(json,
+            "{\"conversation_id\":3,\"conversation\":\"ana\",\"conversation_kind\":\"direct\","
+            "\"seq\":17,\"sender\":\"ana\",\"sender_device_id\":0,\"client_msg_id\":0,"
+            "\"sent_at_us\":1700000000000000,\"kind\":\"voice\",\"codec\":\"opus\","
+            "\"duration_ms\":4200,\"bytes\":3,\"file\":\"d/3-17.opus\"}");
+  c.kind = client::ConversationKind::kGroup;
+  c.name = "team";
+  m.content = client::Picture{"image/jpeg", 640, 480, "x", ""};
+  EXPECT_EQ(FormatLine(m, &c, SavedMedia{"d/3-17.jpg", ""}).substr(22),
+            "#3 (group team) ana: [picture 640x480 image/jpeg, saved to d/3-17.jpg]");
+}
+
+}  // namespace
+}  // namespace chatpro::cli
