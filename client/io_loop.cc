@@ -401,6 +401,9 @@ void ClientImpl::HandleHelloReply(const wire::Envelope& env) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     session_ = std::move(s);
+    // Never reuse an id the broker has seen from this device (a resend is
+    // recognised by its id), even if this machine's clock went back.
+    last_client_msg_id_ = std::max(last_client_msg_id_, reply->last_client_msg_id());
   }
   SetState(ConnectionState::kConnected, Status::Ok());
   FinishStart(Status::Ok());

@@ -5,6 +5,7 @@
 #include "broker/core/broker.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "broker/base/encoding.h"
 #include "broker/base/invite.h"
@@ -266,6 +267,13 @@ void Broker::OnFrame(ConnectionId connection, std::string_view user_id, const st
   }
   s->last_seen_mono_us = clock_->MonotonicMicros();
 
+  // FlatBuffers reads scalars in place: a frame must start 8-byte aligned.
+  // ZeroMQ keeps small messages inside its message struct, which may not be.
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+    aligned_frame_.resize((size + 7) / 8);
+    std::memcpy(aligned_frame_.data(), data, size);
+    data = reinterpret_cast<const std::uint8_t*>(aligned_frame_.data());
+  }
   flatbuffers::Verifier verifier(data, size, /*max_depth=*/32, /*max_tables=*/1'000'000);
   if (size < 8 || !wire::FrameBufferHasIdentifier(data)) {
     ReplyError(*s, 0, Status::InvalidArgument("the frame is not a ChatPro frame"));
@@ -362,11 +370,13 @@ void Broker::HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r) {
   auto version = fbb.CreateString(kServerVersion);
   auto login = fbb.CreateString(u->login);
   auto display = fbb.CreateString(u->display_name);
+  Result<ClientMsgId> highest = client_ids_.HighestId(s.device);
+  if (!highest.ok()) return ReplyError(s, rid, highest.status());
   auto body = wire::CreateHelloReply(
       fbb, kProtocolVersion, version, s.user.value(), login, display, u->role, s.device.value(),
       static_cast<std::uint32_t>(options_.max_text_bytes),
       static_cast<std::uint32_t>(options_.max_attachment_bytes),
-      static_cast<std::uint32_t>(options_.max_attachment_bytes + (1u << 20)));
+      static_cast<std::uint32_t>(options_.max_attachment_bytes + (1u << 20)), *highest);
   s.replies.AddEnvelope(rid, wire::Body::HelloReply, body.Union());
   MarkDirty(s);
 }

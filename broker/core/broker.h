@@ -232,6 +232,7 @@ class Broker {
   std::vector<ConnectionId> dirty_sessions_;
   std::vector<ConnectionId> pump_list_;
   flatbuffers::FlatBufferBuilder message_fbb_;
+  std::vector<std::uint64_t> aligned_frame_;  // copy of a misaligned frame
   std::int64_t last_sweep_mono_us_ = 0;
 
   BrokerStats stats_;

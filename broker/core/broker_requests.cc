@@ -181,6 +181,7 @@ void Broker::HandleHistory(Session& s, std::uint64_t rid, const wire::History& r
       break;
     }
     bytes += m.bytes.size();
+    fbb.ForceVectorAlignment(m.bytes.size(), 1, alignof(std::uint64_t));
     auto v = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(m.bytes.data()), m.bytes.size());
     items.push_back(wire::CreateDelivery(fbb, v));
   }

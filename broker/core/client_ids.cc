@@ -78,6 +78,11 @@ Result<std::optional<ClientIdIndex::Ref>> ClientIdIndex::Find(DeviceId device, C
   return found;
 }
 
+Result<ClientMsgId> ClientIdIndex::HighestId(DeviceId device) {
+  CHATPRO_ASSIGN_OR_RETURN(DeviceState * st, State(device));
+  return st->max_known;
+}
+
 Status ClientIdIndex::Add(DeviceId device, ClientMsgId id, Ref ref) {
   CHATPRO_ASSIGN_OR_RETURN(DeviceState * st, State(device));
   if (st->to_record.empty()) dirty_.push_back(device);

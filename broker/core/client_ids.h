@@ -41,6 +41,9 @@ class ClientIdIndex {
   // On failure returns the store's error.
   Result<std::optional<Ref>> Find(DeviceId device, ClientMsgId id);
 
+  // The highest id `device` has used (stored or on its way), 0 if none.
+  Result<ClientMsgId> HighestId(DeviceId device);
+
   // Records that `device` sent `id` as `ref`, in the batch being filled.
   // REQUIRES: Find(device, id) found nothing.
   Status Add(DeviceId device, ClientMsgId id, Ref ref);

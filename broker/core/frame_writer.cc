@@ -26,6 +26,9 @@ void FrameWriter::AddError(std::uint64_t request_id, const Status& status) {
 }
 
 void FrameWriter::AddDelivery(std::string_view message_bytes) {
+  // Align the nested Message like a buffer of its own, so that readers can
+  // use it in place.
+  fbb_.ForceVectorAlignment(message_bytes.size(), 1, alignof(std::uint64_t));
   auto bytes = fbb_.CreateVector(reinterpret_cast<const std::uint8_t*>(message_bytes.data()),
                                  message_bytes.size());
   auto body = wire::CreateDelivery(fbb_, bytes);

@@ -64,11 +64,12 @@ class Conversations {
   std::chrono::steady_clock::time_point retry_after_{};  // main thread only
 };
 
-// Saves the media of `m` and prints it; false if stdout is gone.
+// Saves the media of `m` (unless save_dir is empty) and prints it; false if
+// stdout is gone.
 bool Show(const client::Message& m, const client::Conversation* conversation,
           const std::string& save_dir, bool json) {
   SavedMedia saved;
-  if (!std::holds_alternative<client::Text>(m.content)) {
+  if (!save_dir.empty() && !std::holds_alternative<client::Text>(m.content)) {
     Result<SavedMedia> r = SaveMedia(m, save_dir);
     if (r.ok()) {
       saved = std::move(*r);
@@ -204,7 +205,8 @@ int History(const Invocation& inv) {
     conversation = names.Find(**client, page->conversation_id);
   }
   const bool json = inv.args.Has("json");
-  const std::string save_dir = inv.args.Get("save-dir").value_or(kDefaultSaveDir);
+  // Reading back history saves media only when asked to.
+  const std::string save_dir = inv.args.Get("save-dir").value_or("");
   for (const auto& m : page->messages) {
     if (!Show(m, conversation ? &*conversation : nullptr, save_dir, json)) {
       return Fail(inv, Status::IoError("cannot write to standard output"));
@@ -225,7 +227,7 @@ std::vector<CommandSpec> ReadCommands() {
       {"limit", "N", "at most N messages (default 50)"},
       {"before", "SEQ", "only messages before seq SEQ (default: up to the newest)"},
       {"json", "", "one JSON object per line"},
-      {"save-dir", "DIR", "where voice and picture files go (default ./chatpro-media)"},
+      {"save-dir", "DIR", "save voice and picture files there (default: do not save)"},
   };
   history_options.insert(history_options.end(), more.begin(), more.end());
   return {
