@@ -32,13 +32,18 @@ std::string Finish(flatbuffers::FlatBufferBuilder& fbb,
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
-// The first envelope of a frame, if the frame verifies.
-const wire::Envelope* FirstEnvelope(const zmq::message_t& m) {
-  flatbuffers::Verifier v(static_cast<const std::uint8_t*>(m.data()), m.size());
-  if (!wire::VerifyFrameBuffer(v)) return nullptr;
-  const wire::Frame* f = wire::GetFrame(m.data());
-  if (f->envelopes() == nullptr || f->envelopes()->size() == 0) return nullptr;
-  return f->envelopes()->Get(0);
+// The type of the first envelope of a frame, NONE if the frame does not
+// verify. The frame is copied first: FlatBuffers needs 8-byte alignment and
+// ZeroMQ keeps small messages wherever its message struct lies.
+wire::Body FirstEnvelopeType(const zmq::message_t& m) {
+  std::vector<std::uint64_t> aligned((m.size() + 7) / 8);
+  std::memcpy(aligned.data(), m.data(), m.size());
+  const auto* data = reinterpret_cast<const std::uint8_t*>(aligned.data());
+  flatbuffers::Verifier v(data, m.size());
+  if (!wire::VerifyFrameBuffer(v)) return wire::Body::NONE;
+  const wire::Frame* f = wire::GetFrame(data);
+  if (f->envelopes() == nullptr || f->envelopes()->size() == 0) return wire::Body::NONE;
+  return f->envelopes()->Get(0)->body_type();
 }
 
 std::unique_ptr<zmq::socket_t> CurveDealer(zmq::context_t& ctx, const std::string& endpoint,
@@ -69,8 +74,7 @@ int AwaitReplies(std::vector<std::unique_ptr<zmq::socket_t>>& sockets, wire::Bod
       if (done[i] || !(items[i].revents & ZMQ_POLLIN)) continue;
       zmq::message_t m;
       while (sockets[i]->recv(m, zmq::recv_flags::dontwait)) {
-        const wire::Envelope* e = FirstEnvelope(m);
-        if (e != nullptr && e->body_type() == expected) {
+        if (FirstEnvelopeType(m) == expected) {
           done[i] = true;
           ++got;
           break;

@@ -2,6 +2,7 @@
 #include "broker/core/client_ids.h"
 
 #include "broker/base/encoding.h"
+#include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
 
 namespace chatpro::core {
@@ -49,18 +50,17 @@ Result<std::optional<ClientIdIndex::Ref>> ClientIdIndex::Find(DeviceId device, C
 
   std::optional<Ref> found;
   Status bad;
+  std::string scratch;
   std::string prefix = store_keys::U64Key(device.value());
   Status scan = store_->ScanRecords(
       RecordKind::kDedupe, DedupeKey(device, id), [&](std::string_view key, std::string_view value) {
         if (key.size() != 16 || key.substr(0, 8) != prefix) return false;
         if (ReadBigEndian64(key.substr(8)) == kMarker) return false;
-        flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(value.data()),
-                                       value.size());
-        if (!verifier.VerifyBuffer<store::DedupeRecord>(nullptr)) {
+        const auto* r = VerifiedRecord<store::DedupeRecord>(value, &scratch);
+        if (r == nullptr) {
           bad = Status::DataLoss("a client message id record in the store is damaged");
           return false;
         }
-        const auto* r = flatbuffers::GetRoot<store::DedupeRecord>(value.data());
         if (r->entries() != nullptr) {
           for (const store::DedupeEntry* e : *r->entries()) {
             if (e->client_msg_id() == id) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "broker/core/directory.h"
+#include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
 
 namespace chatpro::core {
@@ -41,16 +42,15 @@ Status ConversationTable::ValidateGroupName(std::string_view name) {
 
 Status ConversationTable::Load(MessageStore& store) {
   Status bad;
+  std::string scratch;
   std::vector<Conversation*> loaded;
   CHATPRO_RETURN_IF_ERROR(store.ScanRecords(
       RecordKind::kConversation, "", [&](std::string_view, std::string_view value) {
-        flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(value.data()),
-                                       value.size());
-        if (!verifier.VerifyBuffer<store::ConversationRecord>(nullptr)) {
+        const auto* r = VerifiedRecord<store::ConversationRecord>(value, &scratch);
+        if (r == nullptr) {
           bad = Status::DataLoss("a conversation record in the store is damaged");
           return false;
         }
-        const auto* r = flatbuffers::GetRoot<store::ConversationRecord>(value.data());
         auto c = std::make_unique<Conversation>();
         c->id = ConversationId(r->id());
         c->kind = r->kind();

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "broker/base/encoding.h"
+#include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
 
 namespace chatpro::core {
@@ -15,13 +16,6 @@ std::string_view AsView(const flatbuffers::String* s) {
 
 std::string AsBytes(const flatbuffers::Vector<std::uint8_t>* v) {
   return v == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(v->data()), v->size());
-}
-
-template <typename T>
-const T* VerifiedRoot(std::string_view bytes) {
-  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;
-  return flatbuffers::GetRoot<T>(bytes.data());
 }
 
 std::string Finish(flatbuffers::FlatBufferBuilder& fbb) {
@@ -104,9 +98,10 @@ Status Directory::ValidateDisplayName(std::string_view name) {
 
 Status Directory::Load(MessageStore& store) {
   Status bad;
+  std::string scratch;
   CHATPRO_RETURN_IF_ERROR(store.ScanRecords(
       RecordKind::kUser, "", [&](std::string_view, std::string_view value) {
-        const auto* r = VerifiedRoot<store::UserRecord>(value);
+        const auto* r = VerifiedRecord<store::UserRecord>(value, &scratch);
         if (r == nullptr) {
           bad = Status::DataLoss("a user record in the store is damaged");
           return false;
@@ -126,7 +121,7 @@ Status Directory::Load(MessageStore& store) {
   CHATPRO_RETURN_IF_ERROR(bad);
   CHATPRO_RETURN_IF_ERROR(store.ScanRecords(
       RecordKind::kDevice, "", [&](std::string_view, std::string_view value) {
-        const auto* r = VerifiedRoot<store::DeviceRecord>(value);
+        const auto* r = VerifiedRecord<store::DeviceRecord>(value, &scratch);
         if (r == nullptr) {
           bad = Status::DataLoss("a device record in the store is damaged");
           return false;
@@ -153,7 +148,7 @@ Status Directory::Load(MessageStore& store) {
   CHATPRO_RETURN_IF_ERROR(bad);
   CHATPRO_RETURN_IF_ERROR(store.ScanRecords(
       RecordKind::kEnrollment, "", [&](std::string_view, std::string_view value) {
-        const auto* r = VerifiedRoot<store::EnrollmentRecord>(value);
+        const auto* r = VerifiedRecord<store::EnrollmentRecord>(value, &scratch);
         if (r == nullptr) {
           bad = Status::DataLoss("an invite record in the store is damaged");
           return false;
