@@ -287,8 +287,6 @@ TEST_F(WireInput, AFrameOverTheMaximumSizeCutsOnlyThatConnection) {
 }
 
 TEST_F(WireInput, AFrameOfExactlyTheMaximumSizeIsReadNotCut) {
-  GTEST_SKIP() << "broker bug: ZMQ_MAXMSGSIZE counts the 33-byte CURVE overhead, so frames of "
-                  "max_frame_bytes-32..max_frame_bytes are cut (broker/transport/zmq_server.cc Bind)";
   ASSERT_OK_AND_ASSIGN(Profile ana, AddUser("ana"));
   RawConnection raw(ana);
   ASSERT_TRUE(raw.WaitConnected());
@@ -309,8 +307,6 @@ TEST_F(WireInput, AFrameOfExactlyTheMaximumSizeIsReadNotCut) {
 // ------------------------------------------------------------------ frame limit
 
 TEST_F(ConfiguredFrameLimit, PicturesSentTogetherAllArriveUnderAConfiguredFrameLimit) {
-  GTEST_SKIP() << "broker bug: HelloReply.max_frame_bytes ignores limits.max_frame_bytes "
-                  "(broker/core/broker.cc HandleHello), so batched sends are cut for ever";
   ASSERT_OK_AND_ASSIGN(Profile ana, AddUser("ana"));
   ASSERT_OK_AND_ASSIGN(Profile ben, AddUser("ben"));
   auto ben_inbox = std::make_shared<Inbox>();

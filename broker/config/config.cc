@@ -302,6 +302,7 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   if (o.transport.max_frame_bytes == 0) {
     o.transport.max_frame_bytes = o.core.max_attachment_bytes + (1ull << 20);
   }
+  o.core.max_frame_bytes = o.transport.max_frame_bytes;
   if (o.transport.max_frame_bytes < o.core.max_attachment_bytes + 4096) {
     return Status::InvalidArgument(
         "limits.max_frame_bytes must exceed limits.max_attachment_bytes by at least 4KiB");

@@ -47,6 +47,9 @@ struct CoreOptions {
   std::uint64_t max_text_bytes = 64ull << 10;
   // Largest voice or picture payload (audio, image plus thumbnail). Default: 16 MiB.
   std::uint64_t max_attachment_bytes = 16ull << 20;
+  // Largest frame a client may send (the same as TransportOptions'; reported
+  // to clients in HelloReply). Default: max_attachment_bytes + 1 MiB.
+  std::uint64_t max_frame_bytes = 0;
   // Largest group. Default: 2000.
   std::uint32_t max_group_members = 2000;
   // How long an invite stays valid. Default: 72 hours.

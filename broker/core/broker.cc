@@ -274,6 +274,14 @@ void Broker::OnFrame(ConnectionId connection, std::string_view user_id, const st
     std::memcpy(aligned_frame_.data(), data, size);
     data = reinterpret_cast<const std::uint8_t*>(aligned_frame_.data());
   }
+  if (size > MaxFrameBytes()) {
+    // Only reachable when the transport's own cut is looser than ours.
+    ReplyError(*s, 0,
+               Status::ResourceExhausted("a frame of " + std::to_string(size) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(MaxFrameBytes()) + " bytes"));
+    return;
+  }
   flatbuffers::Verifier verifier(data, size, /*max_depth=*/32, /*max_tables=*/1'000'000);
   if (size < 8 || !wire::FrameBufferHasIdentifier(data)) {
     ReplyError(*s, 0, Status::InvalidArgument("the frame is not a ChatPro frame"));
@@ -376,7 +384,7 @@ void Broker::HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r) {
       fbb, kProtocolVersion, version, s.user.value(), login, display, u->role, s.device.value(),
       static_cast<std::uint32_t>(options_.max_text_bytes),
       static_cast<std::uint32_t>(options_.max_attachment_bytes),
-      static_cast<std::uint32_t>(options_.max_attachment_bytes + (1u << 20)), *highest);
+      static_cast<std::uint32_t>(MaxFrameBytes()), *highest);
   s.replies.AddEnvelope(rid, wire::Body::HelloReply, body.Union());
   MarkDirty(s);
 }

@@ -176,6 +176,10 @@ class Broker {
   void AfterCommit(ConnectionId connection, std::uint64_t rid,
                    std::function<void(Session&)> reply);
   void CountError(StatusCode code);
+  std::uint64_t MaxFrameBytes() const {
+    return options_.max_frame_bytes != 0 ? options_.max_frame_bytes
+                                         : options_.max_attachment_bytes + (1u << 20);
+  }
 
   // Conversation helpers.
   Result<Conversation*> ResolveTarget(const Session& s, std::uint64_t conversation_id,

@@ -14,6 +14,7 @@ constexpr char kZapDomain[] = "chatpro";
 // Frames read from the ROUTER per loop iteration before the broker flushes.
 constexpr int kFramesPerIteration = 512;
 constexpr std::chrono::milliseconds kTick(100);
+constexpr std::uint64_t kCurveMessageOverhead = 33;
 
 Status FromZmq(const zmq::error_t& e, const std::string& what) {
   switch (e.num()) {
@@ -80,7 +81,10 @@ Status ZmqServer::Bind(const crypto::KeyPair& server_keys) {
     }
 #endif
     router_.set(zmq::sockopt::router_mandatory, 1);
-    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes));
+    // libzmq checks the size of the CURVE MESSAGE command, which wraps the
+    // frame in 33 bytes (command name, nonce, MAC, flags).
+    router_.set(zmq::sockopt::maxmsgsize,
+                static_cast<int64_t>(options_.max_frame_bytes + kCurveMessageOverhead));
     router_.set(zmq::sockopt::sndhwm, options_.send_hwm);
     router_.set(zmq::sockopt::rcvhwm, 10000);
     router_.set(zmq::sockopt::linger, 0);
