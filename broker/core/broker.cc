@@ -363,12 +363,16 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
 }
 
 void Broker::HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r) {
+  bool was_receiving = s.receive;
   s.receive = r.receive();
   if (!s.receive) {
     s.cursors.clear();
     s.in_flight_messages = 0;
     s.in_flight_bytes = 0;
     s.needs_pump = false;
+  } else if (!was_receiving && !s.needs_pump) {
+    s.needs_pump = true;
+    pump_list_.push_back(s.connection);
   }
   if (r.client_version() != nullptr) {
     directory_.SetClientVersion(s.device, r.client_version()->string_view(), &Batch().writes);
@@ -492,8 +496,9 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
                                           pipeline_->last_error().message() +
                                           "); try again later"));
   }
-  if (r.client_msg_id() == 0) {
-    return ReplyError(s, rid, Status::InvalidArgument("a message needs a client_msg_id"));
+  if (r.client_msg_id() == 0 || r.client_msg_id() == kMaxClientMsgId) {
+    return ReplyError(s, rid, Status::InvalidArgument(
+                                  "a message needs a client_msg_id between 1 and 2^64-2"));
   }
   Status content = CheckContent(r);
   if (!content.ok()) return ReplyError(s, rid, content);
@@ -506,7 +511,7 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
     stats_.messages_duplicate.fetch_add(1, std::memory_order_relaxed);
     const ClientIdIndex::Ref& ref = **seen;
     Batch().acks.push_back({s.connection, rid, r.client_msg_id(), ref.conversation, ref.seq,
-                            0, /*duplicate=*/true});
+                            ref.sent_at_us, /*duplicate=*/true});
     return;
   }
 
@@ -522,7 +527,7 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
       {c->id, seq, BuildMessage(*c, seq, s, r.client_msg_id(), now, r)});
   batch_bytes_ += batch.writes.messages.back().bytes.size();
   batch.acks.push_back({s.connection, rid, r.client_msg_id(), c->id, seq, now, false});
-  Status st = client_ids_.Add(s.device, r.client_msg_id(), {c->id, seq});
+  Status st = client_ids_.Add(s.device, r.client_msg_id(), {c->id, seq, now});
   if (!st.ok()) LOG_ERROR() << "client message id index: " << st;
   stats_.messages_accepted[ContentIndex(r.content_type())].fetch_add(1, std::memory_order_relaxed);
 }
@@ -610,6 +615,10 @@ void Broker::FanOut(const Conversation& c, Seq seq, std::string_view bytes) {
 void Broker::Pump(Session& s) {
   s.needs_pump = false;
   if (!s.receive || !s.device.valid()) return;
+  // Pushing may send a full frame, and sending may drop the session (peer
+  // gone) or pause it (pipe full): after each push, check both through the
+  // connection id, never through `s`.
+  const ConnectionId connection = s.connection;
   bool behind = false;
   for (ConversationId id : conversations_.ConversationsOf(s.user)) {
     const Conversation* c = conversations_.Find(id);
@@ -624,9 +633,12 @@ void Broker::Pump(Session& s) {
       std::size_t room = options_.delivery_window_messages > s.in_flight_messages
                              ? options_.delivery_window_messages - s.in_flight_messages
                              : 1;
+      std::uint64_t room_bytes = options_.delivery_window_bytes > s.in_flight_bytes
+                                     ? options_.delivery_window_bytes - s.in_flight_bytes
+                                     : 1;
       std::size_t limit = std::min<std::size_t>({room, 256, c->committed_seq - cur->sent});
-      Result<std::vector<StoredMessage>> page =
-          store_->ReadMessages(c->id, cur->sent + 1, limit, ReadDirection::kForward);
+      Result<std::vector<StoredMessage>> page = store_->ReadMessages(
+          c->id, cur->sent + 1, limit, ReadDirection::kForward, room_bytes);
       if (!page.ok()) {
         LOG_ERROR() << "catch-up read of conversation " << c->id << " failed: " << page.status();
         behind = true;
@@ -635,11 +647,19 @@ void Broker::Pump(Session& s) {
       bool progressed = false;
       for (StoredMessage& m : *page) {
         if (m.seq > c->committed_seq) break;
+        if (!WindowOpen(s)) {
+          behind = true;
+          break;
+        }
         Push(s, *cur, m.seq, m.bytes);
         stats_.deliveries_catch_up.fetch_add(1, std::memory_order_relaxed);
+        if (sessions_.find(connection) == sessions_.end()) return;  // peer gone
+        // A full pipe rewound the session and queued a later catch-up; going
+        // on now would deliver after a hole.
+        if (s.pump_not_before_mono_us != 0) return;
         progressed = true;
-        if (sessions_.find(s.connection) == sessions_.end()) return;
       }
+      if (behind) break;
       if (!progressed) {
         // Nothing stored up to committed_seq (removed by retention): skip.
         cur->sent = c->committed_seq;

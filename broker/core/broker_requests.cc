@@ -148,7 +148,7 @@ void Broker::HandleHistory(Session& s, std::uint64_t rid, const wire::History& r
     Seq from = r.from_seq() == 0 ? head : std::min<Seq>(r.from_seq() - 1, head);
     if (from >= first) {
       Result<std::vector<StoredMessage>> read =
-          store_->ReadMessages(c.id, from, limit, ReadDirection::kBackward);
+          store_->ReadMessages(c.id, from, limit, ReadDirection::kBackward, kHistoryReplyBytes);
       if (!read.ok()) return ReplyError(s, rid, read.status());
       for (StoredMessage& m : *read) {
         if (m.seq < first) break;
@@ -161,7 +161,7 @@ void Broker::HandleHistory(Session& s, std::uint64_t rid, const wire::History& r
     Seq from = std::max<Seq>(r.from_seq(), first);
     if (from <= head) {
       Result<std::vector<StoredMessage>> read =
-          store_->ReadMessages(c.id, from, limit, ReadDirection::kForward);
+          store_->ReadMessages(c.id, from, limit, ReadDirection::kForward, kHistoryReplyBytes);
       if (!read.ok()) return ReplyError(s, rid, read.status());
       for (StoredMessage& m : *read) {
         if (m.seq > head) break;
@@ -211,7 +211,8 @@ void Broker::HandleCreateGroup(Session& s, std::uint64_t rid, const wire::Create
   if (!valid.ok()) return ReplyError(s, rid, valid);
   Result<std::vector<UserId>> members = ResolveLogins(r.members());
   if (!members.ok()) return ReplyError(s, rid, members.status());
-  if (members->size() + 1 > options_.max_group_members) {
+  bool creator_listed = std::find(members->begin(), members->end(), s.user) != members->end();
+  if (members->size() + (creator_listed ? 0 : 1) > options_.max_group_members) {
     return ReplyError(s, rid, Status::ResourceExhausted("a group has at most " +
                                                         std::to_string(options_.max_group_members) +
                                                         " members"));

@@ -8,7 +8,7 @@
 namespace chatpro::core {
 namespace {
 
-constexpr ClientMsgId kMarker = ~ClientMsgId{0};
+constexpr ClientMsgId kMarker = kMaxClientMsgId;
 
 std::string DedupeKey(DeviceId device, ClientMsgId id) {
   return store_keys::U64Key(device.value(), id);
@@ -20,7 +20,7 @@ std::string EncodeRecord(const std::vector<std::pair<ClientMsgId, ClientIdIndex:
   std::vector<store::DedupeEntry> structs;
   structs.reserve(entries.size());
   for (const auto& [id, ref] : entries) {
-    structs.emplace_back(id, ref.conversation.value(), ref.seq);
+    structs.emplace_back(id, ref.conversation.value(), ref.seq, ref.sent_at_us);
   }
   auto v = fbb.CreateVectorOfStructs(structs);
   fbb.Finish(store::CreateDedupeRecord(fbb, v, point));
@@ -64,7 +64,7 @@ Result<std::optional<ClientIdIndex::Ref>> ClientIdIndex::Find(DeviceId device, C
         if (r->entries() != nullptr) {
           for (const store::DedupeEntry* e : *r->entries()) {
             if (e->client_msg_id() == id) {
-              found = Ref{ConversationId(e->conversation_id()), e->seq()};
+              found = Ref{ConversationId(e->conversation_id()), e->seq(), e->sent_at_us()};
               return false;
             }
           }

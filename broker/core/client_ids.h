@@ -26,11 +26,16 @@
 
 namespace chatpro::core {
 
+// The largest client message id is reserved (the index keeps each device's
+// highest id under it); valid ids are 1 .. kMaxClientMsgId - 1.
+constexpr ClientMsgId kMaxClientMsgId = ~ClientMsgId{0};
+
 class ClientIdIndex {
  public:
   struct Ref {
     ConversationId conversation;
     Seq seq = 0;
+    std::int64_t sent_at_us = 0;
   };
 
   explicit ClientIdIndex(MessageStore* store) : store_(store) {}

@@ -73,12 +73,13 @@ void CommitPipeline::Run() {
         batch->status = Status::Ok();
         break;
       }
-      if (!degraded_.exchange(true)) {
-        LOG_ERROR() << "store write failed, refusing new messages until it succeeds: " << st;
-      }
       {
+        // Before degraded_, so that whoever sees degraded() reads this error.
         std::lock_guard<std::mutex> error_lock(mutex_);
         last_error_ = st;
+      }
+      if (!degraded_.exchange(true)) {
+        LOG_ERROR() << "store write failed, refusing new messages until it succeeds: " << st;
       }
       lock.lock();
       bool stopping = stopping_;

@@ -26,29 +26,34 @@ Status InMemoryMessageStore::Write(const WriteBatch& batch, bool sync) {
 
 Result<std::vector<StoredMessage>> InMemoryMessageStore::ReadMessages(ConversationId conversation,
                                                                       Seq from, std::size_t limit,
-                                                                      ReadDirection direction) {
+                                                                      ReadDirection direction,
+                                                                      std::uint64_t max_bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<StoredMessage> out;
   std::string prefix = store_keys::MessageKey(conversation, 0).substr(0, 9);
   auto seq_of = [](const std::string& key) { return ReadBigEndian64(std::string_view(key).substr(9)); };
+  std::uint64_t bytes = 0;
+  auto room = [&] { return out.size() < limit && bytes < max_bytes; };
   if (direction == ReadDirection::kForward) {
     for (auto it = data_.lower_bound(store_keys::MessageKey(conversation, from));
-         it != data_.end() && out.size() < limit && it->first.compare(0, 9, prefix) == 0; ++it) {
+         it != data_.end() && room() && it->first.compare(0, 9, prefix) == 0; ++it) {
       out.push_back({seq_of(it->first), it->second});
+      bytes += it->second.size();
     }
   } else {
     auto it = data_.upper_bound(store_keys::MessageKey(conversation, from));
-    while (it != data_.begin() && out.size() < limit) {
+    while (it != data_.begin() && room()) {
       --it;
       if (it->first.compare(0, 9, prefix) != 0) break;
       out.push_back({seq_of(it->first), it->second});
+      bytes += it->second.size();
     }
   }
   return out;
 }
 
 Result<Seq> InMemoryMessageStore::LastSeq(ConversationId conversation) {
-  auto r = ReadMessages(conversation, ~Seq{0}, 1, ReadDirection::kBackward);
+  auto r = ReadMessages(conversation, ~Seq{0}, 1, ReadDirection::kBackward, ~std::uint64_t{0});
   if (!r.ok()) return r.status();
   return r->empty() ? Seq{0} : r->front().seq;
 }

@@ -24,8 +24,8 @@ class InMemoryMessageStore final : public MessageStore {
 
   Status Write(const WriteBatch& batch, bool sync) override;
   Result<std::vector<StoredMessage>> ReadMessages(ConversationId conversation, Seq from,
-                                                 std::size_t limit,
-                                                 ReadDirection direction) override;
+                                                 std::size_t limit, ReadDirection direction,
+                                                 std::uint64_t max_bytes) override;
   Result<Seq> LastSeq(ConversationId conversation) override;
   Result<std::optional<std::string>> GetRecord(RecordKind kind, std::string_view key) override;
   Status ScanRecords(RecordKind kind, std::string_view start,

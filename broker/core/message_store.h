@@ -86,10 +86,13 @@ class MessageStore {
 
   // Up to `limit` messages of `conversation`. kForward: seq >= `from`,
   // ascending. kBackward: seq <= `from`, descending. Gaps (removed messages)
-  // are skipped. An unknown conversation yields an empty vector.
+  // are skipped. The read also stops once the messages read add up to
+  // `max_bytes` or more (the first message is always read, however big). An
+  // unknown conversation yields an empty vector.
   virtual Result<std::vector<StoredMessage>> ReadMessages(ConversationId conversation, Seq from,
                                                          std::size_t limit,
-                                                         ReadDirection direction) = 0;
+                                                         ReadDirection direction,
+                                                         std::uint64_t max_bytes) = 0;
 
   // The highest stored seq of `conversation`, 0 if it has none.
   virtual Result<Seq> LastSeq(ConversationId conversation) = 0;

@@ -199,7 +199,8 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
 }
 
 Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
-    ConversationId conversation, Seq from, std::size_t limit, core::ReadDirection direction) {
+    ConversationId conversation, Seq from, std::size_t limit, core::ReadDirection direction,
+    std::uint64_t max_bytes) {
   std::vector<core::StoredMessage> out;
   if (limit == 0) return out;
   const std::string target = core::store_keys::MessageKey(conversation, from);
@@ -211,11 +212,13 @@ Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
   } else {
     SeekAtOrBefore(it.get(), target);
   }
-  while (it->Valid() && out.size() < limit) {
+  std::uint64_t bytes = 0;
+  while (it->Valid() && out.size() < limit && bytes < max_bytes) {
     const std::string_view key = View(it->key());
     if (!StartsWith(key, prefix)) break;
     CHATPRO_ASSIGN_OR_RETURN(Seq seq, SeqOfMessageKey(key));
     out.push_back({seq, std::string(View(it->value()))});
+    bytes += out.back().bytes.size();
     if (forward) {
       it->Next();
     } else {

@@ -89,7 +89,7 @@ class LevelDbMessageStore final : public core::MessageStore {
   Status Write(const core::WriteBatch& batch, bool sync) override;
   Result<std::vector<core::StoredMessage>> ReadMessages(ConversationId conversation, Seq from,
                                                         std::size_t limit,
-                                                        core::ReadDirection direction) override;
+                                                        core::ReadDirection direction, std::uint64_t max_bytes) override;
   Result<Seq> LastSeq(ConversationId conversation) override;
   Result<std::optional<std::string>> GetRecord(core::RecordKind kind,
                                                std::string_view key) override;

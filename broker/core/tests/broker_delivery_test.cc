@@ -274,9 +274,6 @@ TEST_F(DeliveryTest, LiveDeliveriesRespectTheByteWindow) {
 }
 
 TEST_F(DeliveryTest, CatchUpRespectsTheByteWindow) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::Pump checks the window once per store page, not per message, so a catch-up "
-      "pushes (and reads into memory) up to 256 messages whatever delivery_window_bytes says");
   CoreOptions options;
   options.delivery_window_bytes = 1000;
   Boot(options);
@@ -297,10 +294,6 @@ TEST_F(DeliveryTest, CatchUpRespectsTheByteWindow) {
 }
 
 TEST_F(DeliveryTest, CatchUpCutByAFullPipeLeavesNoGap) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::Pump keeps pushing after Push() met a full pipe and Rewind() reset the "
-      "cursors, so the next frame starts after a gap and the device's ack skips the "
-      "messages of the refused frame");
   TestClient alice = AddUser("alice");
   TestClient bob = AddUser("bob");
   h_->TimeOutSessions();
@@ -326,9 +319,6 @@ TEST_F(DeliveryTest, CatchUpCutByAFullPipeLeavesNoGap) {
 }
 
 TEST_F(DeliveryTest, CatchUpToAPeerThatIsGoneDropsTheSessionSafely) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "use after free: Broker::Pump reads s.connection after Push() -> SendDeliveries() -> "
-      "kGone -> DropSession() destroyed the session (AddressSanitizer reports it)");
   TestClient alice = AddUser("alice");
   TestClient bob = AddUser("bob");
   h_->TimeOutSessions();
@@ -364,9 +354,6 @@ TEST_F(DeliveryTest, PeerThatReadsNothingIsDroppedAfterManyRefusedReplies) {
 }
 
 TEST_F(DeliveryTest, SessionThatTurnsReceivingOnCatchesUp) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::HandleHello does not schedule a pump when receive turns on, so the "
-      "session gets nothing until the next message arrives");
   TestClient alice = AddUser("alice");
   TestClient bob = AddUser("bob");
   h_->TimeOutSessions();

@@ -264,9 +264,6 @@ TEST_F(DurabilityTest, HelloTellsTheDeviceTheHighestClientMessageIdItUsed) {
 // schemas/README.md: "the broker answers with the original's SendAck and
 // duplicate = true".
 TEST_F(DurabilityTest, DuplicateAckCarriesTheOriginalSendTime) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "a duplicate SendAck has sent_at_us 0, not the original's "
-      "(Broker::HandleSend)");
   TestClient alice = AddUser("alice");
   AddUser("bob");
   Envelope first = SendText(alice, ToUser("bob"), 77, "once");
@@ -277,10 +274,6 @@ TEST_F(DurabilityTest, DuplicateAckCarriesTheOriginalSendTime) {
 }
 
 TEST_F(DurabilityTest, ResendOfTheLargestClientMessageIdHasOneEffect) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "client_msg_id 2^64-1 is ClientIdIndex's marker key: its resend is "
-      "stored again, and so are resends of ids sent in the same batch "
-      "(ClientIdIndex::Find/AppendRecords)");
   TestClient alice = AddUser("alice");
   TestClient bob = AddUser("bob");
   constexpr ClientMsgId kLargest = std::numeric_limits<ClientMsgId>::max();

@@ -238,9 +238,6 @@ TEST_F(GroupTest, GroupSizeIsLimited) {
 }
 
 TEST_F(GroupTest, CreatorNamedAmongTheMembersCountsOnce) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::HandleCreateGroup adds 1 for the creator even when the member list names "
-      "them, so a group of exactly max_group_members is refused");
   CoreOptions options;
   options.max_group_members = 3;
   Boot(options);

@@ -116,9 +116,9 @@ class ObservedStore final : public MessageStore {
     return store_->Write(batch, sync);
   }
   Result<std::vector<StoredMessage>> ReadMessages(ConversationId conversation, Seq from,
-                                                  std::size_t limit,
-                                                  ReadDirection direction) override {
-    return store_->ReadMessages(conversation, from, limit, direction);
+                                                  std::size_t limit, ReadDirection direction,
+                                                  std::uint64_t max_bytes) override {
+    return store_->ReadMessages(conversation, from, limit, direction, max_bytes);
   }
   Result<Seq> LastSeq(ConversationId conversation) override {
     return store_->LastSeq(conversation);

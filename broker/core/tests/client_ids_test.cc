@@ -206,7 +206,7 @@ TEST_F(ClientIdIndexTest, StoreReadErrorIsReturned) {
    public:
     Status Write(const WriteBatch&, bool) override { return Status::Ok(); }
     Result<std::vector<StoredMessage>> ReadMessages(ConversationId, Seq, std::size_t,
-                                                    ReadDirection) override {
+                                                    ReadDirection, std::uint64_t) override {
       return Status::IoError("read failed");
     }
     Result<Seq> LastSeq(ConversationId) override { return Status::IoError("read failed"); }

@@ -66,7 +66,7 @@ TEST(LevelDbMessageStore, DataSurvivesCloseAndReopen) {
   }
   std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
   ASSERT_NE(store, nullptr);
-  auto messages = store->ReadMessages(ConversationId(1), 0, 10, ReadDirection::kForward);
+  auto messages = store->ReadMessages(ConversationId(1), 0, 10, ReadDirection::kForward, ~std::uint64_t{0});
   ASSERT_TRUE(messages.ok()) << messages.status();
   ASSERT_EQ(messages->size(), 3u);
   EXPECT_EQ((*messages)[0].bytes, "hello");
@@ -103,7 +103,7 @@ TEST(LevelDbMessageStore, ReadsEverythingBackOnceTheMemtableHasBeenFlushedToTabl
   std::size_t seen = 0;
   for (std::uint64_t conversation = 0; conversation < 3; ++conversation) {
     auto r =
-        store->ReadMessages(ConversationId(conversation), 0, kMessages, ReadDirection::kForward);
+        store->ReadMessages(ConversationId(conversation), 0, kMessages, ReadDirection::kForward, ~std::uint64_t{0});
     ASSERT_TRUE(r.ok()) << r.status();
     for (const core::StoredMessage& m : *r) {
       EXPECT_EQ(m.seq % 3, conversation);

@@ -26,6 +26,8 @@
 namespace chatpro::store {
 namespace {
 
+constexpr std::uint64_t kNoByteLimit = ~std::uint64_t{0};
+
 using core::InMemoryMessageStore;
 using core::MessageStore;
 using core::ReadDirection;
@@ -114,9 +116,9 @@ class MessageStoreConformance : public ::testing::Test {
 
   // The seqs read, checking that each body belongs to its seq and conversation.
   std::vector<Seq> Read(std::uint64_t conversation, Seq from, std::size_t limit,
-                        ReadDirection direction) {
+                        ReadDirection direction, std::uint64_t max_bytes = kNoByteLimit) {
     Result<std::vector<StoredMessage>> r =
-        store().ReadMessages(ConversationId(conversation), from, limit, direction);
+        store().ReadMessages(ConversationId(conversation), from, limit, direction, max_bytes);
     EXPECT_TRUE(r.ok()) << r.status();
     std::vector<Seq> seqs;
     if (!r.ok()) return seqs;
@@ -197,6 +199,14 @@ TYPED_TEST(MessageStoreConformance, ForwardReadStopsAtTheLimit) {
   EXPECT_EQ(this->Read(7, 1, 0, ReadDirection::kForward), Seqs{});
 }
 
+TYPED_TEST(MessageStoreConformance, ReadStopsOnceTheByteBudgetIsReached) {
+  this->PutMessages(7, {1, 2, 3, 4, 5});  // bodies of 5 bytes: "c7-s1"...
+  EXPECT_EQ(this->Read(7, 1, 100, ReadDirection::kForward, 10), (Seqs{1, 2}));
+  EXPECT_EQ(this->Read(7, 5, 100, ReadDirection::kBackward, 11), (Seqs{5, 4, 3}));
+  // The first message is read whatever its size.
+  EXPECT_EQ(this->Read(7, 3, 100, ReadDirection::kForward, 1), (Seqs{3}));
+}
+
 TYPED_TEST(MessageStoreConformance, ReadsMessagesBackwardFromAGivenSeq) {
   this->PutMessages(7, {1, 2, 3, 4, 5});
   EXPECT_EQ(this->Read(7, 3, 100, ReadDirection::kBackward), (Seqs{3, 2, 1}));
@@ -273,7 +283,7 @@ TYPED_TEST(MessageStoreConformance, RewritingAMessageReplacesIt) {
   WriteBatch second;
   second.messages.push_back({ConversationId(3), 1, "final"});
   ASSERT_TRUE(this->store().Write(second, true).ok());
-  auto r = this->store().ReadMessages(ConversationId(3), 0, 10, ReadDirection::kForward);
+  auto r = this->store().ReadMessages(ConversationId(3), 0, 10, ReadDirection::kForward, kNoByteLimit);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].bytes, "final");
@@ -287,7 +297,7 @@ TYPED_TEST(MessageStoreConformance, KeepsALargeMessageWhole) {
   batch.messages.push_back({ConversationId(4), 2, "small"});
   Status s = this->store().Write(batch, true);
   ASSERT_TRUE(s.ok()) << s;
-  auto r = this->store().ReadMessages(ConversationId(4), 1, 1, ReadDirection::kForward);
+  auto r = this->store().ReadMessages(ConversationId(4), 1, 1, ReadDirection::kForward, kNoByteLimit);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].bytes.size(), big.size());
@@ -301,7 +311,7 @@ TYPED_TEST(MessageStoreConformance, KeepsEmptyAndBinaryMessageBodies) {
   batch.messages.push_back({ConversationId(6), 1, ""});
   batch.messages.push_back({ConversationId(6), 2, binary});
   ASSERT_TRUE(this->store().Write(batch, true).ok());
-  auto r = this->store().ReadMessages(ConversationId(6), 0, 10, ReadDirection::kForward);
+  auto r = this->store().ReadMessages(ConversationId(6), 0, 10, ReadDirection::kForward, kNoByteLimit);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 2u);
   EXPECT_EQ((*r)[0].bytes, "");
