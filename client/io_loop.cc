@@ -51,6 +51,9 @@ zmq::message_t ToMessage(flatbuffers::DetachedBuffer bytes) {
 
 void ClientImpl::IoThreadMain() {
   io_thread_id_ = std::this_thread::get_id();
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), "chatpro-client");
+#endif
 #ifndef _WIN32
   // Signals belong to the application's threads, never to this one.
   sigset_t all;

@@ -116,6 +116,15 @@ void Broker::Stop() {
   for (auto& b : pipeline_->TakeCompleted()) Complete(*b);
   Flush();
   pipeline_.reset();
+  std::uint64_t accepted = 0;
+  for (const auto& n : stats_.messages_accepted) accepted += n.load();
+  std::uint64_t frames = stats_.frames_received.load();
+  std::uint64_t batches = stats_.batches_committed.load();
+  LOG_INFO() << "served " << frames << " frames carrying " << accepted << " messages ("
+             << (frames ? accepted / frames : 0) << " per frame), stored in " << batches
+             << " write batches (" << (batches ? stats_.batch_messages_committed.load() / batches : 0)
+             << " messages per batch); delivered " << stats_.deliveries_live.load() << " live, "
+             << stats_.deliveries_catch_up.load() << " from the store";
 }
 
 // ------------------------------------------------------------------ auth, sessions

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "broker/core/client_ids.h"
 
+#include <algorithm>
+
 #include "broker/base/encoding.h"
 #include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
@@ -44,9 +46,14 @@ Result<ClientIdIndex::DeviceState*> ClientIdIndex::State(DeviceId device) {
 
 Result<std::optional<ClientIdIndex::Ref>> ClientIdIndex::Find(DeviceId device, ClientMsgId id) {
   CHATPRO_ASSIGN_OR_RETURN(DeviceState * st, State(device));
-  auto u = st->unstored.find(id);
-  if (u != st->unstored.end()) return std::optional<Ref>(u->second);
+  // The common case: a new id above every id the device used before.
   if (id > st->max_known || id == kMarker) return std::optional<Ref>();
+  auto run = std::lower_bound(
+      st->unstored_run.begin(), st->unstored_run.end(), id,
+      [](const std::pair<ClientMsgId, Ref>& e, ClientMsgId v) { return e.first < v; });
+  if (run != st->unstored_run.end() && run->first == id) return std::optional<Ref>(run->second);
+  auto other = st->unstored_other.find(id);
+  if (other != st->unstored_other.end()) return std::optional<Ref>(other->second);
 
   std::optional<Ref> found;
   Status bad;
@@ -87,9 +94,14 @@ Status ClientIdIndex::Add(DeviceId device, ClientMsgId id, Ref ref) {
   CHATPRO_ASSIGN_OR_RETURN(DeviceState * st, State(device));
   if (st->to_record.empty()) dirty_.push_back(device);
   st->to_record.emplace_back(id, ref);
-  st->unstored[id] = ref;
-  if (id > st->max_known) st->max_known = id;
-  pending_batch_.push_back({0, device, id});
+  bool in_run = id > st->max_known;
+  if (in_run) {
+    st->unstored_run.emplace_back(id, ref);
+    st->max_known = id;
+  } else {
+    st->unstored_other[id] = ref;
+  }
+  pending_batch_.push_back({0, device, id, in_run});
   return Status::Ok();
 }
 
@@ -127,7 +139,17 @@ void ClientIdIndex::Committed(std::uint64_t batch_number) {
   while (!unstored_order_.empty() && unstored_order_.front().batch <= batch_number) {
     const Unstored& u = unstored_order_.front();
     auto it = devices_.find(u.device);
-    if (it != devices_.end()) it->second.unstored.erase(u.id);
+    if (it != devices_.end()) {
+      DeviceState& st = it->second;
+      // Batches are stored in order, so a run entry is its deque's oldest.
+      if (u.in_run) {
+        if (!st.unstored_run.empty() && st.unstored_run.front().first == u.id) {
+          st.unstored_run.pop_front();
+        }
+      } else {
+        st.unstored_other.erase(u.id);
+      }
+    }
     unstored_order_.pop_front();
   }
 }

@@ -65,7 +65,10 @@ class ClientIdIndex {
   struct DeviceState {
     ClientMsgId max_known = 0;     // highest id seen, stored or not
     ClientMsgId max_recorded = 0;  // highest id covered by appended records
-    std::map<ClientMsgId, Ref> unstored;
+    // Ids not yet stored: those above max_known when they came (the normal
+    // case) in increasing order, the others in a map.
+    std::deque<std::pair<ClientMsgId, Ref>> unstored_run;
+    std::map<ClientMsgId, Ref> unstored_other;
     std::vector<std::pair<ClientMsgId, Ref>> to_record;  // since the last AppendRecords
   };
 
@@ -79,6 +82,7 @@ class ClientIdIndex {
     std::uint64_t batch;
     DeviceId device;
     ClientMsgId id;
+    bool in_run;  // in the device's unstored_run, else in unstored_other
   };
   std::deque<Unstored> unstored_order_;
   std::vector<Unstored> pending_batch_;  // Add()ed, batch number not known yet

@@ -4,6 +4,10 @@
 #include <algorithm>
 #include <chrono>
 
+#ifdef __linux__
+#include <pthread.h>
+#endif
+
 #include "broker/base/log.h"
 
 namespace chatpro::core {
@@ -13,7 +17,14 @@ CommitPipeline::CommitPipeline(MessageStore* store, bool sync, Waker* waker, con
 
 CommitPipeline::~CommitPipeline() { Stop(); }
 
-void CommitPipeline::Start() { thread_ = std::thread([this] { Run(); }); }
+void CommitPipeline::Start() {
+  thread_ = std::thread([this] {
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "chatpro-commit");
+#endif
+    Run();
+  });
+}
 
 void CommitPipeline::Stop() {
   {

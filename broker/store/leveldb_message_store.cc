@@ -35,6 +35,9 @@ constexpr std::size_t kMessageKeyBytes = 17;
 constexpr std::size_t kConversationPrefixBytes = 9;
 // Ten bits per key gives about 1% false positives, LevelDB's recommended setting.
 constexpr int kBloomBitsPerKey = 10;
+// Messages from this size on go to the blob log.
+constexpr std::size_t kBlobThresholdBytes = 64 << 10;
+constexpr std::uint64_t kBlobFileBytes = 256ull << 20;
 
 std::string_view View(const leveldb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
@@ -150,28 +153,35 @@ Result<std::unique_ptr<LevelDbMessageStore>> LevelDbMessageStore::OpenWithEnv(
   o.filter_policy = filter_policy.get();
   o.block_cache = block_cache.get();
   o.write_buffer_size = ClampToSize(options.write_buffer_bytes);
-  o.compression = leveldb::kSnappyCompression;
+  // No compression: message bodies are mostly short texts or already
+  // compressed media (and encrypted at rest), so snappy costs CPU for nothing.
+  o.compression = leveldb::kNoCompression;
   if (env != nullptr) o.env = env;
 
   leveldb::DB* raw_db = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, store_dir, &raw_db);
   std::unique_ptr<leveldb::DB> db(raw_db);
   if (!s.ok()) return FromLevelDbStatus(s, data_dir);
+  // After LevelDB: its lock keeps a second process away from the blobs too.
+  CHATPRO_ASSIGN_OR_RETURN(std::unique_ptr<BlobLog> blobs,
+                           BlobLog::Open((fs::path(data_dir) / "blobs").string(), kBlobFileBytes));
 
-  return std::unique_ptr<LevelDbMessageStore>(
-      new LevelDbMessageStore(std::move(data_dir), std::move(store_dir), std::move(filter_policy),
-                              std::move(block_cache), std::move(db)));
+  return std::unique_ptr<LevelDbMessageStore>(new LevelDbMessageStore(
+      std::move(data_dir), std::move(store_dir), std::move(filter_policy), std::move(block_cache),
+      std::move(db), std::move(blobs)));
 }
 
 LevelDbMessageStore::LevelDbMessageStore(std::string data_dir, std::string store_dir,
                                          std::unique_ptr<const leveldb::FilterPolicy> filter_policy,
                                          std::unique_ptr<leveldb::Cache> block_cache,
-                                         std::unique_ptr<leveldb::DB> db)
+                                         std::unique_ptr<leveldb::DB> db,
+                                         std::unique_ptr<BlobLog> blobs)
     : data_dir_(std::move(data_dir)),
       store_dir_(std::move(store_dir)),
       filter_policy_(std::move(filter_policy)),
       block_cache_(std::move(block_cache)),
-      db_(std::move(db)) {}
+      db_(std::move(db)),
+      blobs_(std::move(blobs)) {}
 
 LevelDbMessageStore::~LevelDbMessageStore() {
   // The database uses the cache and the filter policy until it is closed.
@@ -180,9 +190,26 @@ LevelDbMessageStore::~LevelDbMessageStore() {
 
 Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
   leveldb::WriteBatch wb;
+  bool wrote_blobs = false;
+  blobs_->BeginBatch();
   for (const core::WriteBatch::Message& m : batch.messages) {
-    wb.Put(core::store_keys::MessageKey(m.conversation, m.seq), m.bytes);
+    const std::string key = core::store_keys::MessageKey(m.conversation, m.seq);
+    // Small values that happen to start like a pointer take the blob path
+    // too, so that no stored value is ever misread.
+    if (m.bytes.size() >= kBlobThresholdBytes || BlobLog::LooksLikePointer(m.bytes)) {
+      Result<BlobRef> ref = blobs_->Append(m.bytes);
+      if (!ref.ok()) {
+        blobs_->Rollback();
+        return ref.status().WithContext("store in " + data_dir_);
+      }
+      wb.Put(key, BlobLog::EncodePointer(*ref));
+      wrote_blobs = true;
+    } else {
+      wb.Put(key, m.bytes);
+    }
   }
+  // The blobs are durable before any pointer to them is.
+  if (sync && wrote_blobs) CHATPRO_RETURN_IF_ERROR(blobs_->Sync());
   for (const core::WriteBatch::Record& r : batch.records) {
     const std::string key = core::store_keys::RecordKey(r.kind, r.key);
     if (r.value) {
@@ -217,7 +244,8 @@ Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
     const std::string_view key = View(it->key());
     if (!StartsWith(key, prefix)) break;
     CHATPRO_ASSIGN_OR_RETURN(Seq seq, SeqOfMessageKey(key));
-    out.push_back({seq, std::string(View(it->value()))});
+    CHATPRO_ASSIGN_OR_RETURN(std::string message, Resolve(View(it->value())));
+    out.push_back({seq, std::move(message)});
     bytes += out.back().bytes.size();
     if (forward) {
       it->Next();
@@ -227,6 +255,12 @@ Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
   }
   CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(it->status(), data_dir_));
   return out;
+}
+
+Result<std::string> LevelDbMessageStore::Resolve(std::string_view value) {
+  BlobRef ref;
+  if (BlobLog::DecodePointer(value, &ref)) return blobs_->Read(ref);
+  return std::string(value);
 }
 
 Result<Seq> LevelDbMessageStore::LastSeq(ConversationId conversation) {
@@ -280,7 +314,7 @@ std::uint64_t LevelDbMessageStore::ApproximateSizeBytes() {
     const std::uint64_t bytes = it->file_size(entry_ec);
     if (!entry_ec) total += bytes;
   }
-  return total;
+  return total + blobs_->SizeBytes();
 }
 
 }  // namespace chatpro::store

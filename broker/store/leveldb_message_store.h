@@ -3,6 +3,10 @@
 // LevelDbMessageStore: the production MessageStore, one LevelDB database in
 // `<data_dir>/store`.
 //
+// Messages of 64 KiB and more (pictures, voice) are kept in a BlobLog in
+// `<data_dir>/blobs`, LevelDB holding only a pointer to them, so that large
+// values are written once instead of again in every LevelDB compaction.
+//
 // Keys follow core::store_keys exactly ('m' + conversation BE + seq BE for
 // messages, kind byte + key for records), so this store and
 // InMemoryMessageStore order and find the same rows; LevelDB's default
@@ -36,6 +40,7 @@
 #include "broker/base/status.h"
 #include "broker/config/options.h"
 #include "broker/core/message_store.h"
+#include "broker/store/blob_log.h"
 
 namespace leveldb {
 class Cache;
@@ -108,7 +113,11 @@ class LevelDbMessageStore final : public core::MessageStore {
  private:
   LevelDbMessageStore(std::string data_dir, std::string store_dir,
                       std::unique_ptr<const leveldb::FilterPolicy> filter_policy,
-                      std::unique_ptr<leveldb::Cache> block_cache, std::unique_ptr<leveldb::DB> db);
+                      std::unique_ptr<leveldb::Cache> block_cache, std::unique_ptr<leveldb::DB> db,
+                      std::unique_ptr<BlobLog> blobs);
+  // The message bytes a LevelDB value stands for (itself, or the blob it
+  // points to).
+  Result<std::string> Resolve(std::string_view value);
 
   const std::string data_dir_;
   const std::string store_dir_;
@@ -117,6 +126,7 @@ class LevelDbMessageStore final : public core::MessageStore {
   std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;
   std::unique_ptr<leveldb::Cache> block_cache_;
   std::unique_ptr<leveldb::DB> db_;
+  std::unique_ptr<BlobLog> blobs_;
 };
 
 }  // namespace chatpro::store

@@ -234,6 +234,78 @@ TEST(LevelDbMessageStore, AWriteOnAFullDiskIsResourceExhaustedAndNamesTheDataDir
 
 // ---- translation of leveldb::Status -------------------------------------------
 
+std::uint64_t FolderBytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.is_regular_file()) total += entry.file_size();
+  }
+  return total;
+}
+
+TEST(LevelDbMessageStore, LargeMessagesLiveInBlobFilesAndSurviveAReopen) {
+  testing::TempDir dir;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  std::string picture(300 << 10, '\0');
+  for (size_t i = 0; i < picture.size(); ++i) picture[i] = static_cast<char>(i * 31);
+  std::string voice(64 << 10, 'v');
+  {
+    std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+    ASSERT_NE(store, nullptr);
+    WriteBatch batch;
+    batch.messages.push_back({ConversationId(1), 1, picture});
+    batch.messages.push_back({ConversationId(1), 2, "small"});
+    batch.messages.push_back({ConversationId(1), 3, voice});
+    ASSERT_TRUE(store->Write(batch, /*sync=*/true).ok());
+    // The big values went to blob files, not into LevelDB.
+    EXPECT_GE(FolderBytes(dir.Sub("data") + "/blobs"), picture.size() + voice.size());
+    EXPECT_LT(FolderBytes(store->store_dir()), 64u << 10);
+  }
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  auto messages =
+      store->ReadMessages(ConversationId(1), 0, 10, ReadDirection::kForward, ~std::uint64_t{0});
+  ASSERT_TRUE(messages.ok()) << messages.status();
+  ASSERT_EQ(messages->size(), 3u);
+  EXPECT_EQ((*messages)[0].bytes, picture);
+  EXPECT_EQ((*messages)[1].bytes, "small");
+  EXPECT_EQ((*messages)[2].bytes, voice);
+  // A byte budget counts the blobs' real size.
+  auto budget = store->ReadMessages(ConversationId(1), 0, 10, ReadDirection::kForward, 1000);
+  ASSERT_TRUE(budget.ok());
+  EXPECT_EQ(budget->size(), 1u);
+}
+
+TEST(LevelDbMessageStore, ASmallValueThatLooksLikeABlobPointerIsKeptAsIs) {
+  testing::TempDir dir;
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(OptionsFor(dir.Sub("data")));
+  ASSERT_NE(store, nullptr);
+  std::string tricky = std::string("\xff" "CPBLOB" "\xff", 8) + std::string(20, '\0');
+  WriteBatch batch;
+  batch.messages.push_back({ConversationId(2), 1, tricky});
+  ASSERT_TRUE(store->Write(batch, /*sync=*/false).ok());
+  auto messages =
+      store->ReadMessages(ConversationId(2), 1, 1, ReadDirection::kForward, ~std::uint64_t{0});
+  ASSERT_TRUE(messages.ok()) << messages.status();
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ((*messages)[0].bytes, tricky);
+}
+
+TEST(LevelDbMessageStore, ABlobFileCutShortIsReportedAsDataLoss) {
+  testing::TempDir dir;
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(OptionsFor(dir.Sub("data")));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.messages.push_back({ConversationId(3), 1, std::string(100 << 10, 'p')});
+  ASSERT_TRUE(store->Write(batch, /*sync=*/true).ok());
+  for (const auto& entry : fs::directory_iterator(dir.Sub("data") + "/blobs")) {
+    fs::resize_file(entry.path(), 1000);
+  }
+  auto messages =
+      store->ReadMessages(ConversationId(3), 1, 1, ReadDirection::kForward, ~std::uint64_t{0});
+  ASSERT_FALSE(messages.ok());
+  EXPECT_EQ(messages.status().code(), StatusCode::kDataLoss) << messages.status();
+}
+
 TEST(FromLevelDbStatus, OkStaysOk) {
   EXPECT_TRUE(FromLevelDbStatus(leveldb::Status::OK(), "/x").ok());
 }

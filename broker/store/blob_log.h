@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// BlobLog: append-only files for large values (pictures, voice), so that
+// LevelDB keeps only a small pointer to them and never copies them again in
+// its own log, tables and compactions (key-value separation, as in WiscKey).
+//
+// Files live in `<data_dir>/blobs` as 00000001.blob, 00000002.blob, ...; a
+// new file starts once the current one passes `file_bytes`. Each blob is
+// written with a small header (magic, length) so that a damaged pointer is
+// detected rather than followed. A blob whose pointer never reached LevelDB
+// (a crash between the two writes) is unreferenced garbage, never wrong data.
+//
+// Lifecycle: Open() finds the files and continues the newest; Append() and
+// Sync() from one writer thread; Read() from any thread at the same time.
+// Thread-safety: as above; Read() takes an internal lock to find the file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "broker/base/result.h"
+
+namespace chatpro::store {
+
+struct BlobRef {
+  std::uint32_t file = 0;
+  std::uint64_t offset = 0;  // of the blob's bytes (after the header)
+  std::uint64_t length = 0;
+};
+
+class BlobLog {
+ public:
+  // On failure returns IoError naming the folder.
+  static Result<std::unique_ptr<BlobLog>> Open(const std::string& dir, std::uint64_t file_bytes);
+  ~BlobLog();
+  BlobLog(const BlobLog&) = delete;
+  BlobLog& operator=(const BlobLog&) = delete;
+
+  // Appends `bytes`. On failure (ResourceExhausted if the disk is full,
+  // IoError otherwise) nothing of this batch's appends is kept: call
+  // Rollback() to cut the file back to where the batch started.
+  Result<BlobRef> Append(std::string_view bytes);
+  // Marks where the current batch starts, for Rollback().
+  void BeginBatch();
+  void Rollback();
+  // Makes every append so far durable (fdatasync of each file written since
+  // the last Sync()).
+  Status Sync();
+
+  // Reads a blob. DataLoss if the header does not match the pointer.
+  Result<std::string> Read(const BlobRef& ref);
+
+  // Bytes in all blob files.
+  std::uint64_t SizeBytes() const;
+
+  // The encoded pointer kept in LevelDB: a marker no ChatPro message starts
+  // with, then file, offset and length.
+  static std::string EncodePointer(const BlobRef& ref);
+  // True if `value` is an encoded pointer (and sets *ref).
+  static bool DecodePointer(std::string_view value, BlobRef* ref);
+  // True if `value` must go through the blob log even if small, because it
+  // would otherwise be mistaken for a pointer.
+  static bool LooksLikePointer(std::string_view value);
+
+ private:
+  BlobLog(std::string dir, std::uint64_t file_bytes) : dir_(std::move(dir)), file_bytes_(file_bytes) {}
+  Status StartFile(std::uint32_t number);
+  std::string PathOf(std::uint32_t number) const;
+  Result<int> ReadFd(std::uint32_t number);
+
+  const std::string dir_;
+  const std::uint64_t file_bytes_;
+  // Writer side.
+  std::uint32_t current_ = 0;
+  int current_fd_ = -1;
+  std::uint64_t current_size_ = 0;
+  std::uint32_t batch_file_ = 0;
+  std::uint64_t batch_size_ = 0;
+  std::map<std::uint32_t, int> unsynced_;  // file -> fd written since the last Sync
+  // Reader side.
+  mutable std::mutex mutex_;
+  std::map<std::uint32_t, int> read_fds_;  // GUARDED_BY(mutex_)
+};
+
+}  // namespace chatpro::store
