@@ -134,7 +134,7 @@ Status BrokerProcess::Launch() {
     if (settings_.pin_cpu >= 0) PinToCpu(settings_.pin_cpu);
     std::vector<std::string> argv = {settings_.broker_path, "--data-dir", data_dir_, "--listen",
                                      listen_, "--durability", settings_.durability,
-                                     "--log-level", "warning"};
+                                     "--log-level", "info"};
     argv.insert(argv.end(), settings_.extra_args.begin(), settings_.extra_args.end());
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
@@ -196,6 +196,14 @@ std::uint64_t BrokerProcess::ResidentBytes() const {
     }
   }
   return 0;
+}
+
+std::string BrokerProcess::ServedLine() const {
+  std::string log = ReadFile(log_path_);
+  size_t pos = log.rfind("served ");
+  if (pos == std::string::npos) return "(the broker did not report its batching)";
+  size_t end = log.find('\n', pos);
+  return "broker: " + log.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
 }
 
 std::string BrokerProcess::LogTail() const {

@@ -50,6 +50,8 @@ class BrokerProcess {
   // The broker's resident memory in bytes (from /proc), 0 if unknown.
   std::uint64_t ResidentBytes() const;
   std::string LogTail() const;
+  // The broker's closing "served ... frames ..." line, after Stop().
+  std::string ServedLine() const;
 
  private:
   BrokerProcess() = default;

@@ -36,6 +36,7 @@ Options:
                      W5 1:1 pictures; W6 idle devices; W7 restart with a large store
   --repeat N         repetitions per workload (default 3)
   --short            a few seconds in all: small sizes (the smoke test)
+  --verbose          print the broker's own account of each run (frames, batches)
   --json FILE        also write the results as JSON
   --broker PATH      the chatpro-broker to run (default: next to this program)
   --messages N       messages for W1, W2 and W7
@@ -81,6 +82,8 @@ int Run(int argc, char** argv) {
       while (std::getline(list, w, ',')) workloads.insert(w);
     } else if (a == "--repeat") {
       o.repeat = std::max(1, std::atoi(next().c_str()));
+    } else if (a == "--verbose") {
+      o.verbose = true;
     } else if (a == "--short") {
       o.short_run = true;
     } else if (a == "--json") {

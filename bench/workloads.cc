@@ -193,6 +193,7 @@ OneToOneResult OneToOne(const BenchOptions& o, const std::string& durability, in
   sender->reset();
   receiver->reset();
   if (!setup->broker->Stop()) std::fprintf(stderr, "chatpro-bench: the broker did not stop cleanly\n");
+  if (o.verbose) std::fprintf(stderr, "%s\n", setup->broker->ServedLine().c_str());
   if (pin_cpu >= 0) {
     cpu_set_t all_cpus;
     CPU_ZERO(&all_cpus);

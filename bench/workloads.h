@@ -32,6 +32,8 @@ struct BenchOptions {
   int w7_messages = 1'000'000;
   std::size_t text_bytes = 200;
   std::size_t picture_bytes = 256 * 1024;
+  // Print the broker's own account of each run (frames, batches).
+  bool verbose = false;
 };
 
 std::vector<Metric> RunW1(const BenchOptions& o);

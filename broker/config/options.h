@@ -59,8 +59,8 @@ struct CoreOptions {
   std::int64_t session_timeout_us = 60ll * 1'000'000;
   // Deliveries a device may have unacknowledged before the broker stops
   // pushing and lets it catch up from the store. Default: 4096 messages, 8 MiB.
-  std::uint32_t delivery_window_messages = 4096;
-  std::uint64_t delivery_window_bytes = 8ull << 20;
+  std::uint32_t delivery_window_messages = 32768;
+  std::uint64_t delivery_window_bytes = 16ull << 20;
   // Most messages in one history page. Default: 500.
   std::uint32_t history_page_max = 500;
   // A write batch is handed to the store at this many messages even if the

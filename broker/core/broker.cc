@@ -19,7 +19,7 @@ constexpr std::string_view kFormatKey = "format";
 constexpr std::string_view kFormatVersion = "1";
 constexpr std::string_view kServerVersion = "chatpro-broker/0.1.0";
 // A session's deliveries go out in frames of about this size.
-constexpr std::size_t kDeliveryFrameBytes = 1 << 20;
+constexpr std::size_t kDeliveryFrameBytes = 256 << 10;
 // Replies a full pipe refused, kept for retry, before the session is dropped.
 constexpr std::size_t kMaxUnsentReplyFrames = 256;
 // After a full pipe, wait this long before pushing to the session again.
