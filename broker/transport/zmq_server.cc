@@ -122,10 +122,14 @@ void ZmqServer::RequestStop() {
 }
 
 void ZmqServer::DrainWake() {
-  wake_pending_ = false;
+  // Drain first, then clear the flag; the caller then takes the completed
+  // work. Clearing first would let a Wake() that lands in between send a
+  // message this drain swallows, leaving the flag set with nothing queued:
+  // every later Wake() would then be skipped and the loop never woken.
   zmq::message_t msg;
   while (wake_rx_.recv(msg, zmq::recv_flags::dontwait)) {
   }
+  wake_pending_ = false;
 }
 
 void ZmqServer::HandleZap() {
@@ -259,6 +263,9 @@ void ZmqServer::Run() {
       auto now = std::chrono::steady_clock::now();
       if (now - last_tick >= kTick) {
         last_tick = now;
+        // Completed work is also collected on the tick, so that progress never
+        // depends on a single wake-up message.
+        broker_->OnWake();
         broker_->OnTick();
       }
       broker_->Flush();
