@@ -24,6 +24,10 @@ constexpr std::size_t kDeliveryFrameBytes = 256 << 10;
 constexpr std::size_t kMaxUnsentReplyFrames = 256;
 // After a full pipe, wait this long before pushing to the session again.
 constexpr std::int64_t kSlowConsumerPauseUs = 200'000;
+// In `os` durability, batches up to this size are written on the event-loop
+// thread when the commit thread is idle.
+constexpr std::size_t kInlineBatchMessages = 64;
+constexpr std::uint64_t kInlineBatchBytes = 64 << 10;
 // Cursor moves are written at least this often even without other writes.
 constexpr std::int64_t kCursorFlushUs = 200'000;
 
@@ -741,7 +745,7 @@ CommitBatch& Broker::Batch() {
   return *batch_;
 }
 
-void Broker::SubmitBatch() {
+std::unique_ptr<CommitBatch> Broker::TakeBatch() {
   if (!dirty_cursors_.empty() && batch_ != nullptr) {
     for (const auto& [key, seq] : dirty_cursors_) {
       std::string value;
@@ -752,11 +756,30 @@ void Broker::SubmitBatch() {
     }
     dirty_cursors_.clear();
   }
-  if (batch_ == nullptr || batch_->empty()) return;
+  if (batch_ == nullptr || batch_->empty()) return nullptr;
   batch_->number = next_batch_number_++;
   client_ids_.AppendRecords(batch_->number, &batch_->writes);
-  pipeline_->Submit(std::move(batch_));
-  batch_ = nullptr;
+  return std::move(batch_);
+}
+
+void Broker::SubmitBatch() {
+  std::unique_ptr<CommitBatch> batch = TakeBatch();
+  if (batch != nullptr) pipeline_->Submit(std::move(batch));
+}
+
+void Broker::CommitInline() {
+  // REQUIRES: the pipeline is idle. Then every earlier batch has completed:
+  // answer those first, so that batches complete in order.
+  OnWake();
+  std::unique_ptr<CommitBatch> batch = TakeBatch();
+  if (batch == nullptr) return;
+  batch->status = batch->writes.empty() ? Status::Ok() : store_->Write(batch->writes, false);
+  if (!batch->status.ok()) {
+    // The pipeline retries it (and reports the store degraded meanwhile).
+    pipeline_->Submit(std::move(batch));
+    return;
+  }
+  Complete(*batch);
 }
 
 void Broker::OnWake() {
@@ -833,7 +856,17 @@ void Broker::Flush() {
       Pump(s);
     }
   }
-  if (pipeline_ != nullptr && batch_ != nullptr && !pipeline_->Busy()) SubmitBatch();
+  if (pipeline_ != nullptr && batch_ != nullptr && !pipeline_->Busy()) {
+    // In `os` durability a small write costs less than handing it to the
+    // commit thread and back (two thread wake-ups): write it here.
+    bool small = batch_->writes.messages.size() <= kInlineBatchMessages &&
+                 batch_bytes_ <= kInlineBatchBytes;
+    if (durability_ == Durability::kOs && small) {
+      CommitInline();
+    } else {
+      SubmitBatch();
+    }
+  }
 
   std::vector<ConnectionId> dirty;
   dirty.swap(dirty_sessions_);

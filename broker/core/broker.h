@@ -210,7 +210,11 @@ class Broker {
 
   // Commits.
   CommitBatch& Batch();
+  // The batch being filled, numbered and complete with its records; nullptr if empty.
+  std::unique_ptr<CommitBatch> TakeBatch();
   void SubmitBatch();
+  // Writes the batch being filled on this thread and answers it at once.
+  void CommitInline();
   void Complete(CommitBatch& batch);
 
   const CoreOptions options_;
