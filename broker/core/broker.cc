@@ -128,7 +128,10 @@ void Broker::Stop() {
              << (frames ? accepted / frames : 0) << " per frame), stored in " << batches
              << " write batches (" << (batches ? stats_.batch_messages_committed.load() / batches : 0)
              << " messages per batch); delivered " << stats_.deliveries_live.load() << " live, "
-             << stats_.deliveries_catch_up.load() << " from the store";
+             << stats_.deliveries_catch_up.load() << " from the store; in the broker, send to ack p50 "
+             << stats_.send_latency.Quantile(0.5) << " us p99 " << stats_.send_latency.Quantile(0.99)
+             << " us, send to live delivery p50 " << stats_.delivery_latency.Quantile(0.5)
+             << " us p99 " << stats_.delivery_latency.Quantile(0.99) << " us (bucket bounds)";
 }
 
 // ------------------------------------------------------------------ auth, sessions
@@ -524,7 +527,7 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
     stats_.messages_duplicate.fetch_add(1, std::memory_order_relaxed);
     const ClientIdIndex::Ref& ref = **seen;
     Batch().acks.push_back({s.connection, rid, r.client_msg_id(), ref.conversation, ref.seq,
-                            ref.sent_at_us, /*duplicate=*/true});
+                            ref.sent_at_us, /*duplicate=*/true, clock_->MonotonicMicros()});
     return;
   }
 
@@ -534,12 +537,14 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
   Conversation* c = *target;
 
   std::int64_t now = clock_->NowMicros();
+  std::int64_t received = clock_->MonotonicMicros();
   Seq seq = ++c->next_seq;
   CommitBatch& batch = Batch();
   batch.writes.messages.push_back(
       {c->id, seq, BuildMessage(*c, seq, s, r.client_msg_id(), now, r)});
+  batch.received_mono_us.push_back(received);
   batch_bytes_ += batch.writes.messages.back().bytes.size();
-  batch.acks.push_back({s.connection, rid, r.client_msg_id(), c->id, seq, now, false});
+  batch.acks.push_back({s.connection, rid, r.client_msg_id(), c->id, seq, now, false, received});
   Status st = client_ids_.Add(s.device, r.client_msg_id(), {c->id, seq, now});
   if (!st.ok()) LOG_ERROR() << "client message id index: " << st;
   stats_.messages_accepted[ContentIndex(r.content_type())].fetch_add(1, std::memory_order_relaxed);
@@ -617,6 +622,9 @@ void Broker::FanOut(const Conversation& c, Seq seq, std::string_view bytes) {
       if (cur->sent + 1 == seq && WindowOpen(*s) && s->pump_not_before_mono_us == 0) {
         Push(*s, *cur, seq, bytes);
         stats_.deliveries_live.fetch_add(1, std::memory_order_relaxed);
+        if (fan_out_received_mono_us_ != 0) {
+          stats_.delivery_latency.Record(clock_->MonotonicMicros() - fan_out_received_mono_us_);
+        }
       } else if (!s->needs_pump) {
         s->needs_pump = true;
         pump_list_.push_back(s->connection);
@@ -793,13 +801,16 @@ void Broker::Complete(CommitBatch& batch) {
   stats_.batch_messages_committed.fetch_add(batch.writes.messages.size(),
                                             std::memory_order_relaxed);
   if (batch.status.ok()) {
-    for (const WriteBatch::Message& m : batch.writes.messages) {
+    for (std::size_t i = 0; i < batch.writes.messages.size(); ++i) {
+      const WriteBatch::Message& m = batch.writes.messages[i];
       Conversation* c = conversations_.Find(m.conversation);
       if (c == nullptr) continue;
       c->committed_seq = std::max(c->committed_seq, m.seq);
+      fan_out_received_mono_us_ = i < batch.received_mono_us.size() ? batch.received_mono_us[i] : 0;
       FanOut(*c, m.seq, m.bytes);
     }
   }
+  std::int64_t now = clock_->MonotonicMicros();
   for (const PendingAck& a : batch.acks) {
     auto it = sessions_.find(a.connection);
     if (it == sessions_.end()) continue;  // the client will resend and get a duplicate ack
@@ -808,6 +819,7 @@ void Broker::Complete(CommitBatch& batch) {
       ReplyError(s, a.request_id, batch.status);
       continue;
     }
+    if (a.received_mono_us != 0) stats_.send_latency.Record(now - a.received_mono_us);
     auto body = wire::CreateSendAck(s.replies.builder(), a.client_msg_id, a.conversation.value(),
                                     a.seq, a.sent_at_us, a.duplicate);
     s.replies.AddEnvelope(a.request_id, wire::Body::SendAck, body.Union());

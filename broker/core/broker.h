@@ -37,6 +37,7 @@
 #include "broker/core/conversations.h"
 #include "broker/core/directory.h"
 #include "broker/core/frame_writer.h"
+#include "broker/core/latency_histogram.h"
 #include "broker/core/message_store.h"
 #include "broker/core/transport.h"
 
@@ -61,6 +62,10 @@ struct BrokerStats {
   std::atomic<std::uint64_t> batches_committed{0};
   std::atomic<std::uint64_t> batch_messages_committed{0};
   std::atomic<std::int64_t> sessions{0};  // gauge
+  // From receiving a Send to acknowledging it (stored), and to pushing it
+  // live to a recipient's session.
+  LatencyHistogram send_latency;
+  LatencyHistogram delivery_latency;
 };
 
 class Broker {
@@ -241,6 +246,7 @@ class Broker {
   std::vector<ConnectionId> pump_list_;
   flatbuffers::FlatBufferBuilder message_fbb_;
   std::vector<std::uint64_t> aligned_frame_;  // copy of a misaligned frame
+  std::int64_t fan_out_received_mono_us_ = 0;  // arrival of the message being fanned out
   std::int64_t last_sweep_mono_us_ = 0;
 
   BrokerStats stats_;

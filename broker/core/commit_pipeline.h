@@ -44,11 +44,14 @@ struct PendingAck {
   Seq seq = 0;
   std::int64_t sent_at_us = 0;
   bool duplicate = false;
+  std::int64_t received_mono_us = 0;
 };
 
 struct CommitBatch {
   std::uint64_t number = 0;  // submission order, from 1
   WriteBatch writes;
+  // When each message of writes.messages arrived (monotonic microseconds).
+  std::vector<std::int64_t> received_mono_us;
   std::vector<PendingAck> acks;
   // Run on the loop thread after the write, with its outcome.
   std::vector<std::function<void(const Status&)>> on_commit;
