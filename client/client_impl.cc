@@ -52,7 +52,9 @@ ClientImpl::~ClientImpl() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
-    WakeLocked();
+    // Even if a wake-up is pending: the I/O thread may be waiting for the
+    // socket or a connection with commands queued, and must see stopping_.
+    WakeLocked(/*always=*/true);
   }
   cv_.notify_all();
   if (io_thread_.joinable()) io_thread_.join();
@@ -90,16 +92,24 @@ ConnectionState ClientImpl::state() const {
   return state_;
 }
 
-void ClientImpl::WakeLocked() {
-  if (wake_pending_ || wake_out_ == nullptr) return;
+ContentLimits ClientImpl::limits() const {
+  ContentLimits l;
+  l.max_text_bytes = max_text_bytes_.load(std::memory_order_relaxed);
+  l.max_attachment_bytes = max_attachment_bytes_.load(std::memory_order_relaxed);
+  l.max_frame_bytes = max_frame_limit_.load(std::memory_order_relaxed);
+  return l;
+}
+
+void ClientImpl::WakeLocked(bool always) {
+  if ((wake_pending_ && !always) || wake_out_ == nullptr) return;
   Status s = ZmqGuard("wake the I/O thread", [&] {
     zmq::message_t one(1);
-    wake_pending_ = wake_out_->send(one, zmq::send_flags::dontwait).has_value();
+    if (wake_out_->send(one, zmq::send_flags::dontwait)) wake_pending_ = true;
   });
   (void)s;  // a full wake-up pipe already means the I/O thread will look
 }
 
-void ClientImpl::Enqueue(Command command) {
+void ClientImpl::Enqueue(std::unique_ptr<Request> request) {
   Status refusal;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -108,24 +118,13 @@ void ClientImpl::Enqueue(Command command) {
     } else if (state_ == ConnectionState::kRefused) {
       refusal = Status::PermissionDenied("the broker refused this device's key");
     } else {
-      commands_.push_back(std::move(command));
+      commands_.emplace_back();
+      commands_.back().request = std::move(request);
       WakeLocked();
       return;
     }
   }
-  if (command.send) {
-    SendResult r;
-    r.status = refusal;
-    r.client_msg_id = command.send->client_msg_id;
-    if (command.send->done) command.send->done(r);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      --in_flight_sends_;
-    }
-    cv_.notify_all();
-  } else if (command.on_fail) {
-    command.on_fail(refusal);
-  }
+  if (request->on_fail) request->on_fail(refusal);
 }
 
 std::future<SendResult> ClientImpl::Send(Target to, Content content) {
@@ -146,14 +145,11 @@ void ClientImpl::SendAsync(Target to, Content content,
   if (to.conversation_id == 0 && to.user.empty()) {
     return fail(Status::InvalidArgument("a message needs a conversation or a user"));
   }
-  Status limits = CheckContentLimits(content, to.conversation_id ? "" : to.user, session());
-  if (!limits.ok()) return fail(limits);
+  Status limits_ok = CheckContentLimits(content, to.conversation_id ? "" : to.user, limits());
+  if (!limits_ok.ok()) return fail(limits_ok);
+  const std::size_t wire_bytes = EstimateSendBytes(content, to.user);
 
-  auto send = std::make_unique<OutgoingSend>();
-  send->to = std::move(to);
-  send->wire_bytes = EstimateSendBytes(content, send->to.user);
-  send->content = std::move(content);
-  send->done = std::move(done);
+  SendResult refused;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     // The I/O thread must never wait for itself: a send from a callback may
@@ -165,21 +161,41 @@ void ClientImpl::SendAsync(Target to, Content content,
       });
     }
     std::uint64_t now = static_cast<std::uint64_t>(NowMicros());
-    send->client_msg_id = std::max(last_client_msg_id_ + 1, now);
-    last_client_msg_id_ = send->client_msg_id;
+    const std::uint64_t id = std::max(last_client_msg_id_ + 1, now);
+    last_client_msg_id_ = id;
     ++in_flight_sends_;
+    if (stopping_ || io_exited_) {
+      refused.status = Status::Unavailable("the client is closed");
+    } else if (state_ == ConnectionState::kRefused) {
+      refused.status = Status::PermissionDenied("the broker refused this device's key");
+    } else {
+      // The id is assigned and the command queued in one critical section, so
+      // the queue (and so unacked_) is in order of client_msg_id.
+      commands_.emplace_back();
+      OutgoingSend& send = commands_.back().send;
+      send.client_msg_id = id;
+      send.request_id = (id & kRequestIdBit) == 0 ? id : next_request_id_++;
+      send.to = std::move(to);
+      send.content = std::move(content);
+      send.wire_bytes = wire_bytes;
+      send.done = std::move(done);
+      WakeLocked();
+      return;
+    }
+    refused.client_msg_id = id;
   }
-  Command c;
-  c.request_id = next_request_id_++;
-  send->request_id = c.request_id;
-  c.wire_bytes = send->wire_bytes;
-  c.send = std::move(send);
-  Enqueue(std::move(c));
+  if (done) done(refused);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --in_flight_sends_;
+  }
+  cv_.notify_all();
 }
 
 bool ClientImpl::Flush(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (OnIoThread()) return in_flight_sends_ == 0;
+  // completed_sends_ belongs to the I/O thread, which is this one.
+  if (OnIoThread()) return in_flight_sends_ - completed_sends_ == 0;
   return cv_.wait_for(lock, timeout, [&] { return in_flight_sends_ == 0; });
 }
 
@@ -191,18 +207,18 @@ Result<T> ClientImpl::Call(std::size_t wire_bytes, WriteRequest write,
   }
   auto promise = std::make_shared<std::promise<Result<T>>>();
   std::future<Result<T>> future = promise->get_future();
-  Command c;
-  c.request_id = next_request_id_++;
-  c.wire_bytes = wire_bytes;
-  c.write = std::move(write);
-  c.on_reply = [promise, parse = std::move(parse)](const wire::Envelope& env) {
+  auto r = std::make_unique<Request>();
+  r->request_id = next_request_id_++;
+  r->wire_bytes = wire_bytes;
+  r->write = std::move(write);
+  r->on_reply = [promise, parse = std::move(parse)](const wire::Envelope& env) {
     promise->set_value(parse(env));
   };
-  c.on_fail = [promise](const Status& s) { promise->set_value(Result<T>(s)); };
-  c.deadline_us = MonotonicMicros() +
-                  std::chrono::duration_cast<std::chrono::microseconds>(options_.request_timeout)
-                      .count();
-  Enqueue(std::move(c));
+  r->on_fail = [promise](const Status& s) { promise->set_value(Result<T>(s)); };
+  r->deadline_us = MonotonicMicros() +
+                   std::chrono::duration_cast<std::chrono::microseconds>(options_.request_timeout)
+                       .count();
+  Enqueue(std::move(r));
   // The I/O thread fails the request at its deadline; the grace only guards
   // against an I/O thread that is stuck in a callback.
   if (future.wait_for(options_.request_timeout + kCallGrace) != std::future_status::ready) {

@@ -5,12 +5,14 @@
 // client_impl.h for the threading contract.
 #include <algorithm>
 #include <exception>
+#include <variant>
 
 #ifndef _WIN32
 #include <csignal>
 #include <pthread.h>
 #endif
 
+#include "broker/base/check.h"
 #include "broker/base/log.h"
 #include "client/client_impl.h"
 
@@ -23,6 +25,10 @@ constexpr std::int64_t kPingAfterUs = 10'000'000;  // schemas/README.md: Ping af
 constexpr std::chrono::milliseconds kTick{100};
 constexpr int kMaxFramesPerTurn = 256;
 constexpr int kFinalAckLingerMs = 1000;
+// Queues keep up to this many slots of capacity when idle.
+constexpr std::size_t kIdleQueueSlots = 1024;
+// FrameWriter starts with the last frame's size, up to this.
+constexpr std::size_t kMaxFrameHint = 256 * 1024;
 
 // Runs a user callback; an exception from it must not kill the I/O thread.
 template <typename F, typename... Args>
@@ -98,12 +104,11 @@ void ClientImpl::CloseSockets(bool flush_acks) {
   if (dealer_ != nullptr) {
     // Deliveries handed to on_message are acknowledged on the way out, so the
     // next session does not get them again; the linger bounds the wait.
-    if (flush_acks && handshake_ok_ && !ack_cursors_.empty()) {
+    if (flush_acks && handshake_ok_ && !to_ack_.empty()) {
       FrameWriter w;
-      w.AddAck({ack_cursors_.begin(), ack_cursors_.end()});
+      w.AddAck(TakeAckCursors());
       zmq::message_t m = ToMessage(w.Finish());
       if (dealer_->send(m, zmq::send_flags::dontwait)) {
-        ack_cursors_.clear();
         dealer_->set(zmq::sockopt::linger, kFinalAckLingerMs);
       }
     }
@@ -120,23 +125,36 @@ void ClientImpl::CloseSockets(bool flush_acks) {
 
 void ClientImpl::RunLoop() {
   while (true) {
+    bool queued = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
+      queued = !commands_.empty();
+      // See "Wake-ups" in client_impl.h: cleared only here, under the lock,
+      // with the queue seen empty; a command queued from now on wakes the
+      // poll below. With commands queued the flag stays set: this thread
+      // looks at the queue again without being woken.
+      if (!queued) {
+        wake_pending_ = false;
+        ShrinkIdleQueuesLocked();
+      }
     }
+    // Queued commands are written at once unless the socket is full or there
+    // is no connection (then POLLOUT or a monitor event ends the wait).
+    const bool can_write = handshake_ok_ && !stalled_;
+    std::chrono::milliseconds timeout =
+        queued && can_write ? std::chrono::milliseconds(0) : PollTimeout();
     zmq_pollitem_t items[] = {
         {dealer_->handle(), 0, static_cast<short>(ZMQ_POLLIN | (stalled_ ? ZMQ_POLLOUT : 0)), 0},
         {monitor_->handle(), 0, ZMQ_POLLIN, 0},
         {wake_in_->handle(), 0, ZMQ_POLLIN, 0},
     };
-    Poll(items, 3, PollTimeout());
+    Poll(items, 3, timeout);
 
     if (items[2].revents & ZMQ_POLLIN) {
       zmq::message_t m;
       while (wake_in_->recv(m, zmq::recv_flags::dontwait)) {
       }
-      std::lock_guard<std::mutex> lock(mutex_);
-      wake_pending_ = false;
     }
     // Frames first: replies already queued belong to the connection that a
     // DISCONNECTED event would end.
@@ -151,6 +169,18 @@ void ClientImpl::RunLoop() {
     ExpireDeadlines();
     WriteFrames();
   }
+}
+
+void ClientImpl::ShrinkIdleQueuesLocked() {
+  // Only with nothing queued or in flight, so that a busy client does not
+  // give memory back and take it again.
+  if (in_flight_sends_ != 0 || !commands_.empty() || staged_pos_ != staged_.size()) return;
+  if (commands_.capacity() > kIdleQueueSlots) std::vector<Command>().swap(commands_);
+  if (staged_.capacity() > kIdleQueueSlots) {
+    std::vector<Command>().swap(staged_);
+    staged_pos_ = 0;
+  }
+  unacked_.ShrinkIfEmpty(kIdleQueueSlots);
 }
 
 std::chrono::milliseconds ClientImpl::PollTimeout() const {
@@ -196,14 +226,11 @@ void ClientImpl::HandleMonitorEvent(const MonitorEvent& event) {
         handshake_problem_.clear();
       }
       stalled_.reset();
-      resend_.clear();
-      for (const auto& [id, send] : unacked_) resend_.push_back(id);
+      resending_ = !unacked_.empty();
+      resend_from_id_ = 0;
       // Acks written just before the connection broke may be lost; repeating
       // the cursors is cheap and idempotent.
-      for (const auto& [conversation, seq] : last_seq_) {
-        std::uint64_t& cursor = ack_cursors_[conversation];
-        cursor = std::max(cursor, seq);
-      }
+      for (auto& [conversation, cursor] : cursors_) MarkToAck(conversation, cursor);
       if (io_state_ == ConnectionState::kRefused) {
         SetState(ConnectionState::kConnecting, Status::Ok());
       }
@@ -251,34 +278,45 @@ void ClientImpl::HandleMonitorEvent(const MonitorEvent& event) {
 }
 
 void ClientImpl::FailAll(const Status& status) {
-  std::deque<Command> queued;
+  std::vector<Command> queued;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queued.swap(commands_);
   }
-  auto sends = std::move(unacked_);
-  unacked_.clear();
-  send_by_request_.clear();
-  resend_.clear();
+  // Staged commands were taken from the queue before the ones still in it.
+  std::vector<Command> staged;
+  staged.swap(staged_);
+  const std::size_t staged_from = staged_pos_;
+  staged_pos_ = 0;
+  RingQueue<OutgoingSend> sends = std::move(unacked_);
+  unacked_ = RingQueue<OutgoingSend>();
+  resending_ = false;
   auto requests = std::move(requests_);
   requests_.clear();
-  std::size_t failed_sends = sends.size();
-  for (const auto& c : queued) failed_sends += c.send ? 1 : 0;
+  // Sends answered since the last PublishCompletedSends() are still in
+  // in_flight_sends_: taken off with the failed ones.
+  std::size_t failed_sends = completed_sends_;
+  completed_sends_ = 0;
   auto fail_send = [&](OutgoingSend& s) {
     SendResult r;
     r.status = status;
     r.client_msg_id = s.client_msg_id;
+    ++failed_sends;
     RunCallback("send", s.done, r);
   };
-  for (auto& [id, s] : sends) fail_send(*s);
-  for (auto& [id, r] : requests) RunCallback("request", r.on_fail, status);
-  for (auto& c : queued) {
-    if (c.send) {
-      fail_send(*c.send);
+  auto fail_command = [&](Command& c) {
+    if (c.request) {
+      RunCallback("request", c.request->on_fail, status);
     } else {
-      RunCallback("request", c.on_fail, status);
+      fail_send(c.send);
     }
+  };
+  for (std::size_t i = 0; i < sends.size(); ++i) {
+    if (!sends[i].answered) fail_send(sends[i]);
   }
+  for (auto& [id, r] : requests) RunCallback("request", r.on_fail, status);
+  for (std::size_t i = staged_from; i < staged.size(); ++i) fail_command(staged[i]);
+  for (auto& c : queued) fail_command(c);
   if (failed_sends > 0) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -303,15 +341,20 @@ void ClientImpl::ExpireDeadlines() {
   }
   if (!handshake_ok_) {
     // Requests that never left the queue (no connection) expire as well.
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = commands_.begin(); it != commands_.end();) {
-      if (!it->send && it->deadline_us != 0 && it->deadline_us <= now) {
-        expired.push_back(std::move(it->on_fail));
-        it = commands_.erase(it);
-      } else {
-        ++it;
+    auto expire = [&](std::vector<Command>& commands, std::size_t from) {
+      auto is_late = [&](const Command& c) {
+        return c.request && c.request->deadline_us != 0 && c.request->deadline_us <= now;
+      };
+      for (std::size_t i = from; i < commands.size(); ++i) {
+        if (is_late(commands[i])) expired.push_back(std::move(commands[i].request->on_fail));
       }
-    }
+      commands.erase(std::remove_if(commands.begin() + static_cast<std::ptrdiff_t>(from),
+                                    commands.end(), is_late),
+                     commands.end());
+    };
+    expire(staged_, staged_pos_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    expire(commands_, 0);
   }
   for (auto& f : expired) RunCallback("request", f, late);
 }
@@ -327,6 +370,7 @@ void ClientImpl::HandleFrame(const zmq::message_t& message) {
   const auto* envelopes = parsed->frame().envelopes();
   if (envelopes == nullptr) return;
   for (const auto* env : *envelopes) HandleEnvelope(*env);
+  PublishCompletedSends();
   // Acks go out with the next frame WriteFrames() builds, coalesced per
   // conversation.
 }
@@ -334,18 +378,15 @@ void ClientImpl::HandleFrame(const zmq::message_t& message) {
 void ClientImpl::HandleEnvelope(const wire::Envelope& env) {
   const std::uint64_t id = env.request_id();
   if (const auto* ack = env.body_as_SendAck()) {
-    std::uint64_t msg_id = ack->client_msg_id();
-    if (unacked_.count(msg_id) == 0) {
-      auto it = send_by_request_.find(id);
-      if (it == send_by_request_.end()) return;  // a late duplicate ack
-      msg_id = it->second;
-    }
+    OutgoingSend* send = FindUnacked(ack->client_msg_id());
+    if (send == nullptr) send = FindSendByRequest(id);
+    if (send == nullptr) return;  // a late duplicate ack
     SendResult r;
     r.conversation_id = ack->conversation_id();
     r.seq = ack->seq();
     r.sent_at_us = ack->sent_at_us();
     r.duplicate = ack->duplicate();
-    CompleteSend(msg_id, std::move(r));
+    CompleteSend(*send, std::move(r));
     return;
   }
   if (id == 0) {
@@ -363,7 +404,7 @@ void ClientImpl::HandleEnvelope(const wire::Envelope& env) {
     HandleHelloReply(env);
     return;
   }
-  if (auto it = send_by_request_.find(id); it != send_by_request_.end()) {
+  if (OutgoingSend* send = FindSendByRequest(id)) {
     SendResult r;
     if (const auto* error = env.body_as_Error()) {
       r.status = StatusFromError(*error);
@@ -371,7 +412,7 @@ void ClientImpl::HandleEnvelope(const wire::Envelope& env) {
       r.status = Status::Internal("the broker answered a Send with " +
                                   std::string(BodyName(env.body_type())));
     }
-    CompleteSend(it->second, std::move(r));
+    CompleteSend(*send, std::move(r));
     return;
   }
   auto it = requests_.find(id);
@@ -401,6 +442,9 @@ void ClientImpl::HandleHelloReply(const wire::Envelope& env) {
   }
   SessionInfo s = SessionFromWire(*reply);
   if (s.max_frame_bytes > 0) max_frame_bytes_ = s.max_frame_bytes;
+  max_text_bytes_.store(s.max_text_bytes, std::memory_order_relaxed);
+  max_attachment_bytes_.store(s.max_attachment_bytes, std::memory_order_relaxed);
+  max_frame_limit_.store(s.max_frame_bytes, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     session_ = std::move(s);
@@ -416,37 +460,109 @@ void ClientImpl::HandleDelivery(const wire::Delivery& delivery) {
   // A send-only session must not move this device's cursor: another session
   // of the same device may be the one that shows the messages.
   if (!options_.receive || receiving_stopped_) return;
-  Result<Message> m = MessageFromDelivery(delivery);
-  if (!m.ok()) {
-    LOG_WARNING() << "libchatpro: dropped a delivery: " << m.status().message();
+  Status read = delivery_reader_.Read(delivery);
+  if (!read.ok()) {
+    LOG_WARNING() << "libchatpro: dropped a delivery: " << read.message();
     return;
   }
-  std::uint64_t& last = last_seq_[m->conversation_id];
-  if (m->seq <= last) {
+  const Message& m = delivery_reader_.message();
+  const std::uint64_t conversation = m.conversation_id;
+  DeliveryCursor& cursor = CursorFor(conversation);
+  if (m.seq <= cursor.last_seq) {
     // At least once: processed already. Acknowledge it again all the same, or
     // the broker would count it against the delivery window for ever.
-    std::uint64_t& cursor = ack_cursors_[m->conversation_id];
-    cursor = std::max(cursor, last);
+    MarkToAck(conversation, cursor);
     return;
   }
-  RunCallback("on_message", options_.on_message, *m);
-  last = m->seq;
-  ack_cursors_[m->conversation_id] = m->seq;
+  RunCallback("on_message", options_.on_message, m);
+  cursor.last_seq = m.seq;
+  MarkToAck(conversation, cursor);
+  if (!std::holds_alternative<Text>(m.content)) delivery_reader_.Clear();
 }
 
-void ClientImpl::CompleteSend(std::uint64_t client_msg_id, SendResult result) {
-  auto it = unacked_.find(client_msg_id);
-  if (it == unacked_.end()) return;
-  std::unique_ptr<OutgoingSend> send = std::move(it->second);
-  unacked_.erase(it);
-  send_by_request_.erase(send->request_id);
-  result.client_msg_id = client_msg_id;
+ClientImpl::DeliveryCursor& ClientImpl::CursorFor(std::uint64_t conversation_id) {
+  if (cached_cursor_ == nullptr || cached_conversation_ != conversation_id) {
+    cached_cursor_ = &cursors_[conversation_id];
+    cached_conversation_ = conversation_id;
+  }
+  return *cached_cursor_;
+}
+
+void ClientImpl::MarkToAck(std::uint64_t conversation_id, DeliveryCursor& cursor) {
+  if (cursor.to_ack) return;
+  cursor.to_ack = true;
+  to_ack_.emplace_back(conversation_id, &cursor);
+}
+
+const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ClientImpl::TakeAckCursors() {
+  ack_cursors_.clear();
+  for (auto& [conversation, cursor] : to_ack_) {
+    ack_cursors_.emplace_back(conversation, cursor->last_seq);
+    cursor->to_ack = false;
+  }
+  to_ack_.clear();
+  std::sort(ack_cursors_.begin(), ack_cursors_.end());
+  return ack_cursors_;
+}
+
+std::size_t ClientImpl::LowerBound(std::uint64_t client_msg_id) const {
+  std::size_t lo = 0;
+  std::size_t hi = unacked_.size();
+  while (lo < hi) {
+    std::size_t mid = lo + (hi - lo) / 2;
+    if (unacked_[mid].client_msg_id < client_msg_id) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+ClientImpl::OutgoingSend* ClientImpl::FindUnacked(std::uint64_t client_msg_id) {
+  if (unacked_.empty()) return nullptr;
+  // Acks come in the order of the sends, mostly: the front first.
+  OutgoingSend* s = &unacked_.front();
+  if (s->client_msg_id != client_msg_id) {
+    std::size_t i = LowerBound(client_msg_id);
+    if (i == unacked_.size()) return nullptr;
+    s = &unacked_[i];
+    if (s->client_msg_id != client_msg_id) return nullptr;
+  }
+  return s->answered ? nullptr : s;
+}
+
+ClientImpl::OutgoingSend* ClientImpl::FindSendByRequest(std::uint64_t request_id) {
+  if ((request_id & kRequestIdBit) == 0) return FindUnacked(request_id);
+  if (!high_send_ids_) return nullptr;
+  // Only for sends whose ids reach kRequestIdBit: never in practice.
+  for (std::size_t i = 0; i < unacked_.size(); ++i) {
+    OutgoingSend& s = unacked_[i];
+    if (s.request_id == request_id && !s.answered) return &s;
+  }
+  return nullptr;
+}
+
+void ClientImpl::CompleteSend(OutgoingSend& send, SendResult result) {
+  send.answered = true;
+  result.client_msg_id = send.client_msg_id;
+  std::function<void(const SendResult&)> done = std::move(send.done);
+  send.content = Content();  // an answered send in the middle holds no payload
   // The callback first: Flush() promises that every callback has run.
-  RunCallback("send", send->done, result);
+  RunCallback("send", done, result);
+  ++completed_sends_;
+  // Callbacks cannot reach unacked_ (it belongs to this thread), so `send`
+  // was not moved; only from here on may it go.
+  while (!unacked_.empty() && unacked_.front().answered) unacked_.pop_front();
+}
+
+void ClientImpl::PublishCompletedSends() {
+  if (completed_sends_ == 0) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    --in_flight_sends_;
+    in_flight_sends_ -= std::min(in_flight_sends_, completed_sends_);
   }
+  completed_sends_ = 0;
   cv_.notify_all();
 }
 
@@ -475,9 +591,9 @@ void ClientImpl::WriteFrames() {
 }
 
 bool ClientImpl::BuildFrame(zmq::message_t* out) {
-  FrameWriter w;
-  const std::size_t budget =
-      static_cast<std::size_t>(max_frame_bytes()) - std::min<std::size_t>(max_frame_bytes() / 2, 4096);
+  FrameWriter w(frame_bytes_hint_);
+  const std::size_t budget = static_cast<std::size_t>(max_frame_bytes()) -
+                             std::min<std::size_t>(max_frame_bytes() / 2, 4096);
   std::size_t used = 0;
   std::size_t batch = 0;
 
@@ -486,57 +602,66 @@ bool ClientImpl::BuildFrame(zmq::message_t* out) {
     hello_request_id_ = next_request_id_++;
     w.AddHello(hello_request_id_, options_.client_version, options_.receive);
   }
-  if (!ack_cursors_.empty()) {
-    w.AddAck({ack_cursors_.begin(), ack_cursors_.end()});
-    used += kEnvelopeOverheadBytes + 16 * ack_cursors_.size();
-    ack_cursors_.clear();
+  if (!to_ack_.empty()) {
+    const auto& cursors = TakeAckCursors();
+    w.AddAck(cursors);
+    used += kEnvelopeOverheadBytes + 16 * cursors.size();
   }
   // Resends come before anything new, so the broker sees the original order.
-  while (!resend_.empty() && batch < options_.max_batch) {
-    auto it = unacked_.find(resend_.front());
-    if (it == unacked_.end()) {
-      resend_.pop_front();
-      continue;
-    }
-    const OutgoingSend& s = *it->second;
-    if (batch > 0 && used + s.wire_bytes > budget) break;
-    w.AddSend(s.request_id, s.client_msg_id, s.to, s.content);
-    used += s.wire_bytes;
-    ++batch;
-    resend_.pop_front();
-  }
-  if (resend_.empty()) {
-    std::vector<Command> taken;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      std::size_t planned = used;
-      while (!commands_.empty() && batch + taken.size() < options_.max_batch) {
-        const Command& c = commands_.front();
-        if (batch + taken.size() > 0 && planned + c.wire_bytes > budget) break;
-        planned += c.wire_bytes;
-        taken.push_back(std::move(commands_.front()));
-        commands_.pop_front();
+  // Nothing joins unacked_ while resending_, so its end is where they stop.
+  if (resending_) {
+    for (std::size_t i = LowerBound(resend_from_id_); batch < options_.max_batch; ++i) {
+      if (i == unacked_.size()) {
+        resending_ = false;
+        break;
       }
-    }
-    std::int64_t now = MonotonicMicros();
-    for (Command& c : taken) {
-      if (c.send) {
-        OutgoingSend& s = *c.send;
-        w.AddSend(s.request_id, s.client_msg_id, s.to, s.content);
-        send_by_request_[s.request_id] = s.client_msg_id;
-        unacked_[s.client_msg_id] = std::move(c.send);
-      } else {
-        if (c.deadline_us != 0 && c.deadline_us <= now) {
-          RunCallback("request", c.on_fail,
-                      Status::Unavailable("no answer from the broker at " + profile_.endpoint +
-                                          " within the request timeout"));
-          continue;
-        }
-        c.write(w, c.request_id);
-        requests_[c.request_id] = PendingRequest{std::move(c.on_reply), std::move(c.on_fail),
-                                                 c.deadline_us};
-      }
+      const OutgoingSend& s = unacked_[i];
+      if (s.answered) continue;
+      if (batch > 0 && used + s.wire_bytes > budget) break;
+      w.AddSend(s.request_id, s.client_msg_id, s.to, s.content);
+      used += s.wire_bytes;
       ++batch;
+      resend_from_id_ = s.client_msg_id + 1;
+    }
+  }
+  if (!resending_) {
+    if (staged_pos_ == staged_.size()) {
+      // Take the whole queue in one swap; the app threads get the empty
+      // vector (with its capacity) back.
+      staged_.clear();
+      staged_pos_ = 0;
+      std::lock_guard<std::mutex> lock(mutex_);
+      staged_.swap(commands_);
+    }
+    std::int64_t now = 0;
+    while (staged_pos_ < staged_.size() && batch < options_.max_batch) {
+      Command& c = staged_[staged_pos_];
+      if (batch > 0 && used + c.wire_bytes() > budget) break;
+      ++staged_pos_;
+      if (!c.request) {
+        OutgoingSend& s = c.send;
+        w.AddSend(s.request_id, s.client_msg_id, s.to, s.content);
+        used += s.wire_bytes;
+        ++batch;
+        CHATPRO_CHECK(unacked_.empty() || unacked_.back().client_msg_id < s.client_msg_id,
+                      "sends are queued in the order of their ids");
+        if (s.request_id != s.client_msg_id) high_send_ids_ = true;
+        unacked_.push_back(std::move(s));
+        continue;
+      }
+      Request& r = *c.request;
+      if (now == 0) now = MonotonicMicros();
+      if (r.deadline_us != 0 && r.deadline_us <= now) {
+        RunCallback("request", r.on_fail,
+                    Status::Unavailable("no answer from the broker at " + profile_.endpoint +
+                                        " within the request timeout"));
+        continue;
+      }
+      r.write(w, r.request_id);
+      used += r.wire_bytes;
+      ++batch;
+      requests_[r.request_id] =
+          PendingRequest{std::move(r.on_reply), std::move(r.on_fail), r.deadline_us};
     }
   }
   if (w.envelope_count() == 0 && MonotonicMicros() - last_write_us_ >= kPingAfterUs) {
@@ -544,6 +669,7 @@ bool ClientImpl::BuildFrame(zmq::message_t* out) {
   }
   if (w.envelope_count() == 0) return false;
   *out = ToMessage(w.Finish());
+  frame_bytes_hint_ = std::min(out->size() + out->size() / 8, kMaxFrameHint);
   return true;
 }
 

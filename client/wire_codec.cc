@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "client/wire_codec.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -21,6 +22,66 @@ fb::Offset<fb::Vector<std::uint8_t>> ByteVector(fb::FlatBufferBuilder& fbb, std:
 }
 
 bool Aligned(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 7u) == 0; }
+
+// Assigning into an existing string keeps its capacity: no allocation when
+// the new value fits.
+void AssignStr(std::string& out, const fb::String* s) {
+  if (s == nullptr) {
+    out.clear();
+  } else {
+    out.assign(s->data(), s->size());
+  }
+}
+
+// Fills `out` from `m`, reusing the strings `out` already holds.
+void FillMessage(const wire::Message& m, Message& out) {
+  out.conversation_id = m.conversation_id();
+  out.seq = m.seq();
+  AssignStr(out.sender, m.sender_login());
+  out.sender_device_id = m.sender_device_id();
+  out.client_msg_id = m.client_msg_id();
+  out.sent_at_us = m.sent_at_us();
+  if (const auto* text = m.content_as_Text()) {
+    if (auto* reused = std::get_if<Text>(&out.content)) {
+      AssignStr(reused->body, text->body());
+    } else {
+      out.content = Text{Str(text->body())};
+    }
+  } else if (const auto* voice = m.content_as_Voice()) {
+    out.content = Voice{Str(voice->codec()), voice->duration_ms(), Bytes(voice->audio())};
+  } else if (const auto* picture = m.content_as_Picture()) {
+    out.content = Picture{Str(picture->mime_type()), picture->width(), picture->height(),
+                          Bytes(picture->image()), Bytes(picture->thumbnail())};
+  } else {
+    out.content = Text{};
+  }
+}
+
+// The message nested in a delivery. The outer verifier has checked the nested
+// buffer already; what is left is alignment: a byte vector is only 4-byte
+// aligned, the message has 64-bit fields, so misaligned bytes are copied into
+// `aligned` (which the result then points into). On failure returns
+// InvalidArgument (the nested buffer is missing or has no content).
+Result<const wire::Message*> NestedMessage(const wire::Delivery& delivery,
+                                           std::vector<std::uint64_t>& aligned) {
+  const auto* nested = delivery.message();
+  if (nested == nullptr || nested->size() < 8) {
+    return Status::InvalidArgument("a delivery without a message");
+  }
+  const wire::Message* m = nullptr;
+  if (Aligned(nested->data())) {
+    m = delivery.message_nested_root();
+  } else {
+    aligned.resize((nested->size() + 7) / 8);
+    std::memcpy(aligned.data(), nested->data(), nested->size());
+    m = fb::GetRoot<wire::Message>(aligned.data());
+  }
+  if (m->content_type() == wire::Content::NONE) {
+    return Status::InvalidArgument("message " + std::to_string(m->conversation_id()) + "/" +
+                                   std::to_string(m->seq()) + " has no content");
+  }
+  return m;
+}
 
 // Builds the Content union member for `content`; returns its type and offset.
 std::pair<wire::Content, fb::Offset<void>> BuildContent(fb::FlatBufferBuilder& fbb,
@@ -99,13 +160,13 @@ std::size_t EstimateSendBytes(const Content& content, std::string_view to_user) 
 }
 
 Status CheckContentLimits(const Content& content, std::string_view to_user,
-                          const SessionInfo& session) {
+                          const ContentLimits& limits) {
   if (const auto* text = std::get_if<Text>(&content)) {
     if (text->body.empty()) return Status::InvalidArgument("the text is empty");
-    if (session.max_text_bytes > 0 && text->body.size() > session.max_text_bytes) {
+    if (limits.max_text_bytes > 0 && text->body.size() > limits.max_text_bytes) {
       return Status::InvalidArgument("the text has " + std::to_string(text->body.size()) +
                                      " bytes; the broker takes at most " +
-                                     std::to_string(session.max_text_bytes));
+                                     std::to_string(limits.max_text_bytes));
     }
   } else {
     std::size_t attachment = 0;
@@ -117,14 +178,14 @@ Status CheckContentLimits(const Content& content, std::string_view to_user,
       if (picture.image.empty()) return Status::InvalidArgument("the picture has no image");
       attachment = picture.image.size() + picture.thumbnail.size();
     }
-    if (session.max_attachment_bytes > 0 && attachment > session.max_attachment_bytes) {
+    if (limits.max_attachment_bytes > 0 && attachment > limits.max_attachment_bytes) {
       return Status::InvalidArgument("the attachment has " + std::to_string(attachment) +
                                      " bytes; the broker takes at most " +
-                                     std::to_string(session.max_attachment_bytes));
+                                     std::to_string(limits.max_attachment_bytes));
     }
   }
   std::uint64_t max_frame =
-      session.max_frame_bytes > 0 ? session.max_frame_bytes : kDefaultMaxFrameBytes;
+      limits.max_frame_bytes > 0 ? limits.max_frame_bytes : kDefaultMaxFrameBytes;
   std::size_t estimate = EstimateSendBytes(content, to_user);
   if (estimate > max_frame) {
     return Status::InvalidArgument("the message needs about " + std::to_string(estimate) +
@@ -134,7 +195,8 @@ Status CheckContentLimits(const Content& content, std::string_view to_user,
   return Status::Ok();
 }
 
-FrameWriter::FrameWriter() : fbb_(1024) {}
+FrameWriter::FrameWriter(std::size_t initial_bytes)
+    : fbb_(std::max<std::size_t>(initial_bytes, 64)) {}
 
 void FrameWriter::Add(std::uint64_t request_id, wire::Body type, fb::Offset<void> body) {
   envelopes_.push_back(wire::CreateEnvelope(fbb_, request_id, type, body));
@@ -284,45 +346,20 @@ Result<ReceivedFrame> ReceivedFrame::Parse(const void* data, std::size_t size) {
 
 Message MessageFromWire(const wire::Message& m) {
   Message out;
-  out.conversation_id = m.conversation_id();
-  out.seq = m.seq();
-  out.sender = Str(m.sender_login());
-  out.sender_device_id = m.sender_device_id();
-  out.client_msg_id = m.client_msg_id();
-  out.sent_at_us = m.sent_at_us();
-  if (const auto* text = m.content_as_Text()) {
-    out.content = Text{Str(text->body())};
-  } else if (const auto* voice = m.content_as_Voice()) {
-    out.content = Voice{Str(voice->codec()), voice->duration_ms(), Bytes(voice->audio())};
-  } else if (const auto* picture = m.content_as_Picture()) {
-    out.content = Picture{Str(picture->mime_type()), picture->width(), picture->height(),
-                          Bytes(picture->image()), Bytes(picture->thumbnail())};
-  }
+  FillMessage(m, out);
   return out;
 }
 
 Result<Message> MessageFromDelivery(const wire::Delivery& delivery) {
-  const auto* nested = delivery.message();
-  if (nested == nullptr || nested->size() < 8) {
-    return Status::InvalidArgument("a delivery without a message");
-  }
-  // The outer verifier has checked the nested buffer already; what is left is
-  // alignment: a byte vector is only 4-byte aligned, the message has 64-bit
-  // fields.
-  const wire::Message* m = nullptr;
-  std::vector<std::uint64_t> copy;
-  if (Aligned(nested->data())) {
-    m = delivery.message_nested_root();
-  } else {
-    copy.resize((nested->size() + 7) / 8);
-    std::memcpy(copy.data(), nested->data(), nested->size());
-    m = fb::GetRoot<wire::Message>(copy.data());
-  }
-  if (m->content_type() == wire::Content::NONE) {
-    return Status::InvalidArgument("message " + std::to_string(m->conversation_id()) + "/" +
-                                   std::to_string(m->seq()) + " has no content");
-  }
+  std::vector<std::uint64_t> aligned;
+  CHATPRO_ASSIGN_OR_RETURN(const wire::Message* m, NestedMessage(delivery, aligned));
   return MessageFromWire(*m);
+}
+
+Status DeliveryReader::Read(const wire::Delivery& delivery) {
+  CHATPRO_ASSIGN_OR_RETURN(const wire::Message* m, NestedMessage(delivery, aligned_));
+  FillMessage(*m, message_);
+  return Status::Ok();
 }
 
 Conversation ConversationFromWire(const wire::ConversationInfo& info) {

@@ -46,11 +46,19 @@ wire::Role RoleToWire(Role role);
 // up generously; used to split batches below max_frame_bytes.
 std::size_t EstimateSendBytes(const Content& content, std::string_view to_user);
 
-// Checks a message against the session's limits before it goes out. Limits
-// of 0 are unknown and not checked. On failure returns InvalidArgument naming
-// the limit.
+// The broker's limits (from HelloReply) a message is checked against before it
+// goes out. 0 is unknown: not checked (the frame limit falls back to
+// kDefaultMaxFrameBytes).
+struct ContentLimits {
+  std::uint64_t max_text_bytes = 0;
+  std::uint64_t max_attachment_bytes = 0;
+  std::uint64_t max_frame_bytes = 0;
+};
+
+// Checks a message against `limits`. On failure returns InvalidArgument
+// naming the limit (or saying that the message is empty).
 Status CheckContentLimits(const Content& content, std::string_view to_user,
-                          const SessionInfo& session);
+                          const ContentLimits& limits);
 
 // Builds one Frame from a batch of envelopes. Typical use:
 //
@@ -60,7 +68,9 @@ Status CheckContentLimits(const Content& content, std::string_view to_user,
 //   flatbuffers::DetachedBuffer bytes = w.Finish();
 class FrameWriter {
  public:
-  FrameWriter();
+  // `initial_bytes`: the buffer to start with; a writer that is given about
+  // the size of the frame it will build never grows (and copies) its buffer.
+  explicit FrameWriter(std::size_t initial_bytes = 1024);
   FrameWriter(const FrameWriter&) = delete;
   FrameWriter& operator=(const FrameWriter&) = delete;
 
@@ -126,6 +136,32 @@ class ReceivedFrame {
 // The message inside a Delivery. On failure returns InvalidArgument (the
 // nested buffer is missing or has no content).
 Result<Message> MessageFromDelivery(const wire::Delivery& delivery);
+
+// Reads the messages of a stream of Deliveries into one Message that it
+// reuses, so that a steady stream of text deliveries does not allocate per
+// message (the strings keep their capacity; a voice or picture is built
+// afresh). Used by the I/O thread for on_message.
+//
+// Thread-safety: a value used by one thread at a time.
+class DeliveryReader {
+ public:
+  DeliveryReader() = default;
+  DeliveryReader(const DeliveryReader&) = delete;
+  DeliveryReader& operator=(const DeliveryReader&) = delete;
+
+  // Reads the message inside `delivery`; message() then holds it until the
+  // next Read(). On failure returns InvalidArgument as MessageFromDelivery()
+  // does, and message() is unspecified.
+  Status Read(const wire::Delivery& delivery);
+  const Message& message() const { return message_; }
+  // Drops what message() holds (a large attachment need not wait for the
+  // next delivery to be freed).
+  void Clear() { message_ = Message(); }
+
+ private:
+  Message message_;
+  std::vector<std::uint64_t> aligned_;  // the nested bytes, when not 8-byte aligned
+};
 Message MessageFromWire(const wire::Message& message);
 
 Conversation ConversationFromWire(const wire::ConversationInfo& info);

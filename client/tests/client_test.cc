@@ -178,6 +178,102 @@ TEST_F(ClientTest, UnacknowledgedSendsAreResentWithTheSameIdAfterReconnecting) {
   EXPECT_EQ(states.back(), ConnectionState::kConnected);
 }
 
+TEST_F(ClientTest, AnErrorForOneSendFailsOnlyThatSend) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  auto a = client->Send(Target::Conversation(1), Text{"a"});
+  auto b = client->Send(Target::Conversation(FakeBroker::kMissingConversation), Text{"b"});
+  auto c = client->Send(Target::Conversation(1), Text{"c"});
+  SendResult ra = a.get();
+  SendResult rb = b.get();
+  SendResult rc = c.get();
+  ASSERT_TRUE(ra.status.ok()) << ra.status;
+  ASSERT_TRUE(rc.status.ok()) << rc.status;
+  EXPECT_EQ(rb.status.code(), StatusCode::kNotFound);
+  EXPECT_EQ(rb.status.message(), "no conversation 404");
+  EXPECT_LT(ra.client_msg_id, rb.client_msg_id);
+  EXPECT_LT(rb.client_msg_id, rc.client_msg_id);
+  EXPECT_EQ(rc.seq, ra.seq + 1);
+  EXPECT_TRUE(client->Flush(1000ms));
+}
+
+TEST_F(ClientTest, SendsAnsweredOutOfOrderAreNotResent) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  broker_.ack_sends = false;
+  auto a = client->Send(Target::Conversation(1), Text{"a"});
+  auto b = client->Send(Target::Conversation(FakeBroker::kMissingConversation), Text{"b"});
+  auto c = client->Send(Target::Conversation(1), Text{"c"});
+  ASSERT_EQ(b.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(b.get().status.code(), StatusCode::kNotFound);
+  EXPECT_EQ(a.wait_for(100ms), std::future_status::timeout);
+
+  broker_.ack_sends = true;
+  broker_.Restart();
+  ASSERT_EQ(c.wait_for(10s), std::future_status::ready);
+  SendResult ra = a.get();
+  SendResult rc = c.get();
+  ASSERT_TRUE(ra.status.ok()) << ra.status;
+  ASSERT_TRUE(rc.status.ok()) << rc.status;
+  std::vector<std::uint64_t> resent;
+  for (const auto& s : broker_.Seen()) {
+    if (s.connection == 1 && s.type == wire::Body::Send) resent.push_back(s.client_msg_id);
+  }
+  EXPECT_EQ(resent, (std::vector<std::uint64_t>{ra.client_msg_id, rc.client_msg_id}));
+}
+
+TEST_F(ClientTest, SendsFromManyThreadsThroughASmallWindowAllComplete) {
+  // Many wake-ups racing the I/O thread going idle: a lost one would hang.
+  ClientOptions options;
+  options.max_batch = 8;
+  options.max_unacked_sends = 16;
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 1500;
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        client->SendAsync(Target::Conversation(2),
+                          Text{std::to_string(t) + "/" + std::to_string(i)},
+                          [&](const SendResult& r) { ++(r.status.ok() ? ok : failed); });
+        if (i % 100 == 0) std::this_thread::sleep_for(1ms);  // let the I/O thread go idle
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(client->Flush(20s)) << ok.load() << " acknowledged";
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  EXPECT_EQ(failed.load(), 0);
+  // Each send was written once, in the order of its id.
+  std::uint64_t last = 0;
+  std::size_t sends = 0;
+  for (const auto& s : broker_.Seen()) {
+    if (s.type != wire::Body::Send) continue;
+    EXPECT_GT(s.client_msg_id, last);
+    last = s.client_msg_id;
+    ++sends;
+  }
+  EXPECT_EQ(sends, static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST_F(ClientTest, ASendAfterAnIdlePauseIsWrittenAtOnce) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(i % 4 * 5));
+    auto start = std::chrono::steady_clock::now();
+    auto f = client->Send(Target::Conversation(1), Text{"ping " + std::to_string(i)});
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready) << "send " << i << " was not woken";
+    EXPECT_TRUE(f.get().status.ok());
+    // Far below the I/O thread's idle poll timeout (10 s): it was woken.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  }
+}
+
 TEST_F(ClientTest, DeliveriesAreHandedOverInOrderOnceAndAcknowledged) {
   std::mutex m;
   std::vector<std::uint64_t> got;

@@ -226,7 +226,9 @@ void FakeBroker::Run() {
       } else if (const auto* send = env->body_as_Send()) {
         seen.client_msg_id = send->client_msg_id();
         if (const auto* t = send->content_as_Text()) seen.text = t->body()->str();
-        if (ack_sends) {
+        if (send->conversation_id() == kMissingConversation) {
+          r.Error(rid, wire::ErrorCode::NotFound, "no conversation 404");
+        } else if (ack_sends) {
           std::uint64_t conv = send->conversation_id() ? send->conversation_id() : 1;
           bool duplicate = acked.count(send->client_msg_id()) > 0;
           if (!duplicate) acked[send->client_msg_id()] = {conv, ++head_seq_[conv]};

@@ -52,6 +52,9 @@ class FakeBroker {
   // Behaviour switches (default in brackets).
   std::atomic<bool> ack_sends{true};       // answer Send with SendAck [true]
   std::atomic<bool> answer_requests{true}; // answer other requests [true]
+  // A Send to this conversation gets Error NotFound at once, whatever
+  // ack_sends says.
+  static constexpr std::uint64_t kMissingConversation = 404;
 
   // Sends a frame of Delivery events (text messages) to the last peer.
   void PushDeliveries(std::uint64_t conversation_id, std::vector<std::uint64_t> seqs,

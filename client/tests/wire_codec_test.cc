@@ -117,8 +117,40 @@ TEST(WireCodec, MessageFromDeliveryReadsTheNestedMessage) {
   }
 }
 
+// Builds a Delivery of `stored` (a stored Message) into `fbb`, misaligned
+// by `pad` bytes.
+const wire::Delivery* BuildDelivery(flatbuffers::FlatBufferBuilder& fbb, const std::string& stored,
+                                    int pad) {
+  if (pad) fbb.CreateString(std::string(static_cast<std::size_t>(pad), 'x'));
+  auto vec = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(stored.data()), stored.size());
+  fbb.Finish(wire::CreateDelivery(fbb, vec));
+  return flatbuffers::GetRoot<wire::Delivery>(fbb.GetBufferPointer());
+}
+
+TEST(WireCodec, DeliveryReaderReadsEachMessageIntoTheSameMessage) {
+  DeliveryReader reader;
+  for (int i = 0; i < 4; ++i) {
+    flatbuffers::FlatBufferBuilder fbb;
+    std::string text = i % 2 ? "short" : std::string(300, static_cast<char>('a' + i));
+    std::string stored = testing::BuildStoredMessage(3, 17 + static_cast<std::uint64_t>(i),
+                                                     i < 2 ? "ana" : "bob", text);
+    const wire::Delivery* d = BuildDelivery(fbb, stored, i % 2);
+    ASSERT_TRUE(reader.Read(*d).ok());
+    const Message& m = reader.message();
+    EXPECT_EQ(m.conversation_id, 3u);
+    EXPECT_EQ(m.seq, 17u + static_cast<std::uint64_t>(i));
+    EXPECT_EQ(m.sender, i < 2 ? "ana" : "bob");
+    EXPECT_EQ(std::get<Text>(m.content).body, text);
+    EXPECT_EQ(&reader.message(), &m);
+  }
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(wire::CreateDelivery(fbb));
+  EXPECT_EQ(reader.Read(*flatbuffers::GetRoot<wire::Delivery>(fbb.GetBufferPointer())).code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(WireCodec, ContentLimitsAreCheckedLocally) {
-  SessionInfo s;
+  ContentLimits s;
   s.max_text_bytes = 10;
   s.max_attachment_bytes = 100;
   s.max_frame_bytes = 1000;
