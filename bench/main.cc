@@ -39,6 +39,8 @@ Options:
   --verbose          print the broker's own account of each run (frames, batches)
   --json FILE        also write the results as JSON
   --broker PATH      the chatpro-broker to run (default: next to this program)
+  --broker-arg ARG   pass ARG to every broker started (repeatable), e.g.
+                     --broker-arg --set --broker-arg limits.delivery_window_bytes=32MiB
   --messages N       messages for W1, W2 and W7
   --group-size N     members for W3 (default 100)
   --devices N        idle devices for W6 (default 10000)
@@ -82,6 +84,8 @@ int Run(int argc, char** argv) {
       while (std::getline(list, w, ',')) workloads.insert(w);
     } else if (a == "--repeat") {
       o.repeat = std::max(1, std::atoi(next().c_str()));
+    } else if (a == "--broker-arg") {
+      o.broker_args.push_back(next());
     } else if (a == "--verbose") {
       o.verbose = true;
     } else if (a == "--short") {

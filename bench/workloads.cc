@@ -118,6 +118,7 @@ Result<Pair> StartWithUsers(const BenchOptions& o, const std::string& durability
                             const TempDir& dir, int pin_cpu = -1) {
   BrokerSettings settings;
   settings.broker_path = o.broker_path;
+  settings.extra_args = o.broker_args;
   settings.durability = durability;
   settings.pin_cpu = pin_cpu;
   Pair p;
@@ -390,6 +391,7 @@ std::vector<Metric> RunW6(const BenchOptions& o) {
   TempDir dir;
   BrokerSettings settings;
   settings.broker_path = o.broker_path;
+  settings.extra_args = o.broker_args;
   settings.durability = "os";
   auto broker = BrokerProcess::Start(settings, dir.path());
   if (!broker.ok()) {
@@ -405,6 +407,16 @@ std::vector<Metric> RunW6(const BenchOptions& o) {
     return {memory, connect};
   }
   for (int r = 0; r < o.repeat; ++r) {
+    // Each round starts from a freshly started broker: devices of the last
+    // round are otherwise remembered until their sessions time out.
+    double restart_s = 0;
+    Status restarted = (*broker)->Restart(&restart_s);
+    if (!restarted.ok()) {
+      Fail("restarting the broker", restarted);
+      memory.lost_nothing = connect.lost_nothing = false;
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::uint64_t before = (*broker)->ResidentBytes();
     Result<ConnectedDevices> connected = ConnectIdleDevices(o.self_path, *devices);
     if (!connected.ok()) {
@@ -416,12 +428,10 @@ std::vector<Metric> RunW6(const BenchOptions& o) {
     memory.runs.push_back(static_cast<double>(after > before ? after - before : 0) / 1024.0 /
                           o.w6_devices);
     connect.runs.push_back(connected->seconds);
+    memory.note = "broker RSS " + std::to_string(before / (1024 * 1024)) + " MiB before, " +
+                  std::to_string(after / (1024 * 1024)) + " MiB with the devices connected";
     connected->Close();
-    // Let the broker notice the disconnects before the next round.
-    std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  memory.note = "broker RSS " + std::to_string((*broker)->ResidentBytes() / (1024 * 1024)) +
-                " MiB after the last round";
   return {memory, connect};
 }
 

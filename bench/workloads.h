@@ -10,6 +10,7 @@
 
 #include <string>
 #include <vector>
+#include <vector>
 
 #include "bench/report.h"
 
@@ -34,6 +35,8 @@ struct BenchOptions {
   std::size_t picture_bytes = 256 * 1024;
   // Print the broker's own account of each run (frames, batches).
   bool verbose = false;
+  // Extra command-line arguments for every broker the benchmark starts.
+  std::vector<std::string> broker_args;
 };
 
 std::vector<Metric> RunW1(const BenchOptions& o);
