@@ -122,6 +122,17 @@ Result<std::unique_ptr<BrokerProcess>> BrokerProcess::Start(const BrokerSettings
   return b;
 }
 
+Result<std::unique_ptr<BrokerProcess>> BrokerProcess::Attach(const std::string& admin_profile,
+                                                             pid_t pid) {
+  CHATPRO_ASSIGN_OR_RETURN(client::Profile p, client::Profile::Load(admin_profile));
+  std::unique_ptr<BrokerProcess> b(new BrokerProcess());
+  b->attached_ = true;
+  b->admin_profile_ = admin_profile;
+  b->endpoint_ = p.endpoint;
+  b->pid_ = pid;
+  return b;
+}
+
 Status BrokerProcess::Launch() {
   // The log is appended to across restarts: look only at what this start adds.
   const size_t log_offset = ReadFile(log_path_).size();
@@ -162,7 +173,7 @@ Status BrokerProcess::Launch() {
 BrokerProcess::~BrokerProcess() { Stop(); }
 
 bool BrokerProcess::Stop() {
-  if (pid_ <= 0) return true;
+  if (attached_ || pid_ <= 0) return true;
   ::kill(pid_, SIGTERM);
   int status = 0;
   for (int i = 0; i < 3000; ++i) {
@@ -179,6 +190,7 @@ bool BrokerProcess::Stop() {
 }
 
 Status BrokerProcess::Restart(double* elapsed_s) {
+  if (attached_) return Status::FailedPrecondition("a broker the benchmark did not start is not restarted");
   Stop();
   auto start = std::chrono::steady_clock::now();
   Status st = Launch();
@@ -199,6 +211,7 @@ std::uint64_t BrokerProcess::ResidentBytes() const {
 }
 
 std::string BrokerProcess::ServedLine() const {
+  if (attached_) return "broker: (attached; see its own log)";
   std::string log = ReadFile(log_path_);
   size_t pos = log.rfind("served ");
   if (pos == std::string::npos) return "(the broker did not report its batching)";

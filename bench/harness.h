@@ -34,6 +34,11 @@ class BrokerProcess {
   // the reason, with the end of the broker's log.
   static Result<std::unique_ptr<BrokerProcess>> Start(const BrokerSettings& settings,
                                                       const std::string& work_dir);
+  // A broker that is already running, reached through an enrolled
+  // administrator's profile. It is neither stopped nor restarted; its memory
+  // is read from /proc if `pid` > 0.
+  static Result<std::unique_ptr<BrokerProcess>> Attach(const std::string& admin_profile, pid_t pid);
+  bool attached() const { return attached_; }
   ~BrokerProcess();
   BrokerProcess(const BrokerProcess&) = delete;
   BrokerProcess& operator=(const BrokerProcess&) = delete;
@@ -65,6 +70,7 @@ class BrokerProcess {
   std::string endpoint_;
   std::string admin_profile_;
   pid_t pid_ = -1;
+  bool attached_ = false;
 };
 
 // Users and their enrolled device profiles, made through the admin's client.

@@ -27,7 +27,8 @@ Usage: chatpro-bench [options]
 Starts its own chatpro-broker for each workload (temporary data directory,
 loopback), enrolls the users it needs, runs each workload --repeat times and
 prints median [min - max], the same-run bare ZeroMQ one-hop reference and the
-ratio to it. Exits non-zero if any workload lost or reordered a message.
+ratio to it; or, with --attach, uses a running broker. Exits non-zero if any
+workload lost or reordered a message.
 
 Options:
   --workloads LIST   comma-separated, from W1..W7 (default: all)
@@ -39,6 +40,11 @@ Options:
   --verbose          print the broker's own account of each run (frames, batches)
   --json FILE        also write the results as JSON
   --broker PATH      the chatpro-broker to run (default: next to this program)
+  --attach PROFILE   use the running broker of this enrolled administrator
+                     profile instead of starting brokers (W2 and W7 need
+                     brokers of their own and are skipped; durability is the
+                     broker's own)
+  --broker-pid PID   with --attach: the broker's process, for W6's memory figure
   --broker-arg ARG   pass ARG to every broker started (repeatable), e.g.
                      --broker-arg --set --broker-arg limits.delivery_window_bytes=32MiB
   --messages N       messages for W1, W2 and W7
@@ -84,6 +90,10 @@ int Run(int argc, char** argv) {
       while (std::getline(list, w, ',')) workloads.insert(w);
     } else if (a == "--repeat") {
       o.repeat = std::max(1, std::atoi(next().c_str()));
+    } else if (a == "--attach") {
+      o.attach_profile = next();
+    } else if (a == "--broker-pid") {
+      o.attach_pid = std::atoi(next().c_str());
     } else if (a == "--broker-arg") {
       o.broker_args.push_back(next());
     } else if (a == "--verbose") {
@@ -122,6 +132,10 @@ int Run(int argc, char** argv) {
   if (devices > 0) o.w6_devices = devices;
   if (pictures > 0) o.w5_messages = pictures;
   if (!crypto::InitCrypto().ok()) return 1;
+  if (!o.attach_profile.empty()) {
+    workloads.erase("W2");
+    workloads.erase("W7");
+  }
 
   std::vector<Metric> metrics;
   auto run = [&](const std::string& id, std::vector<Metric> (*fn)(const BenchOptions&)) {

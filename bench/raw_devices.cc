@@ -103,7 +103,8 @@ std::string EnrollFrame(const std::string& device_public_key) {
 }
 
 Result<IdleDevices> EnrollIdleDevices(const std::string& admin_profile,
-                                      const std::string& work_dir, int count) {
+                                      const std::string& work_dir, int count,
+                                      const std::string& login) {
   CHATPRO_ASSIGN_OR_RETURN(client::Profile admin, client::Profile::Load(admin_profile));
   client::ClientOptions options;
   options.receive = false;
@@ -115,7 +116,7 @@ Result<IdleDevices> EnrollIdleDevices(const std::string& admin_profile,
   d.count = count;
   std::ofstream keys(d.keys_file);
   CHATPRO_ASSIGN_OR_RETURN(client::InviteInfo first,
-                           c->AdminAddUser("idle", "Idle devices", client::Role::kUser));
+                           c->AdminAddUser(login, "Idle devices", client::Role::kUser));
   zmq::context_t ctx(1);
   ctx.set(zmq::ctxopt::max_sockets, 4 * kEnrollWindow);
   std::vector<std::string> invites = {first.invite};
@@ -123,7 +124,7 @@ Result<IdleDevices> EnrollIdleDevices(const std::string& admin_profile,
   while (enrolled < count) {
     int window = std::min(kEnrollWindow, count - enrolled);
     while (static_cast<int>(invites.size()) < window) {
-      CHATPRO_ASSIGN_OR_RETURN(client::InviteInfo more, c->CreateInvite("idle"));
+      CHATPRO_ASSIGN_OR_RETURN(client::InviteInfo more, c->CreateInvite(login));
       invites.push_back(more.invite);
     }
     std::vector<std::unique_ptr<zmq::socket_t>> sockets;

@@ -28,7 +28,8 @@ struct IdleDevices {
 // Adds a user with `count` devices (each with its own key pair, enrolled with
 // its own invite) and writes their keys to work_dir/idle-devices.keys.
 Result<IdleDevices> EnrollIdleDevices(const std::string& admin_profile,
-                                      const std::string& work_dir, int count);
+                                      const std::string& work_dir, int count,
+                                      const std::string& login);
 
 struct ConnectedDevices {
   double seconds = 0;  // from the first connect until every device had its session

@@ -112,7 +112,21 @@ std::chrono::seconds TimeoutFor(std::uint64_t messages) {
 struct Pair {
   std::unique_ptr<BrokerProcess> broker;
   std::vector<std::string> profiles;
+  std::vector<std::string> logins;
 };
+
+// Login names unique to this run, so that runs against one broker never clash.
+std::string UserPrefix() {
+  static int run = 0;
+  return "b" + std::to_string(::getpid()) + "-" + std::to_string(++run) + "-u";
+}
+
+Result<std::unique_ptr<BrokerProcess>> StartOrAttach(const BenchOptions& o,
+                                                     const BrokerSettings& settings,
+                                                     const TempDir& dir) {
+  if (!o.attach_profile.empty()) return BrokerProcess::Attach(o.attach_profile, o.attach_pid);
+  return BrokerProcess::Start(settings, dir.path());
+}
 
 Result<Pair> StartWithUsers(const BenchOptions& o, const std::string& durability, int users,
                             const TempDir& dir, int pin_cpu = -1) {
@@ -122,9 +136,11 @@ Result<Pair> StartWithUsers(const BenchOptions& o, const std::string& durability
   settings.durability = durability;
   settings.pin_cpu = pin_cpu;
   Pair p;
-  CHATPRO_ASSIGN_OR_RETURN(p.broker, BrokerProcess::Start(settings, dir.path()));
+  CHATPRO_ASSIGN_OR_RETURN(p.broker, StartOrAttach(o, settings, dir));
   Population population(p.broker->admin_profile(), dir.path());
-  CHATPRO_ASSIGN_OR_RETURN(p.profiles, population.AddUsers("user", users));
+  std::string prefix = UserPrefix();
+  CHATPRO_ASSIGN_OR_RETURN(p.profiles, population.AddUsers(prefix, users));
+  for (int i = 0; i < users; ++i) p.logins.push_back(prefix + std::to_string(i));
   return p;
 }
 
@@ -160,7 +176,7 @@ OneToOneResult OneToOne(const BenchOptions& o, const std::string& durability, in
     Fail("connecting", receiver.ok() ? sender.status() : receiver.status());
     return result;
   }
-  auto conversation = (*sender)->OpenDirect("user1");
+  auto conversation = (*sender)->OpenDirect(setup->logins[1]);
   if (!conversation.ok()) {
     Fail("opening the conversation", conversation.status());
     return result;
@@ -282,7 +298,7 @@ std::vector<Metric> RunW3(const BenchOptions& o) {
     sender_options.receive = false;
     auto sender = Population::Connect(setup->profiles[0], sender_options);
     std::vector<std::string> members;
-    for (int i = 1; i < o.w3_members; ++i) members.push_back("user" + std::to_string(i));
+    for (int i = 1; i < o.w3_members; ++i) members.push_back(setup->logins[static_cast<size_t>(i)]);
     Result<client::Conversation> group =
         ok && sender.ok() ? (*sender)->CreateGroup("bench", members)
                           : Result<client::Conversation>(Status::Internal("setup failed"));
@@ -393,14 +409,14 @@ std::vector<Metric> RunW6(const BenchOptions& o) {
   settings.broker_path = o.broker_path;
   settings.extra_args = o.broker_args;
   settings.durability = "os";
-  auto broker = BrokerProcess::Start(settings, dir.path());
+  auto broker = StartOrAttach(o, settings, dir);
   if (!broker.ok()) {
     Fail("starting the broker", broker.status());
     memory.lost_nothing = connect.lost_nothing = false;
     return {memory, connect};
   }
   Result<IdleDevices> devices =
-      EnrollIdleDevices((*broker)->admin_profile(), dir.path(), o.w6_devices);
+      EnrollIdleDevices((*broker)->admin_profile(), dir.path(), o.w6_devices, UserPrefix());
   if (!devices.ok()) {
     Fail("enrolling devices", devices.status());
     memory.lost_nothing = connect.lost_nothing = false;
@@ -410,7 +426,7 @@ std::vector<Metric> RunW6(const BenchOptions& o) {
     // Each round starts from a freshly started broker: devices of the last
     // round are otherwise remembered until their sessions time out.
     double restart_s = 0;
-    Status restarted = (*broker)->Restart(&restart_s);
+    Status restarted = (*broker)->attached() ? Status::Ok() : (*broker)->Restart(&restart_s);
     if (!restarted.ok()) {
       Fail("restarting the broker", restarted);
       memory.lost_nothing = connect.lost_nothing = false;
@@ -457,7 +473,7 @@ std::vector<Metric> RunW7(const BenchOptions& o) {
     Acks acks;
     auto make = Texts(o.text_bytes);
     for (int i = 0; i < o.w7_messages; ++i) {
-      (*sender)->SendAsync(client::Target::User("user1"), make(static_cast<std::uint64_t>(i)),
+      (*sender)->SendAsync(client::Target::User(setup->logins[1]), make(static_cast<std::uint64_t>(i)),
                            acks.Callback());
     }
     (*sender)->Flush(TimeoutFor(static_cast<std::uint64_t>(o.w7_messages)));
@@ -482,7 +498,8 @@ std::vector<Metric> RunW7(const BenchOptions& o) {
       m.lost_nothing = false;
       continue;
     }
-    auto last = (*c)->History(client::Target::User("user0"), client::HistoryQuery{0, 1, true});
+    auto last =
+        (*c)->History(client::Target::User(setup->logins[0]), client::HistoryQuery{0, 1, true});
     if (!last.ok() || last->messages.empty() ||
         last->messages.back().seq != static_cast<std::uint64_t>(o.w7_messages)) {
       m.lost_nothing = false;

@@ -37,6 +37,10 @@ struct BenchOptions {
   bool verbose = false;
   // Extra command-line arguments for every broker the benchmark starts.
   std::vector<std::string> broker_args;
+  // Use the running broker of this administrator profile instead of starting
+  // brokers (W2 and W7 need brokers of their own and are skipped).
+  std::string attach_profile;
+  int attach_pid = 0;
 };
 
 std::vector<Metric> RunW1(const BenchOptions& o);
