@@ -39,10 +39,17 @@ std::optional<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
-void AppendBigEndian64(std::string* out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((v >> shift) & 0xff));
+void StoreBigEndian64(char* out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
   }
+}
+
+void AppendBigEndian64(std::string* out, std::uint64_t v) {
+  char bytes[8];
+  StoreBigEndian64(bytes, v);
+  out->append(bytes, 8);
 }
 
 std::uint64_t ReadBigEndian64(std::string_view bytes) {

@@ -18,6 +18,8 @@ std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);
 
 void AppendBigEndian64(std::string* out, std::uint64_t v);
+// Writes v into out[0..7], most significant byte first.
+void StoreBigEndian64(char* out, std::uint64_t v);
 // REQUIRES: bytes.size() >= 8.
 std::uint64_t ReadBigEndian64(std::string_view bytes);
 

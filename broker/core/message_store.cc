@@ -15,12 +15,11 @@ std::uint64_t WriteBatch::ApproximateBytes() const {
 namespace store_keys {
 
 std::string MessageKey(ConversationId conversation, Seq seq) {
-  std::string k;
-  k.reserve(17);
-  k.push_back(kMessagePrefix);
-  AppendBigEndian64(&k, conversation.value());
-  AppendBigEndian64(&k, seq);
-  return k;
+  char k[17];
+  k[0] = kMessagePrefix;
+  StoreBigEndian64(k + 1, conversation.value());
+  StoreBigEndian64(k + 9, seq);
+  return std::string(k, sizeof k);
 }
 
 std::string RecordKey(RecordKind kind, std::string_view key) {
