@@ -10,6 +10,7 @@
 #include "broker/base/encoding.h"
 #include "broker/base/invite.h"
 #include "broker/base/log.h"
+#include "broker/core/records.h"
 #include "broker/crypto/keys.h"
 
 namespace chatpro::core {
@@ -35,6 +36,8 @@ int ContentIndex(wire::Content type) {
   switch (type) {
     case wire::Content::Voice: return 1;
     case wire::Content::Picture: return 2;
+    case wire::Content::Edit: return 3;
+    case wire::Content::Deletion: return 4;
     default: return 0;
   }
 }
@@ -460,8 +463,31 @@ Status Broker::CheckContent(const wire::Send& r) const {
       }
       return Status::Ok();
     }
+    case wire::Content::Edit: {
+      const wire::Edit* e = r.content_as_Edit();
+      if (e->target_seq() == 0) return Status::InvalidArgument("an edit names the message it changes");
+      if (e->text() == nullptr || e->text()->size() == 0) {
+        return Status::InvalidArgument("an edit needs the new text");
+      }
+      if (e->text()->size() > options_.max_text_bytes) {
+        return Status::ResourceExhausted("an edit of " + std::to_string(e->text()->size()) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_text_bytes) + " bytes");
+      }
+      if (!IsValidUtf8(e->text()->string_view())) {
+        return Status::InvalidArgument("the text is not valid UTF-8");
+      }
+      return Status::Ok();
+    }
+    case wire::Content::Deletion:
+      if (r.content_as_Deletion()->target_seq() == 0) {
+        return Status::InvalidArgument("a deletion names the message it withdraws");
+      }
+      return Status::Ok();
     case wire::Content::NONE:
       return Status::InvalidArgument("the message has no content");
+    default:
+      break;
   }
   return Status::InvalidArgument("unknown content kind " +
                                  std::to_string(static_cast<int>(r.content_type())));
@@ -496,13 +522,65 @@ std::string Broker::BuildMessage(const Conversation& c, Seq seq, const Session& 
       content = wire::CreatePicture(fbb, mime, p->width(), p->height(), image, thumb).Union();
       break;
     }
-    case wire::Content::NONE:
+    case wire::Content::Edit: {
+      const wire::Edit* e = r.content_as_Edit();
+      content = wire::CreateEdit(fbb, e->target_seq(), fbb.CreateString(e->text())).Union();
+      break;
+    }
+    case wire::Content::Deletion:
+      content = wire::CreateDeletion(fbb, r.content_as_Deletion()->target_seq()).Union();
+      break;
+    default:
       break;
   }
   auto login = fbb.CreateString(directory_.FindUser(s.user)->login);
   fbb.Finish(wire::CreateMessage(fbb, c.id.value(), seq, s.user.value(), login, s.device.value(),
                                  id, now_us, r.content_type(), content));
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+Status Broker::CheckAmendment(const Session& s, const Conversation& c, const wire::Send& r) {
+  bool edit = r.content_type() == wire::Content::Edit;
+  Seq target = edit ? r.content_as_Edit()->target_seq() : r.content_as_Deletion()->target_seq();
+  std::string original;
+  if (target > c.next_seq) {
+    return Status::NotFound("conversation " + std::to_string(c.id.value()) + " has no message " +
+                            std::to_string(target));
+  }
+  if (target > c.committed_seq) {
+    // Sent a moment ago and not yet stored: it is in the batch being filled.
+    bool found = false;
+    if (batch_ != nullptr) {
+      for (const WriteBatch::Message& m : batch_->writes.messages) {
+        if (m.conversation == c.id && m.seq == target) {
+          original = m.bytes;
+          found = true;
+        }
+      }
+    }
+    if (!found) return Status::Unavailable("that message is still being stored; try again");
+  } else {
+    Result<std::vector<StoredMessage>> read =
+        store_->ReadMessages(c.id, target, 1, ReadDirection::kForward, ~std::uint64_t{0});
+    if (!read.ok()) return read.status();
+    if (read->empty() || read->front().seq != target) {
+      return Status::NotFound("message " + std::to_string(target) + " no longer exists");
+    }
+    original = std::move(read->front().bytes);
+  }
+  std::string scratch;
+  const wire::Message* m = VerifiedRecord<wire::Message>(original, &scratch);
+  if (m == nullptr) return Status::DataLoss("message " + std::to_string(target) + " is damaged");
+  if (UserId(m->sender_user_id()) != s.user) {
+    return Status::PermissionDenied("only its sender may edit or delete a message");
+  }
+  if (m->content_type() == wire::Content::Edit || m->content_type() == wire::Content::Deletion) {
+    return Status::InvalidArgument("an edit or deletion cannot itself be edited or deleted");
+  }
+  if (edit && m->content_type() != wire::Content::Text) {
+    return Status::InvalidArgument("only text messages can be edited");
+  }
+  return Status::Ok();
 }
 
 void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
@@ -535,6 +613,10 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
       ResolveTarget(s, r.conversation_id(), r.to_user(), /*create_direct=*/true);
   if (!target.ok()) return ReplyError(s, rid, target.status());
   Conversation* c = *target;
+  if (r.content_type() == wire::Content::Edit || r.content_type() == wire::Content::Deletion) {
+    Status allowed = CheckAmendment(s, *c, r);
+    if (!allowed.ok()) return ReplyError(s, rid, allowed);
+  }
 
   std::int64_t now = clock_->NowMicros();
   std::int64_t received = clock_->MonotonicMicros();

@@ -52,7 +52,8 @@ struct ServerIdentity {
 // Counters for monitoring; monotonic unless named as a gauge.
 struct BrokerStats {
   std::atomic<std::uint64_t> frames_received{0};
-  std::atomic<std::uint64_t> messages_accepted[3] = {};  // by content: text, voice, picture
+  // By content: text, voice, picture, edit, deletion.
+  std::atomic<std::uint64_t> messages_accepted[5] = {};
   std::atomic<std::uint64_t> messages_duplicate{0};
   std::atomic<std::uint64_t> deliveries_live{0};
   std::atomic<std::uint64_t> deliveries_catch_up{0};
@@ -197,6 +198,9 @@ class Broker {
   void NotifyMembership(ConversationId c, UserId user);
   Result<std::vector<UserId>> ResolveLogins(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* logins);
   Status CheckContent(const wire::Send& r) const;
+  // An edit or deletion: the target exists, is the caller's, and is not itself
+  // an edit or deletion (and, for an edit, is a text).
+  Status CheckAmendment(const Session& s, const Conversation& c, const wire::Send& r);
   std::string BuildMessage(const Conversation& c, Seq seq, const Session& s, ClientMsgId id,
                            std::int64_t now_us, const wire::Send& r);
   Result<std::string> MakeInvite(UserId user);

@@ -38,6 +38,9 @@ enum class RecordKind : char {
   kEnrollment = 'e',    // key: derived enrollment public key (32 bytes)
   kCursor = 'k',        // key: device id + conversation id; value: seq (8 bytes)
   kDedupe = 'c',        // key: device id + client message id
+  kAudit = 'a',         // key: audit seq (8 bytes big-endian)
+  kReport = 'r',        // key: report id
+  kBlock = 'b',         // key: user id + blocked user id; value: empty
 };
 
 struct StoredMessage {

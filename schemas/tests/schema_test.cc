@@ -52,7 +52,13 @@ std::string MessageBytes(Content type, std::uint64_t seq) {
                               fbb.CreateVector(blob.data(), 10))
                     .Union();
       break;
-    case Content::NONE:
+    case Content::Edit:
+      content = CreateEdit(fbb, 1, fbb.CreateString("corrected")).Union();
+      break;
+    case Content::Deletion:
+      content = CreateDeletion(fbb, 1).Union();
+      break;
+    default:
       break;
   }
   fbb.Finish(CreateMessage(fbb, 3, seq, 7, fbb.CreateString("ana"), 9, 1234, 1'700'000'000'000'000,

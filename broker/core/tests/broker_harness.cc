@@ -69,6 +69,11 @@ MessageView DecodeMessage(const flatbuffers::Vector<std::uint8_t>* nested) {
       m.thumbnail = Bytes(p->thumbnail());
       break;
     }
+    case wire::Content::Edit: {
+      m.text = Str(msg->content_as_Edit()->text());
+      break;
+    }
+    case wire::Content::Deletion:
     case wire::Content::NONE:
       break;
   }
