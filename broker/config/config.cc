@@ -134,6 +134,12 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.store.write_buffer_bytes, ParseSize(v), 1 << 20, 1ull << 32);
        }},
+      {"store.key_file", "storage key ring that encrypts the store at rest; back it up with the data (default <data_dir>/storage.key)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         if (v.empty()) return Status::InvalidArgument("must not be empty");
+         o.store.key_file = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
       {"limits.max_text_bytes", "largest text message (default 64KiB)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.max_text_bytes, ParseSize(v), 1, 16ull << 20);
@@ -169,6 +175,34 @@ const std::vector<Field>& Fields() {
       {"limits.history_page_max", "most messages in one history page (default 500)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.history_page_max, ParseUnsigned(v), 1, 100000);
+       }},
+      {"rate.messages_per_second", "messages per second per device, 0 for no limit (default 200)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.rate_messages_per_second, ParseUnsigned(v), 0, 100'000'000);
+       }},
+      {"rate.message_burst", "messages a device may send at once above its rate (default 2000)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.rate_message_burst, ParseUnsigned(v), 1, 100'000'000);
+       }},
+      {"rate.bytes_per_second", "bytes per second per device, 0 for no limit (default 16MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.rate_bytes_per_second, ParseSize(v), 0, 1ull << 40);
+       }},
+      {"rate.byte_burst", "bytes a device may send at once above its rate (default 64MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.rate_byte_burst, ParseSize(v), 1 << 20, 1ull << 40);
+       }},
+      {"limits.connections_per_address", "sessions from one network address, 0 for no limit (default 1000)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.connections_per_address, ParseUnsigned(v), 0, 10'000'000);
+       }},
+      {"limits.auth_failures_per_minute", "refused handshakes per address and minute before a 5-minute lockout, 0 for none (default 30)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.core.auth_failures_per_minute, ParseUnsigned(v), 0, 1'000'000);
+       }},
+      {"limits.wipe_confirmation_wait", "how long a revoked device may still confirm its wipe (default 30s)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.core.wipe_confirmation_wait_us, v, 1'000'000ll);
        }},
       {"limits.send_hwm", "ZeroMQ send high-water mark per client, in frames (default 10000)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
@@ -299,6 +333,7 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   char cwd[4096];
   std::string here = ::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) : std::string();
   for (const Setting& s : flag_settings) CHATPRO_RETURN_IF_ERROR(apply(s, here));
+  if (o.store.key_file.empty()) o.store.key_file = o.store.data_dir + "/storage.key";
   if (o.transport.max_frame_bytes == 0) {
     o.transport.max_frame_bytes = o.core.max_attachment_bytes + (1ull << 20);
   }

@@ -27,6 +27,11 @@ struct StoreOptions {
   std::uint64_t cache_bytes = 64ull << 20;
   // LevelDB write buffer (memtable) size. Default: 64 MiB.
   std::uint64_t write_buffer_bytes = 64ull << 20;
+  // The storage key ring that encrypts messages and personal records at rest
+  // (crypto::StorageKeyRing). Created with a new key, mode 0600, when the
+  // store is new; a store with data and no key file is refused. Back it up:
+  // without it the store cannot be read. Default: <data_dir>/storage.key.
+  std::string key_file;
 };
 
 struct TransportOptions {
@@ -63,6 +68,24 @@ struct CoreOptions {
   std::uint64_t delivery_window_bytes = 16ull << 20;
   // Most messages in one history page. Default: 500.
   std::uint32_t history_page_max = 500;
+  // Per device: messages per second, and how many may come at once above that
+  // rate. 0 means no limit. Default: 200 per second, bursts of 2000.
+  std::uint32_t rate_messages_per_second = 200;
+  std::uint32_t rate_message_burst = 2000;
+  // Per device: bytes per second and burst. 0 means no limit. Default: 16 MiB/s,
+  // bursts of 64 MiB.
+  std::uint64_t rate_bytes_per_second = 16ull << 20;
+  std::uint64_t rate_byte_burst = 64ull << 20;
+  // Sessions from one network address (an office behind one NAT address counts
+  // once per device). 0 means no limit. Default: 1000.
+  std::uint32_t connections_per_address = 1000;
+  // Refused handshakes from one address within a minute before the address may
+  // not try new keys for five minutes (invite codes cannot be guessed). 0 means
+  // no limit. Default: 30.
+  std::uint32_t auth_failures_per_minute = 30;
+  // How long a revoked device's connection is kept for its wipe confirmation.
+  // Default: 30 s.
+  std::int64_t wipe_confirmation_wait_us = 30ll * 1'000'000;
   // A write batch is handed to the store at this many messages even if the
   // previous one is still being written (the pipeline then waits). Default: 20000.
   std::uint32_t max_batch_messages = 20000;

@@ -9,6 +9,7 @@
 
 #include "broker/base/encoding.h"
 #include "broker/base/invite.h"
+#include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/records.h"
 #include "broker/crypto/keys.h"
@@ -56,6 +57,7 @@ Broker::Broker(const CoreOptions& options, Durability durability, ServerIdentity
       store_(store),
       clock_(clock),
       client_ids_(store),
+      audit_(clock),
       message_fbb_(1024) {}
 
 Broker::~Broker() { Stop(); }
@@ -77,6 +79,12 @@ Status Broker::Open() {
   }
   CHATPRO_RETURN_IF_ERROR(directory_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(conversations_.Load(*store_));
+  CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
+  CHATPRO_RETURN_IF_ERROR(store_->ScanRecords(
+      RecordKind::kReport, "", [this](std::string_view key, std::string_view) {
+        if (key.size() == 8) next_report_id_ = std::max(next_report_id_, ReadBigEndian64(key) + 1);
+        return true;
+      }));
   LOG_INFO() << "store opened: " << directory_.user_count() << " users, "
              << conversations_.size() << " conversations";
   return Status::Ok();
@@ -91,7 +99,12 @@ Result<std::string> Broker::CreateBootstrapInvite(std::string_view admin_login) 
   } else if (user->role != Role::Admin) {
     return Status::FailedPrecondition("user '" + std::string(admin_login) +
                                       "' exists and is not an administrator");
+  } else if (!user->active) {
+    return Status::FailedPrecondition("administrator '" + std::string(admin_login) +
+                                      "' was deactivated; another administrator can reactivate them");
   }
+  audit_.Append(AuditActor{}, "user.bootstrap_invite", "user:" + user->login,
+                JsonObject().Add("role", "admin").str(), &b);
   std::string code = crypto::NewEnrollmentCode();
   crypto::KeyPair kp = crypto::DeriveEnrollmentKeyPair(code);
   directory_.AddEnrollment(user->id, kp.public_key, now, now + options_.invite_ttl_us, &b);
@@ -117,6 +130,7 @@ void Broker::Start(Transport* transport, Waker* waker) {
 
 void Broker::Stop() {
   if (pipeline_ == nullptr) return;
+  FinishOffboardings(true);
   if (!dirty_cursors_.empty()) Batch();
   SubmitBatch();
   pipeline_->Stop();
@@ -141,6 +155,16 @@ void Broker::Stop() {
 
 AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view address) {
   AuthDecision d;
+  std::string addr(address);
+  if (options_.connections_per_address != 0) {
+    auto open = sessions_per_address_.find(addr);
+    if (open != sessions_per_address_.end() && open->second >= options_.connections_per_address) {
+      stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      d.reason = "too many connections from this address";
+      NoteAuthFailure(address, d.reason);
+      return d;
+    }
+  }
   if (const Device* device = directory_.FindDeviceByKey(public_key)) {
     const User* user = directory_.FindUser(device->user);
     if (device->active && user != nullptr && user->active) {
@@ -149,35 +173,67 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
       return d;
     }
     d.reason = "device revoked";
-  } else if (directory_.FindEnrollment(public_key, clock_->NowMicros()) != nullptr) {
-    d.allowed = true;
-    d.user_id = "e:" + HexEncode(public_key);
-    return d;
   } else {
-    d.reason = "unknown key";
+    // A key the broker does not know as a device: an invite, or a guess. An
+    // address that keeps presenting unknown keys may not try more for a while.
+    auto failures = auth_failures_.find(addr);
+    std::int64_t now_mono = clock_->MonotonicMicros();
+    bool locked = failures != auth_failures_.end() && failures->second.locked_until_mono_us > now_mono;
+    if (locked) {
+      d.reason = "too many refused handshakes from this address; try again later";
+    } else if (directory_.FindEnrollment(public_key, clock_->NowMicros()) != nullptr) {
+      d.allowed = true;
+      d.user_id = "e:" + HexEncode(public_key);
+      return d;
+    } else {
+      d.reason = "unknown key";
+    }
   }
-  stats_.auth_refused.fetch_add(1, std::memory_order_relaxed);
-  LOG_INFO() << "refused a connection from " << address << ": " << d.reason;
+  NoteAuthFailure(address, d.reason);
   return d;
 }
 
-Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view user_id) {
-  auto it = sessions_.find(connection);
-  if (it != sessions_.end()) {
-    Session* s = it->second.get();
-    if (s->device.valid()) {
-      const Device* d = directory_.FindDevice(s->device);
-      const User* u = directory_.FindUser(s->user);
-      if (d == nullptr || !d->active || u == nullptr || !u->active) {
-        DropSession(connection, true);
-        return nullptr;
-      }
-    }
-    return s;
+void Broker::NoteAuthFailure(std::string_view address, std::string_view reason) {
+  stats_.auth_refused.fetch_add(1, std::memory_order_relaxed);
+  std::int64_t now = clock_->MonotonicMicros();
+  AuthFailures& f = auth_failures_[std::string(address)];
+  if (now - f.window_start_mono_us > 60 * kMicrosPerSecond) {
+    f.window_start_mono_us = now;
+    f.in_window = 0;
   }
+  ++f.in_window;
+  if (options_.auth_failures_per_minute != 0 && f.in_window > options_.auth_failures_per_minute &&
+      f.locked_until_mono_us <= now) {
+    f.locked_until_mono_us = now + 5 * 60 * kMicrosPerSecond;
+    LOG_WARNING() << "address " << address << " refused " << f.in_window
+                  << " times within a minute; it may not present new keys for 5 minutes";
+  }
+  // One audit entry per address and minute, counting the refusals in between,
+  // so that a flood cannot fill the audit log.
+  ++f.unaudited;
+  if (now - f.last_audit_mono_us >= 60 * kMicrosPerSecond || f.last_audit_mono_us == 0) {
+    audit_.Append(AuditActor{}, "auth.refused", "address:" + std::string(address),
+                  JsonObject()
+                      .Add("reason", reason)
+                      .Add("refusals", f.unaudited)
+                      .Add("locked", f.locked_until_mono_us > now)
+                      .str(),
+                  &Batch().writes);
+    f.last_audit_mono_us = now;
+    f.unaudited = 0;
+    LOG_INFO() << "refused a connection from " << address << ": " << reason;
+  }
+}
+
+Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view user_id,
+                                    std::string_view peer_address) {
+  auto it = sessions_.find(connection);
+  if (it != sessions_.end()) return it->second.get();
   auto s = std::make_unique<Session>();
   s->connection = connection;
+  s->address = std::string(peer_address.substr(0, 64));
   s->last_seen_mono_us = clock_->MonotonicMicros();
+  s->last_seen_us = clock_->NowMicros();
   if (user_id.substr(0, 2) == "d:") {
     std::uint64_t id = 0;
     for (char c : user_id.substr(2)) {
@@ -185,11 +241,13 @@ Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view us
       id = id * 10 + static_cast<std::uint64_t>(c - '0');
     }
     const Device* d = directory_.FindDevice(DeviceId(id));
-    if (d == nullptr || !d->active) return nullptr;
-    const User* u = directory_.FindUser(d->user);
-    if (u == nullptr || !u->active) return nullptr;
+    if (d == nullptr) return nullptr;
     s->device = d->id;
     s->user = d->user;
+    const User* u = directory_.FindUser(d->user);
+    // Authenticated before a revocation that got here first: the device is
+    // told at once, like its other sessions were.
+    if (!d->active || u == nullptr || !u->active) s->revoked = true;
   } else if (user_id.substr(0, 2) == "e:") {
     auto key = HexDecode(user_id.substr(2));
     if (!key) return nullptr;
@@ -201,11 +259,20 @@ Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view us
   Session* raw = s.get();
   sessions_[connection] = std::move(s);
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
-  if (raw->device.valid()) {
+  ++sessions_per_address_[raw->address];
+  if (raw->revoked) {
+    raw->receive = false;
+    raw->revoked_mono_us = raw->last_seen_mono_us;
+    auto body = wire::CreateRevoked(raw->replies.builder(),
+                                    raw->replies.builder().CreateString("this device was revoked"));
+    raw->replies.AddEnvelope(0, wire::Body::Revoked, body.Union());
+    MarkDirty(*raw);
+  } else if (raw->device.valid()) {
     online_[raw->user].push_back(raw);
     LoadDeviceCursors(*raw);
     raw->needs_pump = true;
     pump_list_.push_back(connection);
+    directory_.TouchDevice(raw->device, raw->last_seen_us, raw->address, &Batch().writes);
   }
   return raw;
 }
@@ -236,16 +303,28 @@ void Broker::DropSession(ConnectionId connection, bool tell_transport) {
   auto it = sessions_.find(connection);
   if (it == sessions_.end()) return;
   Session* s = it->second.get();
-  if (s->device.valid()) {
-    auto& list = online_[s->user];
-    list.erase(std::remove(list.begin(), list.end(), s), list.end());
-    if (list.empty()) online_.erase(s->user);
-    auto dc = device_cursors_.find(s->device);
-    if (dc != device_cursors_.end() && --dc->second.sessions <= 0) device_cursors_.erase(dc);
+  if (s->device.valid() && !s->revoked) {
+    DetachOnline(*s);
+    directory_.TouchDevice(s->device, s->last_seen_us, s->address, &Batch().writes);
+  }
+  auto per_address = sessions_per_address_.find(s->address);
+  if (per_address != sessions_per_address_.end() && --per_address->second == 0) {
+    sessions_per_address_.erase(per_address);
   }
   sessions_.erase(it);
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
   if (tell_transport && transport_ != nullptr) transport_->Forget(connection);
+}
+
+void Broker::DetachOnline(Session& s) {
+  auto online = online_.find(s.user);
+  if (online != online_.end()) {
+    auto& list = online->second;
+    list.erase(std::remove(list.begin(), list.end(), &s), list.end());
+    if (list.empty()) online_.erase(online);
+  }
+  auto dc = device_cursors_.find(s.device);
+  if (dc != device_cursors_.end() && --dc->second.sessions <= 0) device_cursors_.erase(dc);
 }
 
 void Broker::MarkDirty(Session& s) {
@@ -267,10 +346,10 @@ void Broker::ReplyError(Session& s, std::uint64_t rid, const Status& status) {
 
 // ------------------------------------------------------------------ frames
 
-void Broker::OnFrame(ConnectionId connection, std::string_view user_id, const std::uint8_t* data,
-                     std::size_t size) {
+void Broker::OnFrame(ConnectionId connection, std::string_view user_id,
+                     std::string_view peer_address, const std::uint8_t* data, std::size_t size) {
   stats_.frames_received.fetch_add(1, std::memory_order_relaxed);
-  Session* s = SessionFor(connection, user_id);
+  Session* s = SessionFor(connection, user_id, peer_address);
   if (s == nullptr) {
     // The key was accepted at the handshake but is no longer valid (revoked,
     // or an invite used up meanwhile).
@@ -285,6 +364,7 @@ void Broker::OnFrame(ConnectionId connection, std::string_view user_id, const st
     return;
   }
   s->last_seen_mono_us = clock_->MonotonicMicros();
+  s->last_seen_us = clock_->NowMicros();
 
   // FlatBuffers reads scalars in place: a frame must start 8-byte aligned.
   // ZeroMQ keeps small messages inside its message struct, which may not be.
@@ -331,6 +411,10 @@ void Broker::OnFrame(ConnectionId connection, std::string_view user_id, const st
 void Broker::Dispatch(Session& s, const wire::Envelope& e) {
   std::uint64_t rid = e.request_id();
   wire::Body type = e.body_type();
+  if (s.revoked) {
+    if (type == wire::Body::ConfirmWipe) return HandleConfirmWipe(s, rid);
+    return ReplyError(s, rid, Status::PermissionDenied("this device was revoked"));
+  }
   if (!s.device.valid()) {
     if (type == wire::Body::Enroll) {
       HandleEnroll(s, rid, *e.body_as_Enroll());
@@ -364,6 +448,21 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     case wire::Body::Directory: return HandleDirectory(s, rid);
     case wire::Body::AdminAddUser: return HandleAdminAddUser(s, rid, *e.body_as_AdminAddUser());
     case wire::Body::AdminListUsers: return HandleAdminListUsers(s, rid);
+    case wire::Body::AdminDeactivateUser:
+      return HandleAdminDeactivateUser(s, rid, *e.body_as_AdminDeactivateUser());
+    case wire::Body::AdminReactivateUser:
+      return HandleAdminReactivateUser(s, rid, *e.body_as_AdminReactivateUser());
+    case wire::Body::ListDevices: return HandleListDevices(s, rid, *e.body_as_ListDevices());
+    case wire::Body::RevokeDevice: return HandleRevokeDevice(s, rid, *e.body_as_RevokeDevice());
+    case wire::Body::ConfirmWipe:
+      return ReplyError(s, rid, Status::FailedPrecondition("this device is not revoked"));
+    case wire::Body::Block: return HandleBlock(s, rid, e.body_as_Block()->login(), true);
+    case wire::Body::Unblock: return HandleBlock(s, rid, e.body_as_Unblock()->login(), false);
+    case wire::Body::ListBlocked: return HandleListBlocked(s, rid);
+    case wire::Body::Report: return HandleReport(s, rid, *e.body_as_Report());
+    case wire::Body::AdminListReports: return HandleAdminListReports(s, rid);
+    case wire::Body::AdminListAudit: return HandleAdminListAudit(s, rid, *e.body_as_AdminListAudit());
+    case wire::Body::AdminVerifyAudit: return HandleAdminVerifyAudit(s, rid);
     case wire::Body::Enroll:
       return ReplyError(s, rid, Status::FailedPrecondition("this device is enrolled already"));
     case wire::Body::NONE:
@@ -583,6 +682,53 @@ Status Broker::CheckAmendment(const Session& s, const Conversation& c, const wir
   return Status::Ok();
 }
 
+std::uint64_t Broker::ContentBytes(const wire::Send& r) {
+  switch (r.content_type()) {
+    case wire::Content::Text: return r.content_as_Text()->body()->size();
+    case wire::Content::Voice: return VectorSize(r.content_as_Voice()->audio());
+    case wire::Content::Picture:
+      return VectorSize(r.content_as_Picture()->image()) +
+             VectorSize(r.content_as_Picture()->thumbnail());
+    case wire::Content::Edit: return r.content_as_Edit()->text()->size();
+    default: return 0;
+  }
+}
+
+Status Broker::ChargeRate(const Session& s, std::uint64_t bytes) {
+  if (options_.rate_messages_per_second == 0 && options_.rate_bytes_per_second == 0) {
+    return Status::Ok();
+  }
+  std::int64_t now = clock_->MonotonicMicros();
+  auto [it, fresh] = rates_.try_emplace(s.device);
+  RateBucket& b = it->second;
+  if (fresh) {
+    b.messages = options_.rate_message_burst;
+    b.bytes = static_cast<double>(options_.rate_byte_burst);
+  } else {
+    double seconds = static_cast<double>(now - b.refilled_mono_us) / 1e6;
+    b.messages = std::min<double>(options_.rate_message_burst,
+                                  b.messages + seconds * options_.rate_messages_per_second);
+    b.bytes = std::min<double>(static_cast<double>(options_.rate_byte_burst),
+                               b.bytes + seconds * static_cast<double>(options_.rate_bytes_per_second));
+  }
+  b.refilled_mono_us = now;
+  if (options_.rate_messages_per_second != 0 && b.messages < 1) {
+    stats_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    return Status::ResourceExhausted("rate limit: at most " +
+                                     std::to_string(options_.rate_messages_per_second) +
+                                     " messages per second from one device; slow down");
+  }
+  if (options_.rate_bytes_per_second != 0 && b.bytes < static_cast<double>(bytes)) {
+    stats_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    return Status::ResourceExhausted("rate limit: at most " +
+                                     std::to_string(options_.rate_bytes_per_second) +
+                                     " bytes per second from one device; slow down");
+  }
+  if (options_.rate_messages_per_second != 0) b.messages -= 1;
+  if (options_.rate_bytes_per_second != 0) b.bytes -= static_cast<double>(bytes);
+  return Status::Ok();
+}
+
 void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
   if (pipeline_ != nullptr && pipeline_->degraded()) {
     return ReplyError(s, rid,
@@ -609,13 +755,36 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
     return;
   }
 
+  Status rate = ChargeRate(s, ContentBytes(r));
+  if (!rate.ok()) return ReplyError(s, rid, rate);
+
   Result<Conversation*> target =
       ResolveTarget(s, r.conversation_id(), r.to_user(), /*create_direct=*/true);
   if (!target.ok()) return ReplyError(s, rid, target.status());
   Conversation* c = *target;
+  if (c->kind == wire::ConversationKind::Direct) {
+    for (const Membership& m : c->members) {
+      if (m.user == s.user) continue;
+      if (directory_.IsBlocked(m.user, s.user)) {
+        return ReplyError(s, rid, Status::PermissionDenied(
+                                      directory_.FindUser(m.user)->login +
+                                      " does not accept messages from you"));
+      }
+      if (directory_.IsBlocked(s.user, m.user)) {
+        return ReplyError(s, rid, Status::PermissionDenied(
+                                      "you blocked " + directory_.FindUser(m.user)->login +
+                                      "; unblock them to write to them"));
+      }
+    }
+  }
   if (r.content_type() == wire::Content::Edit || r.content_type() == wire::Content::Deletion) {
     Status allowed = CheckAmendment(s, *c, r);
     if (!allowed.ok()) return ReplyError(s, rid, allowed);
+    bool edit = r.content_type() == wire::Content::Edit;
+    Seq original = edit ? r.content_as_Edit()->target_seq() : r.content_as_Deletion()->target_seq();
+    Audit(s, edit ? "message.edit" : "message.delete",
+          "conversation:" + std::to_string(c->id.value()),
+          JsonObject().Add("seq", original).Add("by_seq", c->next_seq + 1).str());
   }
 
   std::int64_t now = clock_->NowMicros();
@@ -971,6 +1140,10 @@ void Broker::Flush() {
     s.dirty = false;
     SendReplies(s);
     if (sessions_.find(id) == sessions_.end()) continue;
+    if (s.drop_after_send) {
+      DropSession(id, true);
+      continue;
+    }
     if (!s.unsent_replies.empty()) MarkDirty(s);  // retry next time
     SendDeliveries(s);
   }
@@ -985,8 +1158,12 @@ void Broker::OnTick() {
   last_sweep_mono_us_ = now;
   std::vector<ConnectionId> expired;
   for (const auto& [id, s] : sessions_) {
-    if (now - s->last_seen_mono_us > options_.session_timeout_us) expired.push_back(id);
+    bool silent = now - s->last_seen_mono_us > options_.session_timeout_us;
+    bool wipe_wait_over =
+        s->revoked && now - s->revoked_mono_us > options_.wipe_confirmation_wait_us;
+    if (silent || wipe_wait_over) expired.push_back(id);
   }
+  FinishOffboardings(false);
   for (ConnectionId id : expired) {
     LOG_DEBUG() << "session " << id << " timed out";
     DropSession(id, true);

@@ -32,6 +32,7 @@
 #include "broker/base/ids.h"
 #include "broker/base/result.h"
 #include "broker/config/options.h"
+#include "broker/core/audit_log.h"
 #include "broker/core/client_ids.h"
 #include "broker/core/commit_pipeline.h"
 #include "broker/core/conversations.h"
@@ -59,6 +60,9 @@ struct BrokerStats {
   std::atomic<std::uint64_t> deliveries_catch_up{0};
   std::atomic<std::uint64_t> errors[11] = {};  // by StatusCode
   std::atomic<std::uint64_t> auth_refused{0};
+  std::atomic<std::uint64_t> rate_limited{0};          // sends refused by a device's rate limit
+  std::atomic<std::uint64_t> connections_refused{0};   // handshakes refused by an address limit
+  std::atomic<std::uint64_t> devices_revoked{0};
   std::atomic<std::uint64_t> slow_consumers_cut{0};
   std::atomic<std::uint64_t> batches_committed{0};
   std::atomic<std::uint64_t> batch_messages_committed{0};
@@ -101,9 +105,10 @@ class Broker {
 
   // The ZAP decision for a CURVE client key.
   AuthDecision Authenticate(std::string_view public_key, std::string_view address);
-  // One frame from `connection`, whose ZAP user-id is `user_id`.
-  void OnFrame(ConnectionId connection, std::string_view user_id, const std::uint8_t* data,
-               std::size_t size);
+  // One frame from `connection`, whose ZAP user-id is `user_id`, from network
+  // address `peer_address`.
+  void OnFrame(ConnectionId connection, std::string_view user_id, std::string_view peer_address,
+               const std::uint8_t* data, std::size_t size);
   // The commit pipeline finished batches.
   void OnWake();
   // Timers: session timeouts, paced catch-up. Call about every 100 ms.
@@ -136,8 +141,15 @@ class Broker {
     DeviceId device;  // invalid for an enrollment session
     UserId user;
     std::string enrollment_key;  // set for an enrollment session
+    std::string address;         // the peer's network address
     bool receive = true;
+    // Revoked: the device was revoked while connected. The session then only
+    // waits for ConfirmWipe (or a timeout) and takes nothing else.
+    bool revoked = false;
+    std::int64_t revoked_mono_us = 0;
+    bool drop_after_send = false;
     std::int64_t last_seen_mono_us = 0;
+    std::int64_t last_seen_us = 0;
     std::unordered_map<ConversationId, ConvCursor> cursors;
     std::uint32_t in_flight_messages = 0;
     std::uint64_t in_flight_bytes = 0;
@@ -152,10 +164,39 @@ class Broker {
     std::unordered_map<ConversationId, Seq> acked;
     int sessions = 0;
   };
+  // A device's send rate: token buckets refilled continuously.
+  struct RateBucket {
+    double messages = 0;
+    double bytes = 0;
+    std::int64_t refilled_mono_us = 0;
+  };
+  // Refused handshakes from one address.
+  struct AuthFailures {
+    std::uint32_t in_window = 0;
+    std::int64_t window_start_mono_us = 0;
+    std::int64_t locked_until_mono_us = 0;
+    std::int64_t last_audit_mono_us = 0;
+    std::uint64_t unaudited = 0;
+  };
+  // An offboarding in progress: waiting for wipe confirmations.
+  struct Offboarding {
+    UserId user;
+    AuditActor actor;
+    std::string target;  // "user:ana" or "device:7"
+    std::int64_t asked_at_us = 0;
+    std::int64_t last_session_closed_at_us = 0;
+    std::vector<DeviceId> devices;
+    std::vector<std::pair<DeviceId, std::int64_t>> confirmed;
+    std::vector<DeviceId> awaiting;
+    std::int64_t deadline_mono_us = 0;
+  };
 
   // Sessions.
-  Session* SessionFor(ConnectionId connection, std::string_view user_id);
+  Session* SessionFor(ConnectionId connection, std::string_view user_id,
+                      std::string_view peer_address);
   void DropSession(ConnectionId connection, bool tell_transport);
+  // Stops delivering to `s` (it leaves the user's online sessions).
+  void DetachOnline(Session& s);
   void MarkDirty(Session& s);
 
   // Requests.
@@ -175,6 +216,33 @@ class Broker {
   void HandleDirectory(Session& s, std::uint64_t rid);
   void HandleAdminAddUser(Session& s, std::uint64_t rid, const wire::AdminAddUser& r);
   void HandleAdminListUsers(Session& s, std::uint64_t rid);
+  void HandleAdminDeactivateUser(Session& s, std::uint64_t rid, const wire::AdminDeactivateUser& r);
+  void HandleAdminReactivateUser(Session& s, std::uint64_t rid, const wire::AdminReactivateUser& r);
+  void HandleListDevices(Session& s, std::uint64_t rid, const wire::ListDevices& r);
+  void HandleRevokeDevice(Session& s, std::uint64_t rid, const wire::RevokeDevice& r);
+  void HandleConfirmWipe(Session& s, std::uint64_t rid);
+  void HandleBlock(Session& s, std::uint64_t rid, const flatbuffers::String* login, bool block);
+  void HandleListBlocked(Session& s, std::uint64_t rid);
+  void HandleReport(Session& s, std::uint64_t rid, const wire::Report& r);
+  void HandleAdminListReports(Session& s, std::uint64_t rid);
+  void HandleAdminListAudit(Session& s, std::uint64_t rid, const wire::AdminListAudit& r);
+  void HandleAdminVerifyAudit(Session& s, std::uint64_t rid);
+
+  // Roles. Each returns PermissionDenied naming what the caller may not do.
+  Status RequireAdmin(const Session& s, std::string_view what) const;
+  Status RequireAdminOrAuditor(const Session& s, std::string_view what) const;
+  AuditActor ActorOf(const Session& s) const;
+  void Audit(const Session& s, std::string_view action, std::string_view target,
+             std::string details);
+
+  // Revocation: tells every session of `devices` it is revoked, stops serving
+  // it and tracks its wipe confirmation. Returns how many sessions were cut.
+  std::uint32_t RevokeSessions(const std::vector<DeviceId>& devices, std::string_view reason,
+                               Offboarding* offboarding);
+  void FinishOffboardings(bool all);
+  // A device's rate limit; OK or ResourceExhausted.
+  Status ChargeRate(const Session& s, std::uint64_t bytes);
+  void NoteAuthFailure(std::string_view address, std::string_view reason);
 
   void ReplyError(Session& s, std::uint64_t rid, const Status& status);
   // Runs `reply` for the session of `connection` once everything filled so
@@ -198,6 +266,7 @@ class Broker {
   void NotifyMembership(ConversationId c, UserId user);
   Result<std::vector<UserId>> ResolveLogins(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* logins);
   Status CheckContent(const wire::Send& r) const;
+  static std::uint64_t ContentBytes(const wire::Send& r);
   // An edit or deletion: the target exists, is the caller's, and is not itself
   // an edit or deletion (and, for an edit, is a text).
   Status CheckAmendment(const Session& s, const Conversation& c, const wire::Send& r);
@@ -236,6 +305,7 @@ class Broker {
   Directory directory_;
   ConversationTable conversations_;
   ClientIdIndex client_ids_;
+  AuditLog audit_;
   std::unique_ptr<CommitPipeline> pipeline_;
   std::unique_ptr<CommitBatch> batch_;
   std::uint64_t next_batch_number_ = 1;
@@ -246,6 +316,11 @@ class Broker {
   std::unordered_map<ConnectionId, std::unique_ptr<Session>> sessions_;
   std::unordered_map<UserId, std::vector<Session*>> online_;
   std::unordered_map<DeviceId, DeviceCursors> device_cursors_;
+  std::unordered_map<DeviceId, RateBucket> rates_;
+  std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
+  std::unordered_map<std::string, AuthFailures> auth_failures_;
+  std::vector<Offboarding> offboardings_;
+  std::uint64_t next_report_id_ = 1;
   std::vector<ConnectionId> dirty_sessions_;
   std::vector<ConnectionId> pump_list_;
   flatbuffers::FlatBufferBuilder message_fbb_;

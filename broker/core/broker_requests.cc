@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/broker.h"
 
@@ -337,6 +338,15 @@ void Broker::HandleEnroll(Session& s, std::uint64_t rid, const wire::Enroll& r) 
   if (!device.ok()) return ReplyError(s, rid, device.status());
   directory_.RemoveEnrollment(s.enrollment_key, &Batch().writes);
   LOG_INFO() << "enrolled device " << (*device)->id << " of " << user->login;
+  audit_.Append(AuditActor{user->id, user->login, (*device)->id}, "device.enroll",
+                "device:" + std::to_string((*device)->id.value()),
+                JsonObject()
+                    .Add("user", user->login)
+                    .Add("name", name)
+                    .Add("client_version", version)
+                    .Add("address", s.address)
+                    .str(),
+                &Batch().writes);
   UserId uid = user->id;
   DeviceId did = (*device)->id;
   AfterCommit(s.connection, rid, [this, uid, did, rid](Session& session) {
@@ -370,6 +380,7 @@ void Broker::HandleCreateInvite(Session& s, std::uint64_t rid, const wire::Creat
   if (!invite.ok()) return ReplyError(s, rid, invite.status());
   std::string login = target->login;
   std::int64_t expires = clock_->NowMicros() + options_.invite_ttl_us;
+  Audit(s, "device.invite", "user:" + login, JsonObject().Add("expires_at_us", expires).str());
   AfterCommit(s.connection, rid, [login, invite = *invite, expires, rid](Session& session) {
     auto& fbb = session.replies.builder();
     auto body = wire::CreateInviteReply(fbb, fbb.CreateString(login), fbb.CreateString(invite), expires);
@@ -398,9 +409,8 @@ void Broker::HandleDirectory(Session& s, std::uint64_t rid) {
 
 void Broker::HandleAdminAddUser(Session& s, std::uint64_t rid, const wire::AdminAddUser& r) {
   const User* caller = directory_.FindUser(s.user);
-  if (caller->role != Role::Admin) {
-    return ReplyError(s, rid, Status::PermissionDenied("only administrators may add users"));
-  }
+  Status allowed = RequireAdmin(s, "add users");
+  if (!allowed.ok()) return ReplyError(s, rid, allowed);
   if (static_cast<int>(r.role()) > static_cast<int>(wire::Role::MAX)) {
     return ReplyError(s, rid, Status::InvalidArgument("unknown role"));
   }
@@ -415,6 +425,11 @@ void Broker::HandleAdminAddUser(Session& s, std::uint64_t rid, const wire::Admin
   if (!invite.ok()) return ReplyError(s, rid, invite.status());
   LOG_INFO() << caller->login << " added user " << (*user)->login << " ("
              << wire::EnumNameRole(r.role()) << ")";
+  Audit(s, "user.add", "user:" + (*user)->login,
+        JsonObject()
+            .Add("role", wire::EnumNameRole(r.role()))
+            .Add("display_name", (*user)->display_name)
+            .str());
   std::string new_login = (*user)->login;
   std::int64_t expires = clock_->NowMicros() + options_.invite_ttl_us;
   AfterCommit(s.connection, rid, [new_login, invite = *invite, expires, rid](Session& session) {
@@ -426,10 +441,9 @@ void Broker::HandleAdminAddUser(Session& s, std::uint64_t rid, const wire::Admin
 }
 
 void Broker::HandleAdminListUsers(Session& s, std::uint64_t rid) {
-  const User* caller = directory_.FindUser(s.user);
-  if (caller->role != Role::Admin && caller->role != Role::Auditor) {
-    return ReplyError(s, rid, Status::PermissionDenied("only administrators and auditors may list users"));
-  }
+  Status allowed = RequireAdminOrAuditor(s, "list users");
+  if (!allowed.ok()) return ReplyError(s, rid, allowed);
+  Audit(s, "user.list", "users", "{}");
   auto& fbb = s.replies.builder();
   std::vector<flatbuffers::Offset<wire::UserInfo>> users;
   for (const User* u : directory_.Users()) {

@@ -177,6 +177,23 @@ void ConversationTable::AddMember(Conversation* c, UserId user, bool owner, Writ
   Put(*c, batch);
 }
 
+UserId ConversationTable::EnsureActiveOwner(Conversation* c,
+                                            const std::function<bool(UserId)>& active,
+                                            WriteBatch* batch) {
+  if (c->kind != wire::ConversationKind::Group) return UserId();
+  for (const Membership& m : c->members) {
+    if (m.owner && active(m.user)) return UserId();
+  }
+  for (Membership& m : c->members) {
+    if (active(m.user)) {
+      m.owner = true;
+      Put(*c, batch);
+      return m.user;
+    }
+  }
+  return UserId();
+}
+
 void ConversationTable::RemoveMember(Conversation* c, UserId user, WriteBatch* batch) {
   auto it = std::find_if(c->members.begin(), c->members.end(),
                          [&](const Membership& m) { return m.user == user; });

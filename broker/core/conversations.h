@@ -13,6 +13,7 @@
 // Thread-safety: none; owned and used by the broker's event-loop thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,6 +77,12 @@ class ConversationTable {
   // Removes `user`. If no owner remains, the longest-standing member becomes
   // owner.
   void RemoveMember(Conversation* c, UserId user, WriteBatch* batch);
+
+  // If no owner of group `c` is active (per `active`), makes the
+  // longest-standing active member an owner. Returns that member, or an
+  // invalid id if nobody was promoted.
+  UserId EnsureActiveOwner(Conversation* c, const std::function<bool(UserId)>& active,
+                           WriteBatch* batch);
 
   // Group names: 1 to 100 characters of valid UTF-8, no control characters.
   static Status ValidateGroupName(std::string_view name);

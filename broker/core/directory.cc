@@ -123,6 +123,7 @@ Status Directory::Load(MessageStore& store) {
         u->role = r->role();
         u->active = r->active();
         u->created_at_us = r->created_at_us();
+        u->deactivated_at_us = r->deactivated_at_us();
         next_user_id_ = std::max(next_user_id_, u->id.value() + 1);
         users_by_login_[u->login] = u->id;
         users_[u->id] = std::move(u);
@@ -144,6 +145,9 @@ Status Directory::Load(MessageStore& store) {
         d->client_version = std::string(AsView(r->client_version()));
         d->created_at_us = r->created_at_us();
         d->active = r->active();
+        d->revoked_at_us = r->revoked_at_us();
+        d->last_seen_us = r->last_seen_us();
+        d->last_address = std::string(AsView(r->last_address()));
         next_device_id_ = std::max(next_device_id_, d->id.value() + 1);
         auto user = users_.find(d->user);
         if (user == users_.end()) {
@@ -171,7 +175,14 @@ Status Directory::Load(MessageStore& store) {
         enrollments_[e.public_key] = std::move(e);
         return true;
       }));
-  return bad;
+  CHATPRO_RETURN_IF_ERROR(bad);
+  return store.ScanRecords(RecordKind::kBlock, "", [&](std::string_view key, std::string_view) {
+    if (key.size() == 16) {
+      blocks_.insert({UserId(ReadBigEndian64(key.substr(0, 8))),
+                      UserId(ReadBigEndian64(key.substr(8, 8)))});
+    }
+    return true;
+  });
 }
 
 const User* Directory::FindUser(UserId id) const {
@@ -213,7 +224,7 @@ void Directory::PutUser(const User& u, WriteBatch* batch) const {
   auto login = fbb.CreateString(u.login);
   auto display = fbb.CreateString(u.display_name);
   fbb.Finish(store::CreateUserRecord(fbb, u.id.value(), login, display, u.role, u.active,
-                                     u.created_at_us));
+                                     u.created_at_us, u.deactivated_at_us));
   batch->records.push_back({RecordKind::kUser, store_keys::U64Key(u.id.value()), Finish(fbb)});
 }
 
@@ -223,8 +234,10 @@ void Directory::PutDevice(const Device& d, WriteBatch* batch) const {
                               d.public_key.size());
   auto name = fbb.CreateString(d.name);
   auto version = fbb.CreateString(d.client_version);
+  auto address = fbb.CreateString(d.last_address);
   fbb.Finish(store::CreateDeviceRecord(fbb, d.id.value(), d.user.value(), key, name, version,
-                                       d.created_at_us, d.active));
+                                       d.created_at_us, d.active, d.revoked_at_us,
+                                       d.last_seen_us, address));
   batch->records.push_back({RecordKind::kDevice, store_keys::U64Key(d.id.value()), Finish(fbb)});
 }
 
@@ -289,6 +302,86 @@ void Directory::AddEnrollment(UserId user, std::string_view public_key, std::int
   fbb.Finish(store::CreateEnrollmentRecord(fbb, key, user.value(), now_us, expires_at_us, false));
   batch->records.push_back({RecordKind::kEnrollment, e.public_key, Finish(fbb)});
   enrollments_[e.public_key] = std::move(e);
+}
+
+Directory::Deactivation Directory::DeactivateUser(UserId user, std::int64_t now_us,
+                                                  WriteBatch* batch) {
+  Deactivation out;
+  User& u = *users_.at(user);
+  u.active = false;
+  u.deactivated_at_us = now_us;
+  PutUser(u, batch);
+  for (DeviceId id : u.devices) {
+    Device& d = *devices_.at(id);
+    if (!d.active) continue;
+    d.active = false;
+    d.revoked_at_us = now_us;
+    PutDevice(d, batch);
+    out.devices_revoked.push_back(id);
+  }
+  std::vector<std::string> invites;
+  for (const auto& [key, e] : enrollments_) {
+    if (e.user == user) invites.push_back(key);
+  }
+  for (const std::string& key : invites) RemoveEnrollment(key, batch);
+  out.invites_cancelled = static_cast<std::uint32_t>(invites.size());
+  return out;
+}
+
+void Directory::ReactivateUser(UserId user, WriteBatch* batch) {
+  User& u = *users_.at(user);
+  u.active = true;
+  u.deactivated_at_us = 0;
+  PutUser(u, batch);
+}
+
+void Directory::RevokeDevice(DeviceId device, std::int64_t now_us, WriteBatch* batch) {
+  Device& d = *devices_.at(device);
+  if (!d.active) return;
+  d.active = false;
+  d.revoked_at_us = now_us;
+  PutDevice(d, batch);
+}
+
+void Directory::TouchDevice(DeviceId device, std::int64_t now_us, std::string_view address,
+                            WriteBatch* batch) {
+  auto it = devices_.find(device);
+  if (it == devices_.end()) return;
+  Device& d = *it->second;
+  d.last_seen_us = now_us;
+  if (!address.empty()) d.last_address = std::string(address.substr(0, 64));
+  PutDevice(d, batch);
+}
+
+std::size_t Directory::active_admins() const {
+  std::size_t n = 0;
+  for (const auto& [id, u] : users_) n += (u->active && u->role == Role::Admin) ? 1 : 0;
+  return n;
+}
+
+void Directory::Block(UserId blocker, UserId blocked, WriteBatch* batch) {
+  if (!blocks_.insert({blocker, blocked}).second) return;
+  batch->records.push_back(
+      {RecordKind::kBlock, store_keys::U64Key(blocker.value(), blocked.value()), std::string()});
+}
+
+void Directory::Unblock(UserId blocker, UserId blocked, WriteBatch* batch) {
+  if (blocks_.erase({blocker, blocked}) == 0) return;
+  batch->records.push_back(
+      {RecordKind::kBlock, store_keys::U64Key(blocker.value(), blocked.value()), std::nullopt});
+}
+
+bool Directory::IsBlocked(UserId blocker, UserId blocked) const {
+  return blocks_.count({blocker, blocked}) > 0;
+}
+
+std::vector<UserId> Directory::BlockedBy(UserId blocker) const {
+  std::vector<UserId> out;
+  for (auto it = blocks_.lower_bound({blocker, UserId()}); it != blocks_.end() && it->first == blocker;
+       ++it) {
+    out.push_back(it->second);
+  }
+  return out;
 }
 
 void Directory::RemoveEnrollment(std::string_view public_key, WriteBatch* batch) {

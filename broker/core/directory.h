@@ -16,6 +16,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -37,6 +38,7 @@ struct User {
   Role role = Role::User;
   bool active = true;
   std::int64_t created_at_us = 0;
+  std::int64_t deactivated_at_us = 0;
   std::vector<DeviceId> devices;
 };
 
@@ -48,6 +50,9 @@ struct Device {
   std::string client_version;
   std::int64_t created_at_us = 0;
   bool active = true;
+  std::int64_t revoked_at_us = 0;
+  std::int64_t last_seen_us = 0;  // as last persisted (the session may be newer)
+  std::string last_address;
 };
 
 struct Enrollment {
@@ -88,6 +93,29 @@ class Directory {
                                   std::int64_t now_us, WriteBatch* batch);
   // Records a device's client version if it changed.
   void SetClientVersion(DeviceId device, std::string_view version, WriteBatch* batch);
+  // Offboards `user`: deactivated, every device revoked, every pending invite
+  // removed. Returns the devices that were active. REQUIRES: the user exists.
+  struct Deactivation {
+    std::vector<DeviceId> devices_revoked;
+    std::uint32_t invites_cancelled = 0;
+  };
+  Deactivation DeactivateUser(UserId user, std::int64_t now_us, WriteBatch* batch);
+  // Lets `user` back in. Their devices stay revoked. REQUIRES: the user exists.
+  void ReactivateUser(UserId user, WriteBatch* batch);
+  // Revokes one device. REQUIRES: the device exists.
+  void RevokeDevice(DeviceId device, std::int64_t now_us, WriteBatch* batch);
+  // Records when and from where a device was last seen.
+  void TouchDevice(DeviceId device, std::int64_t now_us, std::string_view address,
+                   WriteBatch* batch);
+  // Active administrators.
+  std::size_t active_admins() const;
+
+  // Blocks: `blocker` wants no direct messages with `blocked`.
+  void Block(UserId blocker, UserId blocked, WriteBatch* batch);
+  void Unblock(UserId blocker, UserId blocked, WriteBatch* batch);
+  bool IsBlocked(UserId blocker, UserId blocked) const;
+  std::vector<UserId> BlockedBy(UserId blocker) const;
+
   // Stores a pending invite for `user` under the derived `public_key`.
   void AddEnrollment(UserId user, std::string_view public_key, std::int64_t now_us,
                      std::int64_t expires_at_us, WriteBatch* batch);
@@ -108,6 +136,7 @@ class Directory {
   std::unordered_map<DeviceId, std::unique_ptr<Device>> devices_;
   std::unordered_map<std::string, DeviceId> devices_by_key_;
   std::unordered_map<std::string, Enrollment> enrollments_;
+  std::set<std::pair<UserId, UserId>> blocks_;  // (blocker, blocked)
   std::uint64_t next_user_id_ = 1;
   std::uint64_t next_device_id_ = 1;
 };

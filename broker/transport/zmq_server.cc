@@ -197,11 +197,13 @@ void ZmqServer::ReadFrames() {
       connection = it->second;
     }
     const char* user_id = payload.gets("User-Id");
+    const char* address = payload.gets("Peer-Address");
     std::string_view uid = user_id == nullptr ? std::string_view() : std::string_view(user_id);
+    std::string_view peer = address == nullptr ? std::string_view() : std::string_view(address);
     if (extra) {
-      broker_->OnFrame(connection, uid, nullptr, 0);  // answered as "not a ChatPro frame"
+      broker_->OnFrame(connection, uid, peer, nullptr, 0);  // answered as "not a ChatPro frame"
     } else {
-      broker_->OnFrame(connection, uid, static_cast<const std::uint8_t*>(payload.data()),
+      broker_->OnFrame(connection, uid, peer, static_cast<const std::uint8_t*>(payload.data()),
                        payload.size());
     }
   }

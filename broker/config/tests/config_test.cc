@@ -29,6 +29,30 @@ TEST(Config, FlagsOverrideTheFile) {
   EXPECT_EQ(o->transport.max_frame_bytes, (16ull << 20) + (1ull << 20));
 }
 
+TEST(Config, StorageKeyFileDefaultsToTheDataDirAndResolvesLikeOtherPaths) {
+  auto file = ParseConfigText("[broker]\ndata_dir = data\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->store.key_file, "/etc/chatpro/data/storage.key");
+
+  file = ParseConfigText("[broker]\ndata_dir = /srv/chatpro\n[store]\nkey_file = keys/storage.key\n",
+                         "c.conf");
+  ASSERT_TRUE(file.ok());
+  o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->store.key_file, "/etc/chatpro/keys/storage.key");
+
+  std::vector<Setting> flags = {{"store.key_file", "/run/secrets/storage.key", "--set store.key_file"}};
+  o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->store.key_file, "/run/secrets/storage.key");
+
+  file = ParseConfigText("[store]\nkey_file = \"\"\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(BuildOptions(*file, {}, "/etc/chatpro").ok());
+}
+
 TEST(Config, NamesTheOffendingKeyAndLine) {
   auto file = ParseConfigText("[limits]\nmax_text_bytes = lots\n", "c.conf");
   ASSERT_TRUE(file.ok());

@@ -473,7 +473,7 @@ std::vector<Seq> SeqRange(Seq first, Seq last) {
 // ------------------------------------------------------------------ clients
 
 void TestClient::Send(const std::string& frame) const {
-  harness->broker().OnFrame(connection, zap_user_id,
+  harness->broker().OnFrame(connection, zap_user_id, "127.0.0.1",
                             reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
 }
 

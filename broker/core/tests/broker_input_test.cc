@@ -230,7 +230,7 @@ TEST_F(InputTest, FrameThatIsNotEightByteAlignedIsReadCorrectly) {
   std::vector<std::uint64_t> storage(frame.size() / 8 + 2);
   auto* odd = reinterpret_cast<std::uint8_t*>(storage.data()) + 3;
   std::memcpy(odd, frame.data(), frame.size());
-  h_->broker().OnFrame(alice_.connection, alice_.zap_user_id, odd, frame.size());
+  h_->broker().OnFrame(alice_.connection, alice_.zap_user_id, "127.0.0.1", odd, frame.size());
   ASSERT_TRUE(Settle());
   Envelope ack = alice_.TakeReply(71);
   ASSERT_EQ(ack.type, wire::Body::SendAck) << ack.error_message;
