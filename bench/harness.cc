@@ -143,9 +143,15 @@ Status BrokerProcess::Launch() {
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     if (settings_.pin_cpu >= 0) PinToCpu(settings_.pin_cpu);
+    // The benchmark measures capacity: its brokers run without the per-device
+    // rate limits and per-address connection limits that protect a real one.
     std::vector<std::string> argv = {settings_.broker_path, "--data-dir", data_dir_, "--listen",
                                      listen_, "--durability", settings_.durability,
-                                     "--log-level", "info"};
+                                     "--log-level", "info",
+                                     "--set", "rate.messages_per_second=0",
+                                     "--set", "rate.bytes_per_second=0",
+                                     "--set", "limits.connections_per_address=0",
+                                     "--set", "limits.auth_failures_per_minute=0"};
     argv.insert(argv.end(), settings_.extra_args.begin(), settings_.extra_args.end());
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
