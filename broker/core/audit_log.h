@@ -62,16 +62,22 @@ class AuditLog {
 
   // Finds the newest entry and continues the chain from it. On failure
   // returns the store's error or DataLoss if the newest entry is damaged.
+  // Seqs have no gaps, so the newest entry is found in O(log n) point reads;
+  // should entries be missing, it is still the highest stored seq (new
+  // entries never overwrite old ones; Verify reports the hole).
   Status Load(MessageStore& store);
 
   // Appends an entry stamped now to `batch`. Returns its seq.
+  // REQUIRES: Load() has returned OK (else the chain would restart at 1 over
+  // the stored one).
   std::uint64_t Append(const AuditActor& actor, std::string_view action, std::string_view target,
                        std::string details_json, WriteBatch* batch);
 
   std::uint64_t last_seq() const { return last_seq_; }
 
   // Up to `limit` entries from `from_seq` on, oldest first; from_seq 0 means
-  // the newest `limit` entries.
+  // the newest `limit` entries. Does not check hashes (Verify does). On
+  // failure returns the store's error or DataLoss naming a damaged entry.
   static Result<std::vector<AuditEntry>> List(MessageStore& store, std::uint64_t from_seq,
                                               std::size_t limit);
 
@@ -87,6 +93,7 @@ class AuditLog {
   const Clock* const clock_;
   std::uint64_t last_seq_ = 0;
   std::string last_hash_ = std::string(32, '\0');
+  bool loaded_ = false;
 };
 
 }  // namespace chatpro::core
