@@ -16,8 +16,14 @@
 // was not acknowledged (each send keeps its client message id, so a resend has
 // exactly one effect). Deliveries are acknowledged after `on_message` returns.
 //
+// Revocation: when the broker says this device was revoked (its user was
+// offboarded), the client fails everything pending with PermissionDenied,
+// calls `on_revoked` so that the application wipes its local copy, wipes the
+// profile (Profile::Wipe), confirms the wipe to the broker and ends in
+// ConnectionState::kRevoked. A refused handshake (kRefused) wipes nothing.
+//
 // Thread-safety: every member function may be called from any thread, except
-// that the blocking ones (those returning Result) must not be called from a
+// that the blocking ones (those returning Result or Status) must not be called from a
 // callback; they return FailedPrecondition if they are. Callbacks run on the
 // I/O thread, one at a time, in delivery order. A Client must not be destroyed
 // from one of its own callbacks.
@@ -28,6 +34,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -57,7 +64,27 @@ struct Picture {
   std::string thumbnail;  // optional
 };
 
-using Content = std::variant<Text, Voice, Picture>;
+// The sender changes the text of one of their earlier text messages
+// (`target_seq` in the same conversation). Readers show the newest text; the
+// original stays in the organisation's records.
+struct Edit {
+  std::uint64_t target_seq = 0;
+  std::string text;
+};
+
+// The sender withdraws one of their earlier messages. Readers show it as
+// deleted; the original stays in the organisation's records until retention
+// removes it.
+struct Deletion {
+  std::uint64_t target_seq = 0;
+};
+
+// An Edit or Deletion is sent with Send() into the conversation of the message
+// it names; it gets its own seq and is delivered in order like any message.
+// Only the original's sender may edit or delete it, only texts are edited, and
+// an edit or deletion cannot itself be edited (the broker answers
+// PermissionDenied or InvalidArgument).
+using Content = std::variant<Text, Voice, Picture, Edit, Deletion>;
 
 struct Message {
   std::uint64_t conversation_id = 0;
@@ -109,6 +136,60 @@ struct InviteInfo {
   std::int64_t expires_at_us = 0;
 };
 
+// What offboarding a user did (AdminDeactivateUser).
+struct OffboardingInfo {
+  std::string login;
+  std::int64_t asked_at_us = 0;      // when the broker took the request, Unix microseconds
+  std::uint32_t devices_revoked = 0;
+  std::uint32_t sessions_closed = 0;
+  std::int64_t last_session_closed_at_us = 0;  // 0 if no session was open
+  std::uint32_t invites_cancelled = 0;
+};
+
+// One device (enrolled key) of a user.
+struct DeviceInfo {
+  std::uint64_t id = 0;
+  std::string name;
+  std::string client_version;
+  std::int64_t created_at_us = 0;
+  std::int64_t last_seen_us = 0;  // 0: never connected
+  std::string last_address;       // the network address it last connected from
+  bool active = true;             // false: revoked
+  std::int64_t revoked_at_us = 0;
+  bool online = false;            // has a session now
+};
+
+// A message someone reported to the organisation, with the copy kept as
+// evidence.
+struct ReportInfo {
+  std::uint64_t id = 0;
+  std::int64_t created_at_us = 0;
+  std::string reporter;  // login
+  std::string reason;
+  std::uint64_t conversation_id = 0;
+  std::uint64_t seq = 0;
+  std::optional<Message> message;  // the evidence as it was reported; nullopt if none came
+};
+
+// One entry of the organisation's hash-chained audit log.
+struct AuditEntryInfo {
+  std::uint64_t seq = 0;
+  std::int64_t at_us = 0;
+  std::string actor;    // login of who did it; empty for the broker itself
+  std::string action;   // e.g. "user.deactivate"
+  std::string target;   // e.g. "user:ana"
+  std::string details;  // a JSON object
+  std::string hash;     // raw bytes of the entry's chain hash
+};
+
+// The result of checking the audit log's hash chain.
+struct AuditVerification {
+  bool whole = false;
+  std::uint64_t records = 0;           // entries checked
+  std::uint64_t first_broken_seq = 0;  // 0 if whole
+  std::string message;                 // the broker's explanation
+};
+
 // Who this connection is, from the broker's HelloReply.
 struct SessionInfo {
   std::uint64_t user_id = 0;
@@ -147,6 +228,12 @@ struct Profile {
   // atomically. On failure returns IoError naming the path, or
   // InvalidArgument if a key is not 32 bytes.
   Status Save() const;
+  // Deletes the profile in `dir`: `device.key` is overwritten with zeros and
+  // synced before it is unlinked, then `profile.conf` goes (and leftovers of
+  // an interrupted Save()). Files that are not there are no error; the folder
+  // itself stays. Afterwards Load(dir) returns NotFound. On failure returns
+  // IoError naming the file (the remaining files are still deleted).
+  static Status Wipe(const std::string& dir);
 };
 
 struct EnrollOptions {
@@ -200,7 +287,10 @@ struct HistoryPage {
 enum class ConnectionState {
   kConnecting,   // no session yet, or reconnecting
   kConnected,    // the broker answered Hello
-  kRefused,      // the broker refused this device's key (unknown or revoked)
+  kRefused,      // the broker refused this device's key (unknown or revoked);
+                 // nothing is wiped, ZeroMQ keeps trying
+  kRevoked,      // the broker revoked this device while connected: the profile
+                 // is wiped and the client is closed for good (final state)
 };
 
 struct ClientOptions {
@@ -219,6 +309,15 @@ struct ClientOptions {
   std::function<void(const Message&)> on_message;
   std::function<void(const Conversation&)> on_conversation;
   std::function<void(ConnectionState, const Status&)> on_state;
+  // The broker revoked this device (its user was offboarded, or the device
+  // was revoked), saying why. Called once, on the I/O thread, after every
+  // pending send and request has failed with PermissionDenied ("this device
+  // was revoked: REASON") and before the library wipes the profile (see
+  // Profile::Wipe) and confirms the wipe to the broker; then the state
+  // becomes kRevoked. The application deletes ITS local copy here: stored
+  // messages, saved media. The client takes no further calls (they fail with
+  // PermissionDenied); coming back needs a fresh enrollment.
+  std::function<void(const std::string& reason)> on_revoked;
 };
 
 class Client {
@@ -263,6 +362,42 @@ class Client {
   virtual Result<InviteInfo> AdminAddUser(std::string login, std::string display_name,
                                           Role role) = 0;
   virtual Result<std::vector<UserInfo>> AdminListUsers() = 0;
+
+  // Offboards a leaver (administrators): deactivates the user, revokes every
+  // device of theirs (each session gets told to wipe and is dropped) and
+  // cancels their pending invites. What they sent stays. On failure returns
+  // the broker's error: PermissionDenied (not an admin), NotFound (no such
+  // user), ...
+  virtual Result<OffboardingInfo> AdminDeactivateUser(std::string login) = 0;
+  // Lets a deactivated user back in (administrators): returns an invite for a
+  // fresh enrollment; their revoked devices stay revoked.
+  virtual Result<InviteInfo> AdminReactivateUser(std::string login) = 0;
+  // The devices of `login`; empty: the caller's own. Others' devices are for
+  // administrators.
+  virtual Result<std::vector<DeviceInfo>> ListDevices(std::string login) = 0;
+  // Revokes one device (one's own, or anyone's for administrators); that
+  // device is told to wipe like a leaver's. `login` empty: the caller.
+  virtual Status RevokeDevice(std::string login, std::uint64_t device_id) = 0;
+
+  // After Block, no direct message passes between the caller and `login`, in
+  // either direction (PermissionDenied). Unblock undoes it.
+  virtual Status Block(std::string login) = 0;
+  virtual Status Unblock(std::string login) = 0;
+  // The logins the caller has blocked.
+  virtual Result<std::vector<std::string>> ListBlocked() = 0;
+  // Reports message `seq` of a conversation the caller is a member of; the
+  // broker keeps a copy of the message as evidence.
+  virtual Status Report(std::uint64_t conversation_id, std::uint64_t seq, std::string reason) = 0;
+  // The reports so far (administrators, auditors).
+  virtual Result<std::vector<ReportInfo>> AdminListReports() = 0;
+
+  // Audit log entries from `from_seq` on (0: the newest `limit`), at most
+  // `limit` of them (administrators, auditors).
+  virtual Result<std::vector<AuditEntryInfo>> AdminListAudit(std::uint64_t from_seq,
+                                                             std::uint32_t limit) = 0;
+  // Checks the audit log's hash chain (administrators, auditors). A broken
+  // chain is a successful result with whole == false.
+  virtual Result<AuditVerification> AdminVerifyAudit() = 0;
 
   // Stops handing deliveries to on_message. Called from on_message, the
   // current message still counts as processed; every later delivery (also

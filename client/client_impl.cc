@@ -109,15 +109,22 @@ void ClientImpl::WakeLocked(bool always) {
   (void)s;  // a full wake-up pipe already means the I/O thread will look
 }
 
+Status ClientImpl::RefusalLocked() const {
+  // A revoked device hears why, also once its I/O thread has ended.
+  if (revoked_status_) return *revoked_status_;
+  if (stopping_ || io_exited_) return Status::Unavailable("the client is closed");
+  if (state_ == ConnectionState::kRefused) {
+    return Status::PermissionDenied("the broker refused this device's key");
+  }
+  return Status::Ok();
+}
+
 void ClientImpl::Enqueue(std::unique_ptr<Request> request) {
   Status refusal;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_ || io_exited_) {
-      refusal = Status::Unavailable("the client is closed");
-    } else if (state_ == ConnectionState::kRefused) {
-      refusal = Status::PermissionDenied("the broker refused this device's key");
-    } else {
+    refusal = RefusalLocked();
+    if (refusal.ok()) {
       commands_.emplace_back();
       commands_.back().request = std::move(request);
       WakeLocked();
@@ -156,19 +163,15 @@ void ClientImpl::SendAsync(Target to, Content content,
     // go beyond the window.
     if (!OnIoThread()) {
       cv_.wait(lock, [&] {
-        return in_flight_sends_ < options_.max_unacked_sends || stopping_ || io_exited_ ||
-               state_ == ConnectionState::kRefused;
+        return in_flight_sends_ < options_.max_unacked_sends || !RefusalLocked().ok();
       });
     }
     std::uint64_t now = static_cast<std::uint64_t>(NowMicros());
     const std::uint64_t id = std::max(last_client_msg_id_ + 1, now);
     last_client_msg_id_ = id;
     ++in_flight_sends_;
-    if (stopping_ || io_exited_) {
-      refused.status = Status::Unavailable("the client is closed");
-    } else if (state_ == ConnectionState::kRefused) {
-      refused.status = Status::PermissionDenied("the broker refused this device's key");
-    } else {
+    refused.status = RefusalLocked();
+    if (refused.status.ok()) {
       // The id is assigned and the command queued in one critical section, so
       // the queue (and so unacked_) is in order of client_msg_id.
       commands_.emplace_back();
@@ -236,6 +239,12 @@ Result<Conversation> ClientImpl::CallForConversation(std::size_t wire_bytes, Wri
                               }
                               return Unexpected(env, "ConversationInfo");
                             });
+}
+
+Status ClientImpl::CallForDone(std::size_t wire_bytes, WriteRequest write) {
+  Result<bool> r = Call<bool>(wire_bytes, std::move(write),
+                              [](const wire::Envelope&) -> Result<bool> { return true; });
+  return r.ok() ? Status::Ok() : r.status();
 }
 
 Result<HistoryPage> ClientImpl::History(Target conversation, HistoryQuery query) {
@@ -381,6 +390,147 @@ Result<std::vector<UserInfo>> ClientImpl::AdminListUsers() {
   return Call<std::vector<UserInfo>>(
       kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddAdminListUsers(id); },
       ParseUserList);
+}
+
+Result<OffboardingInfo> ClientImpl::AdminDeactivateUser(std::string login) {
+  if (login.empty()) return Status::InvalidArgument("name the user to deactivate");
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return Call<OffboardingInfo>(
+      bytes,
+      [login = std::move(login)](FrameWriter& w, std::uint64_t id) {
+        w.AddAdminDeactivateUser(id, login);
+      },
+      [](const wire::Envelope& env) -> Result<OffboardingInfo> {
+        if (const auto* reply = env.body_as_OffboardingReply()) return OffboardingFromWire(*reply);
+        return Unexpected(env, "OffboardingReply");
+      });
+}
+
+Result<InviteInfo> ClientImpl::AdminReactivateUser(std::string login) {
+  if (login.empty()) return Status::InvalidArgument("name the user to reactivate");
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return Call<InviteInfo>(
+      bytes,
+      [login = std::move(login)](FrameWriter& w, std::uint64_t id) {
+        w.AddAdminReactivateUser(id, login);
+      },
+      ParseInvite);
+}
+
+Result<std::vector<DeviceInfo>> ClientImpl::ListDevices(std::string login) {
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return Call<std::vector<DeviceInfo>>(
+      bytes,
+      [login = std::move(login)](FrameWriter& w, std::uint64_t id) { w.AddListDevices(id, login); },
+      [](const wire::Envelope& env) -> Result<std::vector<DeviceInfo>> {
+        const auto* list = env.body_as_DeviceList();
+        if (list == nullptr) return Unexpected(env, "DeviceList");
+        std::vector<DeviceInfo> out;
+        if (list->devices() != nullptr) {
+          for (const auto* d : *list->devices()) out.push_back(DeviceFromWire(*d));
+        }
+        return out;
+      });
+}
+
+Status ClientImpl::RevokeDevice(std::string login, std::uint64_t device_id) {
+  if (device_id == 0) return Status::InvalidArgument("name the device to revoke by its id");
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return CallForDone(bytes, [login = std::move(login), device_id](FrameWriter& w,
+                                                                   std::uint64_t id) {
+    w.AddRevokeDevice(id, login, device_id);
+  });
+}
+
+Status ClientImpl::Block(std::string login) {
+  if (login.empty()) return Status::InvalidArgument("name the user to block");
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return CallForDone(bytes, [login = std::move(login)](FrameWriter& w, std::uint64_t id) {
+    w.AddBlock(id, login);
+  });
+}
+
+Status ClientImpl::Unblock(std::string login) {
+  if (login.empty()) return Status::InvalidArgument("name the user to unblock");
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return CallForDone(bytes, [login = std::move(login)](FrameWriter& w, std::uint64_t id) {
+    w.AddUnblock(id, login);
+  });
+}
+
+Result<std::vector<std::string>> ClientImpl::ListBlocked() {
+  return Call<std::vector<std::string>>(
+      kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddListBlocked(id); },
+      [](const wire::Envelope& env) -> Result<std::vector<std::string>> {
+        // The blocked people come as a UserList (login and display name).
+        const auto* list = env.body_as_UserList();
+        if (list == nullptr) return Unexpected(env, "UserList");
+        std::vector<std::string> out;
+        if (list->users() != nullptr) {
+          for (const auto* u : *list->users()) {
+            out.push_back(u->login() != nullptr ? u->login()->str() : std::string());
+          }
+        }
+        return out;
+      });
+}
+
+Status ClientImpl::Report(std::uint64_t conversation_id, std::uint64_t seq, std::string reason) {
+  if (conversation_id == 0 || seq == 0) {
+    return Status::InvalidArgument("a report names a conversation and a message seq");
+  }
+  if (reason.empty()) return Status::InvalidArgument("a report needs a reason");
+  std::size_t bytes = kEnvelopeOverheadBytes + reason.size();
+  return CallForDone(bytes, [conversation_id, seq, reason = std::move(reason)](FrameWriter& w,
+                                                                               std::uint64_t id) {
+    w.AddReport(id, conversation_id, seq, reason);
+  });
+}
+
+Result<std::vector<ReportInfo>> ClientImpl::AdminListReports() {
+  return Call<std::vector<ReportInfo>>(
+      kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddAdminListReports(id); },
+      [](const wire::Envelope& env) -> Result<std::vector<ReportInfo>> {
+        const auto* list = env.body_as_ReportList();
+        if (list == nullptr) return Unexpected(env, "ReportList");
+        std::vector<ReportInfo> out;
+        if (list->reports() != nullptr) {
+          for (const auto* r : *list->reports()) {
+            CHATPRO_ASSIGN_OR_RETURN(ReportInfo info, ReportFromWire(*r));
+            out.push_back(std::move(info));
+          }
+        }
+        return out;
+      });
+}
+
+Result<std::vector<AuditEntryInfo>> ClientImpl::AdminListAudit(std::uint64_t from_seq,
+                                                                std::uint32_t limit) {
+  return Call<std::vector<AuditEntryInfo>>(
+      kEnvelopeOverheadBytes,
+      [from_seq, limit](FrameWriter& w, std::uint64_t id) {
+        w.AddAdminListAudit(id, from_seq, limit);
+      },
+      [](const wire::Envelope& env) -> Result<std::vector<AuditEntryInfo>> {
+        const auto* list = env.body_as_AuditList();
+        if (list == nullptr) return Unexpected(env, "AuditList");
+        std::vector<AuditEntryInfo> out;
+        if (list->entries() != nullptr) {
+          for (const auto* e : *list->entries()) out.push_back(AuditEntryFromWire(*e));
+        }
+        return out;
+      });
+}
+
+Result<AuditVerification> ClientImpl::AdminVerifyAudit() {
+  return Call<AuditVerification>(
+      kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddAdminVerifyAudit(id); },
+      [](const wire::Envelope& env) -> Result<AuditVerification> {
+        if (const auto* reply = env.body_as_AuditVerifyReply()) {
+          return AuditVerificationFromWire(*reply);
+        }
+        return Unexpected(env, "AuditVerifyReply");
+      });
 }
 
 void ClientImpl::StopReceiving() { receiving_stopped_ = true; }

@@ -26,6 +26,12 @@
 // there, one queued after finds the flag false and wakes the poll. While it
 // has work the flag stays true and no app thread pays for a wake-up.
 //
+// Revocation (HandleRevoked, on the I/O thread): `revoked_status_` is set
+// under `mutex_` first, so that no command is queued after FailAll() took the
+// queue; then on_revoked runs, the profile is wiped, ConfirmWipe is written as
+// the only envelope of the last frame, and the loop ends with the DEALER
+// closed after a short linger. The state becomes kRevoked last.
+//
 // Request ids: a Send's request id is its client_msg_id (below
 // kRequestIdBit), every other request's has kRequestIdBit set, so an Error
 // for a Send is found among the unacknowledged sends by its id.
@@ -83,6 +89,18 @@ class ClientImpl final : public Client {
   Result<InviteInfo> CreateInvite(std::string login) override;
   Result<InviteInfo> AdminAddUser(std::string login, std::string display_name, Role role) override;
   Result<std::vector<UserInfo>> AdminListUsers() override;
+  Result<OffboardingInfo> AdminDeactivateUser(std::string login) override;
+  Result<InviteInfo> AdminReactivateUser(std::string login) override;
+  Result<std::vector<DeviceInfo>> ListDevices(std::string login) override;
+  Status RevokeDevice(std::string login, std::uint64_t device_id) override;
+  Status Block(std::string login) override;
+  Status Unblock(std::string login) override;
+  Result<std::vector<std::string>> ListBlocked() override;
+  Status Report(std::uint64_t conversation_id, std::uint64_t seq, std::string reason) override;
+  Result<std::vector<ReportInfo>> AdminListReports() override;
+  Result<std::vector<AuditEntryInfo>> AdminListAudit(std::uint64_t from_seq,
+                                                     std::uint32_t limit) override;
+  Result<AuditVerification> AdminVerifyAudit() override;
   void StopReceiving() override;
 
  private:
@@ -150,6 +168,11 @@ class ClientImpl final : public Client {
   Result<T> Call(std::size_t wire_bytes, WriteRequest write,
                  std::function<Result<T>(const wire::Envelope&)> parse);
   Result<Conversation> CallForConversation(std::size_t wire_bytes, WriteRequest write);
+  // A round trip whose reply is Done (or, from a broker that says more, any
+  // reply that is not an Error).
+  Status CallForDone(std::size_t wire_bytes, WriteRequest write);
+  // Why new work is refused now, or OK. REQUIRES: mutex_ held.
+  Status RefusalLocked() const;
   // Writes to the wake-up socket unless a wake-up is pending already (or
   // `always`). REQUIRES: mutex_ held.
   void WakeLocked(bool always = false);
@@ -165,6 +188,9 @@ class ClientImpl final : public Client {
   void HandleEnvelope(const wire::Envelope& envelope);
   void HandleHelloReply(const wire::Envelope& envelope);
   void HandleDelivery(const wire::Delivery& delivery);
+  // The broker revoked this device: fails everything, runs on_revoked, wipes
+  // the profile, writes ConfirmWipe and closes the connection (the loop ends).
+  void HandleRevoked(const wire::Revoked& revoked);
   // The unacknowledged send with this id or request id; nullptr if there is
   // none (or it was answered already).
   OutgoingSend* FindUnacked(std::uint64_t client_msg_id);
@@ -221,6 +247,8 @@ class ClientImpl final : public Client {
   std::uint64_t last_client_msg_id_ = 0;       // GUARDED_BY(mutex_)
   std::size_t in_flight_sends_ = 0;            // GUARDED_BY(mutex_)
   std::string handshake_problem_;              // GUARDED_BY(mutex_)
+  // Set once a Revoked event came: every later call fails with it.
+  std::optional<Status> revoked_status_;       // GUARDED_BY(mutex_)
 
   std::unique_ptr<zmq::context_t> context_;  // created by Start(), closed by the destructor
   std::thread io_thread_;
@@ -259,6 +287,9 @@ class ClientImpl final : public Client {
   DeliveryReader delivery_reader_;
   std::int64_t last_write_us_ = 0;
   ConnectionState io_state_ = ConnectionState::kConnecting;
+  // A Revoked event was handled: the loop ends, nothing more is written (no
+  // Ack either: the broker takes only ConfirmWipe from a revoked device).
+  bool revoked_ = false;
 };
 
 }  // namespace chatpro::client::internal

@@ -25,6 +25,8 @@ constexpr std::int64_t kPingAfterUs = 10'000'000;  // schemas/README.md: Ping af
 constexpr std::chrono::milliseconds kTick{100};
 constexpr int kMaxFramesPerTurn = 256;
 constexpr int kFinalAckLingerMs = 1000;
+// How long a revoked client's closed socket may take to hand ConfirmWipe over.
+constexpr int kConfirmWipeLingerMs = 500;
 // Queues keep up to this many slots of capacity when idle.
 constexpr std::size_t kIdleQueueSlots = 1024;
 // FrameWriter starts with the last frame's size, up to this.
@@ -71,7 +73,8 @@ void ClientImpl::IoThreadMain() {
     status = ZmqGuard("talk to " + profile_.endpoint, [&] { RunLoop(); });
   }
   if (!status.ok()) LOG_ERROR() << "libchatpro: " << status.message();
-  bool flush = status.ok();
+  // A revoked device writes nothing after ConfirmWipe, not even Acks.
+  bool flush = status.ok() && !revoked_;
   Status closed = ZmqGuard("close the connection", [&] { CloseSockets(flush); });
   (void)closed;
   FinishStart(status.ok() ? Status::Unavailable("the client was closed") : status);
@@ -159,12 +162,14 @@ void ClientImpl::RunLoop() {
     // Frames first: replies already queued belong to the connection that a
     // DISCONNECTED event would end.
     if (items[0].revents & ZMQ_POLLIN) {
-      for (int i = 0; i < kMaxFramesPerTurn; ++i) {
+      for (int i = 0; i < kMaxFramesPerTurn && !revoked_; ++i) {
         zmq::message_t m;
         if (!dealer_->recv(m, zmq::recv_flags::dontwait)) break;
         HandleFrame(m);
       }
     }
+    // kRevoked is final: no later monitor event may change the state.
+    if (revoked_) return;
     while (auto event = ReadMonitorEvent(*monitor_)) HandleMonitorEvent(*event);
     ExpireDeadlines();
     WriteFrames();
@@ -369,7 +374,11 @@ void ClientImpl::HandleFrame(const zmq::message_t& message) {
   }
   const auto* envelopes = parsed->frame().envelopes();
   if (envelopes == nullptr) return;
-  for (const auto* env : *envelopes) HandleEnvelope(*env);
+  for (const auto* env : *envelopes) {
+    HandleEnvelope(*env);
+    // Whatever came after a Revoked event is not for this device any more.
+    if (revoked_) return;
+  }
   PublishCompletedSends();
   // Acks go out with the next frame WriteFrames() builds, coalesced per
   // conversation.
@@ -395,6 +404,8 @@ void ClientImpl::HandleEnvelope(const wire::Envelope& env) {
     } else if (const auto* info = env.body_as_ConversationInfo()) {
       Conversation c = ConversationFromWire(*info);
       RunCallback("on_conversation", options_.on_conversation, c);
+    } else if (const auto* revoked = env.body_as_Revoked()) {
+      HandleRevoked(*revoked);
     } else if (const auto* error = env.body_as_Error()) {
       LOG_WARNING() << "libchatpro: the broker reported: " << StatusFromError(*error);
     }
@@ -477,7 +488,57 @@ void ClientImpl::HandleDelivery(const wire::Delivery& delivery) {
   RunCallback("on_message", options_.on_message, m);
   cursor.last_seq = m.seq;
   MarkToAck(conversation, cursor);
-  if (!std::holds_alternative<Text>(m.content)) delivery_reader_.Clear();
+  if (std::holds_alternative<Voice>(m.content) || std::holds_alternative<Picture>(m.content)) {
+    delivery_reader_.Clear();
+  }
+}
+
+void ClientImpl::HandleRevoked(const wire::Revoked& revoked) {
+  std::string reason = revoked.reason() != nullptr ? revoked.reason()->str() : std::string();
+  if (reason.empty()) reason = "no reason given";
+  Status status = Status::PermissionDenied("this device was revoked: " + reason);
+  // (1) Stop everything else. From here on app threads get `status`, so
+  // nothing is queued behind FailAll()'s back.
+  revoked_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    revoked_status_ = status;
+  }
+  cv_.notify_all();
+  FinishStart(status);
+  FailAll(status);
+  hello_pending_ = false;
+  stalled_.reset();
+  for (auto& [conversation, cursor] : to_ack_) cursor->to_ack = false;
+  to_ack_.clear();
+  // (2) The application wipes its own copy (messages, media).
+  RunCallback("on_revoked", options_.on_revoked, reason);
+  // (3) The key is worthless now and must not linger on the device. The
+  // broker's `wipe` flag is not needed for that: a revoked key never connects
+  // again, so the profile goes in any case.
+  if (!profile_.dir.empty()) {
+    Status wiped = Profile::Wipe(profile_.dir);
+    if (!wiped.ok()) {
+      LOG_ERROR() << "libchatpro: the revoked device's profile was not wiped: "
+                  << wiped.message();
+      status = Status::PermissionDenied(status.message() + " (" + wiped.message() + ")");
+    }
+  }
+  // (4) Tell the broker, on this connection: the only thing it still takes
+  // from us. The socket closes (after a short linger) when the loop ends.
+  if (handshake_ok_) {
+    FrameWriter w(256);
+    w.AddConfirmWipe(next_request_id_++);
+    zmq::message_t m = ToMessage(w.Finish());
+    if (dealer_->send(m, zmq::send_flags::dontwait)) {
+      dealer_->set(zmq::sockopt::linger, kConfirmWipeLingerMs);
+    } else {
+      LOG_WARNING() << "libchatpro: could not confirm the wipe to the broker (the connection "
+                       "is full)";
+    }
+  }
+  // (5) Final state.
+  SetState(ConnectionState::kRevoked, status);
 }
 
 ClientImpl::DeliveryCursor& ClientImpl::CursorFor(std::uint64_t conversation_id) {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Profile folders: profile.conf (key = value lines) beside device.key.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -73,6 +76,54 @@ Status WriteFileAtomically(const std::string& path, const std::string& body) {
                   ec);
   fs::rename(tmp, path, ec);
   if (ec) return Status::IoError("cannot move " + tmp + " to " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+// Overwrites the file at `path` with zeros, syncs it and unlinks it. A file
+// that is not there is no error.
+Status ZeroAndUnlink(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::Ok();
+    // Not writable (or a symbolic link): still take the name away.
+    std::string err = std::strerror(errno);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::IoError("cannot delete " + path + ": " + std::strerror(errno));
+    }
+    return Status::IoError("cannot overwrite " + path + " before deleting it: " + err);
+  }
+  Status status;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    status = Status::IoError("cannot read the size of " + path + ": " + std::strerror(errno));
+  } else {
+    static const char kZeros[4096] = {};
+    off_t left = st.st_size;
+    while (left > 0 && status.ok()) {
+      std::size_t chunk = static_cast<std::size_t>(std::min<off_t>(left, sizeof kZeros));
+      ssize_t n = ::write(fd, kZeros, chunk);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        status = Status::IoError("cannot overwrite " + path + ": " + std::strerror(errno));
+      } else {
+        left -= n;
+      }
+    }
+    if (status.ok() && ::fsync(fd) != 0) {
+      status = Status::IoError("cannot sync " + path + ": " + std::strerror(errno));
+    }
+  }
+  ::close(fd);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::IoError("cannot delete " + path + ": " + std::strerror(errno));
+  }
+  return status;
+}
+
+Status Unlink(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::IoError("cannot delete " + path + ": " + std::strerror(errno));
+  }
   return Status::Ok();
 }
 
@@ -170,6 +221,28 @@ Status Profile::Save() const {
        << "user_id = " << user_id << "\n"
        << "device_id = " << device_id << "\n";
   return WriteFileAtomically(JoinPath(dir, kConfName), conf.str());
+}
+
+Status Profile::Wipe(const std::string& dir) {
+  const std::string key = JoinPath(dir, kKeyName);
+  const std::string key_tmp = key + ".tmp";
+  const std::string conf = JoinPath(dir, kConfName);
+  const std::string conf_tmp = conf + ".tmp";
+  // The key first: it is what must not survive. Every file is tried even if
+  // an earlier one failed; the first failure is reported.
+  Status first;
+  for (Status s : {ZeroAndUnlink(key), ZeroAndUnlink(key_tmp), Unlink(conf), Unlink(conf_tmp)}) {
+    if (first.ok() && !s.ok()) first = std::move(s);
+  }
+  if (first.ok()) {
+    // The unlinks themselves survive a crash only once the folder is synced.
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+      (void)::fsync(fd);
+      ::close(fd);
+    }
+  }
+  return first;
 }
 
 }  // namespace chatpro::client

@@ -52,25 +52,29 @@ void FillMessage(const wire::Message& m, Message& out) {
   } else if (const auto* picture = m.content_as_Picture()) {
     out.content = Picture{Str(picture->mime_type()), picture->width(), picture->height(),
                           Bytes(picture->image()), Bytes(picture->thumbnail())};
+  } else if (const auto* edit = m.content_as_Edit()) {
+    out.content = Edit{edit->target_seq(), Str(edit->text())};
+  } else if (const auto* deletion = m.content_as_Deletion()) {
+    out.content = Deletion{deletion->target_seq()};
   } else {
     out.content = Text{};
   }
 }
 
-// The message nested in a delivery. The outer verifier has checked the nested
+// The message nested in a delivery or report. The outer verifier has checked the nested
 // buffer already; what is left is alignment: a byte vector is only 4-byte
 // aligned, the message has 64-bit fields, so misaligned bytes are copied into
 // `aligned` (which the result then points into). On failure returns
 // InvalidArgument (the nested buffer is missing or has no content).
-Result<const wire::Message*> NestedMessage(const wire::Delivery& delivery,
-                                           std::vector<std::uint64_t>& aligned) {
-  const auto* nested = delivery.message();
+Result<const wire::Message*> NestedMessage(const fb::Vector<std::uint8_t>* nested,
+                                           std::vector<std::uint64_t>& aligned,
+                                           std::string_view where = "a delivery") {
   if (nested == nullptr || nested->size() < 8) {
-    return Status::InvalidArgument("a delivery without a message");
+    return Status::InvalidArgument(std::string(where) + " without a message");
   }
   const wire::Message* m = nullptr;
   if (Aligned(nested->data())) {
-    m = delivery.message_nested_root();
+    m = fb::GetRoot<wire::Message>(nested->data());
   } else {
     aligned.resize((nested->size() + 7) / 8);
     std::memcpy(aligned.data(), nested->data(), nested->size());
@@ -94,6 +98,13 @@ std::pair<wire::Content, fb::Offset<void>> BuildContent(fb::FlatBufferBuilder& f
     auto codec = fbb.CreateString(voice->codec);
     auto audio = ByteVector(fbb, voice->audio);
     return {wire::Content::Voice, wire::CreateVoice(fbb, codec, voice->duration_ms, audio).Union()};
+  }
+  if (const auto* edit = std::get_if<Edit>(&content)) {
+    auto text = fbb.CreateString(edit->text);
+    return {wire::Content::Edit, wire::CreateEdit(fbb, edit->target_seq, text).Union()};
+  }
+  if (const auto* deletion = std::get_if<Deletion>(&content)) {
+    return {wire::Content::Deletion, wire::CreateDeletion(fbb, deletion->target_seq).Union()};
   }
   const auto& picture = std::get<Picture>(content);
   auto mime = fbb.CreateString(picture.mime_type);
@@ -155,18 +166,33 @@ std::size_t EstimateSendBytes(const Content& content, std::string_view to_user) 
   if (const auto* voice = std::get_if<Voice>(&content)) {
     return n + voice->codec.size() + voice->audio.size();
   }
+  if (const auto* edit = std::get_if<Edit>(&content)) return n + edit->text.size();
+  if (std::holds_alternative<Deletion>(content)) return n;
   const auto& picture = std::get<Picture>(content);
   return n + picture.mime_type.size() + picture.image.size() + picture.thumbnail.size();
 }
 
 Status CheckContentLimits(const Content& content, std::string_view to_user,
                           const ContentLimits& limits) {
-  if (const auto* text = std::get_if<Text>(&content)) {
-    if (text->body.empty()) return Status::InvalidArgument("the text is empty");
-    if (limits.max_text_bytes > 0 && text->body.size() > limits.max_text_bytes) {
-      return Status::InvalidArgument("the text has " + std::to_string(text->body.size()) +
+  auto check_text = [&](const std::string& body, const char* what) {
+    if (body.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
+    if (limits.max_text_bytes > 0 && body.size() > limits.max_text_bytes) {
+      return Status::InvalidArgument(std::string(what) + " has " + std::to_string(body.size()) +
                                      " bytes; the broker takes at most " +
                                      std::to_string(limits.max_text_bytes));
+    }
+    return Status::Ok();
+  };
+  if (const auto* text = std::get_if<Text>(&content)) {
+    CHATPRO_RETURN_IF_ERROR(check_text(text->body, "the text"));
+  } else if (const auto* edit = std::get_if<Edit>(&content)) {
+    if (edit->target_seq == 0) {
+      return Status::InvalidArgument("an edit names the message it changes (its seq, from 1)");
+    }
+    CHATPRO_RETURN_IF_ERROR(check_text(edit->text, "the new text"));
+  } else if (const auto* deletion = std::get_if<Deletion>(&content)) {
+    if (deletion->target_seq == 0) {
+      return Status::InvalidArgument("a deletion names the message it withdraws (its seq, from 1)");
     }
   } else {
     std::size_t attachment = 0;
@@ -312,6 +338,65 @@ void FrameWriter::AddAdminListUsers(std::uint64_t request_id) {
   Add(request_id, wire::Body::AdminListUsers, wire::CreateAdminListUsers(fbb_).Union());
 }
 
+void FrameWriter::AddAdminDeactivateUser(std::uint64_t request_id, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  Add(request_id, wire::Body::AdminDeactivateUser, wire::CreateAdminDeactivateUser(fbb_, l).Union());
+}
+
+void FrameWriter::AddAdminReactivateUser(std::uint64_t request_id, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  Add(request_id, wire::Body::AdminReactivateUser, wire::CreateAdminReactivateUser(fbb_, l).Union());
+}
+
+void FrameWriter::AddListDevices(std::uint64_t request_id, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  Add(request_id, wire::Body::ListDevices, wire::CreateListDevices(fbb_, l).Union());
+}
+
+void FrameWriter::AddRevokeDevice(std::uint64_t request_id, std::string_view login,
+                                  std::uint64_t device_id) {
+  auto l = fbb_.CreateString(login);
+  Add(request_id, wire::Body::RevokeDevice, wire::CreateRevokeDevice(fbb_, l, device_id).Union());
+}
+
+void FrameWriter::AddConfirmWipe(std::uint64_t request_id) {
+  Add(request_id, wire::Body::ConfirmWipe, wire::CreateConfirmWipe(fbb_).Union());
+}
+
+void FrameWriter::AddBlock(std::uint64_t request_id, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  Add(request_id, wire::Body::Block, wire::CreateBlock(fbb_, l).Union());
+}
+
+void FrameWriter::AddUnblock(std::uint64_t request_id, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  Add(request_id, wire::Body::Unblock, wire::CreateUnblock(fbb_, l).Union());
+}
+
+void FrameWriter::AddListBlocked(std::uint64_t request_id) {
+  Add(request_id, wire::Body::ListBlocked, wire::CreateListBlocked(fbb_).Union());
+}
+
+void FrameWriter::AddReport(std::uint64_t request_id, std::uint64_t conversation_id,
+                            std::uint64_t seq, std::string_view reason) {
+  auto r = fbb_.CreateString(reason);
+  Add(request_id, wire::Body::Report, wire::CreateReport(fbb_, conversation_id, seq, r).Union());
+}
+
+void FrameWriter::AddAdminListReports(std::uint64_t request_id) {
+  Add(request_id, wire::Body::AdminListReports, wire::CreateAdminListReports(fbb_).Union());
+}
+
+void FrameWriter::AddAdminListAudit(std::uint64_t request_id, std::uint64_t from_seq,
+                                    std::uint32_t limit) {
+  Add(request_id, wire::Body::AdminListAudit,
+      wire::CreateAdminListAudit(fbb_, from_seq, limit).Union());
+}
+
+void FrameWriter::AddAdminVerifyAudit(std::uint64_t request_id) {
+  Add(request_id, wire::Body::AdminVerifyAudit, wire::CreateAdminVerifyAudit(fbb_).Union());
+}
+
 fb::DetachedBuffer FrameWriter::Finish() {
   auto envs = fbb_.CreateVector(envelopes_);
   wire::FinishFrameBuffer(fbb_, wire::CreateFrame(fbb_, kProtocolVersion, envs));
@@ -352,12 +437,12 @@ Message MessageFromWire(const wire::Message& m) {
 
 Result<Message> MessageFromDelivery(const wire::Delivery& delivery) {
   std::vector<std::uint64_t> aligned;
-  CHATPRO_ASSIGN_OR_RETURN(const wire::Message* m, NestedMessage(delivery, aligned));
+  CHATPRO_ASSIGN_OR_RETURN(const wire::Message* m, NestedMessage(delivery.message(), aligned));
   return MessageFromWire(*m);
 }
 
 Status DeliveryReader::Read(const wire::Delivery& delivery) {
-  CHATPRO_ASSIGN_OR_RETURN(const wire::Message* m, NestedMessage(delivery, aligned_));
+  CHATPRO_ASSIGN_OR_RETURN(const wire::Message* m, NestedMessage(delivery.message(), aligned_));
   FillMessage(*m, message_);
   return Status::Ok();
 }
@@ -420,6 +505,70 @@ Result<HistoryPage> HistoryFromWire(const wire::HistoryReply& reply) {
     }
   }
   return page;
+}
+
+OffboardingInfo OffboardingFromWire(const wire::OffboardingReply& reply) {
+  OffboardingInfo o;
+  o.login = Str(reply.login());
+  o.asked_at_us = reply.asked_at_us();
+  o.devices_revoked = reply.devices_revoked();
+  o.sessions_closed = reply.sessions_closed();
+  o.last_session_closed_at_us = reply.last_session_closed_at_us();
+  o.invites_cancelled = reply.invites_cancelled();
+  return o;
+}
+
+DeviceInfo DeviceFromWire(const wire::DeviceInfo& info) {
+  DeviceInfo d;
+  d.id = info.id();
+  d.name = Str(info.name());
+  d.client_version = Str(info.client_version());
+  d.created_at_us = info.created_at_us();
+  d.last_seen_us = info.last_seen_us();
+  d.last_address = Str(info.last_address());
+  d.active = info.active();
+  d.revoked_at_us = info.revoked_at_us();
+  d.online = info.online();
+  return d;
+}
+
+Result<ReportInfo> ReportFromWire(const wire::ReportInfo& info) {
+  ReportInfo r;
+  r.id = info.id();
+  r.created_at_us = info.created_at_us();
+  r.reporter = Str(info.reporter());
+  r.reason = Str(info.reason());
+  r.conversation_id = info.conversation_id();
+  r.seq = info.seq();
+  if (info.message() != nullptr && info.message()->size() > 0) {
+    std::vector<std::uint64_t> aligned;
+    Result<const wire::Message*> m =
+        NestedMessage(info.message(), aligned, "report " + std::to_string(r.id));
+    if (!m.ok()) return m.status();
+    r.message = MessageFromWire(**m);
+  }
+  return r;
+}
+
+AuditEntryInfo AuditEntryFromWire(const wire::AuditEntry& entry) {
+  AuditEntryInfo a;
+  a.seq = entry.seq();
+  a.at_us = entry.at_us();
+  a.actor = Str(entry.actor());
+  a.action = Str(entry.action());
+  a.target = Str(entry.target());
+  a.details = Str(entry.details());
+  a.hash = Bytes(entry.hash());
+  return a;
+}
+
+AuditVerification AuditVerificationFromWire(const wire::AuditVerifyReply& reply) {
+  AuditVerification v;
+  v.whole = reply.whole();
+  v.records = reply.records();
+  v.first_broken_seq = reply.first_broken_seq();
+  v.message = Str(reply.message());
+  return v;
 }
 
 std::string_view BodyName(wire::Body type) { return wire::EnumNameBody(type); }

@@ -97,6 +97,19 @@ class FrameWriter {
   void AddAdminAddUser(std::uint64_t request_id, std::string_view login,
                        std::string_view display_name, Role role);
   void AddAdminListUsers(std::uint64_t request_id);
+  void AddAdminDeactivateUser(std::uint64_t request_id, std::string_view login);
+  void AddAdminReactivateUser(std::uint64_t request_id, std::string_view login);
+  void AddListDevices(std::uint64_t request_id, std::string_view login);
+  void AddRevokeDevice(std::uint64_t request_id, std::string_view login, std::uint64_t device_id);
+  void AddConfirmWipe(std::uint64_t request_id);
+  void AddBlock(std::uint64_t request_id, std::string_view login);
+  void AddUnblock(std::uint64_t request_id, std::string_view login);
+  void AddListBlocked(std::uint64_t request_id);
+  void AddReport(std::uint64_t request_id, std::uint64_t conversation_id, std::uint64_t seq,
+                 std::string_view reason);
+  void AddAdminListReports(std::uint64_t request_id);
+  void AddAdminListAudit(std::uint64_t request_id, std::uint64_t from_seq, std::uint32_t limit);
+  void AddAdminVerifyAudit(std::uint64_t request_id);
 
   std::size_t envelope_count() const { return envelopes_.size(); }
   // Bytes built so far (a lower bound of the finished frame's size).
@@ -170,6 +183,13 @@ SessionInfo SessionFromWire(const wire::HelloReply& reply);
 InviteInfo InviteFromWire(const wire::InviteReply& reply);
 // Fails with InvalidArgument if a message in the page cannot be read.
 Result<HistoryPage> HistoryFromWire(const wire::HistoryReply& reply);
+OffboardingInfo OffboardingFromWire(const wire::OffboardingReply& reply);
+DeviceInfo DeviceFromWire(const wire::DeviceInfo& info);
+// Decodes the evidence too (nullopt if the report carries none). Fails with
+// InvalidArgument if the nested message cannot be read.
+Result<ReportInfo> ReportFromWire(const wire::ReportInfo& info);
+AuditEntryInfo AuditEntryFromWire(const wire::AuditEntry& entry);
+AuditVerification AuditVerificationFromWire(const wire::AuditVerifyReply& reply);
 
 // "ConversationInfo", "Error", ... for messages about unexpected replies.
 std::string_view BodyName(wire::Body type);

@@ -2,7 +2,9 @@
 //
 // libchatpro against FakeBroker: sessions, sends, deliveries, requests,
 // refusal and reconnection, through the public API only.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -446,6 +448,375 @@ TEST_F(ClientTest, ClosingFailsSendsThatWereNeverAcknowledged) {
   }
   ASSERT_EQ(pending.wait_for(1s), std::future_status::ready);
   EXPECT_EQ(pending.get().status.code(), StatusCode::kUnavailable);
+}
+
+TEST_F(ClientTest, EditsAndDeletionsGoOutAndComeBackAsTheirOwnKinds) {
+  std::mutex m;
+  std::vector<Message> got;
+  ClientOptions options;
+  options.on_message = [&](const Message& msg) {
+    std::lock_guard<std::mutex> lock(m);
+    got.push_back(msg);
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  SendResult edit = client->Send(Target::Conversation(6), Edit{5, "new text"}).get();
+  ASSERT_TRUE(edit.status.ok()) << edit.status;
+  SendResult deletion = client->Send(Target::Conversation(6), Deletion{5}).get();
+  ASSERT_TRUE(deletion.status.ok()) << deletion.status;
+  EXPECT_EQ(deletion.seq, edit.seq + 1);
+  std::vector<SeenEnvelope> sends;
+  for (const auto& s : broker_.Seen()) {
+    if (s.type == wire::Body::Send) sends.push_back(s);
+  }
+  ASSERT_EQ(sends.size(), 2u);
+  EXPECT_EQ(sends[0].content, wire::Content::Edit);
+  EXPECT_EQ(sends[0].target_seq, 5u);
+  EXPECT_EQ(sends[0].text, "new text");
+  EXPECT_EQ(sends[0].conversation_id, 6u);
+  EXPECT_EQ(sends[1].content, wire::Content::Deletion);
+  EXPECT_EQ(sends[1].target_seq, 5u);
+
+  // Checked before they leave: a target and, for an edit, a text.
+  EXPECT_EQ(client->Send(Target::Conversation(6), Edit{0, "x"}).get().status.code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Send(Target::Conversation(6), Edit{5, ""}).get().status.code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Send(Target::Conversation(6), Edit{5, std::string(65537, 'a')})
+                .get()
+                .status.code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Send(Target::Conversation(6), Deletion{0}).get().status.code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::Send), 2u);
+
+  broker_.PushStored({testing::BuildStoredMessage(6, 5, "bob", "old text"),
+                      testing::BuildStoredEdit(6, 6, "bob", 5, "better text"),
+                      testing::BuildStoredDeletion(6, 7, "bob", 5)});
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      if (got.size() == 3) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::lock_guard<std::mutex> lock(m);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(std::get<Text>(got[0].content).body, "old text");
+  const auto* e = std::get_if<Edit>(&got[1].content);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->target_seq, 5u);
+  EXPECT_EQ(e->text, "better text");
+  EXPECT_EQ(got[1].seq, 6u);
+  const auto* d = std::get_if<Deletion>(&got[2].content);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->target_seq, 5u);
+  EXPECT_EQ(got[2].sender, "bob");
+}
+
+const SeenEnvelope* Last(const std::vector<SeenEnvelope>& seen, wire::Body type) {
+  for (auto it = seen.rbegin(); it != seen.rend(); ++it) {
+    if (it->type == type) return &*it;
+  }
+  return nullptr;
+}
+
+TEST_F(ClientTest, OffboardingRequestsCarryTheirFieldsAndRepliesAreDecoded) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<OffboardingInfo> off = client->AdminDeactivateUser("ben");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->login, "ben");
+  EXPECT_EQ(off->asked_at_us, 1'700'000'000'000'000);
+  EXPECT_EQ(off->devices_revoked, 2u);
+  EXPECT_EQ(off->sessions_closed, 3u);
+  EXPECT_EQ(off->last_session_closed_at_us, 1'700'000'000'250'000);
+  EXPECT_EQ(off->invites_cancelled, 1u);
+  auto seen = broker_.Seen();
+  ASSERT_NE(Last(seen, wire::Body::AdminDeactivateUser), nullptr);
+  EXPECT_EQ(Last(seen, wire::Body::AdminDeactivateUser)->login, "ben");
+  Result<OffboardingInfo> nobody = client->AdminDeactivateUser("nobody");
+  EXPECT_EQ(nobody.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(nobody.status().message(), "no user named nobody");
+  EXPECT_EQ(client->AdminDeactivateUser("").status().code(), StatusCode::kInvalidArgument);
+
+  Result<InviteInfo> back = client->AdminReactivateUser("ben");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->login, "ben");
+  EXPECT_EQ(back->invite, "chatpro://127.0.0.1:1?key=00&code=AGAIN");
+  EXPECT_EQ(back->expires_at_us, 43);
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::AdminReactivateUser)->login, "ben");
+}
+
+TEST_F(ClientTest, DeviceRequestsCarryTheirFieldsAndRepliesAreDecoded) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<std::vector<DeviceInfo>> own = client->ListDevices("");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ListDevices)->login, "");
+  ASSERT_EQ(own->size(), 2u);
+  const DeviceInfo& laptop = (*own)[0];
+  EXPECT_EQ(laptop.id, 3u);
+  EXPECT_EQ(laptop.name, "laptop");
+  EXPECT_EQ(laptop.client_version, "chatpro-cli/0.1");
+  EXPECT_EQ(laptop.created_at_us, 1'700'000'000'000'000);
+  EXPECT_EQ(laptop.last_seen_us, 1'700'000'100'000'000);
+  EXPECT_EQ(laptop.last_address, "127.0.0.1");
+  EXPECT_TRUE(laptop.active);
+  EXPECT_TRUE(laptop.online);
+  const DeviceInfo& phone = (*own)[1];
+  EXPECT_FALSE(phone.active);
+  EXPECT_EQ(phone.revoked_at_us, 1'696'000'000'000'000);
+  EXPECT_FALSE(phone.online);
+  ASSERT_TRUE(client->ListDevices("ben").ok());
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ListDevices)->login, "ben");
+
+  ASSERT_TRUE(client->RevokeDevice("ben", 4).ok());
+  const SeenEnvelope* revoke = Last(broker_.Seen(), wire::Body::RevokeDevice);
+  ASSERT_NE(revoke, nullptr);
+  EXPECT_EQ(revoke->login, "ben");
+  EXPECT_EQ(revoke->device_id, 4u);
+  EXPECT_EQ(client->RevokeDevice("", 0).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, BlockingAndReportingCarryTheirFieldsAndRepliesAreDecoded) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Block("carl").ok());
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::Block)->login, "carl");
+  ASSERT_TRUE(client->Unblock("carl").ok());
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::Unblock)->login, "carl");
+  Result<std::vector<std::string>> blocked = client->ListBlocked();
+  ASSERT_TRUE(blocked.ok()) << blocked.status();
+  EXPECT_EQ(*blocked, std::vector<std::string>{"carl"});
+  EXPECT_EQ(client->Block("").code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(client->Report(2, 9, "insulting").ok());
+  const SeenEnvelope* report = Last(broker_.Seen(), wire::Body::Report);
+  ASSERT_NE(report, nullptr);
+  EXPECT_EQ(report->conversation_id, 2u);
+  EXPECT_EQ(report->seq, 9u);
+  EXPECT_EQ(report->reason, "insulting");
+  EXPECT_EQ(client->Report(2, 0, "why").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Report(2, 9, "").code(), StatusCode::kInvalidArgument);
+
+  Result<std::vector<ReportInfo>> reports = client->AdminListReports();
+  ASSERT_TRUE(reports.ok()) << reports.status();
+  ASSERT_EQ(reports->size(), 2u);
+  const ReportInfo& first = (*reports)[0];
+  EXPECT_EQ(first.id, 1u);
+  EXPECT_EQ(first.created_at_us, 1'700'000'000'500'000);
+  EXPECT_EQ(first.reporter, "ana");
+  EXPECT_EQ(first.reason, "insulting");
+  EXPECT_EQ(first.conversation_id, 2u);
+  EXPECT_EQ(first.seq, 9u);
+  ASSERT_TRUE(first.message.has_value());
+  EXPECT_EQ(first.message->sender, "bob");
+  EXPECT_EQ(first.message->seq, 9u);
+  EXPECT_EQ(std::get<Text>(first.message->content).body, "rude words");
+  EXPECT_FALSE((*reports)[1].message.has_value());
+}
+
+TEST_F(ClientTest, AuditRequestsCarryTheirFieldsAndRepliesAreDecoded) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<std::vector<AuditEntryInfo>> entries = client->AdminListAudit(40, 2);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  const SeenEnvelope* list = Last(broker_.Seen(), wire::Body::AdminListAudit);
+  ASSERT_NE(list, nullptr);
+  EXPECT_EQ(list->seq, 40u);
+  EXPECT_EQ(list->limit, 2u);
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].seq, 40u);
+  EXPECT_EQ((*entries)[1].seq, 41u);
+  EXPECT_EQ((*entries)[0].at_us, 1'700'000'000'000'040);
+  EXPECT_EQ((*entries)[0].actor, "root");
+  EXPECT_EQ((*entries)[0].action, "user.deactivate");
+  EXPECT_EQ((*entries)[0].target, "user:ana");
+  EXPECT_EQ((*entries)[0].details, "{\"devices\":2}");
+  EXPECT_EQ((*entries)[0].hash, std::string(32, '\xAB'));
+
+  Result<AuditVerification> check = client->AdminVerifyAudit();
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_FALSE(check->whole);
+  EXPECT_EQ(check->records, 12u);
+  EXPECT_EQ(check->first_broken_seq, 7u);
+  EXPECT_EQ(check->message, "entry 7: hash mismatch");
+}
+
+// ------------------------------------------------------------------ revocation
+
+class RevocationTest : public ClientTest {
+ protected:
+  void SetUp() override {
+    ClientTest::SetUp();
+    char tmpl[] = "/tmp/chatpro-revoke-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    profile_.dir = root_ + "/profile";
+    profile_.user_id = 7;
+    profile_.device_id = 3;
+    ASSERT_TRUE(profile_.Save().ok());
+    ASSERT_TRUE(Profile::Load(profile_.dir).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  bool Exists(const char* name) const {
+    return std::filesystem::exists(std::filesystem::path(profile_.dir) / name);
+  }
+
+  std::string root_;
+};
+
+TEST_F(RevocationTest, ARevokedClientFailsWhatIsPendingWipesConfirmsAndEndsRevoked) {
+  struct Observed {
+    std::mutex mutex;
+    std::vector<std::string> reasons;
+    std::vector<ConnectionState> states;
+    Status revoked_status;
+    bool key_there_in_callback = false;
+    bool send_failed_before_callback = false;
+  };
+  auto observed = std::make_shared<Observed>();
+  std::shared_future<SendResult> pending_send;
+  ClientOptions options;
+  options.request_timeout = 10s;
+  const std::string key_path = profile_.dir + "/device.key";
+  options.on_revoked = [&, observed](const std::string& reason) {
+    std::lock_guard<std::mutex> lock(observed->mutex);
+    observed->reasons.push_back(reason);
+    observed->key_there_in_callback = std::filesystem::exists(key_path);
+    observed->send_failed_before_callback =
+        pending_send.valid() && pending_send.wait_for(0s) == std::future_status::ready;
+  };
+  options.on_state = [observed](ConnectionState s, const Status& status) {
+    std::lock_guard<std::mutex> lock(observed->mutex);
+    observed->states.push_back(s);
+    if (s == ConnectionState::kRevoked) observed->revoked_status = status;
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+
+  // Something pending of each kind: a send without its ack, and a request
+  // without its reply.
+  broker_.ack_sends = false;
+  broker_.answer_requests = false;
+  pending_send = client->Send(Target::Conversation(1), Text{"not acknowledged"}).share();
+  std::future<Status> pending_call =
+      std::async(std::launch::async, [&] { return client->ListConversations().status(); });
+  ASSERT_TRUE(broker_.WaitFor([](const auto& seen) {
+    return Count(seen, wire::Body::Send) == 1 && Count(seen, wire::Body::ListConversations) == 1;
+  }));
+  // The key file stays open here: after the wipe it must read as zeros.
+  int key_fd = ::open(key_path.c_str(), O_RDONLY);
+  ASSERT_GE(key_fd, 0);
+
+  auto revoked_at = std::chrono::steady_clock::now();
+  broker_.PushRevoked("offboarded by HR", {1, 2});
+  ASSERT_EQ(pending_send.wait_for(5s), std::future_status::ready);
+  SendResult send = pending_send.get();
+  EXPECT_EQ(send.status.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(send.status.message(), "this device was revoked: offboarded by HR");
+  ASSERT_EQ(pending_call.wait_for(5s), std::future_status::ready);
+  Status call = pending_call.get();
+  EXPECT_EQ(call.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(call.message(), "this device was revoked: offboarded by HR");
+
+  for (int i = 0; i < 500 && client->state() != ConnectionState::kRevoked; ++i) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_EQ(client->state(), ConnectionState::kRevoked);
+  EXPECT_LT(std::chrono::steady_clock::now() - revoked_at, 1s);
+  {
+    std::lock_guard<std::mutex> lock(observed->mutex);
+    EXPECT_EQ(observed->reasons, std::vector<std::string>{"offboarded by HR"});
+    EXPECT_TRUE(observed->key_there_in_callback) << "the application wipes first, then the library";
+    EXPECT_TRUE(observed->send_failed_before_callback);
+    ASSERT_FALSE(observed->states.empty());
+    EXPECT_EQ(observed->states.back(), ConnectionState::kRevoked);
+    EXPECT_EQ(observed->revoked_status.code(), StatusCode::kPermissionDenied);
+  }
+
+  // The profile is gone, and the key was overwritten before it was unlinked.
+  EXPECT_FALSE(Exists("device.key"));
+  EXPECT_FALSE(Exists("profile.conf"));
+  std::string after(256, 'x');
+  ssize_t n = ::pread(key_fd, after.data(), after.size(), 0);
+  ::close(key_fd);
+  ASSERT_GT(n, 0);
+  after.resize(static_cast<std::size_t>(n));
+  EXPECT_EQ(after, std::string(after.size(), '\0'));
+  EXPECT_EQ(Profile::Load(profile_.dir).status().code(), StatusCode::kNotFound);
+
+  // The broker heard ConfirmWipe, and nothing else after the Revoked event.
+  ASSERT_TRUE(broker_.WaitFor(
+      [](const auto& seen) { return Count(seen, wire::Body::ConfirmWipe) == 1; }));
+  std::this_thread::sleep_for(100ms);
+  for (const auto& s : broker_.Seen()) {
+    if (s.after_revoked) {
+      EXPECT_EQ(s.type, wire::Body::ConfirmWipe) << wire::EnumNameBody(s.type);
+    }
+  }
+
+  // Later calls are refused with the same reason; nothing more goes out.
+  Status later = client->Block("carl");
+  EXPECT_EQ(later.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(later.message(), "this device was revoked: offboarded by HR");
+  EXPECT_EQ(client->Send(Target::Conversation(1), Text{"x"}).get().status.code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_FALSE(broker_.WaitFor([](const auto& seen) { return Count(seen, wire::Body::Block) > 0; },
+                               100));
+}
+
+TEST_F(RevocationTest, DeliveriesAfterTheRevokedEventAreNotHandedOver) {
+  std::atomic<int> delivered{0};
+  std::atomic<int> revoked{0};
+  ClientOptions options;
+  options.on_message = [&](const Message&) { ++delivered; };
+  options.on_revoked = [&](const std::string&) { ++revoked; };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  broker_.PushRevoked("device lost", {1, 2, 3});
+  for (int i = 0; i < 500 && client->state() != ConnectionState::kRevoked; ++i) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_EQ(client->state(), ConnectionState::kRevoked);
+  EXPECT_EQ(revoked.load(), 1);
+  EXPECT_EQ(delivered.load(), 0);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::Ack), 0u);
+}
+
+TEST_F(RevocationTest, ARefusedHandshakeAfterConnectingWipesNothing) {
+  std::atomic<bool> refused{false};
+  std::atomic<bool> revoked{false};
+  ClientOptions options;
+  options.on_state = [&](ConnectionState s, const Status&) {
+    if (s == ConnectionState::kRefused) refused = true;
+  };
+  options.on_revoked = [&](const std::string&) { revoked = true; };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  // The broker forgets the key (a misconfiguration, say) and drops the
+  // connection: the next handshake is refused.
+  broker_.Disallow(profile_.public_key);
+  broker_.Restart();
+  for (int i = 0; i < 1000 && !refused; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(refused.load());
+  EXPECT_EQ(client->state(), ConnectionState::kRefused);
+  EXPECT_FALSE(revoked.load());
+  EXPECT_TRUE(Exists("device.key"));
+  EXPECT_TRUE(Exists("profile.conf"));
+  EXPECT_TRUE(Profile::Load(profile_.dir).ok());
+  EXPECT_EQ(client->ListDevices("").status().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(RevocationTest, WipeRemovesTheProfileAndToleratesMissingFiles) {
+  ASSERT_TRUE(Profile::Wipe(profile_.dir).ok());
+  EXPECT_FALSE(Exists("device.key"));
+  EXPECT_FALSE(Exists("profile.conf"));
+  EXPECT_TRUE(std::filesystem::exists(profile_.dir)) << "the folder stays";
+  EXPECT_TRUE(Profile::Wipe(profile_.dir).ok()) << "nothing left to wipe is no error";
+  EXPECT_EQ(Profile::Load(profile_.dir).status().code(), StatusCode::kNotFound);
 }
 
 // ------------------------------------------------------------------ enroll

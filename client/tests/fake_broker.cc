@@ -43,11 +43,15 @@ class ReplyFrame {
     return wire::CreateConversationInfoDirect(fbb, cid, kind, name.c_str(), &members, 0, 1);
   }
   void Delivery(std::uint64_t cid, std::uint64_t seq, const std::string& sender) {
-    std::string stored = BuildStoredMessage(cid, seq, sender, "message " + std::to_string(seq));
-    auto bytes = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(stored.data()),
-                                  stored.size());
-    Add(0, wire::Body::Delivery, wire::CreateDelivery(fbb, bytes).Union());
+    StoredDelivery(BuildStoredMessage(cid, seq, sender, "message " + std::to_string(seq)));
   }
+  void StoredDelivery(const std::string& stored) {
+    Add(0, wire::Body::Delivery, wire::CreateDelivery(fbb, Nested(stored)).Union());
+  }
+  fb::Offset<fb::Vector<std::uint8_t>> Nested(const std::string& stored) {
+    return fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(stored.data()), stored.size());
+  }
+  void Done(std::uint64_t id) { Add(id, wire::Body::Done, wire::CreateDone(fbb).Union()); }
   std::string Finish() {
     auto v = fbb.CreateVector(envs);
     wire::FinishFrameBuffer(fbb, wire::CreateFrame(fbb, 1, v));
@@ -66,6 +70,36 @@ std::string BuildStoredMessage(std::uint64_t conversation_id, std::uint64_t seq,
                                      wire::Content::Text, body.Union());
   fbb.Finish(m);
   return ToString(fbb.Release());
+}
+
+namespace {
+
+std::string FinishStored(fb::FlatBufferBuilder& fbb, std::uint64_t conversation_id,
+                         std::uint64_t seq, const std::string& sender, wire::Content type,
+                         fb::Offset<void> content) {
+  auto m = wire::CreateMessageDirect(fbb, conversation_id, seq, 2, sender.c_str(), 1, seq,
+                                     1'700'000'000'000'000 + static_cast<std::int64_t>(seq), type,
+                                     content);
+  fbb.Finish(m);
+  return ToString(fbb.Release());
+}
+
+}  // namespace
+
+std::string BuildStoredEdit(std::uint64_t conversation_id, std::uint64_t seq,
+                            const std::string& sender, std::uint64_t target_seq,
+                            const std::string& text) {
+  fb::FlatBufferBuilder fbb;
+  auto edit = wire::CreateEditDirect(fbb, target_seq, text.c_str());
+  return FinishStored(fbb, conversation_id, seq, sender, wire::Content::Edit, edit.Union());
+}
+
+std::string BuildStoredDeletion(std::uint64_t conversation_id, std::uint64_t seq,
+                                const std::string& sender, std::uint64_t target_seq) {
+  fb::FlatBufferBuilder fbb;
+  auto deletion = wire::CreateDeletion(fbb, target_seq);
+  return FinishStored(fbb, conversation_id, seq, sender, wire::Content::Deletion,
+                      deletion.Union());
 }
 
 FakeBroker::FakeBroker() {
@@ -91,14 +125,34 @@ void FakeBroker::PushDeliveries(std::uint64_t conversation_id, std::vector<std::
   ReplyFrame r;
   for (auto s : seqs) r.Delivery(conversation_id, s, sender);
   std::lock_guard<std::mutex> lock(mutex_);
-  outbox_.push_back(r.Finish());
+  outbox_.emplace_back(r.Finish(), false);
 }
 
 void FakeBroker::PushConversation(std::uint64_t id, const std::string& name) {
   ReplyFrame r;
   r.Add(0, wire::Body::ConversationInfo, r.Info(id, wire::ConversationKind::Group, name).Union());
   std::lock_guard<std::mutex> lock(mutex_);
-  outbox_.push_back(r.Finish());
+  outbox_.emplace_back(r.Finish(), false);
+}
+
+void FakeBroker::PushStored(const std::vector<std::string>& messages) {
+  ReplyFrame r;
+  for (const auto& m : messages) r.StoredDelivery(m);
+  std::lock_guard<std::mutex> lock(mutex_);
+  outbox_.emplace_back(r.Finish(), false);
+}
+
+void FakeBroker::PushRevoked(const std::string& reason, std::vector<std::uint64_t> then_seqs) {
+  ReplyFrame r;
+  r.Add(0, wire::Body::Revoked, wire::CreateRevokedDirect(r.fbb, reason.c_str(), true).Union());
+  for (auto s : then_seqs) r.Delivery(6, s, "bob");
+  std::lock_guard<std::mutex> lock(mutex_);
+  outbox_.emplace_back(r.Finish(), true);
+}
+
+void FakeBroker::Disallow(const std::string& public_key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  allowed_.erase(public_key);
 }
 
 void FakeBroker::Restart() {
@@ -187,7 +241,7 @@ void FakeBroker::Run() {
         zap.send(m, i < 5 ? zmq::send_flags::sndmore : zmq::send_flags::none);
       }
     }
-    std::vector<std::string> pushes;
+    std::vector<std::pair<std::string, bool>> pushes;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       pushes.swap(outbox_);
@@ -195,7 +249,9 @@ void FakeBroker::Run() {
     for (auto& p : pushes) {
       if (peer.empty()) continue;
       router->send(zmq::buffer(peer), zmq::send_flags::sndmore);
-      router->send(zmq::buffer(p), zmq::send_flags::none);
+      router->send(zmq::buffer(p.first), zmq::send_flags::none);
+      // Like the broker: once told, the device may only confirm its wipe.
+      if (p.second) revoked_ = true;
     }
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     zmq::message_t id, body;
@@ -217,7 +273,11 @@ void FakeBroker::Run() {
       seen.frame = frame;
       seen.connection = connection_;
       const std::uint64_t rid = env->request_id();
-      if (const auto* hello = env->body_as_Hello()) {
+      seen.after_revoked = revoked_;
+      if (revoked_) {
+        // A revoked device gets nothing but the answer to ConfirmWipe.
+        if (env->body_type() == wire::Body::ConfirmWipe) r.Done(rid);
+      } else if (const auto* hello = env->body_as_Hello()) {
         seen.receive = hello->receive();
         r.Add(rid, wire::Body::HelloReply,
               wire::CreateHelloReplyDirect(r.fbb, 1, "fake/1", 7, "ana", "Ana", wire::Role::User, 3,
@@ -225,7 +285,14 @@ void FakeBroker::Run() {
                   .Union());
       } else if (const auto* send = env->body_as_Send()) {
         seen.client_msg_id = send->client_msg_id();
+        seen.conversation_id = send->conversation_id();
+        seen.content = send->content_type();
         if (const auto* t = send->content_as_Text()) seen.text = t->body()->str();
+        if (const auto* e = send->content_as_Edit()) {
+          seen.target_seq = e->target_seq();
+          seen.text = e->text() ? e->text()->str() : "";
+        }
+        if (const auto* d = send->content_as_Deletion()) seen.target_seq = d->target_seq();
         if (send->conversation_id() == kMissingConversation) {
           r.Error(rid, wire::ErrorCode::NotFound, "no conversation 404");
         } else if (ack_sends) {
@@ -281,6 +348,79 @@ void FakeBroker::Run() {
               wire::CreateInviteReplyDirect(r.fbb, add->login()->c_str(),
                                             "chatpro://127.0.0.1:1?key=00&code=X", 42)
                   .Union());
+      } else if (const auto* off = env->body_as_AdminDeactivateUser()) {
+        seen.login = off->login()->str();
+        if (seen.login == "nobody") {
+          r.Error(rid, wire::ErrorCode::NotFound, "no user named nobody");
+        } else {
+          r.Add(rid, wire::Body::OffboardingReply,
+                wire::CreateOffboardingReplyDirect(r.fbb, seen.login.c_str(), 1'700'000'000'000'000,
+                                                   2, 3, 1'700'000'000'250'000, 1)
+                    .Union());
+        }
+      } else if (const auto* re = env->body_as_AdminReactivateUser()) {
+        seen.login = re->login()->str();
+        r.Add(rid, wire::Body::InviteReply,
+              wire::CreateInviteReplyDirect(r.fbb, seen.login.c_str(),
+                                            "chatpro://127.0.0.1:1?key=00&code=AGAIN", 43)
+                  .Union());
+      } else if (const auto* ld = env->body_as_ListDevices()) {
+        seen.login = ld->login() ? ld->login()->str() : "";
+        std::vector<fb::Offset<wire::DeviceInfo>> devices{
+            wire::CreateDeviceInfoDirect(r.fbb, 3, "laptop", "chatpro-cli/0.1", 1'700'000'000'000'000,
+                                         1'700'000'100'000'000, "127.0.0.1", true, 0, true),
+            wire::CreateDeviceInfoDirect(r.fbb, 4, "old phone", "app/2", 1'690'000'000'000'000,
+                                         1'695'000'000'000'000, "10.0.0.7", false,
+                                         1'696'000'000'000'000, false)};
+        r.Add(rid, wire::Body::DeviceList,
+              wire::CreateDeviceListDirect(r.fbb, seen.login.empty() ? "ana" : seen.login.c_str(),
+                                           &devices)
+                  .Union());
+      } else if (const auto* rd = env->body_as_RevokeDevice()) {
+        seen.login = rd->login() ? rd->login()->str() : "";
+        seen.device_id = rd->device_id();
+        r.Done(rid);
+      } else if (const auto* b = env->body_as_Block()) {
+        seen.login = b->login()->str();
+        r.Done(rid);
+      } else if (const auto* u = env->body_as_Unblock()) {
+        seen.login = u->login()->str();
+        r.Done(rid);
+      } else if (env->body_type() == wire::Body::ListBlocked) {
+        std::vector<fb::Offset<wire::UserInfo>> users{
+            wire::CreateUserInfoDirect(r.fbb, 11, "carl", "Carl", wire::Role::User, true, 0, 0)};
+        r.Add(rid, wire::Body::UserList, wire::CreateUserListDirect(r.fbb, &users).Union());
+      } else if (const auto* rep = env->body_as_Report()) {
+        seen.conversation_id = rep->conversation_id();
+        seen.seq = rep->seq();
+        seen.reason = rep->reason() ? rep->reason()->str() : "";
+        r.Done(rid);
+      } else if (env->body_type() == wire::Body::AdminListReports) {
+        auto evidence = r.Nested(BuildStoredMessage(2, 9, "bob", "rude words"));
+        std::vector<fb::Offset<wire::ReportInfo>> reports{
+            wire::CreateReportInfo(r.fbb, 1, 1'700'000'000'500'000, r.fbb.CreateString("ana"),
+                                   r.fbb.CreateString("insulting"), 2, 9, evidence),
+            wire::CreateReportInfo(r.fbb, 2, 1'700'000'000'600'000, r.fbb.CreateString("carl"),
+                                   r.fbb.CreateString("spam"), 1, 4)};
+        r.Add(rid, wire::Body::ReportList, wire::CreateReportListDirect(r.fbb, &reports).Union());
+      } else if (const auto* la = env->body_as_AdminListAudit()) {
+        seen.seq = la->from_seq();
+        seen.limit = la->limit();
+        std::vector<std::uint8_t> hash(32, 0xAB);
+        std::vector<fb::Offset<wire::AuditEntry>> entries;
+        std::uint64_t first = la->from_seq() ? la->from_seq() : 1;
+        for (std::uint64_t q = first; q < first + 2; ++q) {
+          entries.push_back(wire::CreateAuditEntryDirect(
+              r.fbb, q, 1'700'000'000'000'000 + static_cast<std::int64_t>(q), "root",
+              "user.deactivate", "user:ana", "{\"devices\":2}", &hash));
+        }
+        r.Add(rid, wire::Body::AuditList, wire::CreateAuditListDirect(r.fbb, &entries).Union());
+      } else if (env->body_type() == wire::Body::AdminVerifyAudit) {
+        r.Add(rid, wire::Body::AuditVerifyReply,
+              wire::CreateAuditVerifyReplyDirect(r.fbb, false, 12, 7, "entry 7: hash mismatch")
+                  .Union());
+      } else if (env->body_type() == wire::Body::ConfirmWipe) {
+        r.Error(rid, wire::ErrorCode::FailedPrecondition, "this device is not revoked");
       } else {
         r.Error(rid, wire::ErrorCode::InvalidArgument, "the fake broker does not do that");
       }

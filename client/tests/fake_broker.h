@@ -32,6 +32,15 @@ struct SeenEnvelope {
   std::string text;                  // Send with Text content
   bool receive = true;               // Hello
   std::vector<std::pair<std::uint64_t, std::uint64_t>> cursors;  // Ack
+  wire::Content content = wire::Content::NONE;  // Send
+  std::uint64_t target_seq = 0;      // Send with Edit or Deletion content
+  std::string login;                 // requests naming a user
+  std::uint64_t conversation_id = 0; // Send, Report
+  std::uint64_t seq = 0;             // Report; AdminListAudit: from_seq
+  std::uint64_t device_id = 0;       // RevokeDevice
+  std::uint32_t limit = 0;           // AdminListAudit
+  std::string reason;                // Report
+  bool after_revoked = false;        // came after the Revoked event was pushed
   std::size_t frame = 0;             // index of the frame it came in
   int connection = 0;                // incremented by Restart()
 };
@@ -61,6 +70,14 @@ class FakeBroker {
                       const std::string& sender = "bob");
   // Sends a ConversationInfo event to the last peer.
   void PushConversation(std::uint64_t id, const std::string& name);
+  // Sends a frame of Delivery events of stored messages (BuildStored...).
+  void PushStored(const std::vector<std::string>& messages);
+  // Sends a Revoked event to the last peer, followed in the same frame by
+  // deliveries of `then_seqs` in conversation 6 (which the client must
+  // ignore). From then on the fake answers nothing but ConfirmWipe (Done).
+  void PushRevoked(const std::string& reason, std::vector<std::uint64_t> then_seqs = {});
+  // The ZAP handler refuses this key from now on (it accepted it before).
+  void Disallow(const std::string& public_key);
   // Closes the ROUTER (dropping every connection) and binds it again on the
   // same port.
   void Restart();
@@ -80,12 +97,14 @@ class FakeBroker {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> restart_{false};
+  std::atomic<bool> revoked_{false};
   std::atomic<std::size_t> frames_{0};
   std::mutex mutex_;
   std::condition_variable cv_;
   std::set<std::string> allowed_;           // GUARDED_BY(mutex_)
   std::vector<SeenEnvelope> seen_;          // GUARDED_BY(mutex_)
-  std::vector<std::string> outbox_;         // frames to push, GUARDED_BY(mutex_)
+  // Frames to push, and whether the frame revokes the device.
+  std::vector<std::pair<std::string, bool>> outbox_;  // GUARDED_BY(mutex_)
   std::map<std::uint64_t, std::uint64_t> head_seq_;  // broker thread only
   int connection_ = 0;
   bool ready_ = false;                      // GUARDED_BY(mutex_)
@@ -94,5 +113,11 @@ class FakeBroker {
 // Builds a Message as the broker stores it (its own FlatBuffer).
 std::string BuildStoredMessage(std::uint64_t conversation_id, std::uint64_t seq,
                                const std::string& sender, const std::string& text);
+// The same for an edit of `target_seq` with a new text, and a deletion.
+std::string BuildStoredEdit(std::uint64_t conversation_id, std::uint64_t seq,
+                            const std::string& sender, std::uint64_t target_seq,
+                            const std::string& text);
+std::string BuildStoredDeletion(std::uint64_t conversation_id, std::uint64_t seq,
+                                const std::string& sender, std::uint64_t target_seq);
 
 }  // namespace chatpro::client::testing

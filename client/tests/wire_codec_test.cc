@@ -66,6 +66,83 @@ TEST(WireCodec, FrameWriterBuildsAFrameThatVerifiesAndReadsBack) {
   EXPECT_EQ(envs[5]->body_as_CreateGroup()->members()->size(), 2u);
 }
 
+TEST(WireCodec, NewRequestsAreEncodedWithTheirFields) {
+  FrameWriter w;
+  w.AddAdminDeactivateUser(1, "ben");
+  w.AddAdminReactivateUser(2, "ben");
+  w.AddListDevices(3, "");
+  w.AddRevokeDevice(4, "ben", 12);
+  w.AddConfirmWipe(5);
+  w.AddBlock(6, "carl");
+  w.AddUnblock(7, "carl");
+  w.AddListBlocked(8);
+  w.AddReport(9, 3, 17, "spam");
+  w.AddAdminListReports(10);
+  w.AddAdminListAudit(11, 40, 25);
+  w.AddAdminVerifyAudit(12);
+  w.AddSend(13, 1003, Target::Conversation(3), Edit{17, "fixed"});
+  w.AddSend(14, 1004, Target::Conversation(3), Deletion{17});
+  std::string bytes = Bytes(w.Finish());
+  Result<ReceivedFrame> f = ReceivedFrame::Parse(bytes.data(), bytes.size());
+  ASSERT_TRUE(f.ok()) << f.status();
+  const auto& e = *f->frame().envelopes();
+  ASSERT_EQ(e.size(), 14u);
+  for (std::uint32_t i = 0; i < e.size(); ++i) EXPECT_EQ(e[i]->request_id(), i + 1);
+  EXPECT_EQ(e[0]->body_as_AdminDeactivateUser()->login()->str(), "ben");
+  EXPECT_EQ(e[1]->body_as_AdminReactivateUser()->login()->str(), "ben");
+  EXPECT_EQ(e[2]->body_as_ListDevices()->login()->str(), "");
+  EXPECT_EQ(e[3]->body_as_RevokeDevice()->login()->str(), "ben");
+  EXPECT_EQ(e[3]->body_as_RevokeDevice()->device_id(), 12u);
+  EXPECT_EQ(e[4]->body_type(), wire::Body::ConfirmWipe);
+  EXPECT_EQ(e[5]->body_as_Block()->login()->str(), "carl");
+  EXPECT_EQ(e[6]->body_as_Unblock()->login()->str(), "carl");
+  EXPECT_EQ(e[7]->body_type(), wire::Body::ListBlocked);
+  const auto* report = e[8]->body_as_Report();
+  EXPECT_EQ(report->conversation_id(), 3u);
+  EXPECT_EQ(report->seq(), 17u);
+  EXPECT_EQ(report->reason()->str(), "spam");
+  EXPECT_EQ(e[9]->body_type(), wire::Body::AdminListReports);
+  EXPECT_EQ(e[10]->body_as_AdminListAudit()->from_seq(), 40u);
+  EXPECT_EQ(e[10]->body_as_AdminListAudit()->limit(), 25u);
+  EXPECT_EQ(e[11]->body_type(), wire::Body::AdminVerifyAudit);
+  const auto* edit = e[12]->body_as_Send()->content_as_Edit();
+  ASSERT_NE(edit, nullptr);
+  EXPECT_EQ(edit->target_seq(), 17u);
+  EXPECT_EQ(edit->text()->str(), "fixed");
+  ASSERT_NE(e[13]->body_as_Send()->content_as_Deletion(), nullptr);
+  EXPECT_EQ(e[13]->body_as_Send()->content_as_Deletion()->target_seq(), 17u);
+}
+
+TEST(WireCodec, ReportsCarryTheirEvidenceAlignedOrNot) {
+  for (int pad = 0; pad < 2; ++pad) {
+    flatbuffers::FlatBufferBuilder fbb;
+    std::string stored = testing::BuildStoredEdit(3, 18, "bob", 17, "meaner");
+    if (pad) fbb.CreateString("x");
+    auto vec = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(stored.data()), stored.size());
+    fbb.Finish(wire::CreateReportInfo(fbb, 5, 100, fbb.CreateString("ana"),
+                                      fbb.CreateString("mean"), 3, 18, vec));
+    const auto* info = flatbuffers::GetRoot<wire::ReportInfo>(fbb.GetBufferPointer());
+    Result<ReportInfo> r = ReportFromWire(*info);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->id, 5u);
+    EXPECT_EQ(r->reporter, "ana");
+    EXPECT_EQ(r->reason, "mean");
+    ASSERT_TRUE(r->message.has_value());
+    EXPECT_EQ(r->message->seq, 18u);
+    const auto* edit = std::get_if<Edit>(&r->message->content);
+    ASSERT_NE(edit, nullptr);
+    EXPECT_EQ(edit->text, "meaner");
+  }
+  // A copy that is there but cut short is an error, not an empty report.
+  flatbuffers::FlatBufferBuilder fbb;
+  std::vector<std::uint8_t> four(4, 0);
+  fbb.Finish(wire::CreateReportInfoDirect(fbb, 6, 0, "ana", "x", 3, 1, &four));
+  EXPECT_EQ(ReportFromWire(*flatbuffers::GetRoot<wire::ReportInfo>(fbb.GetBufferPointer()))
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(WireCodec, ParseRejectsGarbageTruncationAndOtherVersions) {
   std::string garbage(64, 'x');
   EXPECT_EQ(ReceivedFrame::Parse(garbage.data(), garbage.size()).status().code(),
@@ -166,6 +243,12 @@ TEST(WireCodec, ContentLimitsAreCheckedLocally) {
                                "", s)
                 .code(),
             StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckContentLimits(Edit{3, "new"}, "", s).ok());
+  EXPECT_EQ(CheckContentLimits(Edit{3, std::string(11, 'a')}, "", s).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckContentLimits(Edit{0, "new"}, "", s).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckContentLimits(Deletion{3}, "", s).ok());
+  EXPECT_EQ(CheckContentLimits(Deletion{0}, "", s).code(), StatusCode::kInvalidArgument);
   s.max_attachment_bytes = 0;  // unknown: only the frame limit applies
   EXPECT_EQ(CheckContentLimits(Voice{"opus", 1, std::string(2000, 'a')}, "", s).code(),
             StatusCode::kInvalidArgument);
