@@ -25,7 +25,7 @@ struct Buffer {
 Buffer Copy(const std::uint8_t* data, std::size_t size) {
   Buffer b;
   b.words.resize((size + 7) / 8);
-  std::memcpy(b.words.data(), data, size);
+  if (size > 0) std::memcpy(b.words.data(), data, size);
   b.size = size;
   return b;
 }
