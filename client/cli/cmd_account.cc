@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Commands about identity: enroll, whoami, users, invite, admin user add/list.
+// Commands about identity: enroll, whoami, users, invite, admin user
+// add/list/deactivate/reactivate.
 #include <algorithm>
 #include <cstdio>
 
@@ -9,40 +10,6 @@
 
 namespace chatpro::cli {
 namespace {
-
-client::ClientOptions OneShot() {
-  client::ClientOptions o;
-  o.receive = false;
-  return o;
-}
-
-// Rows of columns, padded to line up (the last column is not padded).
-std::vector<std::string> Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& r : rows) {
-    for (std::size_t c = 0; c < r.size(); ++c) {
-      if (width.size() <= c) width.push_back(0);
-      width[c] = std::max(width[c], r[c].size());
-    }
-  }
-  std::vector<std::string> out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t c = 0; c < r.size(); ++c) {
-      line += r[c];
-      if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 2, ' ');
-    }
-    out.push_back(std::move(line));
-  }
-  return out;
-}
-
-bool PrintAll(const std::vector<std::string>& lines) {
-  for (const auto& l : lines) {
-    if (!PrintLine(l)) return false;
-  }
-  return true;
-}
 
 std::string UserJson(const client::UserInfo& u) {
   return "{\"id\":" + std::to_string(u.id) + ",\"login\":" + JsonString(u.login) +
@@ -161,6 +128,31 @@ int AdminUserList(const Invocation& inv) {
   return kExitOk;
 }
 
+int AdminUserDeactivate(const Invocation& inv) {
+  const auto& pos = inv.args.positional();
+  if (pos.size() != 1) return UsageError(inv, "give the login name of the user to deactivate");
+  auto client = ConnectFor(inv, OneShot());
+  if (!client.ok()) return Fail(inv, client.status());
+  auto off = (*client)->AdminDeactivateUser(pos[0]);
+  if (!off.ok()) return Fail(inv, off.status());
+  if (off->login.empty()) off->login = pos[0];
+  PrintAll(FormatOffboarding(*off));
+  return kExitOk;
+}
+
+int AdminUserReactivate(const Invocation& inv) {
+  const auto& pos = inv.args.positional();
+  if (pos.size() != 1) return UsageError(inv, "give the login name of the user to reactivate");
+  auto client = ConnectFor(inv, OneShot());
+  if (!client.ok()) return Fail(inv, client.status());
+  auto invite = (*client)->AdminReactivateUser(pos[0]);
+  if (!invite.ok()) return Fail(inv, invite.status());
+  std::string login = invite->login.empty() ? pos[0] : invite->login;
+  PrintLine("reactivated user " + login + "; their old devices stay revoked");
+  PrintInvite(*invite, "invite for a fresh enrollment");
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<CommandSpec> AccountCommands() {
@@ -196,6 +188,21 @@ std::vector<CommandSpec> AccountCommands() {
        "Prints every user with id, role, state, number of devices and creation time.",
        {{"json", "", "one JSON object per line"}},
        AdminUserList},
+      {"admin user deactivate", "admin user deactivate LOGIN",
+       "offboard a leaver (administrators)",
+       "Deactivates the user in one action: every device of theirs is revoked and told to\n"
+       "wipe its local copy (its key and saved messages and media), every open session is\n"
+       "cut off, every pending invite cancelled. What they sent stays, and groups they\n"
+       "owned keep an owner. Prints what was done: devices revoked, sessions closed, when\n"
+       "the last session closed (and how long after the request), invites cancelled.",
+       {},
+       AdminUserDeactivate},
+      {"admin user reactivate", "admin user reactivate LOGIN",
+       "let a deactivated user back in (administrators)",
+       "Reactivates the user and prints an invite for a fresh enrollment as the last line.\n"
+       "Their old devices stay revoked.",
+       {},
+       AdminUserReactivate},
   };
 }
 

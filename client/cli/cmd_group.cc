@@ -9,12 +9,6 @@
 namespace chatpro::cli {
 namespace {
 
-client::ClientOptions OneShot() {
-  client::ClientOptions o;
-  o.receive = false;
-  return o;
-}
-
 std::string Members(const client::Conversation& c) {
   std::string out;
   for (const auto& m : c.members) {

@@ -14,11 +14,13 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
 #include "client/cli/commands.h"
 #include "client/cli/format.h"
+#include "client/cli/media.h"
 
 namespace chatpro::cli {
 namespace {
@@ -64,13 +66,63 @@ class Conversations {
   std::chrono::steady_clock::time_point retry_after_{};  // main thread only
 };
 
-// Saves the media of `m` (unless save_dir is empty) and prints it; false if
-// stdout is gone.
+// The media files `listen` saved in this run, so that they can be wiped when
+// the organisation revokes the device. Saving and wiping exclude each other:
+// a file being written when the revocation comes is wiped too, and nothing
+// is saved after the wipe.
+class MediaLedger {
+ public:
+  Result<SavedMedia> Save(const client::Message& m, const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (wiped_) return Status::PermissionDenied("this device was revoked");
+    Result<SavedMedia> r = SaveMedia(m, dir);
+    if (r.ok()) {
+      if (!r->file.empty()) files_.push_back(r->file);
+      if (!r->thumbnail_file.empty()) files_.push_back(r->thumbnail_file);
+    } else {
+      // A failed save may have left a file behind: the names it would have had.
+      std::string stem = (std::filesystem::path(dir) / (std::to_string(m.conversation_id) + "-" +
+                                                        std::to_string(m.seq)))
+                             .string();
+      if (const auto* voice = std::get_if<client::Voice>(&m.content)) {
+        files_.push_back(stem + "." + ExtensionForVoice(voice->codec, voice->audio));
+      } else if (const auto* picture = std::get_if<client::Picture>(&m.content)) {
+        std::string ext = ExtensionForPicture(picture->mime_type);
+        files_.push_back(stem + "." + ext);
+        files_.push_back(stem + "-thumb." + ext);
+      }
+    }
+    return r;
+  }
+
+  // Deletes every file saved so far; returns what could not be deleted.
+  std::vector<std::string> Wipe() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wiped_ = true;
+    std::vector<std::string> problems;
+    std::error_code ec;
+    for (const auto& f : files_) {
+      if (!std::filesystem::remove(f, ec) && ec) problems.push_back(f + ": " + ec.message());
+    }
+    files_.clear();
+    return problems;
+  }
+
+ private:
+  std::mutex mutex_;
+  bool wiped_ = false;              // GUARDED_BY(mutex_)
+  std::vector<std::string> files_;  // GUARDED_BY(mutex_)
+};
+
+// Saves the media of `m` (unless save_dir is empty; through `ledger` if
+// given) and prints it; false if stdout is gone.
 bool Show(const client::Message& m, const client::Conversation* conversation,
-          const std::string& save_dir, bool json) {
+          const std::string& save_dir, bool json, MediaLedger* ledger = nullptr) {
   SavedMedia saved;
-  if (!save_dir.empty() && !std::holds_alternative<client::Text>(m.content)) {
-    Result<SavedMedia> r = SaveMedia(m, save_dir);
+  const bool media = std::holds_alternative<client::Voice>(m.content) ||
+                     std::holds_alternative<client::Picture>(m.content);
+  if (!save_dir.empty() && media) {
+    Result<SavedMedia> r = ledger != nullptr ? ledger->Save(m, save_dir) : SaveMedia(m, save_dir);
     if (r.ok()) {
       saved = std::move(*r);
     } else {
@@ -89,7 +141,37 @@ struct ListenState {
   std::uint64_t received = 0;         // GUARDED_BY(mutex)
   client::Client* client = nullptr;   // GUARDED_BY(mutex); set once connected
   std::optional<Status> fatal;        // GUARDED_BY(mutex)
+  // Revocation: the reason once on_revoked ran; `wiped` once the library has
+  // wiped the profile too (state kRevoked).
+  std::optional<std::string> revoked;     // GUARDED_BY(mutex)
+  std::vector<std::string> wipe_problems;  // GUARDED_BY(mutex)
+  bool wiped = false;                     // GUARDED_BY(mutex)
 };
+
+// Says what happened on stderr; returns kExitRevoked.
+int RevokedExit(const Invocation& inv, const ListenState& state) {
+  std::string reason = Printable(state.revoked.value_or("no reason given"));
+  std::vector<std::string> problems = state.wipe_problems;
+  std::error_code ec;
+  for (const char* name : {"device.key", "profile.conf"}) {
+    std::filesystem::path p = std::filesystem::path(inv.profile_dir) / name;
+    if (std::filesystem::exists(p, ec)) problems.push_back(p.string() + " is still there");
+  }
+  if (problems.empty()) {
+    std::fprintf(stderr,
+                 "chatpro: this device was revoked by your organisation (%s); its key and the "
+                 "files saved here were wiped\n",
+                 reason.c_str());
+  } else {
+    std::string what;
+    for (const auto& p : problems) what += (what.empty() ? "" : "; ") + p;
+    std::fprintf(stderr,
+                 "chatpro: this device was revoked by your organisation (%s); wiping was "
+                 "incomplete: %s\n",
+                 reason.c_str(), what.c_str());
+  }
+  return kExitRevoked;
+}
 
 int Listen(const Invocation& inv) {
   if (!inv.args.positional().empty()) return UsageError(inv, "listen takes no arguments");
@@ -104,6 +186,7 @@ int Listen(const Invocation& inv) {
 
   auto state = std::make_shared<ListenState>();
   auto names = std::make_shared<Conversations>();
+  auto ledger = std::make_shared<MediaLedger>();
   client::ClientOptions options;
   options.receive = true;
   options.on_message = [state, count](const client::Message& m) {
@@ -119,15 +202,35 @@ int Listen(const Invocation& inv) {
     state->cv.notify_all();
   };
   options.on_conversation = [names](const client::Conversation& c) { names->Put(c); };
-  options.on_state = [state](client::ConnectionState s, const Status& status) {
-    if (s != client::ConnectionState::kRefused) return;
+  options.on_revoked = [state, ledger](const std::string& reason) {
+    // Runs before the library wipes the key: the files saved in this run go
+    // first, and nothing more is shown.
+    std::vector<std::string> problems = ledger->Wipe();
     std::lock_guard<std::mutex> lock(state->mutex);
-    state->fatal = status;
+    state->revoked = reason;
+    state->wipe_problems = std::move(problems);
+    state->queue.clear();
+    state->cv.notify_all();
+  };
+  options.on_state = [state](client::ConnectionState s, const Status& status) {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (s == client::ConnectionState::kRefused) {
+      state->fatal = status;
+    } else if (s == client::ConnectionState::kRevoked) {
+      state->wiped = true;
+    } else {
+      return;
+    }
     state->cv.notify_all();
   };
 
   auto client = ConnectFor(inv, options);
-  if (!client.ok()) return Fail(inv, client.status());
+  if (!client.ok()) {
+    // Revoked while connecting: the wipe has run all the same.
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (state->wiped) return RevokedExit(inv, *state);
+    return Fail(inv, client.status());
+  }
   {
     std::lock_guard<std::mutex> lock(state->mutex);
     state->client = client->get();
@@ -154,16 +257,20 @@ int Listen(const Invocation& inv) {
     std::optional<Status> fatal;
     {
       std::unique_lock<std::mutex> lock(state->mutex);
-      if (state->queue.empty() && !state->fatal) {
+      if (state->queue.empty() && !state->fatal && !state->wiped) {
         auto wake = std::min(deadline, std::chrono::steady_clock::now() + 100ms);
-        state->cv.wait_until(lock, wake, [&] { return !state->queue.empty() || state->fatal; });
+        state->cv.wait_until(lock, wake, [&] {
+          return !state->queue.empty() || state->fatal || state->wiped;
+        });
       }
-      batch.swap(state->queue);
+      if (state->wiped) return RevokedExit(inv, *state);
+      // Between on_revoked and the end of the wipe: show nothing more.
+      if (!state->revoked) batch.swap(state->queue);
       fatal = state->fatal;
     }
     for (const auto& m : batch) {
       auto conversation = names->Find(**client, m.conversation_id);
-      if (!Show(m, conversation ? &*conversation : nullptr, save_dir, json)) {
+      if (!Show(m, conversation ? &*conversation : nullptr, save_dir, json, ledger.get())) {
         return Fail(inv, Status::IoError("cannot write to standard output"));
       }
       ++printed;
@@ -237,12 +344,17 @@ std::vector<CommandSpec> ReadCommands() {
        "  [2026-11-24 10:03:12] #3 (direct ana) ana: hello\n"
        "  [2026-11-24 10:03:40] #3 (direct ana) ana: [voice 4.2 s opus, saved to "
        "chatpro-media/3-17.opus]\n"
+       "  [2026-11-24 10:04:02] #3 (direct ana) ana: [edited #17] the new text\n"
+       "  [2026-11-24 10:04:30] #3 (direct ana) ana: [deleted #17]\n"
        "Messages that arrived while you were away come first. Voice and picture files are\n"
        "saved as CONVERSATION-SEQ.EXT in the save folder. Runs until SIGINT or SIGTERM,\n"
        "until N messages (--count N, exit 0), or for SECONDS (--timeout; exit 3 if\n"
-       "--count messages did not come in time, else 0).",
+       "--count messages did not come in time, else 0).\n"
+       "If the organisation revokes this device (offboarding), listen stops at once,\n"
+       "deletes the media files it saved in this run, the library wipes the device's key\n"
+       "and profile, and listen exits with status 4.",
        {{"json", "", "one JSON object per line (conversation_id, seq, sender, sent_at_us, kind, "
-                     "text or file and metadata)"},
+                     "text or file and metadata; edits and deletions with target_seq)"},
         {"save-dir", "DIR", "where voice and picture files go (default ./chatpro-media)"},
         {"count", "N", "exit after N messages"},
         {"timeout", "SECONDS", "exit after SECONDS"}},

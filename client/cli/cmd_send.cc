@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// `chatpro send`: one message, sent on a send-only session, waiting for the
-// broker's acknowledgement (the message is stored once it is printed).
+// `chatpro send`, `chatpro edit`, `chatpro delete`: one message, sent on a
+// send-only session, waiting for the broker's acknowledgement (the message is
+// stored once it is printed).
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -117,7 +118,71 @@ int SendCommand(const Invocation& inv) {
   return kExitOk;
 }
 
+// Sends `content` to the conversation the options name and waits for the
+// acknowledgement. On success prints `what` + " LABEL: conversation C, seq S".
+int SendAndReport(const Invocation& inv, client::Content content, const std::string& what) {
+  auto client = ConnectFor(inv, OneShot());
+  if (!client.ok()) return Fail(inv, client.status());
+  Result<ResolvedTarget> target = ResolveTarget(**client, inv.args);
+  if (!target.ok()) return Fail(inv, target.status());
+  std::future<client::SendResult> ack = (*client)->Send(target->target, std::move(content));
+  if (ack.wait_for(kAckTimeout) != std::future_status::ready) {
+    return Fail(inv, Status::Unavailable("no acknowledgement from the broker within 30 s; the "
+                                         "message may or may not have been stored"));
+  }
+  client::SendResult r = ack.get();
+  if (!r.status.ok()) return Fail(inv, r.status);
+  PrintLine(what + " " + target->label + ": conversation " + std::to_string(r.conversation_id) +
+            ", seq " + std::to_string(r.seq));
+  return kExitOk;
+}
+
+// --seq N (required, above 0); a usage message otherwise.
+Result<std::uint64_t> TargetSeq(const Args& args) {
+  auto seq = args.GetUint("seq");
+  if (!seq.ok()) return seq.status();
+  if (!seq->has_value() || **seq == 0) {
+    return Status::InvalidArgument("give --seq N: the seq of your message (a number above 0)");
+  }
+  return **seq;
+}
+
+int EditCommand(const Invocation& inv) {
+  if (!inv.args.positional().empty()) {
+    return UsageError(inv, "unexpected argument '" + inv.args.positional()[0] +
+                               "' (the new text goes after --text)");
+  }
+  if (auto problem = CheckTargetOptions(inv.args)) return UsageError(inv, *problem);
+  Result<std::uint64_t> seq = TargetSeq(inv.args);
+  if (!seq.ok()) return UsageError(inv, seq.status().message());
+  std::optional<std::string> text = inv.args.Get("text");
+  if (!text || text->empty()) return UsageError(inv, "give the new text with --text TEXT");
+  return SendAndReport(inv, client::Edit{*seq, *text}, "edited seq " + std::to_string(*seq) + " in");
+}
+
+int DeleteCommand(const Invocation& inv) {
+  if (!inv.args.positional().empty()) {
+    return UsageError(inv, "unexpected argument '" + inv.args.positional()[0] + "'");
+  }
+  if (auto problem = CheckTargetOptions(inv.args)) return UsageError(inv, *problem);
+  Result<std::uint64_t> seq = TargetSeq(inv.args);
+  if (!seq.ok()) return UsageError(inv, seq.status().message());
+  return SendAndReport(inv, client::Deletion{*seq}, "deleted seq " + std::to_string(*seq) + " in");
+}
+
 }  // namespace
+
+std::vector<OptionSpec> DeleteOptions() {
+  std::vector<OptionSpec> options = TargetOptions("in");
+  options.push_back({"seq", "N", "your message's seq (`chatpro send` prints it; `history --json` shows it)"});
+  return options;
+}
+
+std::vector<OptionSpec> EditOptions() {
+  std::vector<OptionSpec> options = DeleteOptions();
+  options.push_back({"text", "TEXT", "the new text"});
+  return options;
+}
 
 std::vector<CommandSpec> SendCommands() {
   std::vector<OptionSpec> options = TargetOptions("send to");
@@ -142,7 +207,21 @@ std::vector<CommandSpec> SendCommands() {
            "Sends one message and waits until the broker has stored it, then prints e.g.\n"
            "\"sent to ana: conversation 3, seq 17\". Uses a send-only session: it receives\n"
            "nothing, so it never takes messages away from `chatpro listen`.",
-           options, SendCommand}};
+           options, SendCommand},
+          {"edit",
+           "edit (--to USER | --group NAME | --conversation ID) --seq N --text TEXT",
+           "change the text of a message you sent",
+           "Replaces the text of your text message N in the conversation. Everyone sees the\n"
+           "new text (`chatpro listen` shows \"[edited #N] TEXT\"); the original stays in the\n"
+           "organisation's records. Only the sender may edit a message, and only a text.\n"
+           "Prints e.g. \"edited seq 5 in ana: conversation 3, seq 18\" (the edit's own seq).",
+           EditOptions(), EditCommand},
+          {"delete", "delete (--to USER | --group NAME | --conversation ID) --seq N",
+           "delete a message you sent",
+           "Withdraws your message N from the conversation. Everyone sees it as deleted\n"
+           "(`chatpro listen` shows \"[deleted #N]\"); the original stays in the organisation's\n"
+           "records until retention removes it. Only the sender may delete a message.",
+           DeleteOptions(), DeleteCommand}};
 }
 
 }  // namespace chatpro::cli

@@ -22,6 +22,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;    // the broker refused, a file is missing, ...
 constexpr int kExitUsage = 2;    // the command line is wrong
 constexpr int kExitTimeout = 3;  // listen --timeout ran out before --count
+constexpr int kExitRevoked = 4;  // listen: the organisation revoked this device
 
 struct Invocation {
   std::string name;         // "group add"
@@ -44,6 +45,15 @@ std::vector<CommandSpec> AccountCommands();  // enroll, whoami, users, invite, a
 std::vector<CommandSpec> SendCommands();     // send
 std::vector<CommandSpec> ReadCommands();     // listen, history
 std::vector<CommandSpec> GroupCommands();    // group ...
+std::vector<CommandSpec> DeviceCommands();   // devices, device revoke, admin user (de|re)activate
+std::vector<CommandSpec> SafetyCommands();   // block, unblock, blocked, report, admin reports
+std::vector<CommandSpec> AuditCommands();    // admin audit, admin audit verify
+
+// Every command, in the order of `chatpro --help`.
+std::vector<CommandSpec> AllCommands();
+// Runs the `chatpro` command line (the words after the program name) and
+// returns the exit status. Used by main() and by the tests.
+int Run(const std::vector<std::string>& words);
 
 // Prints "chatpro NAME: MESSAGE" on stderr; returns kExitError.
 int Fail(const Invocation& inv, const Status& status);
@@ -52,6 +62,11 @@ int UsageError(const Invocation& inv, const std::string& message);
 
 // Writes one line to stdout and flushes it. False if stdout is gone.
 bool PrintLine(const std::string& line);
+// PrintLine for each line; false if stdout is gone.
+bool PrintAll(const std::vector<std::string>& lines);
+
+// Options for one-shot commands: a send-only session.
+client::ClientOptions OneShot();
 
 // Loads the profile and connects.
 Result<std::unique_ptr<client::Client>> ConnectFor(const Invocation& inv,

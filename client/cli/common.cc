@@ -25,6 +25,19 @@ bool PrintLine(const std::string& line) {
   return std::fflush(stdout) == 0 && !std::ferror(stdout);
 }
 
+bool PrintAll(const std::vector<std::string>& lines) {
+  for (const auto& l : lines) {
+    if (!PrintLine(l)) return false;
+  }
+  return true;
+}
+
+client::ClientOptions OneShot() {
+  client::ClientOptions o;
+  o.receive = false;
+  return o;
+}
+
 Result<std::unique_ptr<client::Client>> ConnectFor(const Invocation& inv,
                                                     client::ClientOptions options) {
   CHATPRO_ASSIGN_OR_RETURN(client::Profile profile, client::Profile::Load(inv.profile_dir));

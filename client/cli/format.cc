@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "client/cli/format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -145,6 +146,25 @@ Result<SavedMedia> SaveMedia(const client::Message& m, const std::string& dir) {
   return saved;
 }
 
+std::string DescribeContent(const client::Message& m, const SavedMedia& saved) {
+  std::string out;
+  if (const auto* text = std::get_if<client::Text>(&m.content)) {
+    out = Printable(text->body);
+  } else if (const auto* voice = std::get_if<client::Voice>(&m.content)) {
+    out = "[voice " + Seconds1(voice->duration_ms) + " " + Printable(voice->codec);
+    out += saved.file.empty() ? "]" : ", saved to " + saved.file + "]";
+  } else if (const auto* picture = std::get_if<client::Picture>(&m.content)) {
+    out = "[picture " + std::to_string(picture->width) + "x" + std::to_string(picture->height) +
+          " " + Printable(picture->mime_type);
+    out += saved.file.empty() ? "]" : ", saved to " + saved.file + "]";
+  } else if (const auto* edit = std::get_if<client::Edit>(&m.content)) {
+    out = "[edited #" + std::to_string(edit->target_seq) + "] " + Printable(edit->text);
+  } else if (const auto* deletion = std::get_if<client::Deletion>(&m.content)) {
+    out = "[deleted #" + std::to_string(deletion->target_seq) + "]";
+  }
+  return out;
+}
+
 std::string FormatLine(const client::Message& m, const client::Conversation* conversation,
                        const SavedMedia& saved) {
   std::string line = "[" + FormatTime(m.sent_at_us) + "] #" + std::to_string(m.conversation_id);
@@ -152,18 +172,7 @@ std::string FormatLine(const client::Message& m, const client::Conversation* con
     line += " (" + std::string(KindName(conversation->kind)) + " " + Printable(conversation->name) +
             ")";
   }
-  line += " " + Printable(m.sender) + ": ";
-  if (const auto* text = std::get_if<client::Text>(&m.content)) {
-    line += Printable(text->body);
-  } else if (const auto* voice = std::get_if<client::Voice>(&m.content)) {
-    line += "[voice " + Seconds1(voice->duration_ms) + " " + Printable(voice->codec);
-    line += saved.file.empty() ? "]" : ", saved to " + saved.file + "]";
-  } else if (const auto* picture = std::get_if<client::Picture>(&m.content)) {
-    line += "[picture " + std::to_string(picture->width) + "x" + std::to_string(picture->height) +
-            " " + Printable(picture->mime_type);
-    line += saved.file.empty() ? "]" : ", saved to " + saved.file + "]";
-  }
-  return line;
+  return line + " " + Printable(m.sender) + ": " + DescribeContent(m, saved);
 }
 
 std::string FormatJson(const client::Message& m, const client::Conversation* conversation,
@@ -191,7 +200,147 @@ std::string FormatJson(const client::Message& m, const client::Conversation* con
          ",\"bytes\":" + std::to_string(picture->image.size());
     if (!saved.file.empty()) j += ",\"file\":" + JsonString(saved.file);
     if (!saved.thumbnail_file.empty()) j += ",\"thumbnail_file\":" + JsonString(saved.thumbnail_file);
+  } else if (const auto* edit = std::get_if<client::Edit>(&m.content)) {
+    j += ",\"kind\":\"edit\",\"target_seq\":" + std::to_string(edit->target_seq) +
+         ",\"text\":" + JsonString(edit->text);
+  } else if (const auto* deletion = std::get_if<client::Deletion>(&m.content)) {
+    j += ",\"kind\":\"deletion\",\"target_seq\":" + std::to_string(deletion->target_seq);
   }
+  return j + "}";
+}
+
+std::string FormatTimeMs(std::int64_t unix_us) {
+  char ms[8];
+  std::snprintf(ms, sizeof ms, ".%03d", static_cast<int>((unix_us / 1000) % 1000));
+  return FormatTime(unix_us) + ms;
+}
+
+std::vector<std::string> Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows) {
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      if (width.size() <= c) width.push_back(0);
+      width[c] = std::max(width[c], r[c].size());
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      line += r[c];
+      if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 2, ' ');
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+namespace {
+
+std::string Plural(std::uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string HexBytes(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += Hex2(c);
+  return out;
+}
+
+const char* Bool(bool b) { return b ? "true" : "false"; }
+
+}  // namespace
+
+std::vector<std::string> FormatOffboarding(const client::OffboardingInfo& info) {
+  std::string last = "-";
+  if (info.last_session_closed_at_us != 0) {
+    last = FormatTimeMs(info.last_session_closed_at_us);
+    if (info.asked_at_us != 0) {
+      char after[48];
+      std::snprintf(after, sizeof after, " (%.3f s after the request)",
+                    static_cast<double>(info.last_session_closed_at_us - info.asked_at_us) / 1e6);
+      last += after;
+    }
+  }
+  return Table({{"deactivated:", Printable(info.login)},
+                {"asked at:", info.asked_at_us ? FormatTimeMs(info.asked_at_us) : "-"},
+                {"devices revoked:", std::to_string(info.devices_revoked)},
+                {"sessions closed:", std::to_string(info.sessions_closed)},
+                {"last session closed:", last},
+                {"invites cancelled:", std::to_string(info.invites_cancelled)}});
+}
+
+std::vector<std::string> FormatDevices(const std::vector<client::DeviceInfo>& devices) {
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "NAME", "CLIENT", "CREATED", "LAST SEEN", "LAST ADDRESS", "STATE", "ONLINE"}};
+  for (const auto& d : devices) {
+    std::string state = d.active ? "active" : "revoked";
+    if (!d.active && d.revoked_at_us != 0) state += " " + FormatTime(d.revoked_at_us);
+    rows.push_back({std::to_string(d.id), d.name.empty() ? "-" : Printable(d.name),
+                    d.client_version.empty() ? "-" : Printable(d.client_version),
+                    d.created_at_us ? FormatTime(d.created_at_us) : "-",
+                    d.last_seen_us ? FormatTime(d.last_seen_us) : "never",
+                    d.last_address.empty() ? "-" : Printable(d.last_address), state,
+                    d.online ? "yes" : "no"});
+  }
+  return Table(rows);
+}
+
+std::string DeviceJson(const client::DeviceInfo& d) {
+  return "{\"id\":" + std::to_string(d.id) + ",\"name\":" + JsonString(d.name) +
+         ",\"client_version\":" + JsonString(d.client_version) +
+         ",\"created_at_us\":" + std::to_string(d.created_at_us) +
+         ",\"last_seen_us\":" + std::to_string(d.last_seen_us) +
+         ",\"last_address\":" + JsonString(d.last_address) + ",\"active\":" + Bool(d.active) +
+         ",\"revoked_at_us\":" + std::to_string(d.revoked_at_us) + ",\"online\":" +
+         Bool(d.online) + "}";
+}
+
+std::vector<std::string> FormatAudit(const std::vector<client::AuditEntryInfo>& entries) {
+  std::vector<std::vector<std::string>> rows{
+      {"SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"}};
+  for (const auto& e : entries) {
+    rows.push_back({std::to_string(e.seq), FormatTime(e.at_us),
+                    e.actor.empty() ? "-" : Printable(e.actor), Printable(e.action),
+                    e.target.empty() ? "-" : Printable(e.target), Printable(e.details)});
+  }
+  return Table(rows);
+}
+
+std::string AuditJson(const client::AuditEntryInfo& e) {
+  return "{\"seq\":" + std::to_string(e.seq) + ",\"at_us\":" + std::to_string(e.at_us) +
+         ",\"actor\":" + JsonString(e.actor) + ",\"action\":" + JsonString(e.action) +
+         ",\"target\":" + JsonString(e.target) + ",\"details\":" + JsonString(e.details) +
+         ",\"hash\":\"" + HexBytes(e.hash) + "\"}";
+}
+
+std::string FormatVerification(const client::AuditVerification& v) {
+  if (v.whole) return "audit log whole: " + Plural(v.records, "entry", "entries");
+  std::string out = "audit log broken at entry " + std::to_string(v.first_broken_seq);
+  if (!v.message.empty()) out += ": " + Printable(v.message);
+  return out + " (" + Plural(v.records, "entry", "entries") + " checked)";
+}
+
+std::vector<std::string> FormatReport(const client::ReportInfo& r) {
+  std::vector<std::string> out;
+  out.push_back("report " + std::to_string(r.id) + " [" + FormatTime(r.created_at_us) + "] by " +
+                Printable(r.reporter) + " on #" + std::to_string(r.conversation_id) + " seq " +
+                std::to_string(r.seq) + ": " + Printable(r.reason));
+  if (r.message) {
+    out.push_back("    " + FormatLine(*r.message, nullptr, {}));
+  } else {
+    out.push_back("    (no copy of the message)");
+  }
+  return out;
+}
+
+std::string ReportJson(const client::ReportInfo& r) {
+  std::string j = "{\"id\":" + std::to_string(r.id) +
+                  ",\"created_at_us\":" + std::to_string(r.created_at_us) +
+                  ",\"reporter\":" + JsonString(r.reporter) + ",\"reason\":" +
+                  JsonString(r.reason) + ",\"conversation_id\":" +
+                  std::to_string(r.conversation_id) + ",\"seq\":" + std::to_string(r.seq);
+  j += ",\"message\":" + (r.message ? FormatJson(*r.message, nullptr, {}) : std::string("null"));
   return j + "}";
 }
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client/client.h"
 
@@ -41,10 +42,41 @@ Result<SavedMedia> SaveMedia(const client::Message& message, const std::string& 
 // null when the conversation is unknown.
 std::string FormatLine(const client::Message& message, const client::Conversation* conversation,
                        const SavedMedia& saved);
-// {"conversation_id":3,"conversation":"ana",...,"kind":"text","text":"hello"}
+// {"conversation_id":3,"conversation":"ana",...,"kind":"text","text":"hello"};
+// edits and deletions have "kind":"edit" (with "target_seq" and "text") and
+// "kind":"deletion" (with "target_seq").
 std::string FormatJson(const client::Message& message, const client::Conversation* conversation,
                        const SavedMedia& saved);
 
 std::string_view KindName(client::ConversationKind kind);  // "direct", "group"
+// Unix microseconds as local "YYYY-MM-DD HH:MM:SS.mmm".
+std::string FormatTimeMs(std::int64_t unix_us);
+
+// Rows of columns, padded to line up (the last column is not padded).
+std::vector<std::string> Table(const std::vector<std::vector<std::string>>& rows);
+
+// What a message holds, as shown after "sender: ": the text, "[edited #5]
+// new text", "[deleted #5]", "[voice 4.2 s opus, saved to FILE]", ...
+std::string DescribeContent(const client::Message& message, const SavedMedia& saved);
+
+// `chatpro admin user deactivate`: the summary, one fact per line.
+std::vector<std::string> FormatOffboarding(const client::OffboardingInfo& info);
+
+// `chatpro devices`: a table with a header line, one device per line.
+std::vector<std::string> FormatDevices(const std::vector<client::DeviceInfo>& devices);
+std::string DeviceJson(const client::DeviceInfo& device);
+
+// `chatpro admin audit`: a header line, then one line per entry (seq, time,
+// actor, action, target, details). The broker itself acts as "-".
+std::vector<std::string> FormatAudit(const std::vector<client::AuditEntryInfo>& entries);
+// details is given as a JSON string (its text), hash as hex.
+std::string AuditJson(const client::AuditEntryInfo& entry);
+// "audit log whole: N entries", or the first broken entry.
+std::string FormatVerification(const client::AuditVerification& verification);
+
+// `chatpro admin reports`: the report, then the reported message indented.
+std::vector<std::string> FormatReport(const client::ReportInfo& report);
+// The message (if any) is a FormatJson object under "message".
+std::string ReportJson(const client::ReportInfo& report);
 
 }  // namespace chatpro::cli

@@ -186,5 +186,129 @@ TEST(Format, MessageLinesNameTheConversationAndTheMedia) {
             "#3 (group team) ana: [picture 640x480 image/jpeg, saved to d/3-17.jpg]");
 }
 
+// The new formats, with times in UTC so that whole lines can be compared.
+class FormatUtc : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "UTC", 1);
+    tzset();
+  }
+};
+
+TEST_F(FormatUtc, EditsAndDeletionsShowTheirTargetInLinesAndJson) {
+  client::Message m;
+  m.conversation_id = 3;
+  m.seq = 6;
+  m.sender = "ana";
+  m.sent_at_us = 1'700'000'000'000'000;
+  m.content = client::Edit{5, "new\ntext"};
+  client::Conversation c;
+  c.id = 3;
+  c.name = "ana";
+  EXPECT_EQ(FormatLine(m, &c, {}),
+            "[2023-11-14 22:13:20] #3 (direct ana) ana: [edited #5] new\\ntext");
+  EXPECT_EQ(FormatJson(m, nullptr, {}),
+            "{\"conversation_id\":3,\"seq\":6,\"sender\":\"ana\",\"sender_device_id\":0,"
+            "\"client_msg_id\":0,\"sent_at_us\":1700000000000000,\"kind\":\"edit\","
+            "\"target_seq\":5,\"text\":\"new\\ntext\"}");
+  m.seq = 7;
+  m.content = client::Deletion{5};
+  EXPECT_EQ(FormatLine(m, &c, {}), "[2023-11-14 22:13:20] #3 (direct ana) ana: [deleted #5]");
+  EXPECT_EQ(FormatJson(m, nullptr, {}),
+            "{\"conversation_id\":3,\"seq\":7,\"sender\":\"ana\",\"sender_device_id\":0,"
+            "\"client_msg_id\":0,\"sent_at_us\":1700000000000000,\"kind\":\"deletion\","
+            "\"target_seq\":5}");
+}
+
+TEST_F(FormatUtc, OffboardingSummaryNamesEachCountAndTheLastClosedSession) {
+  client::OffboardingInfo o;
+  o.login = "ben";
+  o.asked_at_us = 1'700'000'000'000'000;
+  o.devices_revoked = 2;
+  o.sessions_closed = 3;
+  o.last_session_closed_at_us = 1'700'000'000'012'345;
+  o.invites_cancelled = 1;
+  EXPECT_EQ(FormatOffboarding(o),
+            (std::vector<std::string>{
+                "deactivated:          ben",
+                "asked at:             2023-11-14 22:13:20.000",
+                "devices revoked:      2",
+                "sessions closed:      3",
+                "last session closed:  2023-11-14 22:13:20.012 (0.012 s after the request)",
+                "invites cancelled:    1"}));
+  o.sessions_closed = 0;
+  o.last_session_closed_at_us = 0;
+  EXPECT_EQ(FormatOffboarding(o)[4], "last session closed:  -");
+}
+
+TEST_F(FormatUtc, DevicesAreATableAndJsonObjects) {
+  client::DeviceInfo laptop{3, "laptop", "chatpro-cli/0.1", 1'700'000'000'000'000,
+                            1'700'000'100'000'000, "127.0.0.1", true, 0, true};
+  client::DeviceInfo phone{4, "old phone", "", 1'690'000'000'000'000, 0, "", false,
+                           1'696'000'000'000'000, false};
+  std::vector<std::string> lines = FormatDevices({laptop, phone});
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0],
+            "ID  NAME       CLIENT           CREATED              LAST SEEN            "
+            "LAST ADDRESS  STATE                        ONLINE");
+  EXPECT_EQ(lines[1],
+            "3   laptop     chatpro-cli/0.1  2023-11-14 22:13:20  2023-11-14 22:15:00  "
+            "127.0.0.1     active                       yes");
+  EXPECT_EQ(lines[2],
+            "4   old phone  -                2023-07-22 04:26:40  never                "
+            "-             revoked 2023-09-29 15:06:40  no");
+  EXPECT_EQ(DeviceJson(phone),
+            "{\"id\":4,\"name\":\"old phone\",\"client_version\":\"\",\"created_at_us\":"
+            "1690000000000000,\"last_seen_us\":0,\"last_address\":\"\",\"active\":false,"
+            "\"revoked_at_us\":1696000000000000,\"online\":false}");
+}
+
+TEST_F(FormatUtc, AuditEntriesAreOneLineEachAndVerificationNamesTheBrokenEntry) {
+  client::AuditEntryInfo by_admin{12, 1'700'000'000'000'000, "root", "user.deactivate",
+                                  "user:ben", "{\"devices_revoked\":2}", std::string(2, '\xAB')};
+  client::AuditEntryInfo by_broker{13, 1'700'000'001'000'000, "", "retention.sweep", "",
+                                   "{}", ""};
+  EXPECT_EQ(FormatAudit({by_admin, by_broker}),
+            (std::vector<std::string>{
+                "SEQ  TIME                 ACTOR  ACTION           TARGET    DETAILS",
+                "12   2023-11-14 22:13:20  root   user.deactivate  user:ben  {\"devices_revoked\":2}",
+                "13   2023-11-14 22:13:21  -      retention.sweep  -         {}"}));
+  EXPECT_EQ(AuditJson(by_admin),
+            "{\"seq\":12,\"at_us\":1700000000000000,\"actor\":\"root\",\"action\":"
+            "\"user.deactivate\",\"target\":\"user:ben\",\"details\":"
+            "\"{\\\"devices_revoked\\\":2}\",\"hash\":\"abab\"}");
+  EXPECT_EQ(FormatVerification({true, 12, 0, ""}), "audit log whole: 12 entries");
+  EXPECT_EQ(FormatVerification({true, 1, 0, ""}), "audit log whole: 1 entry");
+  EXPECT_EQ(FormatVerification({false, 12, 7, "its hash does not match"}),
+            "audit log broken at entry 7: its hash does not match (12 entries checked)");
+}
+
+TEST_F(FormatUtc, ReportsShowTheReportThenTheEvidence) {
+  client::ReportInfo r;
+  r.id = 1;
+  r.created_at_us = 1'700'000'060'000'000;
+  r.reporter = "ana";
+  r.reason = "insulting";
+  r.conversation_id = 2;
+  r.seq = 9;
+  EXPECT_EQ(FormatReport(r),
+            (std::vector<std::string>{
+                "report 1 [2023-11-14 22:14:20] by ana on #2 seq 9: insulting",
+                "    (no copy of the message)"}));
+  EXPECT_EQ(ReportJson(r),
+            "{\"id\":1,\"created_at_us\":1700000060000000,\"reporter\":\"ana\",\"reason\":"
+            "\"insulting\",\"conversation_id\":2,\"seq\":9,\"message\":null}");
+  client::Message m;
+  m.conversation_id = 2;
+  m.seq = 9;
+  m.sender = "bob";
+  m.sent_at_us = 1'700'000'000'000'000;
+  m.content = client::Text{"rude words"};
+  r.message = m;
+  EXPECT_EQ(FormatReport(r)[1], "    [2023-11-14 22:13:20] #2 bob: rude words");
+  EXPECT_NE(ReportJson(r).find(",\"message\":{\"conversation_id\":2,\"seq\":9,\"sender\":\"bob\""),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace chatpro::cli

@@ -641,7 +641,7 @@ TEST_F(ClientTest, AuditRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   EXPECT_FALSE(check->whole);
   EXPECT_EQ(check->records, 12u);
   EXPECT_EQ(check->first_broken_seq, 7u);
-  EXPECT_EQ(check->message, "entry 7: hash mismatch");
+  EXPECT_EQ(check->message, "its hash does not match");
 }
 
 // ------------------------------------------------------------------ revocation

@@ -102,6 +102,16 @@ std::string BuildStoredDeletion(std::uint64_t conversation_id, std::uint64_t seq
                       deletion.Union());
 }
 
+std::string BuildStoredPicture(std::uint64_t conversation_id, std::uint64_t seq,
+                               const std::string& sender) {
+  fb::FlatBufferBuilder fbb;
+  std::vector<std::uint8_t> image{'P', 'N', 'G', '-', 'B', 'Y', 'T', 'E', 'S'};
+  std::vector<std::uint8_t> thumb{'T', 'H', 'U', 'M', 'B'};
+  auto picture = wire::CreatePictureDirect(fbb, "image/png", 2, 1, &image, &thumb);
+  return FinishStored(fbb, conversation_id, seq, sender, wire::Content::Picture,
+                      picture.Union());
+}
+
 FakeBroker::FakeBroker() {
   (void)crypto::InitCrypto();
   keys_ = crypto::GenerateKeyPair();
@@ -326,12 +336,16 @@ void FakeBroker::Run() {
               wire::CreateConversationListDirect(r.fbb, &list).Union());
       } else if (const auto* h = env->body_as_History()) {
         std::vector<fb::Offset<wire::Delivery>> msgs;
-        for (std::uint64_t s : {1, 2}) {
-          std::string stored = BuildStoredMessage(h->conversation_id(), s, "bob", "old");
-          auto bytes = r.fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(stored.data()),
-                                          stored.size());
-          msgs.push_back(wire::CreateDelivery(r.fbb, bytes));
+        std::vector<std::string> stored;
+        const std::uint64_t cid = h->conversation_id();
+        if (cid == kAmendedConversation) {
+          stored = {BuildStoredMessage(cid, 5, "bob", "old text"),
+                    BuildStoredEdit(cid, 6, "bob", 5, "better text"),
+                    BuildStoredDeletion(cid, 7, "bob", 5)};
+        } else {
+          stored = {BuildStoredMessage(cid, 1, "bob", "old"), BuildStoredMessage(cid, 2, "bob", "old")};
         }
+        for (const auto& m : stored) msgs.push_back(wire::CreateDelivery(r.fbb, r.Nested(m)));
         r.Add(rid, wire::Body::HistoryReply,
               wire::CreateHistoryReplyDirect(r.fbb, h->conversation_id(), &msgs, true).Union());
       } else if (const auto* g = env->body_as_CreateGroup()) {
@@ -416,9 +430,10 @@ void FakeBroker::Run() {
         }
         r.Add(rid, wire::Body::AuditList, wire::CreateAuditListDirect(r.fbb, &entries).Union());
       } else if (env->body_type() == wire::Body::AdminVerifyAudit) {
-        r.Add(rid, wire::Body::AuditVerifyReply,
-              wire::CreateAuditVerifyReplyDirect(r.fbb, false, 12, 7, "entry 7: hash mismatch")
-                  .Union());
+        auto reply = audit_whole ? wire::CreateAuditVerifyReplyDirect(r.fbb, true, 12, 0, "")
+                                 : wire::CreateAuditVerifyReplyDirect(r.fbb, false, 12, 7,
+                                                                      "its hash does not match");
+        r.Add(rid, wire::Body::AuditVerifyReply, reply.Union());
       } else if (env->body_type() == wire::Body::ConfirmWipe) {
         r.Error(rid, wire::ErrorCode::FailedPrecondition, "this device is not revoked");
       } else {

@@ -61,9 +61,12 @@ class FakeBroker {
   // Behaviour switches (default in brackets).
   std::atomic<bool> ack_sends{true};       // answer Send with SendAck [true]
   std::atomic<bool> answer_requests{true}; // answer other requests [true]
+  std::atomic<bool> audit_whole{false};    // AdminVerifyAudit finds the chain whole [false]
   // A Send to this conversation gets Error NotFound at once, whatever
-  // ack_sends says.
+  // ack_sends says. History of kAmendedConversation holds a text (seq 5), an
+  // edit of it (6) and its deletion (7); of any other conversation two texts.
   static constexpr std::uint64_t kMissingConversation = 404;
+  static constexpr std::uint64_t kAmendedConversation = 6;
 
   // Sends a frame of Delivery events (text messages) to the last peer.
   void PushDeliveries(std::uint64_t conversation_id, std::vector<std::uint64_t> seqs,
@@ -119,5 +122,8 @@ std::string BuildStoredEdit(std::uint64_t conversation_id, std::uint64_t seq,
                             const std::string& text);
 std::string BuildStoredDeletion(std::uint64_t conversation_id, std::uint64_t seq,
                                 const std::string& sender, std::uint64_t target_seq);
+// A PNG picture message (image bytes "PNG-BYTES", thumbnail "THUMB").
+std::string BuildStoredPicture(std::uint64_t conversation_id, std::uint64_t seq,
+                               const std::string& sender);
 
 }  // namespace chatpro::client::testing
