@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -514,11 +515,13 @@ TEST_F(ClientTest, EditsAndDeletionsGoOutAndComeBackAsTheirOwnKinds) {
   EXPECT_EQ(got[2].sender, "bob");
 }
 
-const SeenEnvelope* Last(const std::vector<SeenEnvelope>& seen, wire::Body type) {
+// The last envelope of this type, or one of type NONE. A copy: Seen()
+// returns a fresh vector each time.
+SeenEnvelope Last(const std::vector<SeenEnvelope>& seen, wire::Body type) {
   for (auto it = seen.rbegin(); it != seen.rend(); ++it) {
-    if (it->type == type) return &*it;
+    if (it->type == type) return *it;
   }
-  return nullptr;
+  return SeenEnvelope();
 }
 
 TEST_F(ClientTest, OffboardingRequestsCarryTheirFieldsAndRepliesAreDecoded) {
@@ -533,8 +536,8 @@ TEST_F(ClientTest, OffboardingRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   EXPECT_EQ(off->last_session_closed_at_us, 1'700'000'000'250'000);
   EXPECT_EQ(off->invites_cancelled, 1u);
   auto seen = broker_.Seen();
-  ASSERT_NE(Last(seen, wire::Body::AdminDeactivateUser), nullptr);
-  EXPECT_EQ(Last(seen, wire::Body::AdminDeactivateUser)->login, "ben");
+  ASSERT_EQ(Last(seen, wire::Body::AdminDeactivateUser).type, wire::Body::AdminDeactivateUser);
+  EXPECT_EQ(Last(seen, wire::Body::AdminDeactivateUser).login, "ben");
   Result<OffboardingInfo> nobody = client->AdminDeactivateUser("nobody");
   EXPECT_EQ(nobody.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(nobody.status().message(), "no user named nobody");
@@ -545,7 +548,7 @@ TEST_F(ClientTest, OffboardingRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   EXPECT_EQ(back->login, "ben");
   EXPECT_EQ(back->invite, "chatpro://127.0.0.1:1?key=00&code=AGAIN");
   EXPECT_EQ(back->expires_at_us, 43);
-  EXPECT_EQ(Last(broker_.Seen(), wire::Body::AdminReactivateUser)->login, "ben");
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::AdminReactivateUser).login, "ben");
 }
 
 TEST_F(ClientTest, DeviceRequestsCarryTheirFieldsAndRepliesAreDecoded) {
@@ -553,7 +556,7 @@ TEST_F(ClientTest, DeviceRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   ASSERT_NE(client, nullptr);
   Result<std::vector<DeviceInfo>> own = client->ListDevices("");
   ASSERT_TRUE(own.ok()) << own.status();
-  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ListDevices)->login, "");
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ListDevices).login, "");
   ASSERT_EQ(own->size(), 2u);
   const DeviceInfo& laptop = (*own)[0];
   EXPECT_EQ(laptop.id, 3u);
@@ -569,13 +572,13 @@ TEST_F(ClientTest, DeviceRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   EXPECT_EQ(phone.revoked_at_us, 1'696'000'000'000'000);
   EXPECT_FALSE(phone.online);
   ASSERT_TRUE(client->ListDevices("ben").ok());
-  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ListDevices)->login, "ben");
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ListDevices).login, "ben");
 
   ASSERT_TRUE(client->RevokeDevice("ben", 4).ok());
-  const SeenEnvelope* revoke = Last(broker_.Seen(), wire::Body::RevokeDevice);
-  ASSERT_NE(revoke, nullptr);
-  EXPECT_EQ(revoke->login, "ben");
-  EXPECT_EQ(revoke->device_id, 4u);
+  SeenEnvelope revoke = Last(broker_.Seen(), wire::Body::RevokeDevice);
+  ASSERT_EQ(revoke.type, wire::Body::RevokeDevice);
+  EXPECT_EQ(revoke.login, "ben");
+  EXPECT_EQ(revoke.device_id, 4u);
   EXPECT_EQ(client->RevokeDevice("", 0).code(), StatusCode::kInvalidArgument);
 }
 
@@ -583,20 +586,20 @@ TEST_F(ClientTest, BlockingAndReportingCarryTheirFieldsAndRepliesAreDecoded) {
   auto client = Connect();
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Block("carl").ok());
-  EXPECT_EQ(Last(broker_.Seen(), wire::Body::Block)->login, "carl");
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::Block).login, "carl");
   ASSERT_TRUE(client->Unblock("carl").ok());
-  EXPECT_EQ(Last(broker_.Seen(), wire::Body::Unblock)->login, "carl");
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::Unblock).login, "carl");
   Result<std::vector<std::string>> blocked = client->ListBlocked();
   ASSERT_TRUE(blocked.ok()) << blocked.status();
   EXPECT_EQ(*blocked, std::vector<std::string>{"carl"});
   EXPECT_EQ(client->Block("").code(), StatusCode::kInvalidArgument);
 
   ASSERT_TRUE(client->Report(2, 9, "insulting").ok());
-  const SeenEnvelope* report = Last(broker_.Seen(), wire::Body::Report);
-  ASSERT_NE(report, nullptr);
-  EXPECT_EQ(report->conversation_id, 2u);
-  EXPECT_EQ(report->seq, 9u);
-  EXPECT_EQ(report->reason, "insulting");
+  SeenEnvelope report = Last(broker_.Seen(), wire::Body::Report);
+  ASSERT_EQ(report.type, wire::Body::Report);
+  EXPECT_EQ(report.conversation_id, 2u);
+  EXPECT_EQ(report.seq, 9u);
+  EXPECT_EQ(report.reason, "insulting");
   EXPECT_EQ(client->Report(2, 0, "why").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(client->Report(2, 9, "").code(), StatusCode::kInvalidArgument);
 
@@ -622,10 +625,10 @@ TEST_F(ClientTest, AuditRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   ASSERT_NE(client, nullptr);
   Result<std::vector<AuditEntryInfo>> entries = client->AdminListAudit(40, 2);
   ASSERT_TRUE(entries.ok()) << entries.status();
-  const SeenEnvelope* list = Last(broker_.Seen(), wire::Body::AdminListAudit);
-  ASSERT_NE(list, nullptr);
-  EXPECT_EQ(list->seq, 40u);
-  EXPECT_EQ(list->limit, 2u);
+  SeenEnvelope list = Last(broker_.Seen(), wire::Body::AdminListAudit);
+  ASSERT_EQ(list.type, wire::Body::AdminListAudit);
+  EXPECT_EQ(list.seq, 40u);
+  EXPECT_EQ(list.limit, 2u);
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[0].seq, 40u);
   EXPECT_EQ((*entries)[1].seq, 41u);
