@@ -71,9 +71,12 @@ MessageView DecodeMessage(const flatbuffers::Vector<std::uint8_t>* nested) {
     }
     case wire::Content::Edit: {
       m.text = Str(msg->content_as_Edit()->text());
+      m.target_seq = msg->content_as_Edit()->target_seq();
       break;
     }
     case wire::Content::Deletion:
+      m.target_seq = msg->content_as_Deletion()->target_seq();
+      break;
     case wire::Content::NONE:
       break;
   }
@@ -175,6 +178,56 @@ void DecodeEnvelope(const wire::Envelope& e, Envelope* out) {
       break;
     case wire::Body::Pong:
       out->server_time_us = e.body_as_Pong()->server_time_us();
+      break;
+    case wire::Body::OffboardingReply: {
+      const wire::OffboardingReply* r = e.body_as_OffboardingReply();
+      out->login = Str(r->login());
+      out->asked_at_us = r->asked_at_us();
+      out->devices_revoked = r->devices_revoked();
+      out->sessions_closed = r->sessions_closed();
+      out->last_session_closed_at_us = r->last_session_closed_at_us();
+      out->invites_cancelled = r->invites_cancelled();
+      break;
+    }
+    case wire::Body::DeviceList: {
+      const wire::DeviceList* r = e.body_as_DeviceList();
+      out->login = Str(r->login());
+      if (r->devices() != nullptr) {
+        for (const wire::DeviceInfo* d : *r->devices()) {
+          out->devices.push_back({d->id(), Str(d->name()), Str(d->client_version()),
+                                  d->created_at_us(), d->last_seen_us(), Str(d->last_address()),
+                                  d->active(), d->revoked_at_us(), d->online()});
+        }
+      }
+      break;
+    }
+    case wire::Body::ReportList:
+      if (e.body_as_ReportList()->reports() != nullptr) {
+        for (const wire::ReportInfo* r : *e.body_as_ReportList()->reports()) {
+          out->reports.push_back({r->id(), r->created_at_us(), Str(r->reporter()), Str(r->reason()),
+                                  r->conversation_id(), r->seq(), DecodeMessage(r->message())});
+        }
+      }
+      break;
+    case wire::Body::AuditList:
+      if (e.body_as_AuditList()->entries() != nullptr) {
+        for (const wire::AuditEntry* a : *e.body_as_AuditList()->entries()) {
+          out->audit.push_back({a->seq(), a->at_us(), Str(a->actor()), Str(a->action()),
+                                Str(a->target()), Str(a->details()), Bytes(a->hash())});
+        }
+      }
+      break;
+    case wire::Body::AuditVerifyReply: {
+      const wire::AuditVerifyReply* r = e.body_as_AuditVerifyReply();
+      out->audit_whole = r->whole();
+      out->audit_records = r->records();
+      out->audit_first_broken_seq = r->first_broken_seq();
+      out->audit_message = Str(r->message());
+      break;
+    }
+    case wire::Body::Revoked:
+      out->revoked_reason = Str(e.body_as_Revoked()->reason());
+      out->wipe = e.body_as_Revoked()->wipe();
       break;
     default:
       break;
@@ -291,6 +344,20 @@ Request& Request::SendNothing(std::uint64_t rid, const Target& to, ClientMsgId i
              MakeSend(fbb_, to, id, wire::Content::NONE, flatbuffers::Offset<void>()).Union());
 }
 
+Request& Request::SendEdit(std::uint64_t rid, const Target& to, ClientMsgId id, Seq target_seq,
+                           std::string_view text) {
+  auto t = fbb_.CreateString(text.data(), text.size());
+  auto content = wire::CreateEdit(fbb_, target_seq, t).Union();
+  return Raw(rid, wire::Body::Send, MakeSend(fbb_, to, id, wire::Content::Edit, content).Union());
+}
+
+Request& Request::SendDeletion(std::uint64_t rid, const Target& to, ClientMsgId id,
+                               Seq target_seq) {
+  auto content = wire::CreateDeletion(fbb_, target_seq).Union();
+  return Raw(rid, wire::Body::Send,
+             MakeSend(fbb_, to, id, wire::Content::Deletion, content).Union());
+}
+
 Request& Request::Ack(const std::vector<std::pair<std::uint64_t, Seq>>& cursors) {
   std::vector<wire::Cursor> structs;
   structs.reserve(cursors.size());
@@ -373,6 +440,65 @@ Request& Request::AdminAddUser(std::uint64_t rid, std::string_view login,
 
 Request& Request::AdminListUsers(std::uint64_t rid) {
   return Raw(rid, wire::Body::AdminListUsers, wire::CreateAdminListUsers(fbb_).Union());
+}
+
+Request& Request::AdminDeactivateUser(std::uint64_t rid, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  return Raw(rid, wire::Body::AdminDeactivateUser,
+             wire::CreateAdminDeactivateUser(fbb_, l).Union());
+}
+
+Request& Request::AdminReactivateUser(std::uint64_t rid, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  return Raw(rid, wire::Body::AdminReactivateUser,
+             wire::CreateAdminReactivateUser(fbb_, l).Union());
+}
+
+Request& Request::ListDevices(std::uint64_t rid, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  return Raw(rid, wire::Body::ListDevices, wire::CreateListDevices(fbb_, l).Union());
+}
+
+Request& Request::RevokeDevice(std::uint64_t rid, std::string_view login, std::uint64_t device_id) {
+  auto l = fbb_.CreateString(login);
+  return Raw(rid, wire::Body::RevokeDevice, wire::CreateRevokeDevice(fbb_, l, device_id).Union());
+}
+
+Request& Request::ConfirmWipe(std::uint64_t rid) {
+  return Raw(rid, wire::Body::ConfirmWipe, wire::CreateConfirmWipe(fbb_).Union());
+}
+
+Request& Request::Block(std::uint64_t rid, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  return Raw(rid, wire::Body::Block, wire::CreateBlock(fbb_, l).Union());
+}
+
+Request& Request::Unblock(std::uint64_t rid, std::string_view login) {
+  auto l = fbb_.CreateString(login);
+  return Raw(rid, wire::Body::Unblock, wire::CreateUnblock(fbb_, l).Union());
+}
+
+Request& Request::ListBlocked(std::uint64_t rid) {
+  return Raw(rid, wire::Body::ListBlocked, wire::CreateListBlocked(fbb_).Union());
+}
+
+Request& Request::Report(std::uint64_t rid, std::uint64_t conversation_id, Seq seq,
+                         std::string_view reason) {
+  auto r = fbb_.CreateString(reason.data(), reason.size());
+  return Raw(rid, wire::Body::Report, wire::CreateReport(fbb_, conversation_id, seq, r).Union());
+}
+
+Request& Request::AdminListReports(std::uint64_t rid) {
+  return Raw(rid, wire::Body::AdminListReports, wire::CreateAdminListReports(fbb_).Union());
+}
+
+Request& Request::AdminListAudit(std::uint64_t rid, std::uint64_t from_seq, std::uint32_t limit) {
+  return Raw(rid, wire::Body::AdminListAudit,
+             wire::CreateAdminListAudit(fbb_, from_seq, limit).Union());
+}
+
+Request& Request::AdminVerifyAudit(std::uint64_t rid) {
+  return Raw(rid, wire::Body::AdminVerifyAudit, wire::CreateAdminVerifyAudit(fbb_).Union());
 }
 
 std::string Request::Finish(std::uint16_t protocol_version) {
@@ -473,7 +599,7 @@ std::vector<Seq> SeqRange(Seq first, Seq last) {
 // ------------------------------------------------------------------ clients
 
 void TestClient::Send(const std::string& frame) const {
-  harness->broker().OnFrame(connection, zap_user_id, "127.0.0.1",
+  harness->broker().OnFrame(connection, zap_user_id, address,
                             reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
 }
 

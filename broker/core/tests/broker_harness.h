@@ -162,6 +162,10 @@ class Request {
                        std::string_view image, std::string_view thumbnail);
   // A Send without content.
   Request& SendNothing(std::uint64_t rid, const Target& to, ClientMsgId id);
+  // Sends that amend the earlier message `target_seq` of the same conversation.
+  Request& SendEdit(std::uint64_t rid, const Target& to, ClientMsgId id, Seq target_seq,
+                    std::string_view text);
+  Request& SendDeletion(std::uint64_t rid, const Target& to, ClientMsgId id, Seq target_seq);
   // Ack: (conversation id, seq) pairs.
   Request& Ack(const std::vector<std::pair<std::uint64_t, Seq>>& cursors);
   Request& History(std::uint64_t rid, std::uint64_t conversation_id, Seq from_seq,
@@ -182,6 +186,19 @@ class Request {
   Request& AdminAddUser(std::uint64_t rid, std::string_view login, std::string_view display_name,
                         wire::Role role = wire::Role::User);
   Request& AdminListUsers(std::uint64_t rid);
+  Request& AdminDeactivateUser(std::uint64_t rid, std::string_view login);
+  Request& AdminReactivateUser(std::uint64_t rid, std::string_view login);
+  Request& ListDevices(std::uint64_t rid, std::string_view login = "");
+  Request& RevokeDevice(std::uint64_t rid, std::string_view login, std::uint64_t device_id);
+  Request& ConfirmWipe(std::uint64_t rid);
+  Request& Block(std::uint64_t rid, std::string_view login);
+  Request& Unblock(std::uint64_t rid, std::string_view login);
+  Request& ListBlocked(std::uint64_t rid);
+  Request& Report(std::uint64_t rid, std::uint64_t conversation_id, Seq seq,
+                  std::string_view reason);
+  Request& AdminListReports(std::uint64_t rid);
+  Request& AdminListAudit(std::uint64_t rid, std::uint64_t from_seq = 0, std::uint32_t limit = 100);
+  Request& AdminVerifyAudit(std::uint64_t rid);
   // An envelope with any body type (even one outside the union) and body.
   Request& Raw(std::uint64_t rid, wire::Body type, flatbuffers::Offset<void> body);
   flatbuffers::FlatBufferBuilder& builder() { return fbb_; }
@@ -207,7 +224,8 @@ struct MessageView {
   ClientMsgId client_msg_id = 0;
   std::int64_t sent_at_us = 0;
   wire::Content content_type = wire::Content::NONE;
-  std::string text;               // Text
+  std::string text;               // Text, Edit (the new text)
+  Seq target_seq = 0;             // Edit, Deletion
   std::string codec;              // Voice
   std::uint32_t duration_ms = 0;  // Voice
   std::string audio;              // Voice
@@ -245,6 +263,38 @@ struct UserView {
   bool active = false;
   std::uint32_t devices = 0;
   std::int64_t created_at_us = 0;
+};
+
+struct DeviceView {
+  std::uint64_t id = 0;
+  std::string name;
+  std::string client_version;
+  std::int64_t created_at_us = 0;
+  std::int64_t last_seen_us = 0;
+  std::string last_address;
+  bool active = false;
+  std::int64_t revoked_at_us = 0;
+  bool online = false;
+};
+
+struct ReportView {
+  std::uint64_t id = 0;
+  std::int64_t created_at_us = 0;
+  std::string reporter;
+  std::string reason;
+  std::uint64_t conversation_id = 0;
+  Seq seq = 0;
+  MessageView message;  // the evidence
+};
+
+struct AuditView {
+  std::uint64_t seq = 0;
+  std::int64_t at_us = 0;
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string details;  // a JSON object
+  std::string hash;
 };
 
 // One envelope the broker sent. Only the fields of `type` are filled.
@@ -286,6 +336,26 @@ struct Envelope {
   std::vector<UserView> users;
   // Pong
   std::int64_t server_time_us = 0;
+  // OffboardingReply (and `login`)
+  std::int64_t asked_at_us = 0;
+  std::uint32_t devices_revoked = 0;
+  std::uint32_t sessions_closed = 0;
+  std::int64_t last_session_closed_at_us = 0;
+  std::uint32_t invites_cancelled = 0;
+  // DeviceList (and `login`)
+  std::vector<DeviceView> devices;
+  // ReportList
+  std::vector<ReportView> reports;
+  // AuditList
+  std::vector<AuditView> audit;
+  // AuditVerifyReply
+  bool audit_whole = false;
+  std::uint64_t audit_records = 0;
+  std::uint64_t audit_first_broken_seq = 0;
+  std::string audit_message;
+  // Revoked
+  std::string revoked_reason;
+  bool wipe = false;
 };
 
 // Verifies and decodes frames the broker sent; a frame that fails
@@ -325,7 +395,8 @@ class TestClient {
 
   BrokerHarness* harness = nullptr;
   ConnectionId connection = 0;
-  std::string zap_user_id;  // "d:<device id>" or "e:<hex>"
+  std::string zap_user_id;            // "d:<device id>" or "e:<hex>"
+  std::string address = "127.0.0.1";  // the peer address its frames come from
   std::string login;
   std::uint64_t user_id = 0;
   std::uint64_t device_id = 0;
