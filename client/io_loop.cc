@@ -106,10 +106,12 @@ void ClientImpl::OpenSockets() {
 void ClientImpl::CloseSockets(bool flush_acks) {
   if (dealer_ != nullptr) {
     // Deliveries handed to on_message are acknowledged on the way out, so the
-    // next session does not get them again; the linger bounds the wait.
-    if (flush_acks && handshake_ok_ && !to_ack_.empty()) {
+    // next session does not get them again, and a Goodbye ends the session on
+    // the broker at once; the linger bounds the wait.
+    if (flush_acks && handshake_ok_) {
       FrameWriter w;
-      w.AddAck(TakeAckCursors());
+      if (!to_ack_.empty()) w.AddAck(TakeAckCursors());
+      w.AddGoodbye();
       zmq::message_t m = ToMessage(w.Finish());
       if (dealer_->send(m, zmq::send_flags::dontwait)) {
         dealer_->set(zmq::sockopt::linger, kFinalAckLingerMs);

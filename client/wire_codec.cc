@@ -265,6 +265,8 @@ void FrameWriter::AddPing(std::uint64_t request_id) {
   Add(request_id, wire::Body::Ping, wire::CreatePing(fbb_).Union());
 }
 
+void FrameWriter::AddGoodbye() { Add(0, wire::Body::Goodbye, wire::CreateGoodbye(fbb_).Union()); }
+
 void FrameWriter::AddEnroll(std::uint64_t request_id, std::string_view device_public_key,
                             std::string_view device_name, std::string_view client_version) {
   auto key = ByteVector(fbb_, device_public_key);

@@ -80,6 +80,7 @@ class FrameWriter {
   // One cursor per conversation: (conversation_id, highest processed seq).
   void AddAck(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& cursors);
   void AddPing(std::uint64_t request_id);
+  void AddGoodbye();
   void AddEnroll(std::uint64_t request_id, std::string_view device_public_key,
                  std::string_view device_name, std::string_view client_version);
   void AddHistory(std::uint64_t request_id, const Target& conversation, const HistoryQuery& query);

@@ -161,7 +161,7 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
     if (open != sessions_per_address_.end() && open->second >= options_.connections_per_address) {
       stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
       d.reason = "too many connections from this address";
-      NoteAuthFailure(address, d.reason);
+      NoteAuthFailure(address, d.reason, /*unknown_key=*/false);
       return d;
     }
   }
@@ -173,6 +173,8 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
       return d;
     }
     d.reason = "device revoked";
+    NoteAuthFailure(address, d.reason, /*unknown_key=*/false);
+    return d;
   } else {
     // A key the broker does not know as a device: an invite, or a guess. An
     // address that keeps presenting unknown keys may not try more for a while.
@@ -189,11 +191,12 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
       d.reason = "unknown key";
     }
   }
-  NoteAuthFailure(address, d.reason);
+  NoteAuthFailure(address, d.reason, /*unknown_key=*/true);
   return d;
 }
 
-void Broker::NoteAuthFailure(std::string_view address, std::string_view reason) {
+void Broker::NoteAuthFailure(std::string_view address, std::string_view reason,
+                             bool unknown_key) {
   stats_.auth_refused.fetch_add(1, std::memory_order_relaxed);
   std::int64_t now = clock_->MonotonicMicros();
   AuthFailures& f = auth_failures_[std::string(address)];
@@ -201,7 +204,10 @@ void Broker::NoteAuthFailure(std::string_view address, std::string_view reason) 
     f.window_start_mono_us = now;
     f.in_window = 0;
   }
-  ++f.in_window;
+  // Only unknown keys (guesses at invites) count towards the lockout: a
+  // revoked phone that keeps reconnecting from an office's address must not
+  // lock that address out of enrolling.
+  if (unknown_key) ++f.in_window;
   if (options_.auth_failures_per_minute != 0 && f.in_window > options_.auth_failures_per_minute &&
       f.locked_until_mono_us <= now) {
     f.locked_until_mono_us = now + 5 * 60 * kMicrosPerSecond;
@@ -306,6 +312,14 @@ void Broker::DropSession(ConnectionId connection, bool tell_transport) {
   if (s->device.valid() && !s->revoked) {
     DetachOnline(*s);
     directory_.TouchDevice(s->device, s->last_seen_us, s->address, &Batch().writes);
+  }
+  if (s->revoked) {
+    // The offboarding's record says when the last of its sessions really closed.
+    for (Offboarding& o : offboardings_) {
+      if (std::find(o.devices.begin(), o.devices.end(), s->device) != o.devices.end()) {
+        o.last_session_closed_at_us = clock_->NowMicros();
+      }
+    }
   }
   auto per_address = sessions_per_address_.find(s->address);
   if (per_address != sessions_per_address_.end() && --per_address->second == 0) {
@@ -463,6 +477,10 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     case wire::Body::AdminListReports: return HandleAdminListReports(s, rid);
     case wire::Body::AdminListAudit: return HandleAdminListAudit(s, rid, *e.body_as_AdminListAudit());
     case wire::Body::AdminVerifyAudit: return HandleAdminVerifyAudit(s, rid);
+    case wire::Body::Goodbye:
+      s.drop_after_send = true;  // what is queued for it still goes out first
+      MarkDirty(s);
+      return;
     case wire::Body::Enroll:
       return ReplyError(s, rid, Status::FailedPrecondition("this device is enrolled already"));
     case wire::Body::NONE:
@@ -493,6 +511,9 @@ void Broker::HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r) {
     pump_list_.push_back(s.connection);
   }
   if (r.client_version() != nullptr) {
+    if (!IsValidUtf8(r.client_version()->string_view())) {
+      return ReplyError(s, rid, Status::InvalidArgument("the client version is not valid UTF-8"));
+    }
     directory_.SetClientVersion(s.device, r.client_version()->string_view(), &Batch().writes);
   }
   const User* u = directory_.FindUser(s.user);
@@ -694,6 +715,18 @@ std::uint64_t Broker::ContentBytes(const wire::Send& r) {
   }
 }
 
+Status Broker::CheckNotBlocked(UserId sender, UserId recipient) const {
+  if (directory_.IsBlocked(recipient, sender)) {
+    return Status::PermissionDenied(directory_.FindUser(recipient)->login +
+                                    " does not accept messages from you");
+  }
+  if (directory_.IsBlocked(sender, recipient)) {
+    return Status::PermissionDenied("you blocked " + directory_.FindUser(recipient)->login +
+                                    "; unblock them to write to them");
+  }
+  return Status::Ok();
+}
+
 Status Broker::ChargeRate(const Session& s, std::uint64_t bytes) {
   if (options_.rate_messages_per_second == 0 && options_.rate_bytes_per_second == 0) {
     return Status::Ok();
@@ -755,9 +788,13 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
     return;
   }
 
-  Status rate = ChargeRate(s, ContentBytes(r));
-  if (!rate.ok()) return ReplyError(s, rid, rate);
-
+  // Blocks first: a refused message must not even open a conversation.
+  if (r.conversation_id() == 0 && r.to_user() != nullptr) {
+    if (const User* other = directory_.FindUserByLogin(r.to_user()->string_view())) {
+      Status blocked = CheckNotBlocked(s.user, other->id);
+      if (!blocked.ok()) return ReplyError(s, rid, blocked);
+    }
+  }
   Result<Conversation*> target =
       ResolveTarget(s, r.conversation_id(), r.to_user(), /*create_direct=*/true);
   if (!target.ok()) return ReplyError(s, rid, target.status());
@@ -765,16 +802,13 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
   if (c->kind == wire::ConversationKind::Direct) {
     for (const Membership& m : c->members) {
       if (m.user == s.user) continue;
-      if (directory_.IsBlocked(m.user, s.user)) {
-        return ReplyError(s, rid, Status::PermissionDenied(
-                                      directory_.FindUser(m.user)->login +
-                                      " does not accept messages from you"));
+      if (!IsActiveUser(m.user)) {
+        return ReplyError(s, rid, Status::FailedPrecondition(
+                                      "user '" + directory_.FindUser(m.user)->login +
+                                      "' has left the organisation"));
       }
-      if (directory_.IsBlocked(s.user, m.user)) {
-        return ReplyError(s, rid, Status::PermissionDenied(
-                                      "you blocked " + directory_.FindUser(m.user)->login +
-                                      "; unblock them to write to them"));
-      }
+      Status blocked = CheckNotBlocked(s.user, m.user);
+      if (!blocked.ok()) return ReplyError(s, rid, blocked);
     }
   }
   if (r.content_type() == wire::Content::Edit || r.content_type() == wire::Content::Deletion) {
@@ -786,6 +820,10 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
           "conversation:" + std::to_string(c->id.value()),
           JsonObject().Add("seq", original).Add("by_seq", c->next_seq + 1).str());
   }
+
+  // Charged only once the message passed every check.
+  Status rate = ChargeRate(s, ContentBytes(r));
+  if (!rate.ok()) return ReplyError(s, rid, rate);
 
   std::int64_t now = clock_->NowMicros();
   std::int64_t received = clock_->MonotonicMicros();
@@ -1164,6 +1202,23 @@ void Broker::OnTick() {
     if (silent || wipe_wait_over) expired.push_back(id);
   }
   FinishOffboardings(false);
+  // Forget addresses that have been quiet for ten minutes.
+  for (auto it = auth_failures_.begin(); it != auth_failures_.end();) {
+    const AuthFailures& f = it->second;
+    bool quiet = now - f.window_start_mono_us > 10 * 60 * kMicrosPerSecond &&
+                 f.locked_until_mono_us <= now;
+    if (!quiet) {
+      ++it;
+      continue;
+    }
+    if (f.unaudited > 0) {
+      // Refusals since the address's last entry are not lost with it.
+      audit_.Append(AuditActor{}, "auth.refused", "address:" + it->first,
+                    JsonObject().Add("refusals", f.unaudited).Add("locked", false).str(),
+                    &Batch().writes);
+    }
+    it = auth_failures_.erase(it);
+  }
   for (ConnectionId id : expired) {
     LOG_DEBUG() << "session " << id << " timed out";
     DropSession(id, true);

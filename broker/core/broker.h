@@ -242,7 +242,13 @@ class Broker {
   void FinishOffboardings(bool all);
   // A device's rate limit; OK or ResourceExhausted.
   Status ChargeRate(const Session& s, std::uint64_t bytes);
-  void NoteAuthFailure(std::string_view address, std::string_view reason);
+  // PermissionDenied if either of the two blocked the other.
+  Status CheckNotBlocked(UserId sender, UserId recipient) const;
+  bool IsActiveUser(UserId user) const {
+    const User* u = directory_.FindUser(user);
+    return u != nullptr && u->active;
+  }
+  void NoteAuthFailure(std::string_view address, std::string_view reason, bool unknown_key);
 
   void ReplyError(Session& s, std::uint64_t rid, const Status& status);
   // Runs `reply` for the session of `connection` once everything filled so

@@ -17,6 +17,10 @@ namespace {
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s.substr(0, 64)) + "'"; }
 
+// Clients send something at least every 10 s; a session silent for longer is
+// probably a finished command whose connection is gone.
+constexpr std::int64_t kLiveSessionUs = 30 * kMicrosPerSecond;
+
 std::string_view View(const flatbuffers::String* s) {
   return s == nullptr ? std::string_view() : s->string_view();
 }
@@ -66,7 +70,9 @@ std::uint32_t Broker::RevokeSessions(const std::vector<DeviceId>& devices, std::
   }
   for (Session* s : affected) {
     // Nothing more goes to this connection but the notice; nothing more is
-    // taken from it but the wipe confirmation.
+    // taken from it but the wipe confirmation. A session silent for longer
+    // than clients' keep-alive is likely gone already and is not counted.
+    bool live = now_mono - s->last_seen_mono_us <= kLiveSessionUs;
     DetachOnline(*s);
     s->revoked = true;
     s->revoked_mono_us = now_mono;
@@ -80,7 +86,7 @@ std::uint32_t Broker::RevokeSessions(const std::vector<DeviceId>& devices, std::
     auto body = wire::CreateRevoked(fbb, fbb.CreateString(reason), true);
     s->replies.AddEnvelope(0, wire::Body::Revoked, body.Union());
     MarkDirty(*s);
-    ++cut;
+    if (live) ++cut;
     if (offboarding != nullptr &&
         std::find(offboarding->awaiting.begin(), offboarding->awaiting.end(), s->device) ==
             offboarding->awaiting.end()) {
@@ -92,6 +98,9 @@ std::uint32_t Broker::RevokeSessions(const std::vector<DeviceId>& devices, std::
 }
 
 void Broker::HandleConfirmWipe(Session& s, std::uint64_t rid) {
+  if (s.drop_after_send) {
+    return ReplyError(s, rid, Status::FailedPrecondition("the wipe was confirmed already"));
+  }
   std::int64_t now = clock_->NowMicros();
   Audit(s, "device.wipe_confirmed", "device:" + std::to_string(s.device.value()),
         JsonObject().Add("at_us", now).str());
@@ -125,7 +134,12 @@ void Broker::FinishOffboardings(bool all) {
       confirmed_at += JsonQuote(std::to_string(device.value())) + ":" + std::to_string(at);
     }
     confirmed_at += "}";
-    for (DeviceId d : it->awaiting) unconfirmed.push_back(d.value());
+    // Every revoked device that did not confirm, online at the time or not.
+    for (DeviceId d : it->devices) {
+      bool done = std::any_of(it->confirmed.begin(), it->confirmed.end(),
+                              [d](const auto& c) { return c.first == d; });
+      if (!done) unconfirmed.push_back(d.value());
+    }
     std::vector<std::uint64_t> devices;
     for (DeviceId d : it->devices) devices.push_back(d.value());
     audit_.Append(it->actor, "offboarding.closed", it->target,
@@ -165,10 +179,7 @@ void Broker::HandleAdminDeactivateUser(Session& s, std::uint64_t rid,
 
   // Groups they owned keep an owner who can still act.
   std::vector<std::uint64_t> promoted_in;
-  auto active = [this](UserId u) {
-    const User* x = directory_.FindUser(u);
-    return x != nullptr && x->active;
-  };
+  auto active = [this](UserId u) { return IsActiveUser(u); };
   for (ConversationId id : conversations_.ConversationsOf(user)) {
     Conversation* c = conversations_.Find(id);
     if (c == nullptr || !c->IsOwner(user)) continue;
@@ -185,7 +196,7 @@ void Broker::HandleAdminDeactivateUser(Session& s, std::uint64_t rid,
   o.target = "user:" + login;
   o.asked_at_us = asked_at;
   o.devices = d.devices_revoked;
-  std::uint32_t cut = RevokeSessions(d.devices_revoked, "your account was deactivated by your organisation", &o);
+  std::uint32_t cut = RevokeSessions(d.devices_revoked, "account deactivated", &o);
   o.last_session_closed_at_us = cut > 0 ? clock_->NowMicros() : 0;
   o.deadline_mono_us = clock_->MonotonicMicros() + options_.wipe_confirmation_wait_us;
   std::vector<std::uint64_t> devices;
@@ -252,10 +263,13 @@ void Broker::HandleListDevices(Session& s, std::uint64_t rid, const wire::ListDe
     }
     Audit(s, "device.list", "user:" + target->login, "{}");
   }
-  // The newest activity of an online device is in its sessions.
+  // The newest activity of an online device is in its sessions; a session not
+  // heard from within clients' keep-alive is a command that has ended.
+  std::int64_t now_mono = clock_->MonotonicMicros();
   std::unordered_map<DeviceId, const Session*> online;
   for (const auto& [id, session] : sessions_) {
     if (!session->device.valid() || session->revoked) continue;
+    if (now_mono - session->last_seen_mono_us > kLiveSessionUs) continue;
     const Session*& newest = online[session->device];
     if (newest == nullptr || session->last_seen_us > newest->last_seen_us) newest = session.get();
   }
@@ -311,9 +325,8 @@ void Broker::HandleRevokeDevice(Session& s, std::uint64_t rid, const wire::Revok
   o.target = "device:" + std::to_string(device.value());
   o.asked_at_us = now;
   o.devices = {device};
-  std::uint32_t cut = RevokeSessions(o.devices, own ? "you revoked this device" :
-                                                      "this device was revoked by your organisation",
-                                     &o);
+  std::uint32_t cut =
+      RevokeSessions(o.devices, own ? "revoked by its owner" : "revoked by an administrator", &o);
   o.last_session_closed_at_us = cut > 0 ? clock_->NowMicros() : 0;
   o.deadline_mono_us = clock_->MonotonicMicros() + options_.wipe_confirmation_wait_us;
   Audit(s, "device.revoke", o.target,
@@ -386,10 +399,10 @@ void Broker::HandleReport(Session& s, std::uint64_t rid, const wire::Report& r) 
     return ReplyError(s, rid, Status::NotFound("message " + std::to_string(r.seq()) +
                                                " no longer exists"));
   }
-  std::string_view reason = View(r.reason()).substr(0, 2000);
-  if (!IsValidUtf8(reason)) {
+  if (!IsValidUtf8(View(r.reason()))) {
     return ReplyError(s, rid, Status::InvalidArgument("the reason is not valid UTF-8"));
   }
+  std::string_view reason = TruncateUtf8(View(r.reason()), 2000);
   // The report keeps its own copy of the message: the evidence stays even if
   // the sender deletes the message later.
   std::uint64_t id = next_report_id_++;

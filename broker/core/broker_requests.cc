@@ -40,10 +40,11 @@ Result<Conversation*> Broker::ResolveTarget(const Session& s, std::uint64_t conv
   }
   const User* other = directory_.FindUserByLogin(to_user->string_view());
   if (other == nullptr) return Status::NotFound("there is no user " + Quoted(to_user->string_view()));
-  if (!other->active) {
+  Conversation* c = conversations_.FindDirect(s.user, other->id);
+  // A chat with someone who left can still be read, never written to.
+  if (!other->active && create_direct) {
     return Status::FailedPrecondition("user " + Quoted(other->login) + " has left the organisation");
   }
-  Conversation* c = conversations_.FindDirect(s.user, other->id);
   if (c != nullptr) return c;
   if (!create_direct) {
     return Status::NotFound("you have no conversation with " + Quoted(other->login) + " yet");
@@ -196,6 +197,13 @@ void Broker::HandleHistory(Session& s, std::uint64_t rid, const wire::History& r
 // ------------------------------------------------------------------ conversations
 
 void Broker::HandleOpenDirect(Session& s, std::uint64_t rid, const wire::OpenDirect& r) {
+  if (r.user() != nullptr) {
+    const User* other = directory_.FindUserByLogin(r.user()->string_view());
+    if (other != nullptr && conversations_.FindDirect(s.user, other->id) == nullptr) {
+      Status blocked = CheckNotBlocked(s.user, other->id);
+      if (!blocked.ok()) return ReplyError(s, rid, blocked);
+    }
+  }
   Result<Conversation*> c = ResolveTarget(s, 0, r.user(), /*create_direct=*/true);
   if (!c.ok()) return ReplyError(s, rid, c.status());
   ConversationId id = (*c)->id;
@@ -276,6 +284,7 @@ void Broker::HandleRemoveMember(Session& s, std::uint64_t rid, const wire::Remov
   std::vector<UserId> told;
   for (const Membership& m : c->members) told.push_back(m.user);
   conversations_.RemoveMember(c, u->id, &Batch().writes);
+  conversations_.EnsureActiveOwner(c, [this](UserId x) { return IsActiveUser(x); }, &Batch().writes);
   for (UserId m : told) NotifyMembership(c->id, m);
   ConversationId id = c->id;
   AfterCommit(s.connection, rid, [this, id, rid](Session& session) {
@@ -294,6 +303,7 @@ void Broker::HandleLeaveGroup(Session& s, std::uint64_t rid, const wire::LeaveGr
   std::vector<UserId> told;
   for (const Membership& m : c->members) told.push_back(m.user);
   conversations_.RemoveMember(c, s.user, &Batch().writes);
+  conversations_.EnsureActiveOwner(c, [this](UserId x) { return IsActiveUser(x); }, &Batch().writes);
   for (UserId m : told) NotifyMembership(c->id, m);
   AfterCommit(s.connection, rid, [rid](Session& session) {
     auto body = wire::CreateDone(session.replies.builder());

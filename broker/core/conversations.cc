@@ -200,9 +200,6 @@ void ConversationTable::RemoveMember(Conversation* c, UserId user, WriteBatch* b
   if (it == c->members.end()) return;
   c->members.erase(it);
   by_user_[user].erase(c->id);
-  bool has_owner = std::any_of(c->members.begin(), c->members.end(),
-                               [](const Membership& m) { return m.owner; });
-  if (!has_owner && !c->members.empty()) c->members.front().owner = true;
   Put(*c, batch);
 }
 

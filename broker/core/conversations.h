@@ -74,8 +74,8 @@ class ConversationTable {
                                     WriteBatch* batch);
   // Adds `user` (no-op result if a member already, except for owner promotion).
   void AddMember(Conversation* c, UserId user, bool owner, WriteBatch* batch);
-  // Removes `user`. If no owner remains, the longest-standing member becomes
-  // owner.
+  // Removes `user`. The caller then calls EnsureActiveOwner, so that a group
+  // keeps an owner who can act.
   void RemoveMember(Conversation* c, UserId user, WriteBatch* batch);
 
   // If no owner of group `c` is active (per `active`), makes the

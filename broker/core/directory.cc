@@ -25,6 +25,14 @@ std::string Finish(flatbuffers::FlatBufferBuilder& fbb) {
 
 }  // namespace
 
+std::string_view TruncateUtf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t end = max_bytes;
+  // Step back over continuation bytes to the start of the cut character.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 bool IsValidUtf8(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   size_t n = text.size();
@@ -273,8 +281,8 @@ Result<const Device*> Directory::AddDevice(UserId user, std::string_view public_
   d->id = DeviceId(next_device_id_++);
   d->user = user;
   d->public_key = std::string(public_key);
-  d->name = std::string(name.substr(0, 64));
-  d->client_version = std::string(client_version.substr(0, 64));
+  d->name = std::string(TruncateUtf8(name, 64));
+  d->client_version = std::string(TruncateUtf8(client_version, 64));
   d->created_at_us = now_us;
   PutDevice(*d, batch);
   const Device* out = d.get();
@@ -287,7 +295,7 @@ Result<const Device*> Directory::AddDevice(UserId user, std::string_view public_
 void Directory::SetClientVersion(DeviceId device, std::string_view version, WriteBatch* batch) {
   auto it = devices_.find(device);
   if (it == devices_.end()) return;
-  std::string v(version.substr(0, 64));
+  std::string v(TruncateUtf8(version, 64));
   if (it->second->client_version == v) return;
   it->second->client_version = std::move(v);
   PutDevice(*it->second, batch);
@@ -349,7 +357,7 @@ void Directory::TouchDevice(DeviceId device, std::int64_t now_us, std::string_vi
   if (it == devices_.end()) return;
   Device& d = *it->second;
   d.last_seen_us = now_us;
-  if (!address.empty()) d.last_address = std::string(address.substr(0, 64));
+  if (!address.empty()) d.last_address = std::string(TruncateUtf8(address, 64));
   PutDevice(d, batch);
 }
 

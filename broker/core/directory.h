@@ -144,4 +144,8 @@ class Directory {
 // True if `text` is valid UTF-8.
 bool IsValidUtf8(std::string_view text);
 
+// The longest prefix of `text` of at most `max_bytes` that does not cut a
+// UTF-8 character.
+std::string_view TruncateUtf8(std::string_view text, std::size_t max_bytes);
+
 }  // namespace chatpro::core

@@ -212,14 +212,17 @@ TEST_F(SecurityOffboarding, LeaverGetsNothingSentAfterTheDeactivation) {
   bob.phone.Take();
 
   EXPECT_EQ(SendText(alice, Conv(bob.group), 10, "who has the keys?").type, wire::Body::SendAck);
-  EXPECT_EQ(SendText(alice, Conv(bob.direct), 11, "are you there?").type, wire::Body::SendAck);
+  // A direct message to someone who left is refused outright.
+  Envelope to_leaver = SendText(alice, Conv(bob.direct), 11, "are you there?");
+  EXPECT_EQ(to_leaver.error_code, wire::ErrorCode::FailedPrecondition);
+  EXPECT_TRUE(HasText(to_leaver.error_message, "left the organisation"));
   // Alice owns the group now; a membership change is not told to bob either.
   EXPECT_EQ(Ask(alice, 2, Request().AddMembers(2, bob.group, {"carol"})).type,
             wire::Body::ConversationInfo);
   ASSERT_TRUE(h_->SettleCursors());
   EXPECT_TRUE(bob.laptop.Take().empty());
   EXPECT_TRUE(bob.phone.Take().empty());
-  EXPECT_EQ(Deliveries(alice.Take()).size(), 2u);
+  EXPECT_EQ(Deliveries(alice.Take()).size(), 1u);
 }
 
 TEST_F(SecurityOffboarding, RevokedSessionIsRefusedEverythingButConfirmWipeWhichEndsIt) {
@@ -259,10 +262,6 @@ TEST_F(SecurityOffboarding, RevokedSessionIsRefusedEverythingButConfirmWipeWhich
 }
 
 TEST_F(SecurityOffboarding, RevokedSessionAcceptsOnlyOneConfirmWipe) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::Dispatch hands every ConfirmWipe of a revoked session to HandleConfirmWipe, also "
-      "after one was answered (drop_after_send is set but the session lives until Flush), so "
-      "two in one frame get two Done replies and two device.wipe_confirmed audit entries");
   TestClient alice = AddUser("alice");
   TestClient bob = AddUser("bob");
   ASSERT_EQ(Ask(admin_, 1, Request().AdminDeactivateUser(1, "bob")).type,
@@ -304,17 +303,14 @@ TEST_F(SecurityOffboarding, ConnectionAcceptedBeforeTheDeactivationIsToldOnItsFi
   EXPECT_EQ(got[0].request_id, 0u);
   EXPECT_EQ(got[1].request_id, 1u);
   EXPECT_EQ(got[1].error_code, wire::ErrorCode::PermissionDenied);
-  EXPECT_EQ(SendText(alice, Conv(direct), 2, "gone?").seq, 2u);
+  EXPECT_EQ(SendText(alice, Conv(direct), 2, "gone?").error_code,
+            wire::ErrorCode::FailedPrecondition);
   EXPECT_TRUE(late.Take().empty());
   EXPECT_EQ(Ask(late, 2, Request().ConfirmWipe(2)).type, wire::Body::Done);
   EXPECT_TRUE(h_->transport().forgotten(late.connection));
 }
 
 TEST_F(SecurityOffboarding, LeavingOwnerHandsTheGroupToAnActiveMember) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "ConversationTable::RemoveMember (used by Broker::HandleLeaveGroup and HandleRemoveMember) "
-      "makes the front member owner without asking whether they are active, so a deactivated "
-      "leaver can become the only owner of a group");
   TestClient alice = AddUser("alice");
   TestClient bob = AddUser("bob");
   TestClient carol = AddUser("carol");
@@ -416,10 +412,6 @@ TEST_F(SecurityOffboarding, UnconfirmedDeviceIsDroppedAndRecordedAfterTheWipeWai
 }
 
 TEST_F(SecurityOffboarding, ClosingRecordListsAnOfflineDeviceAsNotConfirmed) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::FinishOffboardings lists only the devices that had a session at the revocation "
-      "(Offboarding::awaiting) as not confirmed; an offline revoked device, which the handshake "
-      "now refuses and which can never confirm, is in neither list");
   TestClient alice = AddUser("alice");
   Leaver bob = MakeLeaver("bob", alice);
   Disconnect(bob.phone);
@@ -606,9 +598,6 @@ TEST_F(SecurityDevices, OwnDeviceListShowsCreationLastSeenVersionAddressAndOnlin
 }
 
 TEST_F(SecurityDevices, LongDeviceNameIsCutAtACharacterBoundary) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Directory::AddDevice keeps the first 64 bytes of the device name, which may split a "
-      "character: DeviceList then carries a name that is not valid UTF-8");
   Envelope invite = Ask(admin_, 1, Request().AdminAddUser(1, "alice", ""));
   ASSERT_EQ(invite.type, wire::Body::InviteReply);
   std::string name;
@@ -622,10 +611,6 @@ TEST_F(SecurityDevices, LongDeviceNameIsCutAtACharacterBoundary) {
 }
 
 TEST_F(SecurityDevices, ClientVersionFromHelloIsKeptOnlyAsValidUtf8) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::HandleHello stores Hello.client_version through Directory::SetClientVersion "
-      "without checking UTF-8 (HandleEnroll does check it), so DeviceList can carry a "
-      "client version that is not valid UTF-8");
   TestClient alice = AddUser("alice");
   alice.Send(Request().Hello(1, true, "client\xff").Finish());
   ASSERT_TRUE(Settle());
@@ -720,7 +705,7 @@ TEST_F(SecurityDevices, PlainUserCannotRevokeSomeoneElsesDevice) {
             wire::Body::Done);
   std::vector<Envelope> revoked = OfType(alice.Take(), wire::Body::Revoked);
   ASSERT_EQ(revoked.size(), 1u);
-  EXPECT_TRUE(HasText(revoked[0].revoked_reason, "organisation"));
+  EXPECT_TRUE(HasText(revoked[0].revoked_reason, "administrator"));
   AuditView revoke = OneAuditEntry("device.revoke", "device:" + std::to_string(alice.device_id));
   EXPECT_EQ(revoke.actor, "admin");
   EXPECT_TRUE(HasText(revoke.details, "\"by_owner\":false"));
@@ -782,10 +767,6 @@ TEST_F(SecurityBlocks, UnblockRestoresDirectMessages) {
 }
 
 TEST_F(SecurityBlocks, RefusedMessageToABlockerOpensNoConversation) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::HandleSend resolves the target with create_direct = true before it checks the "
-      "block, so a refused Send to a blocker who had no conversation with the sender creates "
-      "one, stores it and tells the blocker (ConversationInfo naming the blocked person)");
   TestClient alice = AddUser("alice");
   TestClient mallory = AddUser("mallory");
   EXPECT_EQ(Ask(alice, 1, Request().Block(1, "mallory")).type, wire::Body::Done);
@@ -838,10 +819,6 @@ TEST_F(SecurityReports, ReportKeepsTheMessageAsEvidenceAfterItsDeletion) {
 }
 
 TEST_F(SecurityReports, LongReasonIsKeptUpToACharacterBoundary) {
-  CHATPRO_SKIP_KNOWN_BUG(
-      "Broker::HandleReport cuts the reason at 2000 bytes and then checks it is valid UTF-8, so "
-      "a valid reason longer than that whose byte 2000 falls inside a character is refused as "
-      "'not valid UTF-8'");
   TestClient alice = AddUser("alice");
   TestClient bob = AddUser("bob");
   std::uint64_t direct = SendText(bob, ToUser("alice"), 1, "something nasty").conversation_id;

@@ -174,9 +174,14 @@ TEST(ConversationTable, MembersJoinAtTheNextSeqAndOwnershipPassesOn) {
 
   t.RemoveMember(c, UserId(4), &batch);
   t.RemoveMember(c, UserId(1), &batch);
-  // No owner left: the longest-standing member becomes owner.
-  EXPECT_TRUE(c->IsOwner(UserId(2)));
-  EXPECT_FALSE(c->IsOwner(UserId(3)));
+  EXPECT_FALSE(c->IsOwner(UserId(2)));
+  // No owner left: the longest-standing active member becomes owner.
+  auto active = [](UserId u) { return u != UserId(2); };
+  EXPECT_EQ(t.EnsureActiveOwner(c, active, &batch), UserId(3));
+  EXPECT_TRUE(c->IsOwner(UserId(3)));
+  EXPECT_FALSE(c->IsOwner(UserId(2)));
+  // With an active owner, nobody else is promoted.
+  EXPECT_FALSE(t.EnsureActiveOwner(c, active, &batch).valid());
   EXPECT_EQ(t.ConversationsOf(UserId(1)).count(c->id), 0u);
   EXPECT_FALSE(t.CreateGroup("", UserId(1), {}, 10, &batch).ok());
 }
