@@ -10,10 +10,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -21,7 +25,9 @@
 #include "broker/base/log.h"
 #include "broker/config/config.h"
 #include "broker/core/broker.h"
+#include "broker/core/encrypting_message_store.h"
 #include "broker/crypto/keys.h"
+#include "broker/crypto/storage_key_ring.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
 
@@ -36,10 +42,17 @@ Usage:
   chatpro-broker [--config FILE] [--data-dir DIR] [--listen ENDPOINT] [options]
   chatpro-broker --data-dir DIR --listen ENDPOINT --init-admin NAME
   chatpro-broker --config FILE --check-config
+  chatpro-broker --config FILE --rotate-storage-key
 
 Runs in the foreground until SIGTERM or SIGINT. On its first start, with no
 users yet, it creates the administrator "admin" and prints a one-time invite
 for their first device.
+
+Messages, attachments and records about people are encrypted at rest
+(XChaCha20-Poly1305) under the storage key file (store.key_file, default
+DATA_DIR/storage.key, mode 0600), made when the store is created. Back it up
+with the data: without it the store cannot be read. A store that has data
+but no key file is refused rather than given a new key.
 
 Options:
   --config FILE          read settings from FILE (relative paths in it are
@@ -56,6 +69,10 @@ Options:
                          administrator, print a one-time invite for their
                          device as the last line, and exit
   --check-config         validate the settings, print them, and exit
+  --rotate-storage-key   with the broker stopped: add a new storage key,
+                         re-encrypt every message and record under it,
+                         remove the old keys from the key file, print what
+                         was done, and exit
   --version              print the version and exit
   --help                 this text
 
@@ -67,6 +84,7 @@ struct Args {
   std::vector<Setting> flags;
   std::string init_admin;
   bool check_config = false;
+  bool rotate_storage_key = false;
 };
 
 int Usage(const std::string& error) {
@@ -114,6 +132,92 @@ Result<crypto::KeyPair> LoadOrCreateServerKey(const std::string& data_dir) {
   CHATPRO_RETURN_IF_ERROR(crypto::WriteKeyFile(path, fresh));
   LOG_INFO() << "created the broker key " << path;
   return fresh;
+}
+
+// The meta record holding the store's format version (see core::Broker::Open).
+// Format 1 was written before encryption at rest.
+constexpr std::string_view kFormatKey = "format";
+constexpr std::string_view kUnencryptedFormat = "1";
+
+Status RefuseUnencryptedStore(core::MessageStore& store, const std::string& data_dir) {
+  Result<std::optional<std::string>> format = store.GetRecord(core::RecordKind::kMeta, kFormatKey);
+  if (!format.ok()) return format.status();
+  if (*format == std::optional<std::string>(kUnencryptedFormat)) {
+    return Status::FailedPrecondition(
+        "the store in " + data_dir +
+        " was written without encryption at rest (format version 1); this broker cannot read "
+        "it. Use a broker release that can migrate it.");
+  }
+  return Status::Ok();
+}
+
+// The storage key ring of the store, made for a store that is new. Never
+// made for a store that has data: a new key would leave that data
+// unreadable. REQUIRES: `store` is open (its lock keeps other brokers away
+// from the key file too).
+Result<crypto::StorageKeyRing> OpenStorageKeys(core::MessageStore& store,
+                                               const StoreOptions& options) {
+  Result<crypto::StorageKeyRing> ring = crypto::StorageKeyRing::Load(options.key_file);
+  if (ring.ok() || ring.status().code() != StatusCode::kNotFound) return ring;
+  CHATPRO_ASSIGN_OR_RETURN(bool has_data, core::HoldsEncryptedData(store));
+  if (has_data) {
+    CHATPRO_RETURN_IF_ERROR(RefuseUnencryptedStore(store, options.data_dir));
+    return Status::FailedPrecondition(
+        "the store in " + options.data_dir + " holds data but its storage key file " +
+        options.key_file +
+        " is missing. Restore that file from a backup, or set store.key_file to where it is; "
+        "a new key would leave the data unreadable, so none is made.");
+  }
+  ring = crypto::StorageKeyRing::Create(options.key_file);
+  if (ring.ok()) {
+    LOG_INFO() << "created the storage key file " << options.key_file
+               << "; back it up with the data: without it the store cannot be read";
+  }
+  return ring;
+}
+
+// --rotate-storage-key: adds a key, re-encrypts everything under it, then
+// retires the old keys. Opening the store takes its lock, so this cannot run
+// beside a broker. A failure part way leaves every key in the file, so
+// everything stays readable and the command can simply be run again.
+int RotateStorageKey(const StoreOptions& options) {
+  auto fail = [](const std::string& why) {
+    std::cerr << "chatpro-broker: " << why << "\n";
+    return 1;
+  };
+  Status st = crypto::InitCrypto();
+  if (!st.ok()) return fail(st.message());
+  struct stat dir;
+  if (::stat((options.data_dir + "/store").c_str(), &dir) != 0) {
+    return fail("there is no store in " + options.data_dir + " to re-encrypt");
+  }
+  Result<std::unique_ptr<store::LevelDbMessageStore>> db =
+      store::LevelDbMessageStore::Open(options);
+  if (!db.ok()) return fail("cannot open the store: " + db.status().message());
+  st = RefuseUnencryptedStore(**db, options.data_dir);
+  if (!st.ok()) return fail(st.message());
+  Result<crypto::StorageKeyRing> ring = crypto::StorageKeyRing::Load(options.key_file);
+  if (!ring.ok()) return fail(ring.status().message());
+  st = ring->AddKeyAndSave();
+  if (!st.ok()) return fail(st.message());
+  const std::uint32_t key = ring->active().id;
+  std::cout << "added key " << key << " to " << options.key_file << "; re-encrypting the store in "
+            << options.data_dir << std::endl;
+  Result<core::ReencryptionCounts> counts = core::ReencryptAll(**db, *ring);
+  if (!counts.ok()) {
+    return fail("re-encryption stopped: " + counts.status().message() + ". The key file " +
+                options.key_file +
+                " keeps the old keys and the new one, so everything stays readable; run "
+                "--rotate-storage-key again once the cause is fixed.");
+  }
+  st = ring->RetireAllButActiveAndSave();
+  if (!st.ok()) {
+    return fail("everything is re-encrypted under key " + std::to_string(key) +
+                ", but the old keys could not be removed: " + st.message());
+  }
+  std::cout << "re-encrypted " << counts->messages << " messages and " << counts->records
+            << " records under key " << key << "; old keys removed" << std::endl;
+  return 0;
 }
 
 void RaiseFileLimit() {
@@ -172,6 +276,8 @@ Result<Args> ParseArgs(int argc, char** argv) {
       CHATPRO_ASSIGN_OR_RETURN(a.init_admin, take());
     } else if (f == "--check-config") {
       a.check_config = true;
+    } else if (f == "--rotate-storage-key") {
+      a.rotate_storage_key = true;
     } else {
       return Status::InvalidArgument("unknown option " + f);
     }
@@ -196,6 +302,9 @@ int Run(int argc, char** argv) {
   }
   Result<Args> args = ParseArgs(argc, argv);
   if (!args.ok()) return Usage(args.status().message());
+  if (args->rotate_storage_key && (!args->init_admin.empty() || args->check_config)) {
+    return Usage("--rotate-storage-key runs on its own");
+  }
 
   std::vector<Setting> file_settings;
   std::string config_dir;
@@ -221,10 +330,12 @@ int Run(int argc, char** argv) {
               << "  data_dir = " << options->store.data_dir << "\n"
               << "  listen = " << options->transport.listen << "\n"
               << "  durability = " << (options->store.durability == Durability::kFsync ? "fsync" : "os")
-              << "\n";
+              << "\n"
+              << "  key_file = " << options->store.key_file << "\n";
     return 0;
   }
   SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
+  if (args->rotate_storage_key) return RotateStorageKey(options->store);
 
   Status st = crypto::InitCrypto();
   if (st.ok()) st = EnsureDataDir(options->store.data_dir);
@@ -248,13 +359,21 @@ int Run(int argc, char** argv) {
     std::cerr << "chatpro-broker: " << server_keys.status().message() << "\n";
     return 1;
   }
+  Result<crypto::StorageKeyRing> storage_keys = OpenStorageKeys(**db, options->store);
+  if (!storage_keys.ok()) {
+    std::cerr << "chatpro-broker: " << storage_keys.status().message() << "\n";
+    return 1;
+  }
+  // Everything the core stores goes through the encryption; LevelDB and its
+  // blob files see only sealed values.
+  core::EncryptingMessageStore encrypted_store(db->get(), &*storage_keys);
 
   SystemClock clock;
   std::string public_address = options->transport.public_address.empty()
                                    ? PublicAddressFor(options->transport.listen)
                                    : options->transport.public_address;
   core::Broker broker(options->core, options->store.durability,
-                      {server_keys->public_key, public_address}, db->get(), &clock);
+                      {server_keys->public_key, public_address}, &encrypted_store, &clock);
   st = broker.Open();
   if (!st.ok()) {
     std::cerr << "chatpro-broker: cannot load the store: " << st.message() << "\n";

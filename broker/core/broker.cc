@@ -18,7 +18,7 @@ namespace chatpro::core {
 namespace {
 
 constexpr std::string_view kFormatKey = "format";
-constexpr std::string_view kFormatVersion = "1";
+constexpr std::string_view kFormatVersion = "2";
 constexpr std::string_view kServerVersion = "chatpro-broker/0.1.0";
 // A session's deliveries go out in frames of about this size.
 constexpr std::size_t kDeliveryFrameBytes = 256 << 10;
