@@ -128,6 +128,35 @@ class Broker {
   }
 
   const BrokerStats& stats() const { return stats_; }
+
+  // ---- the admin service (event-loop thread) ----
+  //
+  // Administrative operations for every front end: the wire protocol's
+  // requests and the admin console call the same functions, so the rules exist
+  // once. `actor` is who asks; each operation checks the actor's role, records
+  // itself in the audit log, and calls `done` once its changes are stored (or
+  // at once with the reason it was refused: PermissionDenied, NotFound,
+  // FailedPrecondition).
+  struct OffboardingResult {
+    std::string login;
+    std::int64_t asked_at_us = 0;
+    std::uint32_t devices_revoked = 0;
+    std::uint32_t sessions_closed = 0;  // live sessions cut
+    std::int64_t last_session_closed_at_us = 0;
+    std::uint32_t invites_cancelled = 0;
+  };
+  struct InviteResult {
+    std::string login;
+    std::string invite;
+    std::int64_t expires_at_us = 0;
+  };
+  // Offboards a leaver: deactivated, every device revoked and told to wipe,
+  // sessions cut, invites cancelled, owned groups handed on.
+  void DeactivateUser(const AuditActor& actor, std::string_view login,
+                      std::function<void(Result<OffboardingResult>)> done);
+  // Lets a deactivated user back in; the result holds a fresh invite.
+  void ReactivateUser(const AuditActor& actor, std::string_view login,
+                      std::function<void(Result<InviteResult>)> done);
   std::size_t session_count() const { return sessions_.size(); }
 
  private:
@@ -231,6 +260,7 @@ class Broker {
   // Roles. Each returns PermissionDenied naming what the caller may not do.
   Status RequireAdmin(const Session& s, std::string_view what) const;
   Status RequireAdminOrAuditor(const Session& s, std::string_view what) const;
+  Status RequireAdminActor(const AuditActor& actor, std::string_view what) const;
   AuditActor ActorOf(const Session& s) const;
   void Audit(const Session& s, std::string_view action, std::string_view target,
              std::string details);

@@ -156,26 +156,32 @@ void Broker::FinishOffboardings(bool all) {
   }
 }
 
-void Broker::HandleAdminDeactivateUser(Session& s, std::uint64_t rid,
-                                       const wire::AdminDeactivateUser& r) {
-  Status allowed = RequireAdmin(s, "deactivate users");
-  if (!allowed.ok()) return ReplyError(s, rid, allowed);
-  const User* target = directory_.FindUserByLogin(View(r.login()));
-  if (target == nullptr) {
-    return ReplyError(s, rid, Status::NotFound("there is no user " + Quoted(View(r.login()))));
+Status Broker::RequireAdminActor(const AuditActor& actor, std::string_view what) const {
+  const User* u = directory_.FindUser(actor.user);
+  if (u == nullptr || !u->active || u->role != Role::Admin) {
+    return Status::PermissionDenied("only administrators may " + std::string(what));
   }
+  return Status::Ok();
+}
+
+void Broker::DeactivateUser(const AuditActor& actor, std::string_view login,
+                            std::function<void(Result<OffboardingResult>)> done) {
+  auto fail = [&](Status st) { done(std::move(st)); };
+  Status allowed = RequireAdminActor(actor, "deactivate users");
+  if (!allowed.ok()) return fail(allowed);
+  const User* target = directory_.FindUserByLogin(login);
+  if (target == nullptr) return fail(Status::NotFound("there is no user " + Quoted(login)));
   if (!target->active) {
-    return ReplyError(s, rid, Status::FailedPrecondition("user " + Quoted(target->login) +
-                                                         " is deactivated already"));
+    return fail(Status::FailedPrecondition("user " + Quoted(target->login) + " is deactivated already"));
   }
   if (target->role == Role::Admin && directory_.active_admins() <= 1) {
-    return ReplyError(s, rid, Status::FailedPrecondition(
-                                  "cannot deactivate the last active administrator"));
+    return fail(Status::FailedPrecondition("cannot deactivate the last active administrator"));
   }
-  std::int64_t asked_at = clock_->NowMicros();
+  OffboardingResult result;
+  result.login = target->login;
+  result.asked_at_us = clock_->NowMicros();
   UserId user = target->id;
-  std::string login = target->login;
-  Directory::Deactivation d = directory_.DeactivateUser(user, asked_at, &Batch().writes);
+  Directory::Deactivation d = directory_.DeactivateUser(user, result.asked_at_us, &Batch().writes);
 
   // Groups they owned keep an owner who can still act.
   std::vector<std::uint64_t> promoted_in;
@@ -192,60 +198,93 @@ void Broker::HandleAdminDeactivateUser(Session& s, std::uint64_t rid,
 
   Offboarding o;
   o.user = user;
-  o.actor = ActorOf(s);
-  o.target = "user:" + login;
-  o.asked_at_us = asked_at;
+  o.actor = actor;
+  o.target = "user:" + result.login;
+  o.asked_at_us = result.asked_at_us;
   o.devices = d.devices_revoked;
-  std::uint32_t cut = RevokeSessions(d.devices_revoked, "account deactivated", &o);
-  o.last_session_closed_at_us = cut > 0 ? clock_->NowMicros() : 0;
+  result.sessions_closed = RevokeSessions(d.devices_revoked, "account deactivated", &o);
+  o.last_session_closed_at_us = result.sessions_closed > 0 ? clock_->NowMicros() : 0;
   o.deadline_mono_us = clock_->MonotonicMicros() + options_.wipe_confirmation_wait_us;
+  result.last_session_closed_at_us = o.last_session_closed_at_us;
+  result.devices_revoked = static_cast<std::uint32_t>(d.devices_revoked.size());
+  result.invites_cancelled = d.invites_cancelled;
   std::vector<std::uint64_t> devices;
   for (DeviceId dev : d.devices_revoked) devices.push_back(dev.value());
-  Audit(s, "user.deactivate", o.target,
-        JsonObject()
-            .Add("asked_at_us", asked_at)
-            .Add("devices_revoked", devices)
-            .Add("sessions_closed", static_cast<std::uint64_t>(cut))
-            .Add("last_session_closed_at_us", o.last_session_closed_at_us)
-            .Add("invites_cancelled", static_cast<std::uint64_t>(d.invites_cancelled))
-            .Add("groups_with_new_owner", promoted_in)
-            .str());
-  LOG_INFO() << ActorOf(s).login << " deactivated " << login << ": " << devices.size()
-             << " devices revoked, " << cut << " sessions cut";
-  std::int64_t closed_at = o.last_session_closed_at_us;
-  std::uint32_t revoked = static_cast<std::uint32_t>(d.devices_revoked.size());
-  std::uint32_t invites = d.invites_cancelled;
+  audit_.Append(actor, "user.deactivate", o.target,
+                JsonObject()
+                    .Add("asked_at_us", result.asked_at_us)
+                    .Add("devices_revoked", devices)
+                    .Add("sessions_closed", static_cast<std::uint64_t>(result.sessions_closed))
+                    .Add("last_session_closed_at_us", result.last_session_closed_at_us)
+                    .Add("invites_cancelled", static_cast<std::uint64_t>(result.invites_cancelled))
+                    .Add("groups_with_new_owner", promoted_in)
+                    .str(),
+                &Batch().writes);
+  LOG_INFO() << actor.login << " deactivated " << result.login << ": " << devices.size()
+             << " devices revoked, " << result.sessions_closed << " sessions cut";
   offboardings_.push_back(std::move(o));
-  AfterCommit(s.connection, rid, [=](Session& session) {
+  Batch().on_commit.push_back([result, done = std::move(done)](const Status& st) {
+    if (st.ok()) {
+      done(result);
+    } else {
+      done(st);
+    }
+  });
+}
+
+void Broker::ReactivateUser(const AuditActor& actor, std::string_view login,
+                            std::function<void(Result<InviteResult>)> done) {
+  auto fail = [&](Status st) { done(std::move(st)); };
+  Status allowed = RequireAdminActor(actor, "reactivate users");
+  if (!allowed.ok()) return fail(allowed);
+  const User* target = directory_.FindUserByLogin(login);
+  if (target == nullptr) return fail(Status::NotFound("there is no user " + Quoted(login)));
+  if (target->active) return fail(Status::FailedPrecondition("user " + Quoted(target->login) + " is active"));
+  directory_.ReactivateUser(target->id, &Batch().writes);
+  Result<std::string> invite = MakeInvite(target->id);
+  if (!invite.ok()) return fail(invite.status());
+  InviteResult result{target->login, *invite, clock_->NowMicros() + options_.invite_ttl_us};
+  audit_.Append(actor, "user.reactivate", "user:" + result.login,
+                JsonObject().Add("fresh_invite", true).str(), &Batch().writes);
+  Batch().on_commit.push_back([result, done = std::move(done)](const Status& st) {
+    if (st.ok()) {
+      done(result);
+    } else {
+      done(st);
+    }
+  });
+}
+
+void Broker::HandleAdminDeactivateUser(Session& s, std::uint64_t rid,
+                                       const wire::AdminDeactivateUser& r) {
+  ConnectionId connection = s.connection;
+  DeactivateUser(ActorOf(s), View(r.login()), [this, connection, rid](Result<OffboardingResult> res) {
+    auto it = sessions_.find(connection);
+    if (it == sessions_.end()) return;
+    Session& session = *it->second;
+    if (!res.ok()) return ReplyError(session, rid, res.status());
     auto& fbb = session.replies.builder();
-    auto body = wire::CreateOffboardingReply(fbb, fbb.CreateString(login), asked_at, revoked, cut,
-                                             closed_at, invites);
+    auto body = wire::CreateOffboardingReply(
+        fbb, fbb.CreateString(res->login), res->asked_at_us, res->devices_revoked,
+        res->sessions_closed, res->last_session_closed_at_us, res->invites_cancelled);
     session.replies.AddEnvelope(rid, wire::Body::OffboardingReply, body.Union());
+    MarkDirty(session);
   });
 }
 
 void Broker::HandleAdminReactivateUser(Session& s, std::uint64_t rid,
                                        const wire::AdminReactivateUser& r) {
-  Status allowed = RequireAdmin(s, "reactivate users");
-  if (!allowed.ok()) return ReplyError(s, rid, allowed);
-  const User* target = directory_.FindUserByLogin(View(r.login()));
-  if (target == nullptr) {
-    return ReplyError(s, rid, Status::NotFound("there is no user " + Quoted(View(r.login()))));
-  }
-  if (target->active) {
-    return ReplyError(s, rid,
-                      Status::FailedPrecondition("user " + Quoted(target->login) + " is active"));
-  }
-  directory_.ReactivateUser(target->id, &Batch().writes);
-  Result<std::string> invite = MakeInvite(target->id);
-  if (!invite.ok()) return ReplyError(s, rid, invite.status());
-  std::string login = target->login;
-  Audit(s, "user.reactivate", "user:" + login, JsonObject().Add("fresh_invite", true).str());
-  std::int64_t expires = clock_->NowMicros() + options_.invite_ttl_us;
-  AfterCommit(s.connection, rid, [login, invite = *invite, expires, rid](Session& session) {
+  ConnectionId connection = s.connection;
+  ReactivateUser(ActorOf(s), View(r.login()), [this, connection, rid](Result<InviteResult> res) {
+    auto it = sessions_.find(connection);
+    if (it == sessions_.end()) return;
+    Session& session = *it->second;
+    if (!res.ok()) return ReplyError(session, rid, res.status());
     auto& fbb = session.replies.builder();
-    auto body = wire::CreateInviteReply(fbb, fbb.CreateString(login), fbb.CreateString(invite), expires);
+    auto body = wire::CreateInviteReply(fbb, fbb.CreateString(res->login),
+                                        fbb.CreateString(res->invite), res->expires_at_us);
     session.replies.AddEnvelope(rid, wire::Body::InviteReply, body.Union());
+    MarkDirty(session);
   });
 }
 

@@ -1189,3 +1189,47 @@ TEST_F(SecurityAudit, EveryAdministrativeActionIsAuditedAndTheChainIsWhole) {
 
 }  // namespace
 }  // namespace chatpro::core::testing
+
+namespace chatpro::core::testing {
+namespace {
+
+using SecurityAdminService = BrokerTest;
+
+AuditActor Actor(const TestClient& c) {
+  return AuditActor{UserId(c.user_id), c.login, DeviceId(c.device_id)};
+}
+
+TEST_F(SecurityAdminService, TheConsoleOffboardsThroughTheSameCallAsTheWire) {
+  TestClient alice = AddUser("alice");
+  TestClient bob = AddUser("bob");
+  std::optional<Result<Broker::OffboardingResult>> result;
+  h_->broker().DeactivateUser(Actor(admin_), "bob",
+                              [&](Result<Broker::OffboardingResult> r) { result = std::move(r); });
+  EXPECT_FALSE(result.has_value()) << "answered before the change was stored";
+  ASSERT_TRUE(Settle());
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok()) << result->status();
+  EXPECT_EQ((*result)->login, "bob");
+  EXPECT_EQ((*result)->devices_revoked, 1u);
+  EXPECT_EQ((*result)->sessions_closed, 1u);
+  std::vector<Envelope> got = bob.Take();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.front().type, wire::Body::Revoked);
+
+  // The same rules: a plain user's call is refused at once, and recorded nowhere.
+  std::optional<Result<Broker::InviteResult>> refused;
+  h_->broker().ReactivateUser(Actor(alice), "bob",
+                              [&](Result<Broker::InviteResult> r) { refused = std::move(r); });
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status().code(), StatusCode::kPermissionDenied);
+
+  std::optional<Result<Broker::InviteResult>> back;
+  h_->broker().ReactivateUser(Actor(admin_), "bob",
+                              [&](Result<Broker::InviteResult> r) { back = std::move(r); });
+  ASSERT_TRUE(Settle());
+  ASSERT_TRUE(back.has_value() && back->ok());
+  EXPECT_EQ((*back)->invite.rfind("chatpro://", 0), 0u);
+}
+
+}  // namespace
+}  // namespace chatpro::core::testing
