@@ -79,8 +79,9 @@ Status EncryptingMessageStore::Write(const WriteBatch& batch, bool sync) {
     Result<std::string> bytes =
         crypto::Seal(key, m.bytes, MessageAd(m.conversation, m.seq).view());
     if (!bytes.ok()) return bytes.status().WithContext(MessageName(m.conversation, m.seq));
-    sealed.messages.push_back({m.conversation, m.seq, std::move(*bytes)});
+    sealed.messages.push_back({m.conversation, m.seq, std::move(*bytes), m.replaces});
   }
+  sealed.message_deletes = batch.message_deletes;
   sealed.records.reserve(batch.records.size());
   std::string ad;
   for (const WriteBatch::Record& r : batch.records) {

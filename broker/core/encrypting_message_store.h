@@ -70,6 +70,7 @@ class EncryptingMessageStore final : public MessageStore {
   Status ScanRecords(RecordKind kind, std::string_view start,
                      const std::function<bool(std::string_view, std::string_view)>& fn) override;
   std::uint64_t ApproximateSizeBytes() override;
+  Status CompactMessages() override { return inner_->CompactMessages(); }
 
  private:
   MessageStore* const inner_;

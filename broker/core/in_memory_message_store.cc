@@ -11,6 +11,9 @@ Status InMemoryMessageStore::Write(const WriteBatch& batch, bool sync) {
   for (const auto& m : batch.messages) {
     data_[store_keys::MessageKey(m.conversation, m.seq)] = m.bytes;
   }
+  for (const auto& d : batch.message_deletes) {
+    data_.erase(store_keys::MessageKey(d.conversation, d.seq));
+  }
   for (const auto& r : batch.records) {
     std::string key = store_keys::RecordKey(r.kind, r.key);
     if (r.value) {

@@ -8,6 +8,7 @@ namespace chatpro::core {
 std::uint64_t WriteBatch::ApproximateBytes() const {
   std::uint64_t n = 0;
   for (const Message& m : messages) n += 17 + m.bytes.size();
+  n += 17 * message_deletes.size();
   for (const Record& r : records) n += 1 + r.key.size() + (r.value ? r.value->size() : 0);
   return n;
 }

@@ -41,6 +41,9 @@ enum class RecordKind : char {
   kAudit = 'a',         // key: audit seq (8 bytes big-endian)
   kReport = 'r',        // key: report id
   kBlock = 'b',         // key: user id + blocked user id; value: empty
+  kHold = 'h',          // key: hold id
+  kTombstone = 't',     // key: conversation id + seq
+  kCase = 'x',          // key: case id
 };
 
 struct StoredMessage {
@@ -48,13 +51,22 @@ struct StoredMessage {
   std::string bytes;
 };
 
-// Changes to apply atomically. Messages are written before records; records in
-// the order given. A record whose value is nullopt is deleted.
+// Changes to apply atomically. Messages are written first, then message
+// deletions, then records in the order given. A record whose value is nullopt
+// is deleted.
 struct WriteBatch {
   struct Message {
     ConversationId conversation;
     Seq seq = 0;
     std::string bytes;
+    // True when this overwrites a stored message (retention stripping its
+    // attachments): the store then frees what the old value used on disk.
+    bool replaces = false;
+  };
+  // Removes a stored message and frees what it used on disk.
+  struct MessageDelete {
+    ConversationId conversation;
+    Seq seq = 0;
   };
   struct Record {
     RecordKind kind;
@@ -63,11 +75,13 @@ struct WriteBatch {
   };
 
   std::vector<Message> messages;
+  std::vector<MessageDelete> message_deletes;
   std::vector<Record> records;
 
-  bool empty() const { return messages.empty() && records.empty(); }
+  bool empty() const { return messages.empty() && message_deletes.empty() && records.empty(); }
   void Clear() {
     messages.clear();
+    message_deletes.clear();
     records.clear();
   }
   // Sum of the sizes of keys and values, for batch limits.
@@ -112,6 +126,11 @@ class MessageStore {
 
   // Disk bytes used by the store (approximate). Default: 0 when unknown.
   virtual std::uint64_t ApproximateSizeBytes() { return 0; }
+
+  // Rewrites the store's files so that deleted and overwritten data is gone
+  // from disk now rather than at some later compaction. May take long; call it
+  // from a background thread. Default: nothing to do.
+  virtual Status CompactMessages() { return Status::Ok(); }
 };
 
 // The key layout shared by ordered-map implementations: one byte of kind,

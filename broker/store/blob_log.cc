@@ -182,6 +182,35 @@ Result<std::string> BlobLog::Read(const BlobRef& ref) {
   return buf;
 }
 
+Status BlobLog::Release(const BlobRef& ref) {
+  if (ref.offset < kHeaderBytes) return Status::DataLoss("a blob pointer is damaged");
+  int fd = ::open(PathOf(ref.file).c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return ErrnoStatus("cannot open blob file " + PathOf(ref.file));
+  }
+  off_t start = static_cast<off_t>(ref.offset - kHeaderBytes);
+  off_t length = static_cast<off_t>(ref.length + kHeaderBytes);
+  Status st;
+#ifdef FALLOC_FL_PUNCH_HOLE
+  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, length) != 0) {
+    st = ErrnoStatus("cannot free blob bytes in " + PathOf(ref.file));
+  }
+#else
+  // Without hole punching, overwrite the bytes with zeros.
+  std::string zeros(static_cast<size_t>(std::min<off_t>(length, 1 << 20)), '\0');
+  for (off_t done = 0; done < length && st.ok();) {
+    size_t n = static_cast<size_t>(std::min<off_t>(length - done, static_cast<off_t>(zeros.size())));
+    if (::pwrite(fd, zeros.data(), n, start + done) != static_cast<ssize_t>(n)) {
+      st = ErrnoStatus("cannot clear blob bytes in " + PathOf(ref.file));
+    }
+    done += static_cast<off_t>(n);
+  }
+#endif
+  ::close(fd);
+  return st;
+}
+
 std::uint64_t BlobLog::SizeBytes() const {
   std::uint64_t total = 0;
   std::error_code ec;

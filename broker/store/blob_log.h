@@ -51,6 +51,10 @@ class BlobLog {
   // the last Sync()).
   Status Sync();
 
+  // Frees a blob whose pointer is gone: its bytes (and header) are punched out
+  // of the file, so they are really gone from the disk, not just unreferenced.
+  Status Release(const BlobRef& ref);
+
   // Reads a blob. DataLoss if the header does not match the pointer.
   Result<std::string> Read(const BlobRef& ref);
 

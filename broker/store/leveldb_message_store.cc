@@ -23,6 +23,7 @@
 #endif
 
 #include "broker/base/encoding.h"
+#include "broker/base/log.h"
 #include "broker/store/leveldb_status.h"
 
 namespace chatpro::store {
@@ -208,6 +209,28 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
       wb.Put(key, m.bytes);
     }
   }
+  // Deleted and overwritten messages: their blobs are released once the batch
+  // is written (a pointer must never outlive its blob).
+  std::vector<BlobRef> released;
+  auto note_old_blob = [&](const std::string& key) -> Status {
+    std::string old;
+    leveldb::Status g = db_->Get(leveldb::ReadOptions(), key, &old);
+    if (g.IsNotFound()) return Status::Ok();
+    if (!g.ok()) return FromLevelDbStatus(g, data_dir_);
+    BlobRef ref;
+    if (BlobLog::DecodePointer(old, &ref)) released.push_back(ref);
+    return Status::Ok();
+  };
+  for (const core::WriteBatch::Message& m : batch.messages) {
+    if (m.replaces) {
+      CHATPRO_RETURN_IF_ERROR(note_old_blob(core::store_keys::MessageKey(m.conversation, m.seq)));
+    }
+  }
+  for (const core::WriteBatch::MessageDelete& d : batch.message_deletes) {
+    const std::string key = core::store_keys::MessageKey(d.conversation, d.seq);
+    CHATPRO_RETURN_IF_ERROR(note_old_blob(key));
+    wb.Delete(key);
+  }
   // The blobs are durable before any pointer to them is.
   if (sync && wrote_blobs) CHATPRO_RETURN_IF_ERROR(blobs_->Sync());
   for (const core::WriteBatch::Record& r : batch.records) {
@@ -222,7 +245,20 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
   wo.sync = sync;
   // An empty batch still goes to LevelDB: with sync it makes earlier unsynced
   // writes durable.
-  return FromLevelDbStatus(db_->Write(wo, &wb), data_dir_);
+  Status written = FromLevelDbStatus(db_->Write(wo, &wb), data_dir_);
+  if (!written.ok()) return written;
+  for (const BlobRef& ref : released) {
+    Status st = blobs_->Release(ref);
+    // The pointer is gone already; a blob that could not be punched out is
+    // unreferenced bytes, reported but not a failed write.
+    if (!st.ok()) LOG_WARNING() << "could not free a removed blob: " << st;
+  }
+  return Status::Ok();
+}
+
+Status LevelDbMessageStore::CompactMessages() {
+  db_->CompactRange(nullptr, nullptr);
+  return Status::Ok();
 }
 
 Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(

@@ -105,6 +105,8 @@ class LevelDbMessageStore final : public core::MessageStore {
   // manifest): what the store really occupies on disk, including data not yet
   // compacted.
   std::uint64_t ApproximateSizeBytes() override;
+  // Compacts the whole database (deleted values leave the tables) .
+  Status CompactMessages() override;
 
   const std::string& data_dir() const { return data_dir_; }
   // `<data_dir>/store`, the LevelDB directory.

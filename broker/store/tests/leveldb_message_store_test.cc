@@ -7,11 +7,13 @@
 #include "broker/store/leveldb_message_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <leveldb/status.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -273,6 +275,56 @@ TEST(LevelDbMessageStore, LargeMessagesLiveInBlobFilesAndSurviveAReopen) {
   auto budget = store->ReadMessages(ConversationId(1), 0, 10, ReadDirection::kForward, 1000);
   ASSERT_TRUE(budget.ok());
   EXPECT_EQ(budget->size(), 1u);
+}
+
+std::uint64_t AllocatedBytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    struct stat st;
+    if (::stat(entry.path().c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+bool FolderContains(const std::string& dir, const std::string& needle) {
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(LevelDbMessageStore, ADeletedOrReplacedPictureIsGoneFromTheBlobFiles) {
+  testing::TempDir dir;
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(OptionsFor(dir.Sub("data")));
+  ASSERT_NE(store, nullptr);
+  std::string marker = "PICTURE-MARKER-7f3a";
+  auto picture = [&](char fill) {
+    std::string p(512 << 10, fill);
+    for (size_t i = 0; i < p.size(); i += 4096) p.replace(i, marker.size(), marker);
+    return p;
+  };
+  WriteBatch put;
+  put.messages.push_back({ConversationId(1), 1, picture('a')});
+  put.messages.push_back({ConversationId(1), 2, picture('b')});
+  ASSERT_TRUE(store->Write(put, true).ok());
+  const std::string blobs = dir.Sub("data") + "/blobs";
+  std::uint64_t before = AllocatedBytes(blobs);
+  ASSERT_TRUE(FolderContains(blobs, marker));
+
+  WriteBatch remove;
+  remove.message_deletes.push_back({ConversationId(1), 1});
+  remove.messages.push_back({ConversationId(1), 2, "text only now", /*replaces=*/true});
+  ASSERT_TRUE(store->Write(remove, true).ok());
+  // Both pictures' bytes are punched out of the file, not just unreferenced.
+  EXPECT_FALSE(FolderContains(blobs, marker));
+  EXPECT_LT(AllocatedBytes(blobs), before - (900u << 10));
+  auto left = store->ReadMessages(ConversationId(1), 0, 10, ReadDirection::kForward, ~std::uint64_t{0});
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].bytes, "text only now");
 }
 
 TEST(LevelDbMessageStore, ASmallValueThatLooksLikeABlobPointerIsKeptAsIs) {

@@ -199,6 +199,31 @@ TYPED_TEST(MessageStoreConformance, ForwardReadStopsAtTheLimit) {
   EXPECT_EQ(this->Read(7, 1, 0, ReadDirection::kForward), Seqs{});
 }
 
+TYPED_TEST(MessageStoreConformance, DeletedMessagesAreGoneAndLeaveAGap) {
+  this->PutMessages(7, {1, 2, 3, 4});
+  WriteBatch batch;
+  batch.message_deletes.push_back({ConversationId(7), 2});
+  batch.message_deletes.push_back({ConversationId(7), 4});
+  batch.message_deletes.push_back({ConversationId(7), 99});  // absent: nothing to do
+  ASSERT_TRUE(this->store().Write(batch, true).ok());
+  EXPECT_EQ(this->Read(7, 1, 100, ReadDirection::kForward), (Seqs{1, 3}));
+  EXPECT_EQ(this->Read(7, 9, 100, ReadDirection::kBackward), (Seqs{3, 1}));
+  EXPECT_EQ(*this->store().LastSeq(ConversationId(7)), 3u);
+  EXPECT_TRUE(this->store().CompactMessages().ok());
+  EXPECT_EQ(this->Read(7, 1, 100, ReadDirection::kForward), (Seqs{1, 3}));
+}
+
+TYPED_TEST(MessageStoreConformance, AReplacingWriteOverwritesTheMessage) {
+  this->PutMessages(7, {1, 2});
+  WriteBatch batch;
+  batch.messages.push_back({ConversationId(7), 2, "stripped", /*replaces=*/true});
+  ASSERT_TRUE(this->store().Write(batch, true).ok());
+  auto r = this->store().ReadMessages(ConversationId(7), 2, 1, ReadDirection::kForward, kNoByteLimit);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].bytes, "stripped");
+}
+
 TYPED_TEST(MessageStoreConformance, ReadStopsOnceTheByteBudgetIsReached) {
   this->PutMessages(7, {1, 2, 3, 4, 5});  // bodies of 5 bytes: "c7-s1"...
   EXPECT_EQ(this->Read(7, 1, 100, ReadDirection::kForward, 10), (Seqs{1, 2}));
