@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace chatpro {
 
@@ -92,7 +94,45 @@ struct CoreOptions {
   std::uint64_t max_batch_bytes = 64ull << 20;
 };
 
+// One configured plugin instance: a [plugin.NAME] section.
+struct PluginOptions {
+  std::string name;     // NAME
+  std::string library;  // `library = ...`: a path, or a plugin's short name looked up in plugins.dir
+  std::vector<std::pair<std::string, std::string>> settings;  // every other key, in file order
+};
+
+struct PluginsOptions {
+  // Where plugins named without a path are found (lib<name>.so). Default: the
+  // folder `../lib/chatpro/plugins` next to the broker executable.
+  std::string dir;
+  std::vector<PluginOptions> instances;
+};
+
+struct RetentionOptions {
+  // How often the retention policies run. Default: 1 hour.
+  std::int64_t interval_us = 3600ll * 1'000'000;
+  // Messages removed per write batch, so that live traffic never waits long.
+  // Default: 500.
+  std::uint32_t batch_messages = 500;
+  // Run at once when the data directory's file system has less free space than
+  // this. Default: 1 GiB.
+  std::uint64_t low_disk_free_bytes = 1ull << 30;
+};
+
+struct CasesOptions {
+  // How long an approval of a case lets its export start. Default: 72 hours.
+  std::int64_t approval_valid_us = 72ll * 3600 * 1'000'000;
+  // After this long the people concerned can see that their data was
+  // accessed. Default: 30 days.
+  std::int64_t embargo_us = 30ll * 24 * 3600 * 1'000'000;
+  // Where exports are written. Default: <data_dir>/exports.
+  std::string export_dir;
+};
+
 struct BrokerOptions {
+  PluginsOptions plugins;
+  RetentionOptions retention;
+  CasesOptions cases;
   StoreOptions store;
   TransportOptions transport;
   CoreOptions core;

@@ -477,6 +477,19 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     case wire::Body::AdminListReports: return HandleAdminListReports(s, rid);
     case wire::Body::AdminListAudit: return HandleAdminListAudit(s, rid, *e.body_as_AdminListAudit());
     case wire::Body::AdminVerifyAudit: return HandleAdminVerifyAudit(s, rid);
+    case wire::Body::AdminSetHold: return HandleAdminSetHold(s, rid, *e.body_as_AdminSetHold());
+    case wire::Body::AdminLiftHold: return HandleAdminLiftHold(s, rid, *e.body_as_AdminLiftHold());
+    case wire::Body::AdminListHolds: return HandleAdminListHolds(s, rid, *e.body_as_AdminListHolds());
+    case wire::Body::AdminRetentionRun:
+      return HandleAdminRetentionRun(s, rid, *e.body_as_AdminRetentionRun());
+    case wire::Body::AdminListPlugins: return HandleAdminListPlugins(s, rid);
+    case wire::Body::CaseOpen: return HandleCaseOpen(s, rid, *e.body_as_CaseOpen());
+    case wire::Body::CaseApprove: return HandleCaseApprove(s, rid, *e.body_as_CaseApprove());
+    case wire::Body::CaseList: return HandleCaseList(s, rid);
+    case wire::Body::ExportStart: return HandleExportStart(s, rid, *e.body_as_ExportStart());
+    case wire::Body::ExportStatus: return HandleExportStatus(s, rid, *e.body_as_ExportStatus());
+    case wire::Body::ExportDownload: return HandleExportDownload(s, rid, *e.body_as_ExportDownload());
+    case wire::Body::MyDataAccess: return HandleMyDataAccess(s, rid);
     case wire::Body::Goodbye:
       s.drop_after_send = true;  // what is queued for it still goes out first
       MarkDirty(s);

@@ -256,6 +256,20 @@ class Broker {
   void HandleAdminListReports(Session& s, std::uint64_t rid);
   void HandleAdminListAudit(Session& s, std::uint64_t rid, const wire::AdminListAudit& r);
   void HandleAdminVerifyAudit(Session& s, std::uint64_t rid);
+  // Records management (broker_retention.cc): holds, retention, plugins.
+  void HandleAdminSetHold(Session& s, std::uint64_t rid, const wire::AdminSetHold& r);
+  void HandleAdminLiftHold(Session& s, std::uint64_t rid, const wire::AdminLiftHold& r);
+  void HandleAdminListHolds(Session& s, std::uint64_t rid, const wire::AdminListHolds& r);
+  void HandleAdminRetentionRun(Session& s, std::uint64_t rid, const wire::AdminRetentionRun& r);
+  void HandleAdminListPlugins(Session& s, std::uint64_t rid);
+  // Cases and exports (broker_cases.cc): four eyes on people's messages.
+  void HandleCaseOpen(Session& s, std::uint64_t rid, const wire::CaseOpen& r);
+  void HandleCaseApprove(Session& s, std::uint64_t rid, const wire::CaseApprove& r);
+  void HandleCaseList(Session& s, std::uint64_t rid);
+  void HandleExportStart(Session& s, std::uint64_t rid, const wire::ExportStart& r);
+  void HandleExportStatus(Session& s, std::uint64_t rid, const wire::ExportStatus& r);
+  void HandleExportDownload(Session& s, std::uint64_t rid, const wire::ExportDownload& r);
+  void HandleMyDataAccess(Session& s, std::uint64_t rid);
 
   // Roles. Each returns PermissionDenied naming what the caller may not do.
   Status RequireAdmin(const Session& s, std::string_view what) const;
