@@ -80,6 +80,7 @@ Status Broker::Open() {
   CHATPRO_RETURN_IF_ERROR(directory_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(conversations_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
+  CHATPRO_RETURN_IF_ERROR(holds_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(store_->ScanRecords(
       RecordKind::kReport, "", [this](std::string_view key, std::string_view) {
         if (key.size() == 8) next_report_id_ = std::max(next_report_id_, ReadBigEndian64(key) + 1);
@@ -123,6 +124,7 @@ Result<std::string> Broker::MakeInvite(UserId user) {
 
 void Broker::Start(Transport* transport, Waker* waker) {
   transport_ = transport;
+  waker_ = waker;
   pipeline_ = std::make_unique<CommitPipeline>(store_, durability_ == Durability::kFsync, waker,
                                                clock_);
   pipeline_->Start();
@@ -130,6 +132,7 @@ void Broker::Start(Transport* transport, Waker* waker) {
 
 void Broker::Stop() {
   if (pipeline_ == nullptr) return;
+  StopRetention();
   FinishOffboardings(true);
   if (!dirty_cursors_.empty()) Batch();
   SubmitBatch();
@@ -834,6 +837,12 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
           JsonObject().Add("seq", original).Add("by_seq", c->next_seq + 1).str());
   }
 
+  AcceptDecision policy;
+  if (plugins_ != nullptr && plugins_->has_accept_hooks()) {
+    Status accepted = AcceptHook(s, *c, r, &policy);
+    if (!accepted.ok()) return ReplyError(s, rid, accepted);
+  }
+
   // Charged only once the message passed every check.
   Status rate = ChargeRate(s, ContentBytes(r));
   if (!rate.ok()) return ReplyError(s, rid, rate);
@@ -850,6 +859,9 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
   Status st = client_ids_.Add(s.device, r.client_msg_id(), {c->id, seq, now});
   if (!st.ok()) LOG_ERROR() << "client message id index: " << st;
   stats_.messages_accepted[ContentIndex(r.content_type())].fetch_add(1, std::memory_order_relaxed);
+  if (policy.verdict == CHATPRO_ACCEPT_FLAG) {
+    FlagMessage(s, *c, seq, policy, batch.writes.messages.back().bytes);
+  }
 }
 
 void Broker::HandleAck(Session& s, const wire::Ack& r) {
@@ -1095,6 +1107,7 @@ void Broker::CommitInline() {
 void Broker::OnWake() {
   if (pipeline_ == nullptr) return;
   for (auto& b : pipeline_->TakeCompleted()) Complete(*b);
+  ServeRetention();
 }
 
 void Broker::Complete(CommitBatch& batch) {
@@ -1105,6 +1118,7 @@ void Broker::Complete(CommitBatch& batch) {
   if (batch.status.ok()) {
     for (std::size_t i = 0; i < batch.writes.messages.size(); ++i) {
       const WriteBatch::Message& m = batch.writes.messages[i];
+      if (m.replaces) continue;  // retention rewrote a stored message: nothing new
       Conversation* c = conversations_.Find(m.conversation);
       if (c == nullptr) continue;
       c->committed_seq = std::max(c->committed_seq, m.seq);
@@ -1205,6 +1219,8 @@ void Broker::OnTick() {
   if (!dirty_cursors_.empty() && now - cursors_dirty_since_mono_us_ >= kCursorFlushUs) {
     Batch();  // the next Flush writes them
   }
+  ServeRetention();
+  MaybeScheduleRetention();
   if (now - last_sweep_mono_us_ < 1'000'000) return;
   last_sweep_mono_us_ = now;
   std::vector<ConnectionId> expired;

@@ -17,7 +17,11 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <functional>
 #include <atomic>
 #include <cstdint>
@@ -38,6 +42,9 @@
 #include "broker/core/conversations.h"
 #include "broker/core/directory.h"
 #include "broker/core/frame_writer.h"
+#include "broker/core/holds.h"
+#include "broker/core/plugin_set.h"
+#include "broker/core/retention.h"
 #include "broker/core/latency_histogram.h"
 #include "broker/core/message_store.h"
 #include "broker/core/transport.h"
@@ -63,6 +70,11 @@ struct BrokerStats {
   std::atomic<std::uint64_t> rate_limited{0};          // sends refused by a device's rate limit
   std::atomic<std::uint64_t> connections_refused{0};   // handshakes refused by an address limit
   std::atomic<std::uint64_t> devices_revoked{0};
+  std::atomic<std::uint64_t> messages_rejected_by_policy{0};
+  std::atomic<std::uint64_t> messages_flagged{0};
+  std::atomic<std::uint64_t> retention_runs{0};
+  std::atomic<std::uint64_t> retention_removed{0};   // messages deleted by retention
+  std::atomic<std::uint64_t> retention_stripped{0};  // attachments stripped by retention
   std::atomic<std::uint64_t> slow_consumers_cut{0};
   std::atomic<std::uint64_t> batches_committed{0};
   std::atomic<std::uint64_t> batch_messages_committed{0};
@@ -87,6 +99,16 @@ class Broker {
   Status Open();
 
   bool HasUsers() const { return directory_.user_count() > 0; }
+
+  // The plugins (accept and retention hooks); not owned, outlives the broker.
+  // Call before Start(). Without plugins nothing is refused, flagged or removed.
+  void SetPlugins(PluginSet* plugins) { plugins_ = plugins; }
+  // Retention settings and a probe of the free space where the store lives
+  // (for runs when the disk runs low). Call before Start().
+  void SetRetention(const RetentionOptions& options, std::function<std::uint64_t()> free_bytes) {
+    retention_options_ = options;
+    free_bytes_ = std::move(free_bytes);
+  }
 
   // The HOST:PORT written into invites from now on.
   void SetPublicAddress(std::string address) { identity_.public_address = std::move(address); }
@@ -128,6 +150,7 @@ class Broker {
   }
 
   const BrokerStats& stats() const { return stats_; }
+  bool retention_running() const { return retention_ != nullptr; }
 
   // ---- the admin service (event-loop thread) ----
   //
@@ -370,6 +393,62 @@ class Broker {
   std::unordered_map<std::string, std::uint32_t> sessions_per_address_;
   std::unordered_map<std::string, AuthFailures> auth_failures_;
   std::vector<Offboarding> offboardings_;
+
+  // Records management (broker_retention.cc).
+  // A chunk of removals the retention thread proposes; the loop applies it
+  // and marks it done once stored (applied: how many; nullopt if the write
+  // failed). Shared: the commit callback may outlive the run.
+  struct RetentionChunk {
+    std::vector<RetentionAction> actions;
+    bool done = false;                     // GUARDED_BY(retention_mutex_)
+    std::optional<std::uint64_t> applied;  // GUARDED_BY(retention_mutex_)
+  };
+  struct RetentionInFlight {
+    std::unique_ptr<RetentionRun> run;
+    bool dry_run = true;
+    AuditActor actor;
+    std::string trigger;  // "request", "timer", "low disk"
+    std::int64_t started_at_us = 0;
+    std::uint64_t run_audit_seq = 0;  // the entry tombstones refer to
+    std::uint64_t late_held_deleted = 0;   // proposals a hold placed meanwhile kept
+    std::uint64_t late_held_stripped = 0;
+    std::vector<std::pair<ConnectionId, std::uint64_t>> waiting;  // requesters to answer
+    std::thread thread;
+    std::atomic<bool> finished{false};
+    Status status;  // of Run(), set by the thread before `finished`
+  };
+  flatbuffers::Offset<wire::HoldInfo> BuildHoldInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                     const Hold& hold) const;
+  void StartRetention(const AuditActor& actor, bool dry_run, std::string trigger);
+  // Event loop: applies posted chunks and finishes a run whose thread ended.
+  void ServeRetention();
+  void ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk);
+  void FinishRetention();
+  void StopRetention();
+  // Retention thread: hands a chunk to the loop and waits until it is stored.
+  std::optional<std::uint64_t> PostRetentionChunk(std::vector<RetentionAction> actions);
+  // The timer and the low-disk check (from OnTick).
+  void MaybeScheduleRetention();
+  // Asks the accept hooks about a send. OK, or PermissionDenied naming the policy.
+  Status AcceptHook(const Session& s, const Conversation& c, const wire::Send& r,
+                    AcceptDecision* decision);
+  // Records a flagged message for the administrators (a report by the policy).
+  void FlagMessage(const Session& s, const Conversation& c, Seq seq, const AcceptDecision& d,
+                   const std::string& bytes);
+
+  PluginSet* plugins_ = nullptr;
+  PluginSet no_plugins_;
+  Holds holds_;
+  RetentionOptions retention_options_;
+  std::function<std::uint64_t()> free_bytes_;
+  Waker* waker_ = nullptr;
+  std::unique_ptr<RetentionInFlight> retention_;
+  std::mutex retention_mutex_;
+  std::condition_variable retention_cv_;
+  std::deque<std::shared_ptr<RetentionChunk>> retention_chunks_;  // GUARDED_BY(retention_mutex_)
+  std::atomic<bool> retention_cancel_{false};
+  std::int64_t next_retention_mono_us_ = 0;
+  std::int64_t next_disk_check_mono_us_ = 0;
   std::uint64_t next_report_id_ = 1;
   std::vector<ConnectionId> dirty_sessions_;
   std::vector<ConnectionId> pump_list_;

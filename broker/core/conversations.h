@@ -66,6 +66,10 @@ class ConversationTable {
   // The conversations `user` is a member of.
   const std::unordered_set<ConversationId>& ConversationsOf(UserId user) const;
   std::size_t size() const { return conversations_.size(); }
+  // Calls `fn` for every conversation, in no particular order.
+  void ForEach(const std::function<void(const Conversation&)>& fn) const {
+    for (const auto& [id, c] : conversations_) fn(*c);
+  }
 
   Conversation* CreateDirect(UserId a, UserId b, std::int64_t now_us, WriteBatch* batch);
   // REQUIRES: members are distinct and exist; `creator` is among them.
