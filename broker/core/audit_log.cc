@@ -124,9 +124,13 @@ Result<AuditEntry> DecodeStored(std::uint64_t seq, std::string_view value) {
 }
 
 Result<bool> Exists(MessageStore& store, std::uint64_t seq) {
-  CHATPRO_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                           store.GetRecord(RecordKind::kAudit, store_keys::U64Key(seq)));
-  return value.has_value();
+  Result<std::optional<std::string>> value =
+      store.GetRecord(RecordKind::kAudit, store_keys::U64Key(seq));
+  // A value the store cannot open (altered at rest) is still an entry that
+  // is there: Verify names it; the chain goes on after the newest one.
+  if (!value.ok() && value.status().code() == StatusCode::kDataLoss) return true;
+  if (!value.ok()) return value.status();
+  return value->has_value();
 }
 
 // The first seq-shaped (8-byte) audit key after `seq`, 0 if there is none.
@@ -320,6 +324,15 @@ Result<AuditVerification> AuditLog::Verify(MessageStore& store) {
         prev_hash = std::move(e->hash);
         return true;
       });
+  if (!st.ok() && st.code() == StatusCode::kDataLoss && v.whole) {
+    // A record the store cannot open (sealed at rest and altered since): the
+    // scan stopped at it, right after the last entry that was whole.
+    v.whole = false;
+    v.first_broken_seq = prev_seq + 1;
+    v.message = "entry " + SeqText(prev_seq + 1) +
+                " cannot be read: it was altered or damaged in the store (" + st.message() + ")";
+    return v;
+  }
   if (!st.ok()) return st;
   return v;
 }

@@ -12,7 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "broker/base/clock.h"
 #include "broker/base/encoding.h"
+#include "broker/core/audit_log.h"
 #include "broker/core/in_memory_message_store.h"
 #include "broker/crypto/keys.h"
 
@@ -26,7 +28,7 @@ constexpr RecordKind kEncrypted[] = {RecordKind::kUser,       RecordKind::kDevic
                                      RecordKind::kConversation, RecordKind::kEnrollment,
                                      RecordKind::kReport,     RecordKind::kAudit};
 constexpr RecordKind kPlain[] = {RecordKind::kMeta, RecordKind::kCursor, RecordKind::kDedupe,
-                                 RecordKind::kBlock};
+                                 RecordKind::kBlock, RecordKind::kTombstone};
 
 std::uint32_t KeyIdOf(const std::string& sealed) {
   EXPECT_GE(sealed.size(), crypto::kSealedOverheadBytes);
@@ -394,6 +396,43 @@ TEST_F(EncryptingMessageStoreTest, ReadsNameTheKeyFileWhenTheirKeyIsMissing) {
   EXPECT_NE(read.status().message().find("key 1, which is not in the key file " + ring_->path()),
             std::string::npos)
       << read.status();
+}
+
+TEST_F(EncryptingMessageStoreTest, AnAuditEntryAlteredInTheStoreIsNamedByVerify) {
+  FakeClock clock;
+  AuditLog log(&clock);
+  ASSERT_TRUE(log.Load(*store_).ok());
+  for (int i = 0; i < 4; ++i) {
+    WriteBatch b;
+    log.Append(AuditActor{UserId(1), "root", DeviceId(1)}, "user.add", "user:u" + std::to_string(i),
+               "{}", &b);
+    ASSERT_TRUE(store_->Write(b, true).ok());
+  }
+  Result<AuditVerification> whole = AuditLog::Verify(*store_);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->whole);
+  EXPECT_EQ(whole->records, 4u);
+
+  // Someone with access to the files flips one byte of entry 3.
+  std::map<std::string, std::string> raw = RawRecords(RecordKind::kAudit);
+  std::string key = store_keys::U64Key(3);
+  ASSERT_EQ(raw.count(key), 1u);
+  std::string altered = raw[key];
+  altered[altered.size() / 2] ^= 0x01;
+  WriteBatch tamper;
+  tamper.records.push_back({RecordKind::kAudit, key, altered});
+  ASSERT_TRUE(inner_.Write(tamper, true).ok());
+
+  Result<AuditVerification> broken = AuditLog::Verify(*store_);
+  ASSERT_TRUE(broken.ok()) << broken.status();
+  EXPECT_FALSE(broken->whole);
+  EXPECT_EQ(broken->first_broken_seq, 3u);
+  EXPECT_NE(broken->message.find("entry 3"), std::string::npos) << broken->message;
+
+  // The broker still starts and goes on after the newest entry.
+  AuditLog reloaded(&clock);
+  ASSERT_TRUE(reloaded.Load(*store_).ok());
+  EXPECT_EQ(reloaded.last_seq(), 4u);
 }
 
 }  // namespace
