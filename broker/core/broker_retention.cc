@@ -122,6 +122,9 @@ void Broker::HandleAdminListHolds(Session& s, std::uint64_t rid, const wire::Adm
   auto& fbb = s.replies.builder();
   std::vector<flatbuffers::Offset<wire::HoldInfo>> holds;
   for (const Hold& h : holds_.List(r.include_lifted())) holds.push_back(BuildHoldInfo(fbb, h));
+  Audit(s, "hold.list", "holds",
+        JsonObject().Add("count", static_cast<std::uint64_t>(holds.size()))
+            .Add("include_lifted", r.include_lifted()).str());
   auto body = wire::CreateHoldList(fbb, fbb.CreateVector(holds));
   s.replies.AddEnvelope(rid, wire::Body::HoldList, body.Union());
   MarkDirty(s);
@@ -143,6 +146,7 @@ void Broker::HandleAdminListPlugins(Session& s, std::uint64_t rid) {
           p->retention_instance != nullptr, p->failures.load()));
     }
   }
+  Audit(s, "plugin.list", "plugins", JsonObject().Add("count", static_cast<std::uint64_t>(list.size())).str());
   auto body = wire::CreatePluginList(fbb, fbb.CreateVector(list));
   s.replies.AddEnvelope(rid, wire::Body::PluginList, body.Union());
   MarkDirty(s);
