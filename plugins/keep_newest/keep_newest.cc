@@ -24,7 +24,7 @@ class KeepNewest {
   KeepNewest(const chatpro_setting* settings, std::size_t count) {
     ps::Settings s(settings, count, {"count", "scope", "groups"});
     count_ = ps::ParseCount("count", s.Required("count", "count = 10000"), 1,
-                            std::uint64_t{1} << 62, "messages");
+                            1'000'000'000'000, "messages");
     scope_ = ps::Scope::FromSettings(s);
   }
 
