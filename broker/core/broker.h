@@ -40,6 +40,7 @@
 #include "broker/core/frame_writer.h"
 #include "broker/core/latency_histogram.h"
 #include "broker/core/message_store.h"
+#include "broker/core/plugin_set.h"
 #include "broker/core/transport.h"
 
 namespace chatpro::core {
@@ -90,6 +91,11 @@ class Broker {
 
   // The HOST:PORT written into invites from now on.
   void SetPublicAddress(std::string address) { identity_.public_address = std::move(address); }
+  void SetPlugins(PluginSet* plugins) { plugins_ = plugins; }
+  void SetRetention(const RetentionOptions& options, std::function<std::uint64_t()> free_bytes) {
+    retention_options_ = options;
+    free_bytes_ = std::move(free_bytes);
+  }
 
   // Before Start(): makes `admin_login` an admin (creating the user if needed)
   // and returns a fresh invite for a device of theirs, stored synchronously.
@@ -379,6 +385,9 @@ class Broker {
   std::int64_t last_sweep_mono_us_ = 0;
 
   BrokerStats stats_;
+  PluginSet* plugins_ = nullptr;
+  RetentionOptions retention_options_;
+  std::function<std::uint64_t()> free_bytes_;
 };
 
 }  // namespace chatpro::core
