@@ -67,9 +67,9 @@ TEST_F(BrokerPlugins, SettingsAPluginRefusesStopTheStartNamingTheKey) {
 TEST(BrokerWithPlugins, StartsServesAndStopsCleanlyWithPluginsLoaded) {
   TempDir dir;
   BrokerProcessOptions options;
-  options.extra_args = {"--set", "plugin.age.library=retention_age", "--set", "plugin.age.days=365",
-                        "--set", "plugin.no-cards.library=patterns", "--set",
-                        "plugin.no-cards.card_numbers=true"};
+  options.extra_args = {
+      "--set", "plugin.age.library=retention_age", "--set", "plugin.age.days=365",
+      "--set", "plugin.no-cards.library=patterns", "--set", "plugin.no-cards.card_numbers=true"};
   BrokerProcess broker(dir.path(), options);
   ASSERT_OK(broker.Init());
   EXPECT_TRUE(Has(broker.Log(), "loaded plugin 'age' = retention-age")) << broker.Log();

@@ -13,7 +13,8 @@ namespace chatpro::plugin_host {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The suffix PluginFileName() gives this system's libraries (".so", ".dll").
@@ -33,14 +34,15 @@ Result<LoadedLibrary> OpenPluginLibrary(const std::string& path, const std::stri
   Result<std::unique_ptr<SharedLibrary>> lib = SharedLibrary::Open(path);
   if (!lib.ok()) {
     if (lib.status().code() == StatusCode::kNotFound) {
-      return Status::NotFound(who + ": the library file does not exist (library = " +
-                              library_setting + ")");
+      return Status::NotFound(
+          who + ": the library file does not exist (library = " + library_setting + ")");
     }
     return Status::FailedPrecondition(who + ": cannot load the library: " + lib.status().message());
   }
   LoadedLibrary out;
   out.library = std::shared_ptr<SharedLibrary>(std::move(*lib));
-  auto entry = reinterpret_cast<chatpro_plugin_entry_fn>(out.library->Symbol("chatpro_plugin_entry"));
+  auto entry =
+      reinterpret_cast<chatpro_plugin_entry_fn>(out.library->Symbol("chatpro_plugin_entry"));
   if (entry == nullptr) {
     return Status::FailedPrecondition(
         who + ": not a ChatPro plugin: it does not export the symbol chatpro_plugin_entry");
@@ -95,10 +97,9 @@ std::string ResolvePluginLibrary(const std::string& library, const std::string& 
   for (char& c : short_name) {
     if (c == '-') c = '_';  // the plugin's own name ("retention-age") works too
   }
-  std::filesystem::path dir = plugins_dir.empty()
-                                  ? std::filesystem::path(executable_dir) / ".." / "lib" /
-                                        "chatpro" / "plugins"
-                                  : std::filesystem::path(plugins_dir);
+  std::filesystem::path dir = plugins_dir.empty() ? std::filesystem::path(executable_dir) / ".." /
+                                                        "lib" / "chatpro" / "plugins"
+                                                  : std::filesystem::path(plugins_dir);
   return (dir / PluginFileName(short_name)).lexically_normal().string();
 }
 

@@ -23,8 +23,8 @@ class KeepNewest {
  public:
   KeepNewest(const chatpro_setting* settings, std::size_t count) {
     ps::Settings s(settings, count, {"count", "scope", "groups"});
-    count_ = ps::ParseCount("count", s.Required("count", "count = 10000"), 1,
-                            1'000'000'000'000, "messages");
+    count_ = ps::ParseCount("count", s.Required("count", "count = 10000"), 1, 1'000'000'000'000,
+                            "messages");
     scope_ = ps::Scope::FromSettings(s);
   }
 

@@ -110,8 +110,10 @@ class Patterns {
       }
     }
     bool ignore_case = false;
-    if (const std::string* v = s.Single("ignore_case")) ignore_case = ps::ParseBool("ignore_case", *v);
-    if (const std::string* v = s.Single("card_numbers")) card_numbers_ = ps::ParseBool("card_numbers", *v);
+    if (const std::string* v = s.Single("ignore_case"))
+      ignore_case = ps::ParseBool("ignore_case", *v);
+    if (const std::string* v = s.Single("card_numbers"))
+      card_numbers_ = ps::ParseBool("card_numbers", *v);
     if (const std::string* v = s.Single("reason")) {
       if (v->empty()) throw ps::SettingError("setting 'reason' is empty");
       reason_ = *v;
@@ -162,7 +164,8 @@ class Patterns {
       } catch (const std::regex_error& e) {
         throw ps::SettingError("setting 'pattern' = '" + pattern +
                                "' is not a usable regular expression (ECMAScript syntax, no "
-                               "back-references): " + e.what());
+                               "back-references): " +
+                               e.what());
       }
       any += (any.empty() ? "(?:" : "|(?:") + pattern + ")";
     }

@@ -36,8 +36,8 @@ class RetentionAge {
 };
 
 const chatpro_plugin kPlugin = {
-    CHATPRO_PLUGIN_API_VERSION,       "retention-age", &ps::Create<RetentionAge>,
-    &ps::Destroy<RetentionAge>,       nullptr,         &ps::Retention<RetentionAge>,
+    CHATPRO_PLUGIN_API_VERSION, "retention-age", &ps::Create<RetentionAge>,
+    &ps::Destroy<RetentionAge>, nullptr,         &ps::Retention<RetentionAge>,
 };
 
 }  // namespace

@@ -27,7 +27,8 @@ class StripAttachments {
   }
 
   std::uint32_t Decide(const chatpro_message_view& m, std::int64_t now_us) const {
-    bool media = m.content_kind == CHATPRO_CONTENT_VOICE || m.content_kind == CHATPRO_CONTENT_PICTURE;
+    bool media =
+        m.content_kind == CHATPRO_CONTENT_VOICE || m.content_kind == CHATPRO_CONTENT_PICTURE;
     if (media && m.attachment_bytes > 0 && m.attachments_removed == 0 && scope_.Contains(m) &&
         ps::OlderThanDays(m, now_us, days_)) {
       return CHATPRO_RETAIN_STRIP_ATTACHMENTS;
@@ -41,8 +42,12 @@ class StripAttachments {
 };
 
 const chatpro_plugin kPlugin = {
-    CHATPRO_PLUGIN_API_VERSION,        "strip-attachments", &ps::Create<StripAttachments>,
-    &ps::Destroy<StripAttachments>,    nullptr,             &ps::Retention<StripAttachments>,
+    CHATPRO_PLUGIN_API_VERSION,
+    "strip-attachments",
+    &ps::Create<StripAttachments>,
+    &ps::Destroy<StripAttachments>,
+    nullptr,
+    &ps::Retention<StripAttachments>,
 };
 
 }  // namespace

@@ -182,7 +182,8 @@ class Scope {
         }
         out.groups_.emplace_back(name);
       }
-      if (line.empty()) throw SettingError("setting 'groups' is empty (use: groups = name1, name2)");
+      if (line.empty())
+        throw SettingError("setting 'groups' is empty (use: groups = name1, name2)");
     }
     if (scope == nullptr || *scope == "all") {
       out.kind_ = out.groups_.empty() ? Kind::kAll : Kind::kGroups;

@@ -3,7 +3,6 @@
 // The built-in plugins, loaded from their built modules with dlopen as the
 // broker loads them, and driven only through the C API.
 #include <dlfcn.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -31,7 +30,8 @@ class Module {
     std::string path = std::string(CHATPRO_TEST_PLUGIN_DIR) + "/libchatpro_" + short_name + ".so";
     handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle_ == nullptr) throw std::runtime_error(::dlerror());
-    auto entry = reinterpret_cast<chatpro_plugin_entry_fn>(::dlsym(handle_, "chatpro_plugin_entry"));
+    auto entry =
+        reinterpret_cast<chatpro_plugin_entry_fn>(::dlsym(handle_, "chatpro_plugin_entry"));
     if (entry == nullptr) throw std::runtime_error("no chatpro_plugin_entry in " + path);
     api_ = entry();
   }
@@ -91,7 +91,8 @@ class Instance {
 chatpro_string Str(const std::string& s) { return {s.data(), s.size()}; }
 
 // A message view; strings point into static storage or the caller's strings.
-chatpro_message_view Message(std::int64_t age_us, chatpro_content_kind kind = CHATPRO_CONTENT_TEXT) {
+chatpro_message_view Message(std::int64_t age_us,
+                             chatpro_content_kind kind = CHATPRO_CONTENT_TEXT) {
   chatpro_message_view m;
   std::memset(&m, 0, sizeof m);
   m.struct_size = sizeof m;
@@ -188,8 +189,9 @@ TEST(RetentionAge, RefusesBadSettingsNamingTheKey) {
   EXPECT_NE(CreateError("retention_age", {{"days", "-3"}}).find("'days'"), std::string::npos);
   EXPECT_NE(CreateError("retention_age", {{"days", "99999999999999999999999"}}).find("'days'"),
             std::string::npos);
-  EXPECT_NE(CreateError("retention_age", {{"days", "1"}, {"days", "2"}}).find("'days' is set twice"),
-            std::string::npos);
+  EXPECT_NE(
+      CreateError("retention_age", {{"days", "1"}, {"days", "2"}}).find("'days' is set twice"),
+      std::string::npos);
   EXPECT_NE(CreateError("retention_age", {{"days", "1"}, {"scope", "some"}}).find("'scope'"),
             std::string::npos);
   EXPECT_NE(CreateError("retention_age", {{"days", "1"}, {"scope", "direct"}, {"groups", "HR"}})
@@ -258,11 +260,13 @@ TEST(KeepNewest, KeepsTheNewestCountMessagesOfEachConversation) {
 TEST(KeepNewest, RefusesBadSettingsNamingTheKey) {
   EXPECT_NE(CreateError("keep_newest", {}).find("'count' is required"), std::string::npos);
   EXPECT_NE(CreateError("keep_newest", {{"count", "0"}}).find("'count'"), std::string::npos);
-  EXPECT_NE(CreateError("keep_newest", {{"count", "10"}, {"days", "3"}}).find("unknown setting 'days'"),
-            std::string::npos);
+  EXPECT_NE(
+      CreateError("keep_newest", {{"count", "10"}, {"days", "3"}}).find("unknown setting 'days'"),
+      std::string::npos);
 }
 
-chatpro_message_view Text(const std::string& text, chatpro_content_kind kind = CHATPRO_CONTENT_TEXT) {
+chatpro_message_view Text(const std::string& text,
+                          chatpro_content_kind kind = CHATPRO_CONTENT_TEXT) {
   chatpro_message_view m = Message(0, kind);
   m.text = Str(text);
   return m;
@@ -286,7 +290,9 @@ TEST(Patterns, RejectsTextAndEditsMatchingAPattern) {
 
 TEST(Patterns, FlagsInsteadWhenAskedAndUsesTheConfiguredReason) {
   Module m("patterns");
-  Instance p(m, {{"action", "flag"}, {"pattern", "confidential"}, {"ignore_case", "true"},
+  Instance p(m, {{"action", "flag"},
+                 {"pattern", "confidential"},
+                 {"ignore_case", "true"},
                  {"reason", "Marked for review: confidential"}});
   std::string text = "CONFIDENTIAL figures";
   chatpro_accept_result r = p.Accept(Text(text));
@@ -297,15 +303,16 @@ TEST(Patterns, FlagsInsteadWhenAskedAndUsesTheConfiguredReason) {
 TEST(Patterns, FindsCardNumbersThatPassTheLuhnCheck) {
   Module m("patterns");
   Instance p(m, {{"card_numbers", "true"}});
-  for (std::string card : {"4111111111111111", "card 4111 1111 1111 1111 thanks",
-                           "4111-1111-1111-1111", "ref 12 4111 1111 1111 1111", "378282246310005",
-                           "6011 0009 9013 9424"}) {
+  for (std::string card :
+       {"4111111111111111", "card 4111 1111 1111 1111 thanks", "4111-1111-1111-1111",
+        "ref 12 4111 1111 1111 1111", "378282246310005", "6011 0009 9013 9424"}) {
     chatpro_accept_result r = p.Accept(Text(card));
     EXPECT_EQ(r.verdict, CHATPRO_ACCEPT_REJECT) << card;
     EXPECT_STREQ(r.reason, "message contains what looks like a payment card number");
   }
-  for (std::string fine : {"4111111111111112", "call 0800 123 4567", "4111  1111 1111 1111",
-                           "order 12345678901234567890123", "411111111111", "4111111111111111111111"}) {
+  for (std::string fine :
+       {"4111111111111112", "call 0800 123 4567", "4111  1111 1111 1111",
+        "order 12345678901234567890123", "411111111111", "4111111111111111111111"}) {
     EXPECT_EQ(p.Accept(Text(fine)).verdict, CHATPRO_ACCEPT_ALLOW) << fine;
   }
 }
@@ -348,7 +355,9 @@ TEST(Patterns, StaysFastAndSafeOnPathologicalInput) {
   Module m("patterns");
   // Classic catastrophic backtracking patterns, and a text far above the
   // 64 KiB examined: neither blows the stack nor takes long.
-  Instance p(m, {{"pattern", "(a|aa)*c"}, {"pattern", "(a*)*b"}, {"pattern", "(x+x+)+y"},
+  Instance p(m, {{"pattern", "(a|aa)*c"},
+                 {"pattern", "(a*)*b"},
+                 {"pattern", "(x+x+)+y"},
                  {"card_numbers", "true"}});
   std::string text(1 << 20, 'a');
   auto start = std::chrono::steady_clock::now();
@@ -403,7 +412,9 @@ TEST(PluginSupport, GuardTurnsAnyExceptionIntoFailed) {
 }
 
 TEST(PluginSupport, Utf8PrefixNeverCutsACharacter) {
-  std::string s = "a\xE2\x82\xAC" "b";  // a € b
+  std::string s =
+      "a\xE2\x82\xAC"
+      "b";  // a € b
   EXPECT_EQ(plugin_support::Utf8Prefix(s, 10), 5u);
   EXPECT_EQ(plugin_support::Utf8Prefix(s, 4), 4u);
   EXPECT_EQ(plugin_support::Utf8Prefix(s, 3), 1u);

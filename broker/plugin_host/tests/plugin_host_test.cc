@@ -2,7 +2,6 @@
 #include "broker/plugin_host/plugin_host.h"
 
 #include <dlfcn.h>
-
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -86,7 +85,8 @@ TEST(PluginHost, AnotherApiVersionIsRefused) {
 
 TEST(PluginHost, APluginWithoutHooksIsRefused) {
   PluginsOptions o{kTestDir, {Instance("idle", "test_no_hooks")}};
-  EXPECT_TRUE(Has(LoadError(o, StatusCode::kFailedPrecondition), "neither an accept nor a retention hook"));
+  EXPECT_TRUE(
+      Has(LoadError(o, StatusCode::kFailedPrecondition), "neither an accept nor a retention hook"));
 }
 
 TEST(PluginHost, ACreateFailureCarriesThePluginsReason) {
@@ -123,8 +123,9 @@ class LiveInstances {
 
 TEST(PluginHost, AFailureLaterLeavesNothingCreated) {
   LiveInstances live;
-  PluginsOptions o{kTestDir,
-                   {Instance("first", "test_good"), Instance("second", "test_good", {{"fail", "no"}})}};
+  PluginsOptions o{
+      kTestDir,
+      {Instance("first", "test_good"), Instance("second", "test_good", {{"fail", "no"}})}};
   EXPECT_EQ(LoadError(o, StatusCode::kInvalidArgument).find("plugin 'second'"), 0u);
   EXPECT_EQ(live.count(), 0);
 }

@@ -27,7 +27,8 @@ struct Instance {
   std::string reject;
 };
 
-void* Create(const chatpro_setting* settings, size_t count, char* error, size_t error_size) noexcept {
+void* Create(const chatpro_setting* settings, size_t count, char* error,
+             size_t error_size) noexcept {
   try {
     auto* instance = new Instance();
     for (size_t i = 0; i < count; ++i) {
@@ -53,10 +54,12 @@ void Destroy(void* instance) noexcept {
 }
 
 #ifndef TEST_PLUGIN_NO_HOOKS
-int OnAccept(void* instance, const chatpro_message_view* m, int64_t, chatpro_accept_result* r) noexcept {
+int OnAccept(void* instance, const chatpro_message_view* m, int64_t,
+             chatpro_accept_result* r) noexcept {
   const auto* self = static_cast<Instance*>(instance);
   std::string text(m->text.data, m->text.size);
-  r->verdict = !self->reject.empty() && text == self->reject ? CHATPRO_ACCEPT_REJECT : CHATPRO_ACCEPT_ALLOW;
+  r->verdict =
+      !self->reject.empty() && text == self->reject ? CHATPRO_ACCEPT_REJECT : CHATPRO_ACCEPT_ALLOW;
   std::snprintf(r->reason, sizeof r->reason, "test says no");
   return CHATPRO_PLUGIN_OK;
 }
@@ -69,17 +72,25 @@ int Retention(void*, const chatpro_message_view* m, int64_t, uint32_t* verdict) 
 #endif
 
 #ifdef TEST_PLUGIN_NO_HOOKS
-const chatpro_plugin kPlugin = {TEST_PLUGIN_API_VERSION, "test", &Create, &Destroy, nullptr, nullptr};
+const chatpro_plugin kPlugin = {
+    TEST_PLUGIN_API_VERSION, "test", &Create, &Destroy, nullptr, nullptr};
 #else
-const chatpro_plugin kPlugin = {TEST_PLUGIN_API_VERSION, "test", &Create, &Destroy, &OnAccept, &Retention};
+const chatpro_plugin kPlugin = {
+    TEST_PLUGIN_API_VERSION, "test", &Create, &Destroy, &OnAccept, &Retention};
 #endif
 
 }  // namespace
 
-extern "C" CHATPRO_PLUGIN_EXPORT int test_plugin_live_instances(void) { return live_instances.load(); }
+extern "C" CHATPRO_PLUGIN_EXPORT int test_plugin_live_instances(void) {
+  return live_instances.load();
+}
 
 #ifndef TEST_PLUGIN_NO_ENTRY
-extern "C" CHATPRO_PLUGIN_EXPORT const chatpro_plugin* chatpro_plugin_entry(void) { return &kPlugin; }
+extern "C" CHATPRO_PLUGIN_EXPORT const chatpro_plugin* chatpro_plugin_entry(void) {
+  return &kPlugin;
+}
 #else
-extern "C" CHATPRO_PLUGIN_EXPORT const chatpro_plugin* chatpro_plugin_other_symbol(void) { return &kPlugin; }
+extern "C" CHATPRO_PLUGIN_EXPORT const chatpro_plugin* chatpro_plugin_other_symbol(void) {
+  return &kPlugin;
+}
 #endif
