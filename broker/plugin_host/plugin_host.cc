@@ -59,8 +59,8 @@ Result<LoadedLibrary> OpenPluginLibrary(const std::string& path, const std::stri
         ", but this broker supports version " + std::to_string(CHATPRO_PLUGIN_API_VERSION) +
         "; rebuild the plugin against this broker's chatpro_plugin.h");
   }
-  if (out.api->create == nullptr || out.api->destroy == nullptr) {
-    return Status::FailedPrecondition(who + ": its descriptor lacks create or destroy");
+  if (out.api->name == nullptr || out.api->create == nullptr || out.api->destroy == nullptr) {
+    return Status::FailedPrecondition(who + ": its descriptor lacks a name, create or destroy");
   }
   if (out.api->on_accept == nullptr && out.api->retention == nullptr) {
     return Status::FailedPrecondition(who + ": it has neither an accept nor a retention hook");

@@ -89,6 +89,11 @@ TEST(PluginHost, APluginWithoutHooksIsRefused) {
       Has(LoadError(o, StatusCode::kFailedPrecondition), "neither an accept nor a retention hook"));
 }
 
+TEST(PluginHost, AnIncompleteDescriptorIsRefused) {
+  PluginsOptions o{kTestDir, {Instance("nameless", "test_no_name")}};
+  EXPECT_TRUE(Has(LoadError(o, StatusCode::kFailedPrecondition), "lacks a name")) << o.dir;
+}
+
 TEST(PluginHost, ACreateFailureCarriesThePluginsReason) {
   PluginsOptions o{kTestDir, {Instance("picky", "test_good", {{"fail", "setting 'x' is wrong"}})}};
   std::string e = LoadError(o, StatusCode::kInvalidArgument);

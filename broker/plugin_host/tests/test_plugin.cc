@@ -6,6 +6,7 @@
 //  - TEST_PLUGIN_NO_ENTRY: exports no chatpro_plugin_entry.
 //  - TEST_PLUGIN_API_VERSION=N: claims another API version.
 //  - TEST_PLUGIN_NO_HOOKS: neither hook.
+//  - TEST_PLUGIN_NO_NAME: a descriptor without a name.
 // It also exports test_plugin_live_instances() so a test can check that
 // every instance was destroyed.
 #include <atomic>
@@ -14,6 +15,12 @@
 #include <string>
 
 #include "plugins/api/chatpro_plugin.h"
+
+#ifdef TEST_PLUGIN_NO_NAME
+#define TEST_PLUGIN_NAME nullptr
+#else
+#define TEST_PLUGIN_NAME "test"
+#endif
 
 #ifndef TEST_PLUGIN_API_VERSION
 #define TEST_PLUGIN_API_VERSION CHATPRO_PLUGIN_API_VERSION
@@ -73,10 +80,10 @@ int Retention(void*, const chatpro_message_view* m, int64_t, uint32_t* verdict) 
 
 #ifdef TEST_PLUGIN_NO_HOOKS
 const chatpro_plugin kPlugin = {
-    TEST_PLUGIN_API_VERSION, "test", &Create, &Destroy, nullptr, nullptr};
+    TEST_PLUGIN_API_VERSION, TEST_PLUGIN_NAME, &Create, &Destroy, nullptr, nullptr};
 #else
 const chatpro_plugin kPlugin = {
-    TEST_PLUGIN_API_VERSION, "test", &Create, &Destroy, &OnAccept, &Retention};
+    TEST_PLUGIN_API_VERSION, TEST_PLUGIN_NAME, &Create, &Destroy, &OnAccept, &Retention};
 #endif
 
 }  // namespace
