@@ -28,9 +28,9 @@ std::string ResolvePluginLibrary(const std::string& library, const std::string& 
 // Loads every configured plugin instance, in configuration order: opens its
 // library (each file once), checks that it exports `chatpro_plugin_entry`,
 // that the descriptor's api_version is CHATPRO_PLUGIN_API_VERSION and that it
-// has create, destroy and at least one hook, then creates the instance with
-// its settings. A plugin with both hooks gets two instances (one per hook,
-// as they run on different threads). The returned set destroys the instances
+// has a name, create, destroy and at least one hook, then creates the
+// instance with its settings. A plugin with both hooks gets two instances
+// (one per hook, as they run on different threads). The returned set destroys the instances
 // and then unloads the libraries when it is destroyed.
 //
 // On failure returns, naming the instance ("plugin 'trim'"), the file and the
