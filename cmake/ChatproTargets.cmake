@@ -27,3 +27,35 @@ function(chatpro_executable name)
   target_compile_options(${name} PRIVATE ${CHATPRO_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
 endfunction()
+
+# Where the built-in plugins are put in the build tree, beside bin/ as in an
+# installation (<prefix>/bin/chatpro-broker, <prefix>/lib/chatpro/plugins/).
+set(CHATPRO_PLUGIN_OUTPUT_DIR ${CMAKE_BINARY_DIR}/lib/chatpro/plugins)
+
+# chatpro_plugin(NAME SOURCES ... [OUTPUT_DIR dir]): a plugin as a loadable
+# module named libchatpro_NAME.so. It sees only the plugin API header (and the
+# header-only helpers in plugins/support), links no ChatPro library, and
+# exports nothing but `chatpro_plugin_entry`.
+function(chatpro_plugin name)
+  cmake_parse_arguments(ARG "" "OUTPUT_DIR" "SOURCES" ${ARGN})
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR ${CHATPRO_PLUGIN_OUTPUT_DIR})
+  endif()
+  add_library(${name} MODULE ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${CHATPRO_WARNINGS})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR})
+  set_target_properties(${name} PROPERTIES
+    PREFIX "lib"
+    OUTPUT_NAME ${name}
+    CXX_VISIBILITY_PRESET hidden
+    C_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR})
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    # Hidden visibility leaves some template and typeinfo symbols of the
+    # standard library exported; the version script makes the list exact.
+    set(map ${CMAKE_SOURCE_DIR}/plugins/support/exports.map)
+    target_link_options(${name} PRIVATE -Wl,--version-script=${map})
+    set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS ${map})
+  endif()
+endfunction()

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +30,7 @@
 #include "broker/core/encrypting_message_store.h"
 #include "broker/crypto/keys.h"
 #include "broker/crypto/storage_key_ring.h"
+#include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
 
@@ -53,6 +56,10 @@ Messages, attachments and records about people are encrypted at rest
 DATA_DIR/storage.key, mode 0600), made when the store is created. Back it up
 with the data: without it the store cannot be read. A store that has data
 but no key file is refused rather than given a new key.
+
+Retention and policy plugins are configured in [plugin.NAME] sections and
+loaded at start (and by --check-config); one that cannot be loaded, or that
+refuses its settings, stops the start with the reason.
 
 Options:
   --config FILE          read settings from FILE (relative paths in it are
@@ -220,6 +227,51 @@ int RotateStorageKey(const StoreOptions& options) {
   return 0;
 }
 
+// The folder of the running executable, which the default plugin folder
+// (../lib/chatpro/plugins) is relative to.
+std::string ExecutableDir(const char* argv0) {
+  std::string path;
+  char buffer[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  if (n > 0) {
+    path.assign(buffer, static_cast<size_t>(n));
+  } else if (char* real = ::realpath(argv0, nullptr)) {
+    path = real;
+    std::free(real);
+  } else {
+    path = argv0;
+  }
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Free bytes (for unprivileged users) on the file system holding `dir`: the
+// retention engine's low-disk probe. Unknown counts as plenty, so that a
+// failing statvfs never triggers deletions.
+std::uint64_t FreeBytes(const std::string& dir) {
+  struct statvfs fs;
+  if (::statvfs(dir.c_str(), &fs) != 0) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(fs.f_bavail) * static_cast<std::uint64_t>(fs.f_frsize);
+}
+
+// Loads the configured plugins; prints the reason and returns nullopt on failure.
+std::optional<std::unique_ptr<core::PluginSet>> LoadConfiguredPlugins(const PluginsOptions& options,
+                                                                      const char* argv0) {
+  Result<std::unique_ptr<core::PluginSet>> set = plugin_host::LoadPlugins(options, ExecutableDir(argv0));
+  if (!set.ok()) {
+    std::cerr << "chatpro-broker: cannot load plugins: " << set.status().message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*set);
+}
+
+std::string DescribePlugin(const core::PluginInstance& p) {
+  std::string hooks;
+  if (p.accept_instance != nullptr) hooks = "accept hook";
+  if (p.retention_instance != nullptr) hooks += std::string(hooks.empty() ? "" : ", ") + "retention hook";
+  return "'" + p.name + "' = " + p.api->name + " (" + p.library + "; " + hooks + ")";
+}
+
 void RaiseFileLimit() {
   struct rlimit rl;
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -326,16 +378,33 @@ int Run(int argc, char** argv) {
   }
   options->config_path = args->config;
   if (args->check_config) {
+    // Loading the plugins is part of the check: a missing library or a
+    // setting a plugin refuses is reported here, not at the next start.
+    std::optional<std::unique_ptr<core::PluginSet>> plugins =
+        LoadConfiguredPlugins(options->plugins, argv[0]);
+    if (!plugins) return 1;
     std::cout << "configuration is valid\n"
               << "  data_dir = " << options->store.data_dir << "\n"
               << "  listen = " << options->transport.listen << "\n"
               << "  durability = " << (options->store.durability == Durability::kFsync ? "fsync" : "os")
               << "\n"
               << "  key_file = " << options->store.key_file << "\n";
+    for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     return 0;
   }
   SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
   if (args->rotate_storage_key) return RotateStorageKey(options->store);
+
+  // Before the store: a broken plugin stops the start at once. Declared before
+  // the broker, so it outlives it (destroyed after the broker has stopped).
+  std::unique_ptr<core::PluginSet> plugins;
+  if (args->init_admin.empty()) {
+    std::optional<std::unique_ptr<core::PluginSet>> loaded =
+        LoadConfiguredPlugins(options->plugins, argv[0]);
+    if (!loaded) return 1;
+    plugins = std::move(*loaded);
+    for (const auto& p : plugins->plugins()) LOG_INFO() << "loaded plugin " << DescribePlugin(*p);
+  }
 
   Status st = crypto::InitCrypto();
   if (st.ok()) st = EnsureDataDir(options->store.data_dir);
@@ -374,6 +443,9 @@ int Run(int argc, char** argv) {
                                    : options->transport.public_address;
   core::Broker broker(options->core, options->store.durability,
                       {server_keys->public_key, public_address}, &encrypted_store, &clock);
+  if (plugins != nullptr) broker.SetPlugins(plugins.get());
+  const std::string data_dir = options->store.data_dir;
+  broker.SetRetention(options->retention, [data_dir] { return FreeBytes(data_dir); });
   st = broker.Open();
   if (!st.ok()) {
     std::cerr << "chatpro-broker: cannot load the store: " << st.message() << "\n";

@@ -3,11 +3,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <map>
+#include <set>
 #include <sstream>
 
 namespace chatpro {
@@ -204,12 +208,154 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetDuration(&o.core.wipe_confirmation_wait_us, v, 1'000'000ll);
        }},
+      {"plugins.dir", "where plugins named without a path are found (default <broker executable's folder>/../lib/chatpro/plugins)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         if (v.empty()) return Status::InvalidArgument("must not be empty");
+         o.plugins.dir = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
+      {"retention.interval", "how often the retention policies run (default 1h)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.retention.interval_us, v, 1'000'000ll);
+       }},
+      {"retention.batch_messages", "messages removed per write batch (default 500)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.retention.batch_messages, ParseUnsigned(v), 1, 1'000'000);
+       }},
+      {"retention.low_disk_free", "run retention at once when the data folder's disk has less free space than this, 0 for never (default 1GiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.retention.low_disk_free_bytes, ParseSize(v), 0, 1ull << 50);
+       }},
+      {"cases.approval_valid", "how long an approval lets a case's export start (default 72h)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.cases.approval_valid_us, v, 60 * 1'000'000ll);
+       }},
+      {"cases.embargo", "after this long the people concerned can see their data was accessed (default 30d)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.cases.embargo_us, v, 0);
+       }},
+      {"cases.export_dir", "where exports are written (default <data_dir>/exports)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         if (v.empty()) return Status::InvalidArgument("must not be empty");
+         o.cases.export_dir = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
       {"limits.send_hwm", "ZeroMQ send high-water mark per client, in frames (default 10000)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.transport.send_hwm, ParseUnsigned(v), 100, 10'000'000);
        }},
   };
   return fields;
+}
+
+
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+}
+
+// Collects [plugin.NAME] settings: `library` and every other key, in order.
+// A key given on the command line replaces that key's values from the file
+// (the first flag clears them, further flags add to them, so several
+// `--set plugin.x.pattern=...` work).
+class PluginSettings {
+ public:
+  // Handles `key` if it is a plugin.NAME.KEY setting; false if it is not.
+  bool Handles(const Setting& s) const { return s.key.rfind("plugin.", 0) == 0; }
+
+  Status Apply(BrokerOptions& o, const Setting& s, const std::string& dir, bool from_flags) {
+    std::string_view rest = std::string_view(s.key).substr(7);
+    size_t dot = rest.find('.');
+    auto error = [&](const std::string& why) {
+      return Status::InvalidArgument(s.where + ": " + s.key + " " + why);
+    };
+    if (dot == std::string_view::npos || dot == 0) {
+      return error("is not a plugin setting: plugins are configured in [plugin.NAME] sections");
+    }
+    std::string name(rest.substr(0, dot));
+    std::string key(rest.substr(dot + 1));
+    for (char c : name) {
+      if (!IsNameChar(c)) {
+        return error("has an invalid plugin instance name '" + name +
+                     "' (use letters, digits, '-' and '_')");
+      }
+    }
+    if (key.empty()) return error("has no key");
+    for (char c : key) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+        return error("has an invalid key '" + key + "' (use letters, digits and '_')");
+      }
+    }
+    PluginOptions& p = Instance(o, name, s.where);
+    if (key == "library") {
+      if (s.value.empty()) return error("must not be empty");
+      if (!from_flags && file_library_set_.count(name) != 0) {
+        return error("is set twice in [plugin." + name + "]");
+      }
+      if (!from_flags) file_library_set_.insert(name);
+      std::string v = s.value;
+      if (v.find('/') != std::string::npos || EndsWithLibrarySuffix(v)) v = ResolvePath(v, dir);
+      p.library = v;
+      return Status::Ok();
+    }
+    if (from_flags && overridden_.insert({name, key}).second) {
+      auto& list = p.settings;
+      list.erase(std::remove_if(list.begin(), list.end(),
+                                [&](const auto& kv) { return kv.first == key; }),
+                 list.end());
+    }
+    p.settings.emplace_back(key, s.value);
+    return Status::Ok();
+  }
+
+  // Every instance needs its library.
+  Status Check(const BrokerOptions& o) const {
+    for (const PluginOptions& p : o.plugins.instances) {
+      if (p.library.empty()) {
+        return Status::InvalidArgument(where_.at(p.name) + ": [plugin." + p.name +
+                                       "] has no 'library' setting (e.g. library = retention_age)");
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static bool EndsWithLibrarySuffix(const std::string& v) {
+    for (const char* suffix : {".so", ".dll", ".dylib"}) {
+      size_t n = std::strlen(suffix);
+      if (v.size() > n && v.compare(v.size() - n, n, suffix) == 0) return true;
+    }
+    return false;
+  }
+
+  PluginOptions& Instance(BrokerOptions& o, const std::string& name, const std::string& where) {
+    for (PluginOptions& p : o.plugins.instances) {
+      if (p.name == name) return p;
+    }
+    where_[name] = where;
+    o.plugins.instances.push_back(PluginOptions{name, "", {}});
+    return o.plugins.instances.back();
+  }
+
+  std::map<std::string, std::string> where_;  // instance -> where it was first set
+  std::set<std::string> file_library_set_;
+  std::set<std::pair<std::string, std::string>> overridden_;  // (instance, key) set by flags
+};
+
+// Cuts a `#` comment off a line. A `#` inside a quoted value is kept, so that
+// e.g. a plugin's `pattern = "#[0-9]+"` can hold one.
+std::string_view StripComment(std::string_view line) {
+  size_t from = 0;
+  size_t eq = line.find('=');
+  size_t hash = line.find('#');
+  if (eq != std::string_view::npos && (hash == std::string_view::npos || eq < hash)) {
+    size_t v = line.find_first_not_of(" \t", eq + 1);
+    if (v != std::string_view::npos && (line[v] == '"' || line[v] == '\'')) {
+      size_t close = line.find(line[v], v + 1);
+      if (close != std::string_view::npos) from = close + 1;
+    }
+  }
+  hash = line.find('#', from);
+  return hash == std::string_view::npos ? line : line.substr(0, hash);
 }
 
 }  // namespace
@@ -272,8 +418,7 @@ Result<std::vector<Setting>> ParseConfigText(std::string_view text, std::string_
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ++line_no;
     std::string where = std::string(source_name) + ":" + std::to_string(line_no);
-    size_t hash = line.find('#');
-    if (hash != std::string_view::npos) line = line.substr(0, hash);
+    line = StripComment(line);
     line = Trim(line);
     if (line.empty()) continue;
     if (line.front() == '[') {
@@ -316,7 +461,9 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
                                    const std::string& config_dir) {
   BrokerOptions o;
   o.store.data_dir = DefaultDataDir();
-  auto apply = [&](const Setting& s, const std::string& dir) -> Status {
+  PluginSettings plugins;
+  auto apply = [&](const Setting& s, const std::string& dir, bool from_flags) -> Status {
+    if (plugins.Handles(s)) return plugins.Apply(o, s, dir, from_flags);
     for (const Field& f : Fields()) {
       if (s.key == f.key) {
         Status st = f.set(o, s.value, dir);
@@ -329,11 +476,13 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
     }
     return Status::InvalidArgument(s.where + ": unknown setting '" + s.key + "'");
   };
-  for (const Setting& s : file_settings) CHATPRO_RETURN_IF_ERROR(apply(s, config_dir));
+  for (const Setting& s : file_settings) CHATPRO_RETURN_IF_ERROR(apply(s, config_dir, false));
   char cwd[4096];
   std::string here = ::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) : std::string();
-  for (const Setting& s : flag_settings) CHATPRO_RETURN_IF_ERROR(apply(s, here));
+  for (const Setting& s : flag_settings) CHATPRO_RETURN_IF_ERROR(apply(s, here, true));
+  CHATPRO_RETURN_IF_ERROR(plugins.Check(o));
   if (o.store.key_file.empty()) o.store.key_file = o.store.data_dir + "/storage.key";
+  if (o.cases.export_dir.empty()) o.cases.export_dir = o.store.data_dir + "/exports";
   if (o.transport.max_frame_bytes == 0) {
     o.transport.max_frame_bytes = o.core.max_attachment_bytes + (1ull << 20);
   }
@@ -351,6 +500,10 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
 std::vector<std::pair<std::string, std::string>> DescribeSettings() {
   std::vector<std::pair<std::string, std::string>> out;
   for (const Field& f : Fields()) out.emplace_back(f.key, f.help);
+  out.emplace_back("plugin.NAME.library",
+                   "a plugin instance: the library's short name (retention_age, strip_attachments, "
+                   "keep_newest, patterns) or a path");
+  out.emplace_back("plugin.NAME.KEY", "a setting passed to that plugin instance (may repeat)");
   return out;
 }
 

@@ -3,10 +3,15 @@
 // Parsing of chatpro-broker's config file and command-line settings.
 //
 // The file is plain text, one `key = value` per line, grouped by `[section]`
-// headers; `#` starts a comment. Each setting is addressed as section.key,
-// e.g. `limits.max_text_bytes`, and the same names are used on the command
-// line (`--set limits.max_text_bytes=32KiB`). Sizes take B, KiB, MiB, GiB;
-// durations take ms, s, min, h, d.
+// headers; `#` starts a comment (except inside a quoted value). Each setting
+// is addressed as section.key, e.g. `limits.max_text_bytes`, and the same
+// names are used on the command line (`--set limits.max_text_bytes=32KiB`).
+// Sizes take B, KiB, MiB, GiB; durations take ms, s, min, h, d.
+//
+// Plugin instances are [plugin.NAME] sections (`--set plugin.NAME.KEY=V`):
+// `library` is required; every other key is kept, in order and repeats
+// included, for the plugin (PluginOptions::settings). A key set on the
+// command line replaces that key's values from the file.
 //
 // Thread-safety: pure functions.
 #pragma once

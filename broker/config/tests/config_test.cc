@@ -81,5 +81,115 @@ TEST(Config, ParsesSizesAndDurations) {
   EXPECT_FALSE(ParseDuration("10").ok());
 }
 
+TEST(Config, ReadsPluginSectionsKeepingEveryOtherKeyInOrder) {
+  auto file = ParseConfigText(
+      "[plugins]\ndir = plugins\n"
+      "[plugin.delete-after-1y]\nlibrary = retention_age\ndays = 365\n"
+      "[plugin.no-secrets]\nlibrary = patterns\npattern = \"#[0-9]+\"  # a hash in quotes stays\n"
+      "pattern = pass(word)?\naction = flag\n"
+      "[plugin.mine]\nlibrary = ../lib/libmine.so\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->plugins.dir, "/etc/chatpro/plugins");
+  ASSERT_EQ(o->plugins.instances.size(), 3u);
+  const PluginOptions& age = o->plugins.instances[0];
+  EXPECT_EQ(age.name, "delete-after-1y");
+  EXPECT_EQ(age.library, "retention_age");
+  ASSERT_EQ(age.settings.size(), 1u);
+  EXPECT_EQ(age.settings[0], std::make_pair(std::string("days"), std::string("365")));
+  const PluginOptions& patterns = o->plugins.instances[1];
+  ASSERT_EQ(patterns.settings.size(), 3u);
+  EXPECT_EQ(patterns.settings[0].second, "#[0-9]+");
+  EXPECT_EQ(patterns.settings[1].second, "pass(word)?");
+  EXPECT_EQ(patterns.settings[2].first, "action");
+  EXPECT_EQ(o->plugins.instances[2].library, "/etc/chatpro/../lib/libmine.so");
+}
+
+TEST(Config, CommandLinePluginSettingsAddInstancesAndReplaceKeys) {
+  auto file = ParseConfigText(
+      "[plugin.trim]\nlibrary = keep_newest\ncount = 5\nscope = groups\n"
+      "[plugin.p]\nlibrary = patterns\npattern = a\npattern = b\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok());
+  std::vector<Setting> flags = {
+      {"plugin.trim.count", "10", "--set plugin.trim.count"},
+      {"plugin.p.pattern", "c", "--set plugin.p.pattern"},
+      {"plugin.p.pattern", "d", "--set plugin.p.pattern"},
+      {"plugin.age.library", "retention_age", "--set plugin.age.library"},
+      {"plugin.age.days", "30", "--set plugin.age.days"},
+  };
+  auto o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->plugins.instances.size(), 3u);
+  using KV = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(o->plugins.instances[0].settings, (KV{{"scope", "groups"}, {"count", "10"}}));
+  EXPECT_EQ(o->plugins.instances[1].settings, (KV{{"pattern", "c"}, {"pattern", "d"}}));
+  EXPECT_EQ(o->plugins.instances[2].name, "age");
+  EXPECT_EQ(o->plugins.instances[2].library, "retention_age");
+  EXPECT_EQ(o->plugins.instances[2].settings, (KV{{"days", "30"}}));
+}
+
+TEST(Config, APluginSectionWithoutLibraryIsAnErrorNamingIt) {
+  auto file = ParseConfigText("[plugin.trim]\ncount = 5\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  auto o = BuildOptions(*file, {}, "/etc");
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("[plugin.trim] has no 'library'"), std::string::npos)
+      << o.status();
+  EXPECT_NE(o.status().message().find("c.conf:2"), std::string::npos) << o.status();
+
+  file = ParseConfigText("[plugin.trim]\nlibrary = a\nlibrary = b\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  EXPECT_NE(BuildOptions(*file, {}, "/etc").status().message().find("set twice"), std::string::npos);
+  file = ParseConfigText("[plugin]\nlibrary = a\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  EXPECT_NE(BuildOptions(*file, {}, "/etc").status().message().find("[plugin.NAME]"),
+            std::string::npos);
+  file = ParseConfigText("[plugin.a b]\nlibrary = a\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  EXPECT_NE(BuildOptions(*file, {}, "/etc").status().message().find("instance name"),
+            std::string::npos);
+  EXPECT_FALSE(BuildOptions({}, {{"plugin.x.library", "", "--set plugin.x.library"}}, "").ok());
+}
+
+TEST(Config, ReadsRetentionAndCasesSettings) {
+  auto file = ParseConfigText(
+      "[broker]\ndata_dir = /srv/chatpro\n"
+      "[retention]\ninterval = 15min\nbatch_messages = 200\nlow_disk_free = 5GiB\n"
+      "[cases]\napproval_valid = 24h\nembargo = 14d\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok());
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->retention.interval_us, 15ll * 60 * 1'000'000);
+  EXPECT_EQ(o->retention.batch_messages, 200u);
+  EXPECT_EQ(o->retention.low_disk_free_bytes, 5ull << 30);
+  EXPECT_EQ(o->cases.approval_valid_us, 24ll * 3600 * 1'000'000);
+  EXPECT_EQ(o->cases.embargo_us, 14ll * 86400 * 1'000'000);
+  EXPECT_EQ(o->cases.export_dir, "/srv/chatpro/exports");
+
+  std::vector<Setting> flags = {{"cases.export_dir", "/mnt/exports", "--set cases.export_dir"},
+                                {"retention.low_disk_free", "0", "--set retention.low_disk_free"}};
+  o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->cases.export_dir, "/mnt/exports");
+  EXPECT_EQ(o->retention.low_disk_free_bytes, 0u);
+
+  o = BuildOptions({}, {}, "");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->retention.interval_us, 3600ll * 1'000'000);
+  EXPECT_EQ(o->retention.batch_messages, 500u);
+
+  for (const char* bad : {"[retention]\ninterval = 0s\n", "[retention]\nbatch_messages = 0\n",
+                          "[retention]\nlow_disk_free = lots\n", "[cases]\napproval_valid = 10s\n",
+                          "[cases]\nembargo = soon\n"}) {
+    file = ParseConfigText(bad, "c.conf");
+    ASSERT_TRUE(file.ok());
+    EXPECT_FALSE(BuildOptions(*file, {}, "/etc").ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace chatpro
