@@ -591,8 +591,12 @@ void FakeBroker::Run() {
           r.Add(rid, wire::Body::ExportInfo,
                 wire::CreateExportInfoDirect(r.fbb, kDoneExport, 32, "done", 120, 4, size).Union());
         } else if (seen.id == kRunningExport) {
+          const bool running = running_polls > 0;
+          if (running && running_polls != INT_MAX) --running_polls;
           r.Add(rid, wire::Body::ExportInfo,
-                wire::CreateExportInfoDirect(r.fbb, kRunningExport, 32, "running", 10, 1, 4096)
+                wire::CreateExportInfoDirect(r.fbb, kRunningExport, 32,
+                                             running ? "running" : "done", running ? 10 : 120,
+                                             running ? 1 : 4, running ? 4096 : size)
                     .Union());
         } else if (seen.id == 79) {
           r.Add(rid, wire::Body::ExportInfo,

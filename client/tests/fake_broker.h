@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -83,7 +84,7 @@ class FakeBroker {
   // History of kStrippedConversation holds a picture (seq 1) and a voice
   // message (seq 2) whose bytes retention removed at kStrippedAtUs.
   static constexpr std::uint64_t kStrippedConversation = 8;
-  static constexpr std::int64_t kStrippedAtUs = 1'700'000'086'400'000'000;
+  static constexpr std::int64_t kStrippedAtUs = 1'700'086'400'000'000;
 
   // Records management. Export kDoneExport is finished and holds
   // export_data(); kRunningExport is still running (a download is
@@ -103,6 +104,9 @@ class FakeBroker {
     kError,          // the second request gets Error IoError
   };
   void SetExportData(std::string data);
+  // ExportStatus of kRunningExport answers "running" this many more times,
+  // then "done". Default: always running.
+  std::atomic<int> running_polls{INT_MAX};
   std::atomic<ExportFault> export_fault{ExportFault::kNone};
   // Most bytes per chunk, below what the client asks for. Default: no limit.
   std::atomic<std::uint32_t> export_chunk_limit{UINT32_MAX};
