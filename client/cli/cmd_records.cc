@@ -32,6 +32,19 @@ Result<std::uint64_t> OneId(const Invocation& inv, const std::string& what) {
   return *id;
 }
 
+// Prints one JSON object per line with `json`, or the lines for people.
+template <typename T>
+int PrintList(const Invocation& inv, const std::vector<T>& items,
+              std::string (*json)(const T&), const std::vector<std::string>& lines) {
+  if (inv.args.Has("json")) {
+    for (const auto& item : items) {
+      if (!PrintLine(json(item))) return kExitError;
+    }
+    return kExitOk;
+  }
+  return PrintAll(lines) ? kExitOk : kExitError;
+}
+
 int NoArguments(const Invocation& inv) {
   return UsageError(inv, inv.name + " takes no arguments");
 }
@@ -90,7 +103,7 @@ int HoldList(const Invocation& inv) {
   if (!client.ok()) return Fail(inv, client.status());
   auto holds = (*client)->ListHolds(inv.args.Has("all"));
   if (!holds.ok()) return Fail(inv, holds.status());
-  return PrintAll(FormatHolds(*holds)) ? kExitOk : kExitError;
+  return PrintList(inv, *holds, HoldJson, FormatHolds(*holds));
 }
 
 // ------------------------------------------------------------------ retention and plugins
@@ -101,7 +114,8 @@ int RetentionRun(const Invocation& inv) {
   if (!client.ok()) return Fail(inv, client.status());
   auto report = (*client)->RunRetention(/*dry_run=*/!inv.args.Has("apply"));
   if (!report.ok()) return Fail(inv, report.status());
-  return PrintAll(FormatRetentionReport(*report)) ? kExitOk : kExitError;
+  return PrintList(inv, std::vector<client::RetentionReport>{*report}, RetentionReportJson,
+                   FormatRetentionReport(*report));
 }
 
 int Plugins(const Invocation& inv) {
@@ -110,7 +124,7 @@ int Plugins(const Invocation& inv) {
   if (!client.ok()) return Fail(inv, client.status());
   auto plugins = (*client)->ListPlugins();
   if (!plugins.ok()) return Fail(inv, plugins.status());
-  return PrintAll(FormatPlugins(*plugins)) ? kExitOk : kExitError;
+  return PrintList(inv, *plugins, PluginJson, FormatPlugins(*plugins));
 }
 
 // ------------------------------------------------------------------ cases
@@ -199,7 +213,7 @@ int CaseList(const Invocation& inv) {
   if (!client.ok()) return Fail(inv, client.status());
   auto cases = (*client)->ListCases();
   if (!cases.ok()) return Fail(inv, cases.status());
-  return PrintAll(FormatCases(*cases)) ? kExitOk : kExitError;
+  return PrintList(inv, *cases, CaseJson, FormatCases(*cases));
 }
 
 // ------------------------------------------------------------------ exports
@@ -239,7 +253,9 @@ int ExportStatus(const Invocation& inv) {
   if (!client.ok()) return Fail(inv, client.status());
   auto info = (*client)->ExportStatus(*id);
   if (!info.ok()) return Fail(inv, info.status());
-  if (!PrintLine(FormatExport(*info))) return kExitError;
+  if (!PrintLine(inv.args.Has("json") ? ExportJson(*info) : FormatExport(*info))) {
+    return kExitError;
+  }
   return info->failed() ? kExitError : kExitOk;
 }
 
@@ -285,6 +301,7 @@ int MyDataAccess(const Invocation& inv) {
   if (!client.ok()) return Fail(inv, client.status());
   auto cases = (*client)->MyDataAccess();
   if (!cases.ok()) return Fail(inv, cases.status());
+  if (inv.args.Has("json")) return PrintList(inv, *cases, CaseJson, {});
   if (cases->empty()) {
     return PrintLine("no access to your messages is on record (a case stays hidden until its "
                      "embargo ends)")
@@ -321,26 +338,27 @@ std::vector<CommandSpec> RecordsCommands() {
        "what it covered. The reason goes into the audit log.",
        {{"reason", "TEXT", "why the hold may end (required)"}},
        HoldLift},
-      {"admin hold list", "admin hold list [--all]", "list legal holds (administrators, auditors)",
+      {"admin hold list", "admin hold list [--all] [--json]", "list legal holds (administrators, auditors)",
        "Prints the holds in force, one per line: id, target (user or conversation), case\n"
        "reference, who set it and when, when it was lifted (\"-\" while in force), reason.",
-       {{"all", "", "include lifted holds"}},
+       {{"all", "", "include lifted holds"}, {"json", "", "one JSON object per line"}},
        HoldList},
-      {"admin retention run", "admin retention run [--apply]",
+      {"admin retention run", "admin retention run [--apply] [--json]",
        "run the retention policies now (administrators)",
        "Runs the configured retention policies over the whole store. Without --apply it\n"
        "is a dry run: nothing is removed and the report says what would be. The report:\n"
        "messages examined, deleted, attachments stripped (voice and picture bytes\n"
        "removed, the message kept), attachment bytes, conversations touched, messages a\n"
        "legal hold protected, and each policy's counts.",
-       {{"apply", "", "remove what the policies select (default: dry run)"}},
+       {{"apply", "", "remove what the policies select (default: dry run)"},
+        {"json", "", "the report as one JSON object"}},
        RetentionRun},
-      {"admin plugins", "admin plugins", "list the loaded plugins (administrators, auditors)",
+      {"admin plugins", "admin plugins [--json]", "list the loaded plugins (administrators, auditors)",
        "Prints each plugin instance the broker loaded: its configured name, the plugin's\n"
        "own name, its hooks (accept: decides on incoming messages; retention: decides\n"
        "what retention removes), how many of its calls failed (a failing plugin never\n"
        "deletes anything), and the library file.",
-       {},
+       {{"json", "", "one JSON object per line"}},
        Plugins},
       {"admin case open",
        "admin case open --kind subject-access|search --basis TEXT --subject LOGIN "
@@ -369,10 +387,10 @@ std::vector<CommandSpec> RecordsCommands() {
        "requester cannot approve their own case.",
        {},
        CaseApprove},
-      {"admin case list", "admin case list", "list the cases (administrators, auditors)",
+      {"admin case list", "admin case list [--json]", "list the cases (administrators, auditors)",
        "Prints each case: id, kind, state (awaiting approval, approved, expired,\n"
        "exported), subjects, requester, approver, scope and legal basis.",
-       {},
+       {{"json", "", "one JSON object per line"}},
        CaseList},
       {"admin export start", "admin export start CASE_ID [--wait]",
        "start the export of an approved case",
@@ -381,12 +399,12 @@ std::vector<CommandSpec> RecordsCommands() {
        "prints its final state (exit status 1 if it failed).",
        {{"wait", "", "wait until the export is done"}},
        ExportStart},
-      {"admin export status", "admin export status ID", "how far export ID is",
+      {"admin export status", "admin export status ID [--json]", "how far export ID is",
        "Prints the export's state (running, done, failed) with the messages,\n"
        "attachments and bytes so far, e.g.\n"
        "  export 77 of case 32: done, 120 messages, 4 attachments, 1.2 MiB (1258291 bytes)\n"
        "Exit status 1 if the export failed.",
-       {},
+       {{"json", "", "one JSON object per line"}},
        ExportStatus},
       {"admin export download", "admin export download ID --output FILE [--force]",
        "download finished export ID into FILE",
@@ -397,11 +415,11 @@ std::vector<CommandSpec> RecordsCommands() {
        {{"output", "FILE", "where the zip file goes (required)"},
         {"force", "", "replace FILE if it exists"}},
        ExportDownload},
-      {"my-data-access", "my-data-access", "cases that accessed your messages",
+      {"my-data-access", "my-data-access [--json]", "cases that accessed your messages",
        "Prints every case that concerned you (a subject access request or a search of\n"
        "your messages): who asked, on what legal basis, who approved it, and its scope.\n"
        "A case shows up only once its embargo has ended.",
-       {},
+       {{"json", "", "one JSON object per line"}},
        MyDataAccess},
   };
 }

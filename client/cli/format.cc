@@ -518,4 +518,69 @@ std::string FormatExport(const client::ExportInfo& e) {
   return out;
 }
 
+std::string HoldJson(const client::HoldInfo& h) {
+  return "{\"id\":" + std::to_string(h.id) + ",\"target\":\"" +
+         (h.target.is_user() ? "user" : "conversation") + "\",\"login\":" +
+         JsonString(h.target.login) + ",\"conversation_id\":" +
+         std::to_string(h.target.conversation_id) + ",\"case_ref\":" + JsonString(h.case_ref) +
+         ",\"reason\":" + JsonString(h.reason) + ",\"created_by\":" + JsonString(h.created_by) +
+         ",\"created_at_us\":" + std::to_string(h.created_at_us) +
+         ",\"lifted_by\":" + JsonString(h.lifted_by) +
+         ",\"lifted_at_us\":" + std::to_string(h.lifted_at_us) + "}";
+}
+
+std::string RetentionReportJson(const client::RetentionReport& r) {
+  std::string j = std::string("{\"dry_run\":") + Bool(r.dry_run) +
+                  ",\"started_at_us\":" + std::to_string(r.started_at_us) +
+                  ",\"finished_at_us\":" + std::to_string(r.finished_at_us) +
+                  ",\"messages_examined\":" + std::to_string(r.messages_examined) +
+                  ",\"messages_deleted\":" + std::to_string(r.messages_deleted) +
+                  ",\"attachments_stripped\":" + std::to_string(r.attachments_stripped) +
+                  ",\"attachment_bytes\":" + std::to_string(r.attachment_bytes) +
+                  ",\"conversations\":" + std::to_string(r.conversations) +
+                  ",\"held_protected\":" + std::to_string(r.held_protected) + ",\"policies\":[";
+  for (std::size_t i = 0; i < r.policies.size(); ++i) {
+    const auto& p = r.policies[i];
+    j += (i ? ",{\"policy\":" : "{\"policy\":") + JsonString(p.policy) +
+         ",\"deleted\":" + std::to_string(p.deleted) +
+         ",\"stripped\":" + std::to_string(p.stripped) + "}";
+  }
+  return j + "]}";
+}
+
+std::string PluginJson(const client::PluginInfo& p) {
+  return "{\"name\":" + JsonString(p.name) + ",\"plugin\":" + JsonString(p.plugin) +
+         ",\"library\":" + JsonString(p.library) + ",\"accept_hook\":" + Bool(p.accept_hook) +
+         ",\"retention_hook\":" + Bool(p.retention_hook) +
+         ",\"failures\":" + std::to_string(p.failures) + "}";
+}
+
+std::string CaseJson(const client::CaseInfo& c) {
+  std::string subjects;
+  for (const auto& s : c.subjects) subjects += (subjects.empty() ? "" : ",") + JsonString(s);
+  std::string conversations;
+  for (std::uint64_t id : c.conversations) {
+    conversations += (conversations.empty() ? "" : ",") + std::to_string(id);
+  }
+  return "{\"id\":" + std::to_string(c.id) + ",\"kind\":\"" +
+         std::string(client::CaseKindName(c.kind)) + "\",\"state\":" + JsonString(c.state) +
+         ",\"legal_basis\":" + JsonString(c.legal_basis) + ",\"subjects\":[" + subjects +
+         "],\"conversations\":[" + conversations + "],\"from_us\":" + std::to_string(c.from_us) +
+         ",\"to_us\":" + std::to_string(c.to_us) + ",\"keyword\":" + JsonString(c.keyword) +
+         ",\"redact_others\":" + Bool(c.redact_others) +
+         ",\"requested_by\":" + JsonString(c.requested_by) +
+         ",\"requested_at_us\":" + std::to_string(c.requested_at_us) +
+         ",\"approved_by\":" + JsonString(c.approved_by) +
+         ",\"approved_at_us\":" + std::to_string(c.approved_at_us) +
+         ",\"approval_expires_at_us\":" + std::to_string(c.approval_expires_at_us) +
+         ",\"visible_to_subjects_at_us\":" + std::to_string(c.visible_to_subjects_at_us) + "}";
+}
+
+std::string ExportJson(const client::ExportInfo& e) {
+  return "{\"id\":" + std::to_string(e.id) + ",\"case_id\":" + std::to_string(e.case_id) +
+         ",\"state\":" + JsonString(e.state) + ",\"messages\":" + std::to_string(e.messages) +
+         ",\"attachments\":" + std::to_string(e.attachments) +
+         ",\"bytes\":" + std::to_string(e.bytes) + ",\"error\":" + JsonString(e.error) + "}";
+}
+
 }  // namespace chatpro::cli

@@ -113,6 +113,14 @@ std::vector<std::string> FormatCases(const std::vector<client::CaseInfo>& cases)
 // 4 attachments, 14 bytes" (or "running", or "failed: WHY").
 std::string FormatExport(const client::ExportInfo& e);
 
+// One JSON object each, for --json (times as Unix microseconds, like the
+// library's fields).
+std::string HoldJson(const client::HoldInfo& hold);
+std::string RetentionReportJson(const client::RetentionReport& report);
+std::string PluginJson(const client::PluginInfo& plugin);
+std::string CaseJson(const client::CaseInfo& c);
+std::string ExportJson(const client::ExportInfo& e);
+
 // `chatpro admin reports`: the report, then the reported message indented.
 std::vector<std::string> FormatReport(const client::ReportInfo& report);
 // The message (if any) is a FormatJson object under "message".

@@ -691,6 +691,52 @@ TEST_F(CliRunTest, MyDataAccessListsTheCasesThatConcernedMe) {
   EXPECT_TRUE(Contains(o.lines[5], "requested by:       root ")) << o.lines[5];
 }
 
+TEST_F(CliRunTest, RecordsListsHaveJsonForScripts) {
+  Output holds = Chatpro({"admin", "hold", "list", "--all", "--json"});
+  ASSERT_EQ(holds.code, kExitOk) << holds.err;
+  ASSERT_EQ(holds.lines.size(), 2u);
+  EXPECT_EQ(holds.lines[0],
+            "{\"id\":21,\"target\":\"user\",\"login\":\"ben\",\"conversation_id\":0,"
+            "\"case_ref\":\"LIT-2026-7\",\"reason\":\"pending lawsuit\",\"created_by\":\"ana\","
+            "\"created_at_us\":1700000000000000,\"lifted_by\":\"\",\"lifted_at_us\":0}");
+  EXPECT_TRUE(Contains(holds.lines[1], "\"target\":\"conversation\",\"login\":\"\","
+                                       "\"conversation_id\":3,"))
+      << holds.lines[1];
+  Output report = Chatpro({"admin", "retention", "run", "--json"});
+  ASSERT_EQ(report.code, kExitOk) << report.err;
+  EXPECT_EQ(report.lines,
+            std::vector<std::string>{
+                "{\"dry_run\":true,\"started_at_us\":1700000000000000,\"finished_at_us\":"
+                "1700000001500000,\"messages_examined\":1000,\"messages_deleted\":40,"
+                "\"attachments_stripped\":12,\"attachment_bytes\":5242880,\"conversations\":3,"
+                "\"held_protected\":7,\"policies\":[{\"policy\":\"chats-2y\",\"deleted\":40,"
+                "\"stripped\":0},{\"policy\":\"media-90d\",\"deleted\":0,\"stripped\":12}]}"});
+  Output plugins = Chatpro({"admin", "plugins", "--json"});
+  ASSERT_EQ(plugins.lines.size(), 2u);
+  EXPECT_EQ(plugins.lines[1],
+            "{\"name\":\"no-exe\",\"plugin\":\"attachment-filter\",\"library\":"
+            "\"/usr/lib/chatpro/plugins/libfilter.so\",\"accept_hook\":true,"
+            "\"retention_hook\":false,\"failures\":2}");
+  Output cases = Chatpro({"admin", "case", "list", "--json"});
+  ASSERT_EQ(cases.lines.size(), 2u);
+  EXPECT_EQ(cases.lines[1],
+            "{\"id\":31,\"kind\":\"search\",\"state\":\"awaiting approval\",\"legal_basis\":"
+            "\"internal investigation\",\"subjects\":[\"ben\",\"carl\"],\"conversations\":[3,4],"
+            "\"from_us\":1698796800000000,\"to_us\":1701388799999999,\"keyword\":\"invoice\","
+            "\"redact_others\":true,\"requested_by\":\"ana\",\"requested_at_us\":"
+            "1700000000000000,\"approved_by\":\"\",\"approved_at_us\":0,"
+            "\"approval_expires_at_us\":0,\"visible_to_subjects_at_us\":0}");
+  Output mine = Chatpro({"my-data-access", "--json"});
+  ASSERT_EQ(mine.lines.size(), 1u);
+  EXPECT_EQ(mine.lines[0].rfind("{\"id\":32,\"kind\":\"subject-access\",\"state\":\"exported\"", 0),
+            0u);
+  Output status = Chatpro({"admin", "export", "status", "79", "--json"});
+  EXPECT_EQ(status.code, kExitError);
+  EXPECT_EQ(status.lines, std::vector<std::string>{
+                              "{\"id\":79,\"case_id\":32,\"state\":\"failed\",\"messages\":0,"
+                              "\"attachments\":0,\"bytes\":0,\"error\":\"disk full\"}"});
+}
+
 TEST_F(CliRunTest, HistoryShowsStrippedMediaAsRemovedAndSavesNothing) {
   const std::string media = root_ + "/media";
   Output o = Chatpro({"history", "--conversation", "8", "--save-dir", media});
