@@ -94,6 +94,11 @@ struct Message {
   std::uint64_t client_msg_id = 0;
   std::int64_t sent_at_us = 0;  // broker receive time, Unix microseconds
   Content content;
+  // When a retention policy removed the bytes of this voice message or
+  // picture (Unix microseconds); 0 if the message is whole. A stripped
+  // Voice or Picture keeps its metadata (codec, duration, MIME type, size)
+  // but its audio, image and thumbnail are empty.
+  std::int64_t attachments_removed_at_us = 0;
 };
 
 // ------------------------------------------------------------------ directory
@@ -189,6 +194,140 @@ struct AuditVerification {
   std::uint64_t first_broken_seq = 0;  // 0 if whole
   std::string message;                 // the broker's explanation
 };
+
+// ------------------------------------------------------------------ records management
+
+// What a legal hold covers: a person (everything they sent or received) or
+// one conversation. Exactly one of the two is set.
+struct HoldTarget {
+  std::string login;
+  std::uint64_t conversation_id = 0;
+
+  static HoldTarget User(std::string login) { return HoldTarget{std::move(login), 0}; }
+  static HoldTarget Conversation(std::uint64_t id) { return HoldTarget{{}, id}; }
+  bool is_user() const { return conversation_id == 0; }
+};
+
+// A legal hold: while it is in force no retention policy removes anything it
+// covers.
+struct HoldInfo {
+  std::uint64_t id = 0;
+  HoldTarget target;
+  std::string case_ref;  // the organisation's reference, e.g. "LIT-2026-7"
+  std::string reason;
+  std::string created_by;  // login
+  std::int64_t created_at_us = 0;
+  std::string lifted_by;          // empty while in force
+  std::int64_t lifted_at_us = 0;  // 0 while in force
+
+  bool in_force() const { return lifted_at_us == 0; }
+};
+
+// What one retention policy (a plugin instance) removed, or would remove.
+struct PolicyCount {
+  std::string policy;  // the instance name from the broker's configuration
+  std::uint64_t deleted = 0;   // messages
+  std::uint64_t stripped = 0;  // messages whose attachment bytes go
+};
+
+// The outcome of a retention run (RunRetention).
+struct RetentionReport {
+  bool dry_run = true;  // true: nothing was removed; the counts say what would be
+  std::int64_t started_at_us = 0;
+  std::int64_t finished_at_us = 0;
+  std::uint64_t messages_examined = 0;
+  std::uint64_t messages_deleted = 0;
+  std::uint64_t attachments_stripped = 0;
+  std::uint64_t attachment_bytes = 0;  // audio and image bytes removed (or that would be)
+  std::uint64_t conversations = 0;     // conversations touched
+  std::uint64_t held_protected = 0;    // messages a legal hold kept
+  std::vector<PolicyCount> policies;
+};
+
+// A plugin instance the broker has loaded.
+struct PluginInfo {
+  std::string name;     // the instance name from the configuration
+  std::string plugin;   // the plugin's own name
+  std::string library;  // the file it was loaded from
+  bool accept_hook = false;     // decides on incoming messages
+  bool retention_hook = false;  // decides what retention removes
+  std::uint64_t failures = 0;   // calls that failed (a failing plugin never deletes)
+};
+
+enum class CaseKind {
+  kSubjectAccess,  // a person asks for their data
+  kSearch,         // an investigation: messages matching a scope
+};
+std::string_view CaseKindName(CaseKind kind);  // "subject-access", "search"
+// Parses a case kind name; InvalidArgument if unknown.
+Result<CaseKind> ParseCaseKind(std::string_view name);
+
+// A request for access to people's messages (OpenCase).
+struct CaseRequest {
+  CaseKind kind = CaseKind::kSubjectAccess;
+  std::string legal_basis;                  // why; required
+  std::vector<std::string> subjects;        // logins whose data is concerned; at least one
+  std::vector<std::uint64_t> conversations; // a search: only these (empty: all of the subjects')
+  std::int64_t from_us = 0;                 // Unix microseconds; 0: from the start
+  std::int64_t to_us = 0;                   // 0: until now
+  std::string keyword;                      // a search: only messages containing it
+  bool redact_others = false;               // replace other people's identities in the export
+};
+
+// A case as the broker keeps it.
+struct CaseInfo {
+  std::uint64_t id = 0;
+  CaseKind kind = CaseKind::kSubjectAccess;
+  std::string state;  // "awaiting approval", "approved", "expired", "exported"
+  std::string legal_basis;
+  std::vector<std::string> subjects;
+  std::vector<std::uint64_t> conversations;
+  std::int64_t from_us = 0;
+  std::int64_t to_us = 0;
+  std::string keyword;
+  bool redact_others = false;
+  std::string requested_by;
+  std::int64_t requested_at_us = 0;
+  std::string approved_by;  // empty until approved
+  std::int64_t approved_at_us = 0;
+  std::int64_t approval_expires_at_us = 0;     // exports must start before this
+  std::int64_t visible_to_subjects_at_us = 0;  // end of the embargo (MyDataAccess)
+};
+
+// An export of an approved case: a zip file the broker builds in the
+// background.
+struct ExportInfo {
+  std::uint64_t id = 0;
+  std::uint64_t case_id = 0;
+  std::string state;  // "running", "done", "failed"
+  std::uint64_t messages = 0;
+  std::uint64_t attachments = 0;
+  std::uint64_t bytes = 0;  // size of the zip so far
+  std::string error;        // why it failed
+
+  bool running() const { return state == "running"; }
+  bool done() const { return state == "done"; }
+  bool failed() const { return state == "failed"; }
+};
+
+// One piece of a finished export file (ReadExportChunk).
+struct ExportChunk {
+  std::uint64_t export_id = 0;
+  std::uint64_t offset = 0;  // where `data` starts in the file
+  std::string data;
+  std::uint64_t total_bytes = 0;  // the file's size
+  bool done = false;              // this chunk ends the file
+};
+
+// The most one export chunk carries (the broker's default). Default: 1 MiB.
+constexpr std::uint32_t kExportChunkBytes = 1u << 20;
+
+// Called by DownloadExport() after each chunk is written: bytes written so
+// far and the file's total size.
+using ExportProgress = std::function<void(std::uint64_t written, std::uint64_t total)>;
+
+// What DownloadExport() does when the output file exists already.
+enum class ExistingFile { kRefuse, kReplace };
 
 // Who this connection is, from the broker's HelloReply.
 struct SessionInfo {
@@ -398,6 +537,59 @@ class Client {
   // Checks the audit log's hash chain (administrators, auditors). A broken
   // chain is a successful result with whole == false.
   virtual Result<AuditVerification> AdminVerifyAudit() = 0;
+
+  // ---- records management. Each call returns the broker's error on
+  // failure: PermissionDenied (the caller's role may not do this), NotFound
+  // (no such user, conversation, hold, case or export), FailedPrecondition
+  // (the state does not allow it, e.g. a case not yet approved, or a broker
+  // built without the feature), InvalidArgument; and Unavailable if the broker
+  // does not answer.
+
+  // Puts a person or a conversation on legal hold (administrators): nothing
+  // it covers is removed by any policy until the hold is lifted. `case_ref`
+  // and `reason` are required (InvalidArgument, without asking the broker).
+  virtual Result<HoldInfo> SetHold(HoldTarget target, std::string case_ref,
+                                   std::string reason) = 0;
+  // Lifts hold `hold_id` (administrators); `reason` is required.
+  virtual Status LiftHold(std::uint64_t hold_id, std::string reason) = 0;
+  // The holds in force, and with `include_lifted` the lifted ones too.
+  virtual Result<std::vector<HoldInfo>> ListHolds(bool include_lifted) = 0;
+  // Runs the retention policies now (administrators). With `dry_run` nothing
+  // is removed and the report says what would be.
+  virtual Result<RetentionReport> RunRetention(bool dry_run) = 0;
+  // The plugin instances the broker has loaded (administrators, auditors).
+  virtual Result<std::vector<PluginInfo>> ListPlugins() = 0;
+
+  // Opens a case for access to people's messages. Four eyes: someone of the
+  // other role must approve it (ApproveCase) before an export may start.
+  // InvalidArgument without asking the broker if there is no legal basis, no
+  // subject, or from_us > to_us.
+  virtual Result<CaseInfo> OpenCase(CaseRequest request) = 0;
+  virtual Result<CaseInfo> ApproveCase(std::uint64_t case_id) = 0;
+  virtual Result<std::vector<CaseInfo>> ListCases() = 0;
+  // Starts the export of an approved case; it runs in the background
+  // (ExportStatus tells how far it is).
+  virtual Result<ExportInfo> StartExport(std::uint64_t case_id) = 0;
+  virtual Result<ExportInfo> ExportStatus(std::uint64_t export_id) = 0;
+  // One piece of a finished export: at most `max_bytes` from `offset`. The
+  // broker answers FailedPrecondition while the export is still running.
+  virtual Result<ExportChunk> ReadExportChunk(std::uint64_t export_id, std::uint64_t offset,
+                                              std::uint32_t max_bytes) = 0;
+  // Downloads a finished export into `path`, a chunk of up to 1 MiB at a time
+  // (never the whole file in memory): written into a temporary file (mode
+  // 0600) beside `path`, synced, then renamed to `path`. `progress`, if set,
+  // is called on this thread after each chunk.
+  // On failure nothing is left at `path` or beside it, and returns
+  // AlreadyExists if `path` exists and `existing` is kRefuse (checked before
+  // the first request and again when renaming); DataLoss if the chunks do not
+  // line up (a chunk for another export or offset, a size that changes, a
+  // chunk past the end, a file that ends early); IoError naming the file; or
+  // the broker's error (FailedPrecondition while it still runs).
+  Status DownloadExport(std::uint64_t export_id, const std::string& path,
+                        const ExportProgress& progress = {},
+                        ExistingFile existing = ExistingFile::kRefuse);
+  // Any user: the cases that concerned them, once their embargo has passed.
+  virtual Result<std::vector<CaseInfo>> MyDataAccess() = 0;
 
   // Stops handing deliveries to on_message. Called from on_message, the
   // current message still counts as processed; every later delivery (also

@@ -533,6 +533,181 @@ Result<AuditVerification> ClientImpl::AdminVerifyAudit() {
       });
 }
 
+// ------------------------------------------------------------------ records management
+
+Result<HoldInfo> ClientImpl::SetHold(HoldTarget target, std::string case_ref,
+                                     std::string reason) {
+  if (target.is_user() && target.login.empty()) {
+    return Status::InvalidArgument("a hold names a user or a conversation");
+  }
+  if (!target.is_user() && !target.login.empty()) {
+    return Status::InvalidArgument("a hold names a user or a conversation, not both");
+  }
+  if (case_ref.empty()) return Status::InvalidArgument("a hold needs a case reference");
+  if (reason.empty()) return Status::InvalidArgument("a hold needs a reason");
+  std::size_t bytes = kEnvelopeOverheadBytes + target.login.size() + case_ref.size() + reason.size();
+  return Call<HoldInfo>(
+      bytes,
+      [target = std::move(target), case_ref = std::move(case_ref), reason = std::move(reason)](
+          FrameWriter& w, std::uint64_t id) { w.AddAdminSetHold(id, target, case_ref, reason); },
+      [](const wire::Envelope& env) -> Result<HoldInfo> {
+        if (const auto* info = env.body_as_HoldInfo()) return HoldFromWire(*info);
+        return Unexpected(env, "HoldInfo");
+      });
+}
+
+Status ClientImpl::LiftHold(std::uint64_t hold_id, std::string reason) {
+  if (hold_id == 0) return Status::InvalidArgument("name the hold to lift by its id");
+  if (reason.empty()) return Status::InvalidArgument("lifting a hold needs a reason");
+  std::size_t bytes = kEnvelopeOverheadBytes + reason.size();
+  // The broker answers Done or the lifted hold (HoldInfo); either is success.
+  return CallForDone(bytes, [hold_id, reason = std::move(reason)](FrameWriter& w,
+                                                                   std::uint64_t id) {
+    w.AddAdminLiftHold(id, hold_id, reason);
+  });
+}
+
+Result<std::vector<HoldInfo>> ClientImpl::ListHolds(bool include_lifted) {
+  return Call<std::vector<HoldInfo>>(
+      kEnvelopeOverheadBytes,
+      [include_lifted](FrameWriter& w, std::uint64_t id) {
+        w.AddAdminListHolds(id, include_lifted);
+      },
+      [](const wire::Envelope& env) -> Result<std::vector<HoldInfo>> {
+        const auto* list = env.body_as_HoldList();
+        if (list == nullptr) return Unexpected(env, "HoldList");
+        std::vector<HoldInfo> out;
+        if (list->holds() != nullptr) {
+          for (const auto* h : *list->holds()) out.push_back(HoldFromWire(*h));
+        }
+        return out;
+      });
+}
+
+Result<RetentionReport> ClientImpl::RunRetention(bool dry_run) {
+  return Call<RetentionReport>(
+      kEnvelopeOverheadBytes,
+      [dry_run](FrameWriter& w, std::uint64_t id) { w.AddAdminRetentionRun(id, dry_run); },
+      [](const wire::Envelope& env) -> Result<RetentionReport> {
+        if (const auto* report = env.body_as_RetentionReport()) {
+          return RetentionReportFromWire(*report);
+        }
+        return Unexpected(env, "RetentionReport");
+      });
+}
+
+Result<std::vector<PluginInfo>> ClientImpl::ListPlugins() {
+  return Call<std::vector<PluginInfo>>(
+      kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddAdminListPlugins(id); },
+      [](const wire::Envelope& env) -> Result<std::vector<PluginInfo>> {
+        const auto* list = env.body_as_PluginList();
+        if (list == nullptr) return Unexpected(env, "PluginList");
+        std::vector<PluginInfo> out;
+        if (list->plugins() != nullptr) {
+          for (const auto* p : *list->plugins()) out.push_back(PluginFromWire(*p));
+        }
+        return out;
+      });
+}
+
+Result<CaseInfo> ClientImpl::CallForCase(std::size_t wire_bytes, WriteRequest write) {
+  return Call<CaseInfo>(wire_bytes, std::move(write),
+                        [](const wire::Envelope& env) -> Result<CaseInfo> {
+                          if (const auto* info = env.body_as_CaseInfo()) return CaseFromWire(*info);
+                          return Unexpected(env, "CaseInfo");
+                        });
+}
+
+Result<std::vector<CaseInfo>> ClientImpl::CallForCaseList(WriteRequest write) {
+  return Call<std::vector<CaseInfo>>(
+      kEnvelopeOverheadBytes, std::move(write),
+      [](const wire::Envelope& env) -> Result<std::vector<CaseInfo>> {
+        const auto* list = env.body_as_CaseInfoList();
+        if (list == nullptr) return Unexpected(env, "CaseInfoList");
+        std::vector<CaseInfo> out;
+        if (list->cases() != nullptr) {
+          for (const auto* c : *list->cases()) out.push_back(CaseFromWire(*c));
+        }
+        return out;
+      });
+}
+
+Result<ExportInfo> ClientImpl::CallForExport(WriteRequest write) {
+  return Call<ExportInfo>(kEnvelopeOverheadBytes, std::move(write),
+                          [](const wire::Envelope& env) -> Result<ExportInfo> {
+                            if (const auto* info = env.body_as_ExportInfo()) {
+                              return ExportFromWire(*info);
+                            }
+                            return Unexpected(env, "ExportInfo");
+                          });
+}
+
+Result<CaseInfo> ClientImpl::OpenCase(CaseRequest request) {
+  if (request.legal_basis.empty()) return Status::InvalidArgument("a case needs a legal basis");
+  if (request.subjects.empty()) {
+    return Status::InvalidArgument("a case needs at least one subject (a login)");
+  }
+  for (const auto& s : request.subjects) {
+    if (s.empty()) return Status::InvalidArgument("a subject of a case is a login, not empty");
+  }
+  for (std::uint64_t c : request.conversations) {
+    if (c == 0) return Status::InvalidArgument("a conversation id is a number above 0");
+  }
+  if (request.from_us < 0 || request.to_us < 0) {
+    return Status::InvalidArgument("a case's dates cannot be before 1970");
+  }
+  if (request.to_us != 0 && request.from_us > request.to_us) {
+    return Status::InvalidArgument("a case's date range ends before it starts");
+  }
+  std::size_t bytes = StringsBytes(request.subjects) + request.legal_basis.size() +
+                      request.keyword.size() + request.conversations.size() * 8;
+  return CallForCase(bytes, [request = std::move(request)](FrameWriter& w, std::uint64_t id) {
+    w.AddCaseOpen(id, request);
+  });
+}
+
+Result<CaseInfo> ClientImpl::ApproveCase(std::uint64_t case_id) {
+  if (case_id == 0) return Status::InvalidArgument("name the case to approve by its id");
+  return CallForCase(kEnvelopeOverheadBytes, [case_id](FrameWriter& w, std::uint64_t id) {
+    w.AddCaseApprove(id, case_id);
+  });
+}
+
+Result<std::vector<CaseInfo>> ClientImpl::ListCases() {
+  return CallForCaseList([](FrameWriter& w, std::uint64_t id) { w.AddCaseList(id); });
+}
+
+Result<ExportInfo> ClientImpl::StartExport(std::uint64_t case_id) {
+  if (case_id == 0) return Status::InvalidArgument("name the case to export by its id");
+  return CallForExport(
+      [case_id](FrameWriter& w, std::uint64_t id) { w.AddExportStart(id, case_id); });
+}
+
+Result<ExportInfo> ClientImpl::ExportStatus(std::uint64_t export_id) {
+  if (export_id == 0) return Status::InvalidArgument("name the export by its id");
+  return CallForExport(
+      [export_id](FrameWriter& w, std::uint64_t id) { w.AddExportStatus(id, export_id); });
+}
+
+Result<ExportChunk> ClientImpl::ReadExportChunk(std::uint64_t export_id, std::uint64_t offset,
+                                                std::uint32_t max_bytes) {
+  if (export_id == 0) return Status::InvalidArgument("name the export by its id");
+  if (max_bytes == 0) return Status::InvalidArgument("a chunk of 0 bytes was asked for");
+  return Call<ExportChunk>(
+      kEnvelopeOverheadBytes,
+      [export_id, offset, max_bytes](FrameWriter& w, std::uint64_t id) {
+        w.AddExportDownload(id, export_id, offset, max_bytes);
+      },
+      [](const wire::Envelope& env) -> Result<ExportChunk> {
+        if (const auto* chunk = env.body_as_ExportChunk()) return ExportChunkFromWire(*chunk);
+        return Unexpected(env, "ExportChunk");
+      });
+}
+
+Result<std::vector<CaseInfo>> ClientImpl::MyDataAccess() {
+  return CallForCaseList([](FrameWriter& w, std::uint64_t id) { w.AddMyDataAccess(id); });
+}
+
 void ClientImpl::StopReceiving() { receiving_stopped_ = true; }
 
 }  // namespace internal

@@ -101,6 +101,19 @@ class ClientImpl final : public Client {
   Result<std::vector<AuditEntryInfo>> AdminListAudit(std::uint64_t from_seq,
                                                      std::uint32_t limit) override;
   Result<AuditVerification> AdminVerifyAudit() override;
+  Result<HoldInfo> SetHold(HoldTarget target, std::string case_ref, std::string reason) override;
+  Status LiftHold(std::uint64_t hold_id, std::string reason) override;
+  Result<std::vector<HoldInfo>> ListHolds(bool include_lifted) override;
+  Result<RetentionReport> RunRetention(bool dry_run) override;
+  Result<std::vector<PluginInfo>> ListPlugins() override;
+  Result<CaseInfo> OpenCase(CaseRequest request) override;
+  Result<CaseInfo> ApproveCase(std::uint64_t case_id) override;
+  Result<std::vector<CaseInfo>> ListCases() override;
+  Result<ExportInfo> StartExport(std::uint64_t case_id) override;
+  Result<ExportInfo> ExportStatus(std::uint64_t export_id) override;
+  Result<ExportChunk> ReadExportChunk(std::uint64_t export_id, std::uint64_t offset,
+                                      std::uint32_t max_bytes) override;
+  Result<std::vector<CaseInfo>> MyDataAccess() override;
   void StopReceiving() override;
 
  private:
@@ -168,6 +181,9 @@ class ClientImpl final : public Client {
   Result<T> Call(std::size_t wire_bytes, WriteRequest write,
                  std::function<Result<T>(const wire::Envelope&)> parse);
   Result<Conversation> CallForConversation(std::size_t wire_bytes, WriteRequest write);
+  Result<CaseInfo> CallForCase(std::size_t wire_bytes, WriteRequest write);
+  Result<std::vector<CaseInfo>> CallForCaseList(WriteRequest write);
+  Result<ExportInfo> CallForExport(WriteRequest write);
   // A round trip whose reply is Done (or, from a broker that says more, any
   // reply that is not an Error).
   Status CallForDone(std::size_t wire_bytes, WriteRequest write);

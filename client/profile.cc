@@ -146,6 +146,18 @@ Result<Role> ParseRole(std::string_view name) {
                                  "' (expected user, admin or auditor)");
 }
 
+std::string_view CaseKindName(CaseKind kind) {
+  return kind == CaseKind::kSearch ? "search" : "subject-access";
+}
+
+Result<CaseKind> ParseCaseKind(std::string_view name) {
+  for (CaseKind k : {CaseKind::kSubjectAccess, CaseKind::kSearch}) {
+    if (name == CaseKindName(k)) return k;
+  }
+  return Status::InvalidArgument("unknown case kind '" + std::string(name) +
+                                 "' (expected subject-access or search)");
+}
+
 std::string Profile::DefaultDir() {
   if (const char* p = std::getenv("CHATPRO_PROFILE"); p != nullptr && *p != '\0') return p;
   if (const char* x = std::getenv("XDG_CONFIG_HOME"); x != nullptr && *x != '\0') {

@@ -41,6 +41,7 @@ void FillMessage(const wire::Message& m, Message& out) {
   out.sender_device_id = m.sender_device_id();
   out.client_msg_id = m.client_msg_id();
   out.sent_at_us = m.sent_at_us();
+  out.attachments_removed_at_us = m.attachments_removed_at_us();
   if (const auto* text = m.content_as_Text()) {
     if (auto* reused = std::get_if<Text>(&out.content)) {
       AssignStr(reused->body, text->body());
@@ -156,6 +157,14 @@ wire::Role RoleToWire(Role role) {
     case Role::kUser: break;
   }
   return wire::Role::User;
+}
+
+CaseKind CaseKindFromWire(wire::CaseKind kind) {
+  return kind == wire::CaseKind::Search ? CaseKind::kSearch : CaseKind::kSubjectAccess;
+}
+
+wire::CaseKind CaseKindToWire(CaseKind kind) {
+  return kind == CaseKind::kSearch ? wire::CaseKind::Search : wire::CaseKind::SubjectAccess;
 }
 
 // ------------------------------------------------------------------ outgoing
@@ -399,6 +408,77 @@ void FrameWriter::AddAdminVerifyAudit(std::uint64_t request_id) {
   Add(request_id, wire::Body::AdminVerifyAudit, wire::CreateAdminVerifyAudit(fbb_).Union());
 }
 
+void FrameWriter::AddAdminSetHold(std::uint64_t request_id, const HoldTarget& target,
+                                  std::string_view case_ref, std::string_view reason) {
+  fb::Offset<fb::String> login;
+  if (target.is_user()) login = fbb_.CreateString(target.login);
+  auto c = fbb_.CreateString(case_ref);
+  auto r = fbb_.CreateString(reason);
+  Add(request_id, wire::Body::AdminSetHold,
+      wire::CreateAdminSetHold(fbb_,
+                               target.is_user() ? wire::HoldTarget::User
+                                                : wire::HoldTarget::Conversation,
+                               login, target.conversation_id, c, r)
+          .Union());
+}
+
+void FrameWriter::AddAdminLiftHold(std::uint64_t request_id, std::uint64_t hold_id,
+                                   std::string_view reason) {
+  auto r = fbb_.CreateString(reason);
+  Add(request_id, wire::Body::AdminLiftHold, wire::CreateAdminLiftHold(fbb_, hold_id, r).Union());
+}
+
+void FrameWriter::AddAdminListHolds(std::uint64_t request_id, bool include_lifted) {
+  Add(request_id, wire::Body::AdminListHolds,
+      wire::CreateAdminListHolds(fbb_, include_lifted).Union());
+}
+
+void FrameWriter::AddAdminRetentionRun(std::uint64_t request_id, bool dry_run) {
+  Add(request_id, wire::Body::AdminRetentionRun,
+      wire::CreateAdminRetentionRun(fbb_, dry_run).Union());
+}
+
+void FrameWriter::AddAdminListPlugins(std::uint64_t request_id) {
+  Add(request_id, wire::Body::AdminListPlugins, wire::CreateAdminListPlugins(fbb_).Union());
+}
+
+void FrameWriter::AddCaseOpen(std::uint64_t request_id, const CaseRequest& request) {
+  auto basis = fbb_.CreateString(request.legal_basis);
+  auto subjects = Strings(request.subjects);
+  auto conversations = fbb_.CreateVector(request.conversations);
+  auto keyword = fbb_.CreateString(request.keyword);
+  Add(request_id, wire::Body::CaseOpen,
+      wire::CreateCaseOpen(fbb_, CaseKindToWire(request.kind), basis, subjects, conversations,
+                           request.from_us, request.to_us, keyword, request.redact_others)
+          .Union());
+}
+
+void FrameWriter::AddCaseApprove(std::uint64_t request_id, std::uint64_t case_id) {
+  Add(request_id, wire::Body::CaseApprove, wire::CreateCaseApprove(fbb_, case_id).Union());
+}
+
+void FrameWriter::AddCaseList(std::uint64_t request_id) {
+  Add(request_id, wire::Body::CaseList, wire::CreateCaseList(fbb_).Union());
+}
+
+void FrameWriter::AddExportStart(std::uint64_t request_id, std::uint64_t case_id) {
+  Add(request_id, wire::Body::ExportStart, wire::CreateExportStart(fbb_, case_id).Union());
+}
+
+void FrameWriter::AddExportStatus(std::uint64_t request_id, std::uint64_t export_id) {
+  Add(request_id, wire::Body::ExportStatus, wire::CreateExportStatus(fbb_, export_id).Union());
+}
+
+void FrameWriter::AddExportDownload(std::uint64_t request_id, std::uint64_t export_id,
+                                    std::uint64_t offset, std::uint32_t max_bytes) {
+  Add(request_id, wire::Body::ExportDownload,
+      wire::CreateExportDownload(fbb_, export_id, offset, max_bytes).Union());
+}
+
+void FrameWriter::AddMyDataAccess(std::uint64_t request_id) {
+  Add(request_id, wire::Body::MyDataAccess, wire::CreateMyDataAccess(fbb_).Union());
+}
+
 fb::DetachedBuffer FrameWriter::Finish() {
   auto envs = fbb_.CreateVector(envelopes_);
   wire::FinishFrameBuffer(fbb_, wire::CreateFrame(fbb_, kProtocolVersion, envs));
@@ -571,6 +651,98 @@ AuditVerification AuditVerificationFromWire(const wire::AuditVerifyReply& reply)
   v.first_broken_seq = reply.first_broken_seq();
   v.message = Str(reply.message());
   return v;
+}
+
+HoldInfo HoldFromWire(const wire::HoldInfo& info) {
+  HoldInfo h;
+  h.id = info.id();
+  h.target = info.target() == wire::HoldTarget::Conversation
+                 ? HoldTarget::Conversation(info.conversation_id())
+                 : HoldTarget::User(Str(info.login()));
+  h.case_ref = Str(info.case_ref());
+  h.reason = Str(info.reason());
+  h.created_by = Str(info.created_by());
+  h.created_at_us = info.created_at_us();
+  h.lifted_by = Str(info.lifted_by());
+  h.lifted_at_us = info.lifted_at_us();
+  return h;
+}
+
+RetentionReport RetentionReportFromWire(const wire::RetentionReport& report) {
+  RetentionReport r;
+  r.dry_run = report.dry_run();
+  r.started_at_us = report.started_at_us();
+  r.finished_at_us = report.finished_at_us();
+  r.messages_examined = report.messages_examined();
+  r.messages_deleted = report.messages_deleted();
+  r.attachments_stripped = report.attachments_stripped();
+  r.attachment_bytes = report.attachment_bytes();
+  r.conversations = report.conversations();
+  r.held_protected = report.held_protected();
+  if (report.policies() != nullptr) {
+    for (const auto* p : *report.policies()) {
+      r.policies.push_back(PolicyCount{Str(p->policy()), p->deleted(), p->stripped()});
+    }
+  }
+  return r;
+}
+
+PluginInfo PluginFromWire(const wire::PluginInfo& info) {
+  PluginInfo p;
+  p.name = Str(info.name());
+  p.plugin = Str(info.plugin());
+  p.library = Str(info.library());
+  p.accept_hook = info.accept_hook();
+  p.retention_hook = info.retention_hook();
+  p.failures = info.failures();
+  return p;
+}
+
+CaseInfo CaseFromWire(const wire::CaseInfo& info) {
+  CaseInfo c;
+  c.id = info.id();
+  c.kind = CaseKindFromWire(info.kind());
+  c.state = Str(info.state());
+  c.legal_basis = Str(info.legal_basis());
+  if (info.subjects() != nullptr) {
+    for (const auto* s : *info.subjects()) c.subjects.push_back(Str(s));
+  }
+  if (info.conversations() != nullptr) {
+    c.conversations.assign(info.conversations()->begin(), info.conversations()->end());
+  }
+  c.from_us = info.from_us();
+  c.to_us = info.to_us();
+  c.keyword = Str(info.keyword());
+  c.redact_others = info.redact_others();
+  c.requested_by = Str(info.requested_by());
+  c.requested_at_us = info.requested_at_us();
+  c.approved_by = Str(info.approved_by());
+  c.approved_at_us = info.approved_at_us();
+  c.approval_expires_at_us = info.approval_expires_at_us();
+  c.visible_to_subjects_at_us = info.visible_to_subjects_at_us();
+  return c;
+}
+
+ExportInfo ExportFromWire(const wire::ExportInfo& info) {
+  ExportInfo e;
+  e.id = info.id();
+  e.case_id = info.case_id();
+  e.state = Str(info.state());
+  e.messages = info.messages();
+  e.attachments = info.attachments();
+  e.bytes = info.bytes();
+  e.error = Str(info.error());
+  return e;
+}
+
+ExportChunk ExportChunkFromWire(const wire::ExportChunk& chunk) {
+  ExportChunk c;
+  c.export_id = chunk.export_id();
+  c.offset = chunk.offset();
+  c.data = Bytes(chunk.data());
+  c.total_bytes = chunk.total_bytes();
+  c.done = chunk.done();
+  return c;
 }
 
 std::string_view BodyName(wire::Body type) { return wire::EnumNameBody(type); }

@@ -39,6 +39,8 @@ Status StatusFromError(const wire::Error& error);
 
 Role RoleFromWire(wire::Role role);
 wire::Role RoleToWire(Role role);
+CaseKind CaseKindFromWire(wire::CaseKind kind);
+wire::CaseKind CaseKindToWire(CaseKind kind);
 
 // ------------------------------------------------------------------ outgoing
 
@@ -111,6 +113,20 @@ class FrameWriter {
   void AddAdminListReports(std::uint64_t request_id);
   void AddAdminListAudit(std::uint64_t request_id, std::uint64_t from_seq, std::uint32_t limit);
   void AddAdminVerifyAudit(std::uint64_t request_id);
+  void AddAdminSetHold(std::uint64_t request_id, const HoldTarget& target,
+                       std::string_view case_ref, std::string_view reason);
+  void AddAdminLiftHold(std::uint64_t request_id, std::uint64_t hold_id, std::string_view reason);
+  void AddAdminListHolds(std::uint64_t request_id, bool include_lifted);
+  void AddAdminRetentionRun(std::uint64_t request_id, bool dry_run);
+  void AddAdminListPlugins(std::uint64_t request_id);
+  void AddCaseOpen(std::uint64_t request_id, const CaseRequest& request);
+  void AddCaseApprove(std::uint64_t request_id, std::uint64_t case_id);
+  void AddCaseList(std::uint64_t request_id);
+  void AddExportStart(std::uint64_t request_id, std::uint64_t case_id);
+  void AddExportStatus(std::uint64_t request_id, std::uint64_t export_id);
+  void AddExportDownload(std::uint64_t request_id, std::uint64_t export_id, std::uint64_t offset,
+                         std::uint32_t max_bytes);
+  void AddMyDataAccess(std::uint64_t request_id);
 
   std::size_t envelope_count() const { return envelopes_.size(); }
   // Bytes built so far (a lower bound of the finished frame's size).
@@ -191,6 +207,12 @@ DeviceInfo DeviceFromWire(const wire::DeviceInfo& info);
 Result<ReportInfo> ReportFromWire(const wire::ReportInfo& info);
 AuditEntryInfo AuditEntryFromWire(const wire::AuditEntry& entry);
 AuditVerification AuditVerificationFromWire(const wire::AuditVerifyReply& reply);
+HoldInfo HoldFromWire(const wire::HoldInfo& info);
+RetentionReport RetentionReportFromWire(const wire::RetentionReport& report);
+PluginInfo PluginFromWire(const wire::PluginInfo& info);
+CaseInfo CaseFromWire(const wire::CaseInfo& info);
+ExportInfo ExportFromWire(const wire::ExportInfo& info);
+ExportChunk ExportChunkFromWire(const wire::ExportChunk& chunk);
 
 // "ConversationInfo", "Error", ... for messages about unexpected replies.
 std::string_view BodyName(wire::Body type);

@@ -54,6 +54,14 @@ class Args {
 // Parses a whole decimal number; nullopt if `text` is not one or overflows.
 std::optional<std::uint64_t> ParseUint(const std::string& text);
 
+// Parses a date or time as Unix microseconds: "YYYY-MM-DD" (UTC midnight
+// starting the day, or with `end_of_day` the last microsecond of the day) or
+// an ISO-8601 timestamp "YYYY-MM-DDTHH:MM[:SS[.ffffff]]" followed by "Z" or
+// an offset ("+02:00", "-0530", "+01"); without one it is UTC. A space may
+// stand for the "T". nullopt if `text` is none of these, names no real day or
+// time, or lies before 1970.
+std::optional<std::int64_t> ParseTimestamp(const std::string& text, bool end_of_day = false);
+
 // The option list for --help, one option per line, aligned.
 std::string FormatOptions(const std::vector<OptionSpec>& specs);
 

@@ -43,7 +43,8 @@ void PrintOverview(const std::vector<CommandSpec>& commands, const std::string& 
   if (prefix.empty()) {
     out +=
         "\nEvery command takes --help. Exit status: 0 done, 1 error (from the broker, a file,\n"
-        "the profile), 2 wrong usage, 3 `listen --timeout` ran out before --count messages,\n"
+        "the profile; a broken audit chain, a failed export), 2 wrong usage,\n"
+        "3 `listen --timeout` ran out before --count messages,\n"
         "4 `listen` was cut off because the organisation revoked this device (its key and\n"
         "the files saved in that run were wiped). chatpro never prompts; errors go to stderr.\n";
   }
@@ -63,7 +64,7 @@ void PrintHelp(const CommandSpec& c) {
 std::vector<CommandSpec> AllCommands() {
   std::vector<CommandSpec> all;
   for (auto part : {AccountCommands(), DeviceCommands(), SendCommands(), ReadCommands(),
-                    GroupCommands(), SafetyCommands(), AuditCommands()}) {
+                    GroupCommands(), SafetyCommands(), AuditCommands(), RecordsCommands()}) {
     for (auto& c : part) all.push_back(std::move(c));
   }
   return all;

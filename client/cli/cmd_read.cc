@@ -119,8 +119,10 @@ class MediaLedger {
 bool Show(const client::Message& m, const client::Conversation* conversation,
           const std::string& save_dir, bool json, MediaLedger* ledger = nullptr) {
   SavedMedia saved;
-  const bool media = std::holds_alternative<client::Voice>(m.content) ||
-                     std::holds_alternative<client::Picture>(m.content);
+  // A stripped voice or picture has nothing to save: it is shown as removed.
+  const bool media = (std::holds_alternative<client::Voice>(m.content) ||
+                      std::holds_alternative<client::Picture>(m.content)) &&
+                     !IsStripped(m);
   if (!save_dir.empty() && media) {
     Result<SavedMedia> r = ledger != nullptr ? ledger->Save(m, save_dir) : SaveMedia(m, save_dir);
     if (r.ok()) {
@@ -346,8 +348,11 @@ std::vector<CommandSpec> ReadCommands() {
        "chatpro-media/3-17.opus]\n"
        "  [2026-11-24 10:04:02] #3 (direct ana) ana: [edited #17] the new text\n"
        "  [2026-11-24 10:04:30] #3 (direct ana) ana: [deleted #17]\n"
+       "  [2026-11-24 10:05:00] #3 (direct ana) ana: [picture removed by retention policy on "
+       "2026-11-20]\n"
        "Messages that arrived while you were away come first. Voice and picture files are\n"
-       "saved as CONVERSATION-SEQ.EXT in the save folder. Runs until SIGINT or SIGTERM,\n"
+       "saved as CONVERSATION-SEQ.EXT in the save folder (not those a retention policy\n"
+       "stripped: they show as removed). Runs until SIGINT or SIGTERM,\n"
        "until N messages (--count N, exit 0), or for SECONDS (--timeout; exit 3 if\n"
        "--count messages did not come in time, else 0).\n"
        "If the organisation revokes this device (offboarding), listen stops at once,\n"
@@ -363,7 +368,9 @@ std::vector<CommandSpec> ReadCommands() {
        "history (--to USER | --group NAME | --conversation ID) [--limit N] [--before SEQ] [--json]",
        "print earlier messages of a conversation",
        "Prints the newest messages of a conversation (or those before --before), oldest\n"
-       "first, in the format of `chatpro listen`.",
+       "first, in the format of `chatpro listen`. A voice message or picture whose bytes a\n"
+       "retention policy removed shows as \"[picture removed by retention policy on DATE]\"\n"
+       "and is not saved.",
        history_options, History},
   };
 }

@@ -48,6 +48,9 @@ std::vector<CommandSpec> GroupCommands();    // group ...
 std::vector<CommandSpec> DeviceCommands();   // devices, device revoke, admin user (de|re)activate
 std::vector<CommandSpec> SafetyCommands();   // block, unblock, blocked, report, admin reports
 std::vector<CommandSpec> AuditCommands();    // admin audit, admin audit verify
+// admin hold ..., admin retention run, admin plugins, admin case ..., admin
+// export ..., my-data-access
+std::vector<CommandSpec> RecordsCommands();
 
 // Every command, in the order of `chatpro --help`.
 std::vector<CommandSpec> AllCommands();

@@ -122,12 +122,20 @@ std::string FormatTime(std::int64_t unix_us) {
   return buf;
 }
 
+std::string FormatDate(std::int64_t unix_us) { return FormatTime(unix_us).substr(0, 10); }
+
+bool IsStripped(const client::Message& m) {
+  return m.attachments_removed_at_us != 0 && (std::holds_alternative<client::Voice>(m.content) ||
+                                              std::holds_alternative<client::Picture>(m.content));
+}
+
 std::string_view KindName(client::ConversationKind kind) {
   return kind == client::ConversationKind::kGroup ? "group" : "direct";
 }
 
 Result<SavedMedia> SaveMedia(const client::Message& m, const std::string& dir) {
   SavedMedia saved;
+  if (IsStripped(m)) return saved;  // nothing left to save
   std::string stem = (std::filesystem::path(dir) /
                       (std::to_string(m.conversation_id) + "-" + std::to_string(m.seq)))
                          .string();
@@ -148,6 +156,11 @@ Result<SavedMedia> SaveMedia(const client::Message& m, const std::string& dir) {
 
 std::string DescribeContent(const client::Message& m, const SavedMedia& saved) {
   std::string out;
+  if (IsStripped(m)) {
+    const char* what = std::holds_alternative<client::Voice>(m.content) ? "voice" : "picture";
+    return std::string("[") + what + " removed by retention policy on " +
+           FormatDate(m.attachments_removed_at_us) + "]";
+  }
   if (const auto* text = std::get_if<client::Text>(&m.content)) {
     out = Printable(text->body);
   } else if (const auto* voice = std::get_if<client::Voice>(&m.content)) {
@@ -205,6 +218,9 @@ std::string FormatJson(const client::Message& m, const client::Conversation* con
          ",\"text\":" + JsonString(edit->text);
   } else if (const auto* deletion = std::get_if<client::Deletion>(&m.content)) {
     j += ",\"kind\":\"deletion\",\"target_seq\":" + std::to_string(deletion->target_seq);
+  }
+  if (IsStripped(m)) {
+    j += ",\"attachments_removed_at_us\":" + std::to_string(m.attachments_removed_at_us);
   }
   return j + "}";
 }
@@ -342,6 +358,229 @@ std::string ReportJson(const client::ReportInfo& r) {
                   std::to_string(r.conversation_id) + ",\"seq\":" + std::to_string(r.seq);
   j += ",\"message\":" + (r.message ? FormatJson(*r.message, nullptr, {}) : std::string("null"));
   return j + "}";
+}
+
+// ------------------------------------------------------------------ records management
+
+std::string FormatBytes(std::uint64_t bytes) {
+  if (bytes < 1024) return Plural(bytes, "byte", "bytes");
+  char buf[64];
+  const char* unit = "KiB";
+  double v = static_cast<double>(bytes) / 1024;
+  if (v >= 1024) {
+    v /= 1024;
+    unit = "MiB";
+  }
+  if (v >= 1024) {
+    v /= 1024;
+    unit = "GiB";
+  }
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, unit);
+  return std::string(buf) + " (" + std::to_string(bytes) + " bytes)";
+}
+
+std::string DescribeHoldTarget(const client::HoldTarget& target) {
+  if (target.is_user()) return "user " + Printable(target.login);
+  return "conversation #" + std::to_string(target.conversation_id);
+}
+
+std::vector<std::string> FormatHolds(const std::vector<client::HoldInfo>& holds) {
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "TARGET", "CASE", "SET BY", "SET AT", "LIFTED", "REASON"}};
+  for (const auto& h : holds) {
+    std::string lifted = "-";
+    if (!h.in_force()) {
+      lifted = FormatTime(h.lifted_at_us) + (h.lifted_by.empty() ? "" : " by " + Printable(h.lifted_by));
+    }
+    rows.push_back({std::to_string(h.id), DescribeHoldTarget(h.target), Printable(h.case_ref),
+                    h.created_by.empty() ? "-" : Printable(h.created_by),
+                    h.created_at_us ? FormatTime(h.created_at_us) : "-", lifted,
+                    Printable(h.reason)});
+  }
+  return Table(rows);
+}
+
+std::vector<std::string> FormatRetentionReport(const client::RetentionReport& r) {
+  std::vector<std::string> out;
+  out.push_back(r.dry_run ? "dry run: nothing was removed; these counts are what --apply would remove"
+                          : "retention applied: the counts are what was removed");
+  std::string took = "-";
+  if (r.finished_at_us >= r.started_at_us && r.started_at_us != 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f s",
+                  static_cast<double>(r.finished_at_us - r.started_at_us) / 1e6);
+    took = buf;
+  }
+  std::vector<std::vector<std::string>> rows{
+      {"started:", r.started_at_us ? FormatTimeMs(r.started_at_us) : "-"},
+      {"took:", took},
+      {"messages examined:", std::to_string(r.messages_examined)},
+      {"messages deleted:", std::to_string(r.messages_deleted)},
+      {"attachments stripped:", std::to_string(r.attachments_stripped)},
+      {"attachment bytes:", FormatBytes(r.attachment_bytes)},
+      {"conversations:", std::to_string(r.conversations)},
+      {"held-protected:", std::to_string(r.held_protected)}};
+  for (const auto& p : r.policies) {
+    rows.push_back({"policy " + Printable(p.policy) + ":",
+                    std::to_string(p.deleted) + " deleted, " + std::to_string(p.stripped) +
+                        " stripped"});
+  }
+  for (auto& line : Table(rows)) out.push_back(std::move(line));
+  return out;
+}
+
+std::vector<std::string> FormatPlugins(const std::vector<client::PluginInfo>& plugins) {
+  std::vector<std::vector<std::string>> rows{{"NAME", "PLUGIN", "HOOKS", "FAILURES", "LIBRARY"}};
+  for (const auto& p : plugins) {
+    std::string hooks;
+    if (p.accept_hook) hooks = "accept";
+    if (p.retention_hook) hooks += hooks.empty() ? "retention" : ",retention";
+    rows.push_back({Printable(p.name), Printable(p.plugin), hooks.empty() ? "-" : hooks,
+                    std::to_string(p.failures), Printable(p.library)});
+  }
+  return Table(rows);
+}
+
+std::string DescribeCaseScope(const client::CaseInfo& c) {
+  std::string out;
+  if (c.conversations.empty()) {
+    out = "all their conversations";
+  } else {
+    out = c.conversations.size() == 1 ? "conversation " : "conversations ";
+    for (std::size_t i = 0; i < c.conversations.size(); ++i) {
+      out += (i ? ", #" : "#") + std::to_string(c.conversations[i]);
+    }
+  }
+  if (c.from_us == 0 && c.to_us == 0) {
+    out += "; any time";
+  } else {
+    if (c.from_us != 0) out += "; from " + FormatTime(c.from_us);
+    if (c.to_us != 0) out += (c.from_us != 0 ? " to " : "; until ") + FormatTime(c.to_us);
+  }
+  if (!c.keyword.empty()) out += "; containing " + JsonString(c.keyword);
+  if (c.redact_others) out += "; others redacted";
+  return out;
+}
+
+namespace {
+
+std::string Subjects(const std::vector<std::string>& subjects) {
+  std::string out;
+  for (const auto& s : subjects) out += (out.empty() ? "" : ",") + Printable(s);
+  return out.empty() ? "-" : out;
+}
+
+std::string ByAt(const std::string& who, std::int64_t at_us) {
+  if (who.empty() && at_us == 0) return "-";
+  std::string out = who.empty() ? "-" : Printable(who);
+  if (at_us != 0) out += " " + FormatTime(at_us);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> FormatCase(const client::CaseInfo& c) {
+  std::vector<std::vector<std::string>> rows{
+      {"case:", std::to_string(c.id) + " (" + std::string(client::CaseKindName(c.kind)) + ")"},
+      {"state:", Printable(c.state)},
+      {"legal basis:", Printable(c.legal_basis)},
+      {"subjects:", Subjects(c.subjects)},
+      {"scope:", DescribeCaseScope(c)},
+      {"requested by:", ByAt(c.requested_by, c.requested_at_us)},
+      {"approved by:", ByAt(c.approved_by, c.approved_at_us)}};
+  if (c.approval_expires_at_us != 0) {
+    rows.push_back({"export before:", FormatTime(c.approval_expires_at_us)});
+  }
+  if (c.visible_to_subjects_at_us != 0) {
+    rows.push_back({"shown to subjects:", "from " + FormatTime(c.visible_to_subjects_at_us)});
+  }
+  return Table(rows);
+}
+
+std::vector<std::string> FormatCases(const std::vector<client::CaseInfo>& cases) {
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "KIND", "STATE", "SUBJECTS", "REQUESTED BY", "APPROVED BY", "SCOPE", "LEGAL BASIS"}};
+  for (const auto& c : cases) {
+    rows.push_back({std::to_string(c.id), std::string(client::CaseKindName(c.kind)),
+                    Printable(c.state), Subjects(c.subjects), ByAt(c.requested_by, 0),
+                    ByAt(c.approved_by, 0), DescribeCaseScope(c), Printable(c.legal_basis)});
+  }
+  return Table(rows);
+}
+
+std::string FormatExport(const client::ExportInfo& e) {
+  std::string out = "export " + std::to_string(e.id) + " of case " + std::to_string(e.case_id) +
+                    ": " + Printable(e.state);
+  if (e.failed()) return out + (e.error.empty() ? "" : ": " + Printable(e.error));
+  out += ", " + Plural(e.messages, "message", "messages") + ", " +
+         Plural(e.attachments, "attachment", "attachments") + ", " + FormatBytes(e.bytes);
+  if (e.running()) out += " so far";
+  return out;
+}
+
+std::string HoldJson(const client::HoldInfo& h) {
+  return "{\"id\":" + std::to_string(h.id) + ",\"target\":\"" +
+         (h.target.is_user() ? "user" : "conversation") + "\",\"login\":" +
+         JsonString(h.target.login) + ",\"conversation_id\":" +
+         std::to_string(h.target.conversation_id) + ",\"case_ref\":" + JsonString(h.case_ref) +
+         ",\"reason\":" + JsonString(h.reason) + ",\"created_by\":" + JsonString(h.created_by) +
+         ",\"created_at_us\":" + std::to_string(h.created_at_us) +
+         ",\"lifted_by\":" + JsonString(h.lifted_by) +
+         ",\"lifted_at_us\":" + std::to_string(h.lifted_at_us) + "}";
+}
+
+std::string RetentionReportJson(const client::RetentionReport& r) {
+  std::string j = std::string("{\"dry_run\":") + Bool(r.dry_run) +
+                  ",\"started_at_us\":" + std::to_string(r.started_at_us) +
+                  ",\"finished_at_us\":" + std::to_string(r.finished_at_us) +
+                  ",\"messages_examined\":" + std::to_string(r.messages_examined) +
+                  ",\"messages_deleted\":" + std::to_string(r.messages_deleted) +
+                  ",\"attachments_stripped\":" + std::to_string(r.attachments_stripped) +
+                  ",\"attachment_bytes\":" + std::to_string(r.attachment_bytes) +
+                  ",\"conversations\":" + std::to_string(r.conversations) +
+                  ",\"held_protected\":" + std::to_string(r.held_protected) + ",\"policies\":[";
+  for (std::size_t i = 0; i < r.policies.size(); ++i) {
+    const auto& p = r.policies[i];
+    j += (i ? ",{\"policy\":" : "{\"policy\":") + JsonString(p.policy) +
+         ",\"deleted\":" + std::to_string(p.deleted) +
+         ",\"stripped\":" + std::to_string(p.stripped) + "}";
+  }
+  return j + "]}";
+}
+
+std::string PluginJson(const client::PluginInfo& p) {
+  return "{\"name\":" + JsonString(p.name) + ",\"plugin\":" + JsonString(p.plugin) +
+         ",\"library\":" + JsonString(p.library) + ",\"accept_hook\":" + Bool(p.accept_hook) +
+         ",\"retention_hook\":" + Bool(p.retention_hook) +
+         ",\"failures\":" + std::to_string(p.failures) + "}";
+}
+
+std::string CaseJson(const client::CaseInfo& c) {
+  std::string subjects;
+  for (const auto& s : c.subjects) subjects += (subjects.empty() ? "" : ",") + JsonString(s);
+  std::string conversations;
+  for (std::uint64_t id : c.conversations) {
+    conversations += (conversations.empty() ? "" : ",") + std::to_string(id);
+  }
+  return "{\"id\":" + std::to_string(c.id) + ",\"kind\":\"" +
+         std::string(client::CaseKindName(c.kind)) + "\",\"state\":" + JsonString(c.state) +
+         ",\"legal_basis\":" + JsonString(c.legal_basis) + ",\"subjects\":[" + subjects +
+         "],\"conversations\":[" + conversations + "],\"from_us\":" + std::to_string(c.from_us) +
+         ",\"to_us\":" + std::to_string(c.to_us) + ",\"keyword\":" + JsonString(c.keyword) +
+         ",\"redact_others\":" + Bool(c.redact_others) +
+         ",\"requested_by\":" + JsonString(c.requested_by) +
+         ",\"requested_at_us\":" + std::to_string(c.requested_at_us) +
+         ",\"approved_by\":" + JsonString(c.approved_by) +
+         ",\"approved_at_us\":" + std::to_string(c.approved_at_us) +
+         ",\"approval_expires_at_us\":" + std::to_string(c.approval_expires_at_us) +
+         ",\"visible_to_subjects_at_us\":" + std::to_string(c.visible_to_subjects_at_us) + "}";
+}
+
+std::string ExportJson(const client::ExportInfo& e) {
+  return "{\"id\":" + std::to_string(e.id) + ",\"case_id\":" + std::to_string(e.case_id) +
+         ",\"state\":" + JsonString(e.state) + ",\"messages\":" + std::to_string(e.messages) +
+         ",\"attachments\":" + std::to_string(e.attachments) +
+         ",\"bytes\":" + std::to_string(e.bytes) + ",\"error\":" + JsonString(e.error) + "}";
 }
 
 }  // namespace chatpro::cli

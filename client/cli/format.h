@@ -34,17 +34,24 @@ struct SavedMedia {
   std::string thumbnail_file;  // the picture's thumbnail, if it had one
 };
 
+// A voice or picture message whose audio or image a retention policy removed
+// (only its metadata is left).
+bool IsStripped(const client::Message& message);
+
 // Saves a voice or picture message into `dir` as CONVERSATION-SEQ.EXT (and
-// CONVERSATION-SEQ-thumb.EXT). A text message saves nothing.
+// CONVERSATION-SEQ-thumb.EXT). A text message, or a stripped voice or
+// picture, saves nothing.
 Result<SavedMedia> SaveMedia(const client::Message& message, const std::string& dir);
 
-// "[2026-11-24 10:03:12] #3 (direct ana) ana: hello". `conversation` may be
+// "[2026-11-24 10:03:12] #3 (direct ana) ana: hello"; a stripped picture
+// shows as "[picture removed by retention policy on 2026-11-20]". `conversation` may be
 // null when the conversation is unknown.
 std::string FormatLine(const client::Message& message, const client::Conversation* conversation,
                        const SavedMedia& saved);
 // {"conversation_id":3,"conversation":"ana",...,"kind":"text","text":"hello"};
 // edits and deletions have "kind":"edit" (with "target_seq" and "text") and
-// "kind":"deletion" (with "target_seq").
+// "kind":"deletion" (with "target_seq"); a stripped voice or picture adds
+// "attachments_removed_at_us".
 std::string FormatJson(const client::Message& message, const client::Conversation* conversation,
                        const SavedMedia& saved);
 
@@ -73,6 +80,46 @@ std::vector<std::string> FormatAudit(const std::vector<client::AuditEntryInfo>& 
 std::string AuditJson(const client::AuditEntryInfo& entry);
 // "audit log whole: N entries", or the first broken entry.
 std::string FormatVerification(const client::AuditVerification& verification);
+
+// ------------------------------------------------------------------ records management
+
+// Unix microseconds as local "YYYY-MM-DD".
+std::string FormatDate(std::int64_t unix_us);
+// A byte count for people: "512 bytes", "5.0 MiB (5242880 bytes)".
+std::string FormatBytes(std::uint64_t bytes);
+
+// "user ben", "conversation #3".
+std::string DescribeHoldTarget(const client::HoldTarget& target);
+// `chatpro admin hold list`: a table with a header line, one hold per line.
+std::vector<std::string> FormatHolds(const std::vector<client::HoldInfo>& holds);
+
+// `chatpro admin retention run`: whether anything was removed, then each
+// count and each policy's counts, one per line.
+std::vector<std::string> FormatRetentionReport(const client::RetentionReport& report);
+
+// `chatpro admin plugins`: a table with a header line, one plugin per line.
+std::vector<std::string> FormatPlugins(const std::vector<client::PluginInfo>& plugins);
+
+// What a case covers: "conversations #3, #4; from 2023-11-01 to 2023-11-30;
+// containing "invoice"; others redacted" ("all their conversations; any time"
+// when unrestricted).
+std::string DescribeCaseScope(const client::CaseInfo& c);
+// One case, one fact per line (`case open`, `case approve`).
+std::vector<std::string> FormatCase(const client::CaseInfo& c);
+// `chatpro admin case list`: a table with a header line, one case per line.
+std::vector<std::string> FormatCases(const std::vector<client::CaseInfo>& cases);
+
+// `chatpro admin export status`: "export 77 of case 32: done, 120 messages,
+// 4 attachments, 14 bytes" (or "running", or "failed: WHY").
+std::string FormatExport(const client::ExportInfo& e);
+
+// One JSON object each, for --json (times as Unix microseconds, like the
+// library's fields).
+std::string HoldJson(const client::HoldInfo& hold);
+std::string RetentionReportJson(const client::RetentionReport& report);
+std::string PluginJson(const client::PluginInfo& plugin);
+std::string CaseJson(const client::CaseInfo& c);
+std::string ExportJson(const client::ExportInfo& e);
 
 // `chatpro admin reports`: the report, then the reported message indented.
 std::vector<std::string> FormatReport(const client::ReportInfo& report);

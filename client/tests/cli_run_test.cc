@@ -12,11 +12,13 @@
 #include <optional>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
 #include "broker/crypto/keys.h"
 #include "client/cli/commands.h"
+#include "client/cli/format.h"
 #include "client/client.h"
 #include "client/tests/fake_broker.h"
 
@@ -388,6 +390,395 @@ TEST_F(CliRunTest, ListenOnRevocationWipesWhatItSavedAndExitsWith4AtOnce) {
   Output again = Chatpro({"whoami"});
   EXPECT_EQ(again.code, kExitError);
   EXPECT_TRUE(Contains(again.err, "not enrolled")) << again.err;
+}
+
+// ------------------------------------------------------------------ records management
+
+TEST(CliUsage, RecordsCommandsRefuseWrongCommandLinesWithStatus2) {
+  const std::vector<std::vector<std::string>> wrong = {
+      {"admin", "hold", "set", "--case", "C", "--reason", "r"},  // no target
+      {"admin", "hold", "set", "--user", "ben", "--conversation", "3", "--case", "C", "--reason",
+       "r"},
+      {"admin", "hold", "set", "--conversation", "x", "--case", "C", "--reason", "r"},
+      {"admin", "hold", "set", "--user", "ben", "--reason", "r"},  // no case
+      {"admin", "hold", "set", "--user", "ben", "--case", "C"},    // no reason
+      {"admin", "hold", "lift", "--reason", "r"},
+      {"admin", "hold", "lift", "0", "--reason", "r"},
+      {"admin", "hold", "lift", "21"},
+      {"admin", "hold", "list", "x"},
+      {"admin", "retention", "run", "now"},
+      {"admin", "plugins", "x"},
+      {"admin", "case", "open", "--basis", "b", "--subject", "ben"},  // no kind
+      {"admin", "case", "open", "--kind", "foi", "--basis", "b", "--subject", "ben"},
+      {"admin", "case", "open", "--kind", "search", "--subject", "ben"},  // no basis
+      {"admin", "case", "open", "--kind", "search", "--basis", "b"},      // no subject
+      {"admin", "case", "open", "--kind", "search", "--basis", "b", "--subject", "ben", "--from",
+       "yesterday"},
+      {"admin", "case", "open", "--kind", "search", "--basis", "b", "--subject", "ben", "--to",
+       "2026-02-30"},
+      {"admin", "case", "open", "--kind", "search", "--basis", "b", "--subject", "ben", "--from",
+       "2026-03-02", "--to", "2026-03-01"},
+      {"admin", "case", "open", "--kind", "search", "--basis", "b", "--subject", "ben",
+       "--conversation", "0"},
+      {"admin", "case", "open", "--kind", "subject-access", "--basis", "b", "--subject", "ben",
+       "--keyword", "x"},
+      {"admin", "case", "approve"},
+      {"admin", "case", "approve", "x"},
+      {"admin", "case", "list", "x"},
+      {"admin", "export", "start"},
+      {"admin", "export", "start", "0"},
+      {"admin", "export", "status", "a"},
+      {"admin", "export", "download", "77"},  // no output
+      {"admin", "export", "download", "--output", "f.zip"},
+      {"my-data-access", "x"},
+  };
+  for (const auto& words : wrong) {
+    Output o = RunCli(words);
+    std::string line;
+    for (const auto& w : words) line += w + " ";
+    EXPECT_EQ(o.code, kExitUsage) << line << "\n" << o.err;
+    EXPECT_TRUE(Contains(o.err, "--help")) << line << "\n" << o.err;
+    EXPECT_TRUE(o.out.empty()) << line;
+  }
+}
+
+TEST(CliUsage, EveryRecordsCommandHasHelpAndIsInTheOverview) {
+  const std::vector<std::string> names = {
+      "admin hold set",      "admin hold lift",    "admin hold list",     "admin retention run",
+      "admin plugins",       "admin case open",    "admin case approve",  "admin case list",
+      "admin export start",  "admin export status", "admin export download", "my-data-access"};
+  Output overview = RunCli({"--help"});
+  for (const auto& name : names) {
+    std::vector<std::string> words;
+    std::istringstream in(name);
+    for (std::string w; in >> w;) words.push_back(w);
+    words.push_back("--help");
+    Output o = RunCli(words);
+    EXPECT_EQ(o.code, kExitOk) << name;
+    ASSERT_FALSE(o.lines.empty()) << name;
+    EXPECT_EQ(o.lines[0].rfind("Usage: chatpro " + name, 0), 0u) << o.lines[0];
+    EXPECT_TRUE(Contains(overview.out, "  " + name + " ")) << name;
+  }
+  Output admin = RunCli({"admin", "export", "--help"});
+  EXPECT_EQ(admin.code, kExitOk);
+  EXPECT_TRUE(Contains(admin.out, "admin export download")) << admin.out;
+}
+
+TEST_F(CliRunTest, HoldsAreSetListedAndLifted) {
+  Output set = Chatpro({"admin", "hold", "set", "--user", "ben", "--case", "LIT-2026-7",
+                        "--reason", "pending lawsuit"});
+  ASSERT_EQ(set.code, kExitOk) << set.err;
+  SeenEnvelope s = Last(broker_.Seen(), wire::Body::AdminSetHold);
+  EXPECT_EQ(s.hold_target, wire::HoldTarget::User);
+  EXPECT_EQ(s.login, "ben");
+  EXPECT_EQ(s.case_ref, "LIT-2026-7");
+  EXPECT_EQ(s.reason, "pending lawsuit");
+  EXPECT_EQ(set.lines, std::vector<std::string>{
+                           "hold 21 set on user ben (case LIT-2026-7): no retention policy "
+                           "removes anything it covers until it is lifted"});
+  Output chat = Chatpro(
+      {"admin", "hold", "set", "--conversation", "3", "--case", "HR-12", "--reason", "complaint"});
+  ASSERT_EQ(chat.code, kExitOk) << chat.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::AdminSetHold).conversation_id, 3u);
+  EXPECT_TRUE(Contains(chat.out, "set on conversation #3 (case HR-12)"));
+  Output nobody =
+      Chatpro({"admin", "hold", "set", "--user", "nobody", "--case", "C", "--reason", "r"});
+  EXPECT_EQ(nobody.code, kExitError);
+  EXPECT_EQ(nobody.err, "chatpro admin hold set: no user named nobody\n");
+
+  Output list = Chatpro({"admin", "hold", "list"});
+  ASSERT_EQ(list.code, kExitOk) << list.err;
+  EXPECT_FALSE(Last(broker_.Seen(), wire::Body::AdminListHolds).flag);
+  ASSERT_EQ(list.lines.size(), 2u) << list.out;
+  EXPECT_EQ(list.lines[0].rfind("ID  TARGET", 0), 0u) << list.lines[0];
+  EXPECT_TRUE(Contains(list.lines[1], "user ben  LIT-2026-7  ana")) << list.lines[1];
+  EXPECT_TRUE(Contains(list.lines[1], "pending lawsuit"));
+  Output all = Chatpro({"admin", "hold", "list", "--all"});
+  ASSERT_EQ(all.code, kExitOk) << all.err;
+  EXPECT_TRUE(Last(broker_.Seen(), wire::Body::AdminListHolds).flag);
+  ASSERT_EQ(all.lines.size(), 3u);
+  EXPECT_TRUE(Contains(all.lines[2], "conversation #3")) << all.lines[2];
+  EXPECT_TRUE(Contains(all.lines[2], " by ana")) << all.lines[2];
+
+  Output lift = Chatpro({"admin", "hold", "lift", "21", "--reason", "settled"});
+  ASSERT_EQ(lift.code, kExitOk) << lift.err;
+  SeenEnvelope l = Last(broker_.Seen(), wire::Body::AdminLiftHold);
+  EXPECT_EQ(l.id, 21u);
+  EXPECT_EQ(l.reason, "settled");
+  EXPECT_EQ(lift.lines[0], "lifted hold 21; retention policies apply again to what it covered");
+  Output missing = Chatpro({"admin", "hold", "lift", "404", "--reason", "settled"});
+  EXPECT_EQ(missing.code, kExitError);
+  EXPECT_EQ(missing.err, "chatpro admin hold lift: no hold 404\n");
+}
+
+TEST_F(CliRunTest, RetentionRunIsADryRunUnlessApplied) {
+  Output dry = Chatpro({"admin", "retention", "run"});
+  ASSERT_EQ(dry.code, kExitOk) << dry.err;
+  EXPECT_TRUE(Last(broker_.Seen(), wire::Body::AdminRetentionRun).flag);
+  ASSERT_EQ(dry.lines.size(), 11u) << dry.out;
+  EXPECT_EQ(dry.lines[0],
+            "dry run: nothing was removed; these counts are what --apply would remove");
+  EXPECT_EQ(dry.lines[2], "took:                  1.500 s");
+  EXPECT_EQ(dry.lines[3], "messages examined:     1000");
+  EXPECT_EQ(dry.lines[4], "messages deleted:      40");
+  EXPECT_EQ(dry.lines[5], "attachments stripped:  12");
+  EXPECT_EQ(dry.lines[6], "attachment bytes:      5.0 MiB (5242880 bytes)");
+  EXPECT_EQ(dry.lines[7], "conversations:         3");
+  EXPECT_EQ(dry.lines[8], "held-protected:        7");
+  EXPECT_EQ(dry.lines[9], "policy chats-2y:       40 deleted, 0 stripped");
+  EXPECT_EQ(dry.lines[10], "policy media-90d:      0 deleted, 12 stripped");
+  Output applied = Chatpro({"admin", "retention", "run", "--apply"});
+  ASSERT_EQ(applied.code, kExitOk) << applied.err;
+  EXPECT_FALSE(Last(broker_.Seen(), wire::Body::AdminRetentionRun).flag);
+  EXPECT_EQ(applied.lines[0], "retention applied: the counts are what was removed");
+}
+
+TEST_F(CliRunTest, PluginsAreATable) {
+  Output o = Chatpro({"admin", "plugins"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  ASSERT_EQ(o.lines.size(), 3u) << o.out;
+  EXPECT_EQ(o.lines[0].rfind("NAME      PLUGIN             HOOKS      FAILURES  LIBRARY", 0), 0u)
+      << o.lines[0];
+  EXPECT_EQ(o.lines[1],
+            "chats-2y  max-age            retention  0         "
+            "/usr/lib/chatpro/plugins/libmax_age.so");
+  EXPECT_TRUE(Contains(o.lines[2], "no-exe    attachment-filter  accept     2")) << o.lines[2];
+}
+
+TEST_F(CliRunTest, CaseOpenSendsTheScopeWithDatesInUtc) {
+  Output o = Chatpro({"admin", "case", "open", "--kind", "search", "--basis",
+                      "internal investigation", "--subject", "ben", "--subject", "carl",
+                      "--conversation", "3", "--conversation", "4", "--from", "2023-11-01",
+                      "--to", "2023-11-30", "--keyword", "invoice", "--redact-others"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  SeenEnvelope open = Last(broker_.Seen(), wire::Body::CaseOpen);
+  EXPECT_EQ(open.case_kind, wire::CaseKind::Search);
+  EXPECT_EQ(open.legal_basis, "internal investigation");
+  EXPECT_EQ(open.subjects, (std::vector<std::string>{"ben", "carl"}));
+  EXPECT_EQ(open.conversations, (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_EQ(open.from_us, 1'698'796'800'000'000);  // 2023-11-01T00:00:00Z
+  EXPECT_EQ(open.to_us, 1'701'388'799'999'999);    // the end of 2023-11-30 UTC
+  EXPECT_EQ(open.keyword, "invoice");
+  EXPECT_TRUE(open.flag);
+  EXPECT_EQ(o.lines[0], "case:          31 (search)");
+  EXPECT_EQ(o.lines[1], "state:         awaiting approval");
+  EXPECT_EQ(o.lines[3], "subjects:      ben,carl");
+  EXPECT_TRUE(Contains(o.lines[4], "scope:         conversations #3, #4; from ")) << o.lines[4];
+  EXPECT_TRUE(Contains(o.lines[4], "; containing \"invoice\"; others redacted")) << o.lines[4];
+  EXPECT_EQ(o.lines.back(),
+            "someone of the other role must approve it before any export: chatpro admin case "
+            "approve 31");
+
+  Output timed = Chatpro({"admin", "case", "open", "--kind", "subject-access", "--basis",
+                          "GDPR art. 15", "--subject", "ben", "--from",
+                          "2023-11-01T10:30:00+01:00", "--to", "2023-11-02T00:00:00.5Z"});
+  ASSERT_EQ(timed.code, kExitOk) << timed.err;
+  open = Last(broker_.Seen(), wire::Body::CaseOpen);
+  EXPECT_EQ(open.case_kind, wire::CaseKind::SubjectAccess);
+  EXPECT_EQ(open.from_us, 1'698'796'800'000'000 + 9 * 3600'000'000LL + 1800'000'000LL);
+  EXPECT_EQ(open.to_us, 1'698'883'200'500'000);
+  EXPECT_TRUE(open.conversations.empty());
+  EXPECT_FALSE(open.flag);
+}
+
+TEST_F(CliRunTest, CasesAreApprovedAndListed) {
+  Output approve = Chatpro({"admin", "case", "approve", "32"});
+  ASSERT_EQ(approve.code, kExitOk) << approve.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::CaseApprove).id, 32u);
+  EXPECT_EQ(approve.lines[1], "state:              approved");
+  EXPECT_TRUE(Contains(approve.out, "approved by:        ana ")) << approve.out;
+  EXPECT_TRUE(Contains(approve.out, "export before:      ")) << approve.out;
+  EXPECT_EQ(approve.lines.back(), "start the export with: chatpro admin export start 32");
+  Output own = Chatpro({"admin", "case", "approve", "31"});
+  EXPECT_EQ(own.code, kExitError);
+  EXPECT_EQ(own.err,
+            "chatpro admin case approve: case 31 was opened by you; someone else must approve "
+            "it\n");
+
+  Output list = Chatpro({"admin", "case", "list"});
+  ASSERT_EQ(list.code, kExitOk) << list.err;
+  ASSERT_EQ(list.lines.size(), 3u) << list.out;
+  EXPECT_EQ(list.lines[0].rfind("ID  KIND            STATE", 0), 0u) << list.lines[0];
+  EXPECT_TRUE(Contains(list.lines[1], "32  subject-access  exported  ")) << list.lines[1];
+  EXPECT_TRUE(Contains(list.lines[1], "  all their conversations; any time  ")) << list.lines[1];
+  EXPECT_TRUE(Contains(list.lines[1], "  GDPR art. 15")) << list.lines[1];
+  EXPECT_TRUE(Contains(list.lines[2], "31  search          awaiting approval  ben,carl  ana"))
+      << list.lines[2];
+}
+
+TEST_F(CliRunTest, ExportsStartWaitAndReportTheirState) {
+  Output start = Chatpro({"admin", "export", "start", "32"});
+  ASSERT_EQ(start.code, kExitOk) << start.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ExportStart).id, 32u);
+  EXPECT_EQ(start.lines, std::vector<std::string>{
+                             "started export 78 of case 32; see how far it is with: chatpro "
+                             "admin export status 78"});
+  Output unapproved = Chatpro({"admin", "export", "start", "31"});
+  EXPECT_EQ(unapproved.code, kExitError);
+  EXPECT_EQ(unapproved.err, "chatpro admin export start: case 31 is not approved\n");
+
+  broker_.SetExportData(std::string(2048, 'x'));
+  broker_.running_polls = 2;
+  Output wait = Chatpro({"admin", "export", "start", "32", "--wait"});
+  ASSERT_EQ(wait.code, kExitOk) << wait.err;
+  EXPECT_EQ(wait.lines, (std::vector<std::string>{
+                            "export 78 of case 32: done, 120 messages, 4 attachments, 2.0 KiB "
+                            "(2048 bytes)",
+                            "download it with: chatpro admin export download 78 --output FILE"}));
+  std::size_t polls = 0;
+  for (const auto& s : broker_.Seen()) polls += s.type == wire::Body::ExportStatus ? 1 : 0;
+  EXPECT_EQ(polls, 3u);
+
+  Output status = Chatpro({"admin", "export", "status", "77"});
+  ASSERT_EQ(status.code, kExitOk) << status.err;
+  EXPECT_EQ(status.lines, std::vector<std::string>{
+                              "export 77 of case 32: done, 120 messages, 4 attachments, 2.0 KiB "
+                              "(2048 bytes)"});
+  Output failed = Chatpro({"admin", "export", "status", "79"});
+  EXPECT_EQ(failed.code, kExitError);
+  EXPECT_EQ(failed.lines, std::vector<std::string>{"export 79 of case 32: failed: disk full"});
+  Output missing = Chatpro({"admin", "export", "status", "404"});
+  EXPECT_EQ(missing.code, kExitError);
+  EXPECT_EQ(missing.err, "chatpro admin export status: no export 404\n");
+}
+
+TEST_F(CliRunTest, ExportDownloadWritesTheFileAndRefusesToReplaceWithoutForce) {
+  std::string data(3000, 'q');
+  broker_.SetExportData(data);
+  broker_.export_chunk_limit = 1000;
+  const std::string out = root_ + "/case-32.zip";
+  Output o = Chatpro({"admin", "export", "download", "77", "--output", out});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(o.lines, std::vector<std::string>{"downloaded export 77 to " + out +
+                                              ": 2.9 KiB (3000 bytes)"});
+  std::ifstream in(out, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), data);
+
+  broker_.SetExportData("new");
+  Output again = Chatpro({"admin", "export", "download", "77", "--output", out});
+  EXPECT_EQ(again.code, kExitError);
+  EXPECT_EQ(again.err, "chatpro admin export download: " + out +
+                           " exists already (add --force to replace it)\n");
+  Output forced = Chatpro({"admin", "export", "download", "77", "--output", out, "--force"});
+  ASSERT_EQ(forced.code, kExitOk) << forced.err;
+  EXPECT_EQ(std::filesystem::file_size(out), 3u);
+
+  broker_.SetExportData(data);
+  broker_.export_fault = FakeBroker::ExportFault::kWrongOffset;
+  const std::string broken = root_ + "/broken.zip";
+  Output bad = Chatpro({"admin", "export", "download", "77", "--output", broken});
+  EXPECT_EQ(bad.code, kExitError);
+  EXPECT_TRUE(Contains(bad.err, "chatpro admin export download: export 77: the broker sent a "
+                                "chunk at offset 1001 where 1000 was asked for"))
+      << bad.err;
+  std::size_t left = 0;
+  for (const auto& e : std::filesystem::directory_iterator(root_)) {
+    left += e.path().filename().string().find("broken") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(left, 0u);
+  Output running = Chatpro({"admin", "export", "download", "78", "--output", broken});
+  EXPECT_EQ(running.code, kExitError);
+  EXPECT_EQ(running.err, "chatpro admin export download: export 78 is still running\n");
+}
+
+TEST_F(CliRunTest, MyDataAccessListsTheCasesThatConcernedMe) {
+  Output o = Chatpro({"my-data-access"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::MyDataAccess).type, wire::Body::MyDataAccess);
+  ASSERT_GE(o.lines.size(), 7u) << o.out;
+  EXPECT_EQ(o.lines[0], "case:               32 (subject-access)");
+  EXPECT_EQ(o.lines[2], "legal basis:        GDPR art. 15");
+  EXPECT_TRUE(Contains(o.lines[5], "requested by:       root ")) << o.lines[5];
+}
+
+TEST_F(CliRunTest, RecordsListsHaveJsonForScripts) {
+  Output holds = Chatpro({"admin", "hold", "list", "--all", "--json"});
+  ASSERT_EQ(holds.code, kExitOk) << holds.err;
+  ASSERT_EQ(holds.lines.size(), 2u);
+  EXPECT_EQ(holds.lines[0],
+            "{\"id\":21,\"target\":\"user\",\"login\":\"ben\",\"conversation_id\":0,"
+            "\"case_ref\":\"LIT-2026-7\",\"reason\":\"pending lawsuit\",\"created_by\":\"ana\","
+            "\"created_at_us\":1700000000000000,\"lifted_by\":\"\",\"lifted_at_us\":0}");
+  EXPECT_TRUE(Contains(holds.lines[1], "\"target\":\"conversation\",\"login\":\"\","
+                                       "\"conversation_id\":3,"))
+      << holds.lines[1];
+  Output report = Chatpro({"admin", "retention", "run", "--json"});
+  ASSERT_EQ(report.code, kExitOk) << report.err;
+  EXPECT_EQ(report.lines,
+            std::vector<std::string>{
+                "{\"dry_run\":true,\"started_at_us\":1700000000000000,\"finished_at_us\":"
+                "1700000001500000,\"messages_examined\":1000,\"messages_deleted\":40,"
+                "\"attachments_stripped\":12,\"attachment_bytes\":5242880,\"conversations\":3,"
+                "\"held_protected\":7,\"policies\":[{\"policy\":\"chats-2y\",\"deleted\":40,"
+                "\"stripped\":0},{\"policy\":\"media-90d\",\"deleted\":0,\"stripped\":12}]}"});
+  Output plugins = Chatpro({"admin", "plugins", "--json"});
+  ASSERT_EQ(plugins.lines.size(), 2u);
+  EXPECT_EQ(plugins.lines[1],
+            "{\"name\":\"no-exe\",\"plugin\":\"attachment-filter\",\"library\":"
+            "\"/usr/lib/chatpro/plugins/libfilter.so\",\"accept_hook\":true,"
+            "\"retention_hook\":false,\"failures\":2}");
+  Output cases = Chatpro({"admin", "case", "list", "--json"});
+  ASSERT_EQ(cases.lines.size(), 2u);
+  EXPECT_EQ(cases.lines[1],
+            "{\"id\":31,\"kind\":\"search\",\"state\":\"awaiting approval\",\"legal_basis\":"
+            "\"internal investigation\",\"subjects\":[\"ben\",\"carl\"],\"conversations\":[3,4],"
+            "\"from_us\":1698796800000000,\"to_us\":1701388799999999,\"keyword\":\"invoice\","
+            "\"redact_others\":true,\"requested_by\":\"ana\",\"requested_at_us\":"
+            "1700000000000000,\"approved_by\":\"\",\"approved_at_us\":0,"
+            "\"approval_expires_at_us\":0,\"visible_to_subjects_at_us\":0}");
+  Output mine = Chatpro({"my-data-access", "--json"});
+  ASSERT_EQ(mine.lines.size(), 1u);
+  EXPECT_EQ(mine.lines[0].rfind("{\"id\":32,\"kind\":\"subject-access\",\"state\":\"exported\"", 0),
+            0u);
+  Output status = Chatpro({"admin", "export", "status", "79", "--json"});
+  EXPECT_EQ(status.code, kExitError);
+  EXPECT_EQ(status.lines, std::vector<std::string>{
+                              "{\"id\":79,\"case_id\":32,\"state\":\"failed\",\"messages\":0,"
+                              "\"attachments\":0,\"bytes\":0,\"error\":\"disk full\"}"});
+}
+
+TEST_F(CliRunTest, HistoryShowsStrippedMediaAsRemovedAndSavesNothing) {
+  const std::string media = root_ + "/media";
+  Output o = Chatpro({"history", "--conversation", "8", "--save-dir", media});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  ASSERT_EQ(o.lines.size(), 2u) << o.out;
+  const std::string date = FormatDate(FakeBroker::kStrippedAtUs);
+  EXPECT_TRUE(Contains(o.lines[0], "#8 bob: [picture removed by retention policy on " + date + "]"))
+      << o.lines[0];
+  EXPECT_TRUE(Contains(o.lines[1], "#8 bob: [voice removed by retention policy on " + date + "]"))
+      << o.lines[1];
+  EXPECT_FALSE(std::filesystem::exists(media + "/8-1.png"));
+  EXPECT_FALSE(std::filesystem::exists(media + "/8-2.opus"));
+  EXPECT_FALSE(Contains(o.err, "not saved")) << o.err;
+  Output json = Chatpro({"history", "--conversation", "8", "--json"});
+  ASSERT_EQ(json.lines.size(), 2u);
+  EXPECT_TRUE(Contains(json.lines[0], "\"kind\":\"picture\",\"mime_type\":\"image/png\","
+                                      "\"width\":640,\"height\":480,\"bytes\":0,"
+                                      "\"attachments_removed_at_us\":1700086400000000}"))
+      << json.lines[0];
+}
+
+TEST_F(CliRunTest, ListenShowsStrippedMediaAsRemoved) {
+  const std::string media = root_ + "/media";
+  auto run = std::async(std::launch::async, [&] {
+    return Chatpro({"listen", "--count", "1", "--timeout", "10", "--save-dir", media});
+  });
+  ASSERT_TRUE(broker_.WaitFor([](const auto& seen) {
+    for (const auto& s : seen) {
+      if (s.type == wire::Body::ListConversations) return true;
+    }
+    return false;
+  }));
+  broker_.PushStored(
+      {client::testing::BuildStoredStripped(6, 3, "bob", true, FakeBroker::kStrippedAtUs)});
+  ASSERT_EQ(run.wait_for(10s), std::future_status::ready);
+  Output o = run.get();
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  ASSERT_EQ(o.lines.size(), 1u) << o.out;
+  EXPECT_TRUE(Contains(o.lines[0], "#6 bob: [voice removed by retention policy on " +
+                                       FormatDate(FakeBroker::kStrippedAtUs) + "]"))
+      << o.lines[0];
+  EXPECT_FALSE(std::filesystem::exists(media + "/6-3.opus"));
 }
 
 }  // namespace

@@ -283,6 +283,109 @@ TEST_F(FormatUtc, AuditEntriesAreOneLineEachAndVerificationNamesTheBrokenEntry) 
             "audit log broken at entry 7: its hash does not match (12 entries checked)");
 }
 
+TEST(Args, ParsesDatesAndIsoTimestampsAsUtc) {
+  constexpr std::int64_t kNov1 = 1'698'796'800'000'000;  // 2023-11-01T00:00:00Z
+  constexpr std::int64_t kDay = 86'400'000'000;
+  EXPECT_EQ(ParseTimestamp("2023-11-01"), kNov1);
+  EXPECT_EQ(ParseTimestamp("2023-11-01", /*end_of_day=*/true), kNov1 + kDay - 1);
+  EXPECT_EQ(ParseTimestamp("1970-01-01"), 0);
+  EXPECT_EQ(ParseTimestamp("2024-02-29"), 1'709'164'800'000'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01T10:30:00Z"), kNov1 + 37'800'000'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01T10:30Z", true), kNov1 + 37'800'000'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01 10:30:00"), kNov1 + 37'800'000'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01T10:30:00+01:00"), kNov1 + 34'200'000'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01T10:30:00-0530"), kNov1 + 57'600'000'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01T10:30:00+01"), kNov1 + 34'200'000'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01T00:00:00.25Z"), kNov1 + 250'000);
+  EXPECT_EQ(ParseTimestamp("2023-11-01T00:00:00.123456789Z"), kNov1 + 123'456);
+  for (const char* bad :
+       {"", "yesterday", "2023-11", "2023-13-01", "2023-02-29", "2023-11-31", "2023-11-00",
+        "1969-12-31", "23-11-01", "2023-11-01T", "2023-11-01T24:00", "2023-11-01T10:60",
+        "2023-11-01T10:30:61", "2023-11-01T10:30:00.Z", "2023-11-01T10:30:00+1", "2023-11-01x",
+        "2023-11-01T10:30:00Zjunk", "1970-01-01T00:30+01:00"}) {
+    EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
+  }
+}
+
+TEST_F(FormatUtc, StrippedMediaShowsWhenRetentionRemovedItAndSavesNothing) {
+  client::Message m;
+  m.conversation_id = 3;
+  m.seq = 17;
+  m.sender = "ana";
+  m.sent_at_us = 1'700'000'000'000'000;
+  m.attachments_removed_at_us = 1'700'086'400'000'000;
+  m.content = client::Picture{"image/jpeg", 640, 480, "", ""};
+  EXPECT_EQ(FormatLine(m, nullptr, {}),
+            "[2023-11-14 22:13:20] #3 ana: [picture removed by retention policy on 2023-11-15]");
+  EXPECT_EQ(FormatJson(m, nullptr, {}),
+            "{\"conversation_id\":3,\"seq\":17,\"sender\":\"ana\",\"sender_device_id\":0,"
+            "\"client_msg_id\":0,\"sent_at_us\":1700000000000000,\"kind\":\"picture\","
+            "\"mime_type\":\"image/jpeg\",\"width\":640,\"height\":480,\"bytes\":0,"
+            "\"attachments_removed_at_us\":1700086400000000}");
+  EXPECT_TRUE(IsStripped(m));
+  char tmpl[] = "/tmp/chatpro-stripped-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  Result<SavedMedia> saved = SaveMedia(m, tmpl);
+  ASSERT_TRUE(saved.ok());
+  EXPECT_TRUE(saved->file.empty());
+  EXPECT_TRUE(std::filesystem::is_empty(tmpl));
+  std::filesystem::remove_all(tmpl);
+  m.content = client::Voice{"opus", 4200, ""};
+  EXPECT_EQ(DescribeContent(m, {}), "[voice removed by retention policy on 2023-11-15]");
+  m.content = client::Text{"a text is never stripped"};
+  EXPECT_FALSE(IsStripped(m));
+  EXPECT_EQ(DescribeContent(m, {}), "a text is never stripped");
+}
+
+TEST_F(FormatUtc, RecordsManagementFormats) {
+  client::HoldInfo h;
+  h.id = 20;
+  h.target = client::HoldTarget::Conversation(3);
+  h.case_ref = "HR-12";
+  h.reason = "complaint";
+  h.created_by = "root";
+  h.created_at_us = 1'700'000'000'000'000;
+  h.lifted_by = "ana";
+  h.lifted_at_us = 1'700'086'400'000'000;
+  EXPECT_EQ(FormatHolds({h}),
+            (std::vector<std::string>{
+                "ID  TARGET           CASE   SET BY  SET AT               LIFTED                 "
+                "     REASON",
+                "20  conversation #3  HR-12  root    2023-11-14 22:13:20  2023-11-15 22:13:20 "
+                "by ana  complaint"}));
+
+  EXPECT_EQ(FormatBytes(512), "512 bytes");
+  EXPECT_EQ(FormatBytes(1), "1 byte");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB (1536 bytes)");
+  EXPECT_EQ(FormatBytes(3u << 30), "3.0 GiB (3221225472 bytes)");
+
+  client::CaseInfo c;
+  c.id = 31;
+  c.kind = client::CaseKind::kSearch;
+  c.conversations = {3};
+  c.to_us = 1'700'000'000'000'000;
+  c.keyword = "in\"voice";
+  EXPECT_EQ(DescribeCaseScope(c),
+            "conversation #3; until 2023-11-14 22:13:20; containing \"in\\\"voice\"");
+  c.conversations.clear();
+  c.to_us = 0;
+  c.keyword.clear();
+  c.redact_others = true;
+  EXPECT_EQ(DescribeCaseScope(c), "all their conversations; any time; others redacted");
+
+  client::ExportInfo e;
+  e.id = 77;
+  e.case_id = 32;
+  e.state = "running";
+  e.messages = 1;
+  e.attachments = 0;
+  e.bytes = 100;
+  EXPECT_EQ(FormatExport(e), "export 77 of case 32: running, 1 message, 0 attachments, 100 bytes so far");
+  e.state = "failed";
+  e.error = "disk full";
+  EXPECT_EQ(FormatExport(e), "export 77 of case 32: failed: disk full");
+}
+
 TEST_F(FormatUtc, ReportsShowTheReportThenTheEvidence) {
   client::ReportInfo r;
   r.id = 1;

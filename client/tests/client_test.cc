@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <mutex>
 #include <thread>
@@ -645,6 +648,404 @@ TEST_F(ClientTest, AuditRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   EXPECT_EQ(check->records, 12u);
   EXPECT_EQ(check->first_broken_seq, 7u);
   EXPECT_EQ(check->message, "its hash does not match");
+}
+
+// ------------------------------------------------------------------ records management
+
+TEST_F(ClientTest, HoldRequestsCarryTheirFieldsAndRepliesAreDecoded) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<HoldInfo> hold = client->SetHold(HoldTarget::User("ben"), "LIT-2026-7", "lawsuit");
+  ASSERT_TRUE(hold.ok()) << hold.status();
+  SeenEnvelope set = Last(broker_.Seen(), wire::Body::AdminSetHold);
+  ASSERT_EQ(set.type, wire::Body::AdminSetHold);
+  EXPECT_EQ(set.hold_target, wire::HoldTarget::User);
+  EXPECT_EQ(set.login, "ben");
+  EXPECT_EQ(set.conversation_id, 0u);
+  EXPECT_EQ(set.case_ref, "LIT-2026-7");
+  EXPECT_EQ(set.reason, "lawsuit");
+  EXPECT_EQ(hold->id, 21u);
+  EXPECT_TRUE(hold->target.is_user());
+  EXPECT_EQ(hold->target.login, "ben");
+  EXPECT_EQ(hold->case_ref, "LIT-2026-7");
+  EXPECT_EQ(hold->created_by, "ana");
+  EXPECT_EQ(hold->created_at_us, 1'700'000'000'000'000);
+  EXPECT_TRUE(hold->in_force());
+
+  Result<HoldInfo> on_chat = client->SetHold(HoldTarget::Conversation(3), "HR-12", "complaint");
+  ASSERT_TRUE(on_chat.ok()) << on_chat.status();
+  set = Last(broker_.Seen(), wire::Body::AdminSetHold);
+  EXPECT_EQ(set.hold_target, wire::HoldTarget::Conversation);
+  EXPECT_EQ(set.conversation_id, 3u);
+  EXPECT_EQ(set.login, "");
+  EXPECT_FALSE(on_chat->target.is_user());
+  EXPECT_EQ(on_chat->target.conversation_id, 3u);
+
+  EXPECT_EQ(client->SetHold(HoldTarget::User("nobody"), "X", "y").status().code(),
+            StatusCode::kNotFound);
+  // Checked without asking the broker.
+  const std::size_t before = Count(broker_.Seen(), wire::Body::AdminSetHold);
+  EXPECT_EQ(client->SetHold(HoldTarget::User(""), "X", "y").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->SetHold(HoldTarget::Conversation(0), "X", "y").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->SetHold(HoldTarget{"ben", 3}, "X", "y").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->SetHold(HoldTarget::User("ben"), "", "y").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->SetHold(HoldTarget::User("ben"), "X", "").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::AdminSetHold), before);
+
+  ASSERT_TRUE(client->LiftHold(21, "settled").ok());
+  SeenEnvelope lift = Last(broker_.Seen(), wire::Body::AdminLiftHold);
+  EXPECT_EQ(lift.id, 21u);
+  EXPECT_EQ(lift.reason, "settled");
+  Status missing = client->LiftHold(404, "settled");
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.message(), "no hold 404");
+  EXPECT_EQ(client->LiftHold(0, "settled").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->LiftHold(21, "").code(), StatusCode::kInvalidArgument);
+
+  Result<std::vector<HoldInfo>> in_force = client->ListHolds(false);
+  ASSERT_TRUE(in_force.ok()) << in_force.status();
+  EXPECT_FALSE(Last(broker_.Seen(), wire::Body::AdminListHolds).flag);
+  ASSERT_EQ(in_force->size(), 1u);
+  EXPECT_EQ((*in_force)[0].reason, "pending lawsuit");
+  Result<std::vector<HoldInfo>> all = client->ListHolds(true);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(Last(broker_.Seen(), wire::Body::AdminListHolds).flag);
+  ASSERT_EQ(all->size(), 2u);
+  const HoldInfo& lifted = (*all)[1];
+  EXPECT_EQ(lifted.id, 20u);
+  EXPECT_EQ(lifted.target.conversation_id, 3u);
+  EXPECT_EQ(lifted.lifted_by, "ana");
+  EXPECT_EQ(lifted.lifted_at_us, 1'695'000'000'000'000);
+  EXPECT_FALSE(lifted.in_force());
+}
+
+TEST_F(ClientTest, RetentionAndPluginRepliesAreDecoded) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<RetentionReport> dry = client->RunRetention(true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_TRUE(Last(broker_.Seen(), wire::Body::AdminRetentionRun).flag);
+  EXPECT_TRUE(dry->dry_run);
+  EXPECT_EQ(dry->started_at_us, 1'700'000'000'000'000);
+  EXPECT_EQ(dry->finished_at_us, 1'700'000'001'500'000);
+  EXPECT_EQ(dry->messages_examined, 1000u);
+  EXPECT_EQ(dry->messages_deleted, 40u);
+  EXPECT_EQ(dry->attachments_stripped, 12u);
+  EXPECT_EQ(dry->attachment_bytes, 5'242'880u);
+  EXPECT_EQ(dry->conversations, 3u);
+  EXPECT_EQ(dry->held_protected, 7u);
+  ASSERT_EQ(dry->policies.size(), 2u);
+  EXPECT_EQ(dry->policies[0].policy, "chats-2y");
+  EXPECT_EQ(dry->policies[0].deleted, 40u);
+  EXPECT_EQ(dry->policies[1].stripped, 12u);
+  Result<RetentionReport> applied = client->RunRetention(false);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_FALSE(Last(broker_.Seen(), wire::Body::AdminRetentionRun).flag);
+  EXPECT_FALSE(applied->dry_run);
+
+  Result<std::vector<PluginInfo>> plugins = client->ListPlugins();
+  ASSERT_TRUE(plugins.ok()) << plugins.status();
+  ASSERT_EQ(plugins->size(), 2u);
+  EXPECT_EQ((*plugins)[0].name, "chats-2y");
+  EXPECT_EQ((*plugins)[0].plugin, "max-age");
+  EXPECT_EQ((*plugins)[0].library, "/usr/lib/chatpro/plugins/libmax_age.so");
+  EXPECT_FALSE((*plugins)[0].accept_hook);
+  EXPECT_TRUE((*plugins)[0].retention_hook);
+  EXPECT_TRUE((*plugins)[1].accept_hook);
+  EXPECT_EQ((*plugins)[1].failures, 2u);
+}
+
+TEST_F(ClientTest, CaseRequestsCarryTheirScopeAndRepliesAreDecoded) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  CaseRequest request;
+  request.kind = CaseKind::kSearch;
+  request.legal_basis = "internal investigation";
+  request.subjects = {"ben", "carl"};
+  request.conversations = {3, 4};
+  request.from_us = 1'698'796'800'000'000;
+  request.to_us = 1'701'388'799'999'999;
+  request.keyword = "invoice";
+  request.redact_others = true;
+  Result<CaseInfo> opened = client->OpenCase(request);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  SeenEnvelope open = Last(broker_.Seen(), wire::Body::CaseOpen);
+  ASSERT_EQ(open.type, wire::Body::CaseOpen);
+  EXPECT_EQ(open.case_kind, wire::CaseKind::Search);
+  EXPECT_EQ(open.legal_basis, "internal investigation");
+  EXPECT_EQ(open.subjects, (std::vector<std::string>{"ben", "carl"}));
+  EXPECT_EQ(open.conversations, (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_EQ(open.from_us, 1'698'796'800'000'000);
+  EXPECT_EQ(open.to_us, 1'701'388'799'999'999);
+  EXPECT_EQ(open.keyword, "invoice");
+  EXPECT_TRUE(open.flag);
+  EXPECT_EQ(opened->id, 31u);
+  EXPECT_EQ(opened->kind, CaseKind::kSearch);
+  EXPECT_EQ(opened->state, "awaiting approval");
+  EXPECT_EQ(opened->subjects, request.subjects);
+  EXPECT_EQ(opened->conversations, request.conversations);
+  EXPECT_EQ(opened->keyword, "invoice");
+  EXPECT_TRUE(opened->redact_others);
+  EXPECT_EQ(opened->requested_by, "ana");
+  EXPECT_EQ(opened->approved_by, "");
+
+  // Checked without asking the broker.
+  const std::size_t before = Count(broker_.Seen(), wire::Body::CaseOpen);
+  CaseRequest bad = request;
+  bad.legal_basis.clear();
+  EXPECT_EQ(client->OpenCase(bad).status().code(), StatusCode::kInvalidArgument);
+  bad = request;
+  bad.subjects.clear();
+  EXPECT_EQ(client->OpenCase(bad).status().code(), StatusCode::kInvalidArgument);
+  bad = request;
+  bad.from_us = bad.to_us + 1;
+  EXPECT_EQ(client->OpenCase(bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::CaseOpen), before);
+
+  Result<CaseInfo> approved = client->ApproveCase(32);
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::CaseApprove).id, 32u);
+  EXPECT_EQ(approved->state, "approved");
+  EXPECT_EQ(approved->approved_by, "ana");
+  EXPECT_EQ(approved->approved_at_us, 1'700'000'100'000'000);
+  EXPECT_EQ(approved->approval_expires_at_us, 1'700'604'900'000'000);
+  EXPECT_EQ(approved->visible_to_subjects_at_us, 1'702'592'100'000'000);
+  EXPECT_EQ(client->ApproveCase(31).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(client->ApproveCase(404).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client->ApproveCase(0).status().code(), StatusCode::kInvalidArgument);
+
+  Result<std::vector<CaseInfo>> cases = client->ListCases();
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_EQ((*cases)[0].state, "exported");
+  EXPECT_EQ((*cases)[1].kind, CaseKind::kSearch);
+  Result<std::vector<CaseInfo>> mine = client->MyDataAccess();
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::MyDataAccess), 1u);
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].legal_basis, "GDPR art. 15");
+}
+
+TEST_F(ClientTest, CaseKindsHaveNames) {
+  EXPECT_EQ(CaseKindName(CaseKind::kSubjectAccess), "subject-access");
+  EXPECT_EQ(CaseKindName(CaseKind::kSearch), "search");
+  EXPECT_EQ(*ParseCaseKind("search"), CaseKind::kSearch);
+  EXPECT_EQ(*ParseCaseKind("subject-access"), CaseKind::kSubjectAccess);
+  EXPECT_EQ(ParseCaseKind("foi").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, ExportRequestsCarryTheirIdsAndErrorsKeepTheirCode) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<ExportInfo> started = client->StartExport(32);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ExportStart).id, 32u);
+  EXPECT_EQ(started->id, FakeBroker::kRunningExport);
+  EXPECT_EQ(started->case_id, 32u);
+  EXPECT_TRUE(started->running());
+  Result<ExportInfo> unapproved = client->StartExport(FakeBroker::kUnapprovedCase);
+  EXPECT_EQ(unapproved.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(unapproved.status().message(), "case 31 is not approved");
+  EXPECT_EQ(client->StartExport(0).status().code(), StatusCode::kInvalidArgument);
+
+  broker_.SetExportData("0123456789");
+  Result<ExportInfo> done = client->ExportStatus(FakeBroker::kDoneExport);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ExportStatus).id, FakeBroker::kDoneExport);
+  EXPECT_TRUE(done->done());
+  EXPECT_EQ(done->messages, 120u);
+  EXPECT_EQ(done->attachments, 4u);
+  EXPECT_EQ(done->bytes, 10u);
+  Result<ExportInfo> failed = client->ExportStatus(79);
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_TRUE(failed->failed());
+  EXPECT_EQ(failed->error, "disk full");
+  EXPECT_EQ(client->ExportStatus(404).status().code(), StatusCode::kNotFound);
+
+  Result<ExportChunk> chunk = client->ReadExportChunk(FakeBroker::kDoneExport, 4, 3);
+  ASSERT_TRUE(chunk.ok()) << chunk.status();
+  SeenEnvelope read = Last(broker_.Seen(), wire::Body::ExportDownload);
+  EXPECT_EQ(read.id, FakeBroker::kDoneExport);
+  EXPECT_EQ(read.offset, 4u);
+  EXPECT_EQ(read.limit, 3u);
+  EXPECT_EQ(chunk->export_id, FakeBroker::kDoneExport);
+  EXPECT_EQ(chunk->offset, 4u);
+  EXPECT_EQ(chunk->data, "456");
+  EXPECT_EQ(chunk->total_bytes, 10u);
+  EXPECT_FALSE(chunk->done);
+  Result<ExportChunk> last = client->ReadExportChunk(FakeBroker::kDoneExport, 7, 100);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->data, "789");
+  EXPECT_TRUE(last->done);
+  EXPECT_EQ(client->ReadExportChunk(FakeBroker::kRunningExport, 0, 100).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client->ReadExportChunk(FakeBroker::kDoneExport, 0, 0).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, StrippedAttachmentsComeBackWithWhenTheyWereRemoved) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<HistoryPage> page =
+      client->History(Target::Conversation(FakeBroker::kStrippedConversation), HistoryQuery{});
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->messages.size(), 2u);
+  const Message& picture = page->messages[0];
+  EXPECT_EQ(picture.attachments_removed_at_us, FakeBroker::kStrippedAtUs);
+  EXPECT_EQ(std::get<Picture>(picture.content).mime_type, "image/png");
+  EXPECT_EQ(std::get<Picture>(picture.content).width, 640u);
+  EXPECT_TRUE(std::get<Picture>(picture.content).image.empty());
+  const Message& voice = page->messages[1];
+  EXPECT_EQ(voice.attachments_removed_at_us, FakeBroker::kStrippedAtUs);
+  EXPECT_EQ(std::get<Voice>(voice.content).duration_ms, 4200u);
+  EXPECT_TRUE(std::get<Voice>(voice.content).audio.empty());
+  Result<HistoryPage> whole = client->History(Target::Conversation(2), HistoryQuery{});
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->messages[0].attachments_removed_at_us, 0);
+
+  // Live deliveries too.
+  std::mutex mutex;
+  std::vector<Message> got;
+  ClientOptions options;
+  options.on_message = [&](const Message& m) {
+    std::lock_guard<std::mutex> lock(mutex);
+    got.push_back(m);
+  };
+  auto listener = Connect(options);
+  ASSERT_NE(listener, nullptr);
+  broker_.PushStored({testing::BuildStoredStripped(8, 3, "bob", false, 1234),
+                      testing::BuildStoredMessage(8, 4, "bob", "still here")});
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (got.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].attachments_removed_at_us, 1234);
+  // The reused message of the delivery reader does not carry it over.
+  EXPECT_EQ(got[1].attachments_removed_at_us, 0);
+}
+
+// Downloads into a fresh folder that the test removes.
+class DownloadTest : public ClientTest {
+ protected:
+  void SetUp() override {
+    ClientTest::SetUp();
+    char tmpl[] = "/tmp/chatpro-download-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    client_ = Connect();
+    ASSERT_NE(client_, nullptr);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // The names in the folder.
+  std::vector<std::string> Files() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+      out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  static std::string ReadAll(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  std::string dir_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(DownloadTest, AnExportOfSeveralChunksArrivesWholeAndPrivate) {
+  // 2.5 MiB: two full chunks of 1 MiB and a half one.
+  std::string data(kExportChunkBytes * 5 / 2, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+  broker_.SetExportData(data);
+  const std::string path = dir_ + "/case-32.zip";
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> progress;
+  Status s = client_->DownloadExport(FakeBroker::kDoneExport, path,
+                                     [&](std::uint64_t written, std::uint64_t total) {
+                                       progress.emplace_back(written, total);
+                                     });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ReadAll(path), data);
+  EXPECT_EQ(Files(), std::vector<std::string>{"case-32.zip"});
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const std::uint64_t total = data.size();
+  EXPECT_EQ(progress, (std::vector<std::pair<std::uint64_t, std::uint64_t>>{
+                          {kExportChunkBytes, total}, {2 * kExportChunkBytes, total}, {total, total}}));
+  std::vector<std::uint64_t> offsets;
+  for (const auto& e : broker_.Seen()) {
+    if (e.type != wire::Body::ExportDownload) continue;
+    offsets.push_back(e.offset);
+    EXPECT_EQ(e.limit, kExportChunkBytes);
+    EXPECT_EQ(e.id, FakeBroker::kDoneExport);
+  }
+  EXPECT_EQ(offsets, (std::vector<std::uint64_t>{0, kExportChunkBytes, 2 * kExportChunkBytes}));
+}
+
+TEST_F(DownloadTest, ShortChunksFromTheBrokerAreFollowedToTheEnd) {
+  broker_.SetExportData("abcdefghij");
+  broker_.export_chunk_limit = 3;
+  const std::string path = dir_ + "/small.zip";
+  ASSERT_TRUE(client_->DownloadExport(FakeBroker::kDoneExport, path).ok());
+  EXPECT_EQ(ReadAll(path), "abcdefghij");
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::ExportDownload), 4u);
+}
+
+TEST_F(DownloadTest, ChunksThatDoNotLineUpAreDataLossAndLeaveNothing) {
+  std::string data(kExportChunkBytes + 100, 'z');
+  broker_.SetExportData(data);
+  using Fault = FakeBroker::ExportFault;
+  for (Fault fault :
+       {Fault::kWrongOffset, Fault::kSizeChanges, Fault::kOtherExport, Fault::kEndsEarly}) {
+    broker_.export_fault = fault;
+    Status s = client_->DownloadExport(FakeBroker::kDoneExport, dir_ + "/out.zip");
+    EXPECT_EQ(s.code(), StatusCode::kDataLoss) << static_cast<int>(fault) << ": " << s;
+    EXPECT_TRUE(Files().empty()) << static_cast<int>(fault);
+  }
+  broker_.export_fault = Fault::kError;
+  Status s = client_->DownloadExport(FakeBroker::kDoneExport, dir_ + "/out.zip");
+  EXPECT_EQ(s.code(), StatusCode::kIoError) << s;
+  EXPECT_EQ(s.message(), "cannot read the export file");
+  EXPECT_TRUE(Files().empty());
+}
+
+TEST_F(DownloadTest, AnExistingFileIsRefusedUnlessReplacing) {
+  broker_.SetExportData("new bytes");
+  const std::string path = dir_ + "/taken.zip";
+  { std::ofstream(path) << "old"; }
+  Status s = client_->DownloadExport(FakeBroker::kDoneExport, path);
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s;
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::ExportDownload), 0u) << "checked before asking";
+  EXPECT_EQ(ReadAll(path), "old");
+  EXPECT_EQ(Files(), std::vector<std::string>{"taken.zip"});
+  ASSERT_TRUE(client_->DownloadExport(FakeBroker::kDoneExport, path, {}, ExistingFile::kReplace)
+                  .ok());
+  EXPECT_EQ(ReadAll(path), "new bytes");
+  EXPECT_EQ(Files(), std::vector<std::string>{"taken.zip"});
+}
+
+TEST_F(DownloadTest, BrokerErrorsAndBadArgumentsLeaveNothing) {
+  EXPECT_EQ(client_->DownloadExport(FakeBroker::kRunningExport, dir_ + "/a.zip").code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client_->DownloadExport(404, dir_ + "/a.zip").code(), StatusCode::kNotFound);
+  EXPECT_EQ(client_->DownloadExport(0, dir_ + "/a.zip").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->DownloadExport(FakeBroker::kDoneExport, "").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->DownloadExport(FakeBroker::kDoneExport, dir_ + "/missing/a.zip").code(),
+            StatusCode::kIoError);
+  EXPECT_TRUE(Files().empty());
 }
 
 // ------------------------------------------------------------------ revocation

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "client/tests/fake_broker.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -112,6 +113,25 @@ std::string BuildStoredPicture(std::uint64_t conversation_id, std::uint64_t seq,
                       picture.Union());
 }
 
+std::string BuildStoredStripped(std::uint64_t conversation_id, std::uint64_t seq,
+                                const std::string& sender, bool voice,
+                                std::int64_t removed_at_us) {
+  fb::FlatBufferBuilder fbb;
+  wire::Content type = wire::Content::Picture;
+  fb::Offset<void> content;
+  if (voice) {
+    type = wire::Content::Voice;
+    content = wire::CreateVoiceDirect(fbb, "opus", 4200).Union();
+  } else {
+    content = wire::CreatePictureDirect(fbb, "image/png", 640, 480).Union();
+  }
+  auto m = wire::CreateMessageDirect(fbb, conversation_id, seq, 2, sender.c_str(), 1, seq,
+                                     1'700'000'000'000'000 + static_cast<std::int64_t>(seq), type,
+                                     content, removed_at_us);
+  fbb.Finish(m);
+  return ToString(fbb.Release());
+}
+
 FakeBroker::FakeBroker() {
   (void)crypto::InitCrypto();
   keys_ = crypto::GenerateKeyPair();
@@ -158,6 +178,11 @@ void FakeBroker::PushRevoked(const std::string& reason, std::vector<std::uint64_
   for (auto s : then_seqs) r.Delivery(6, s, "bob");
   std::lock_guard<std::mutex> lock(mutex_);
   outbox_.emplace_back(r.Finish(), true);
+}
+
+void FakeBroker::SetExportData(std::string data) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  export_data_ = std::move(data);
 }
 
 void FakeBroker::Disallow(const std::string& public_key) {
@@ -338,7 +363,10 @@ void FakeBroker::Run() {
         std::vector<fb::Offset<wire::Delivery>> msgs;
         std::vector<std::string> stored;
         const std::uint64_t cid = h->conversation_id();
-        if (cid == kAmendedConversation) {
+        if (cid == kStrippedConversation) {
+          stored = {BuildStoredStripped(cid, 1, "bob", false, kStrippedAtUs),
+                    BuildStoredStripped(cid, 2, "bob", true, kStrippedAtUs)};
+        } else if (cid == kAmendedConversation) {
           stored = {BuildStoredMessage(cid, 5, "bob", "old text"),
                     BuildStoredEdit(cid, 6, "bob", 5, "better text"),
                     BuildStoredDeletion(cid, 7, "bob", 5)};
@@ -434,6 +462,184 @@ void FakeBroker::Run() {
                                  : wire::CreateAuditVerifyReplyDirect(r.fbb, false, 12, 7,
                                                                       "its hash does not match");
         r.Add(rid, wire::Body::AuditVerifyReply, reply.Union());
+      } else if (const auto* sh = env->body_as_AdminSetHold()) {
+        seen.hold_target = sh->target();
+        seen.login = sh->login() ? sh->login()->str() : "";
+        seen.conversation_id = sh->conversation_id();
+        seen.case_ref = sh->case_ref() ? sh->case_ref()->str() : "";
+        seen.reason = sh->reason() ? sh->reason()->str() : "";
+        if (seen.login == "nobody") {
+          r.Error(rid, wire::ErrorCode::NotFound, "no user named nobody");
+        } else {
+          r.Add(rid, wire::Body::HoldInfo,
+                wire::CreateHoldInfoDirect(r.fbb, 21, sh->target(), seen.login.c_str(),
+                                           seen.conversation_id, seen.case_ref.c_str(),
+                                           seen.reason.c_str(), "ana", 1'700'000'000'000'000)
+                    .Union());
+        }
+      } else if (const auto* lh = env->body_as_AdminLiftHold()) {
+        seen.id = lh->hold_id();
+        seen.reason = lh->reason() ? lh->reason()->str() : "";
+        if (seen.id == 404) {
+          r.Error(rid, wire::ErrorCode::NotFound, "no hold 404");
+        } else {
+          r.Done(rid);
+        }
+      } else if (const auto* lhs = env->body_as_AdminListHolds()) {
+        seen.flag = lhs->include_lifted();
+        std::vector<fb::Offset<wire::HoldInfo>> holds{wire::CreateHoldInfoDirect(
+            r.fbb, 21, wire::HoldTarget::User, "ben", 0, "LIT-2026-7", "pending lawsuit", "ana",
+            1'700'000'000'000'000)};
+        if (seen.flag) {
+          holds.push_back(wire::CreateHoldInfoDirect(
+              r.fbb, 20, wire::HoldTarget::Conversation, nullptr, 3, "HR-12", "complaint",
+              "root", 1'690'000'000'000'000, "ana", 1'695'000'000'000'000));
+        }
+        r.Add(rid, wire::Body::HoldList, wire::CreateHoldListDirect(r.fbb, &holds).Union());
+      } else if (const auto* rr = env->body_as_AdminRetentionRun()) {
+        seen.flag = rr->dry_run();
+        std::vector<fb::Offset<wire::PolicyCount>> policies{
+            wire::CreatePolicyCountDirect(r.fbb, "chats-2y", 40, 0),
+            wire::CreatePolicyCountDirect(r.fbb, "media-90d", 0, 12)};
+        r.Add(rid, wire::Body::RetentionReport,
+              wire::CreateRetentionReportDirect(r.fbb, seen.flag, 1'700'000'000'000'000,
+                                                1'700'000'001'500'000, 1000, 40, 12, 5'242'880,
+                                                3, 7, &policies)
+                  .Union());
+      } else if (env->body_type() == wire::Body::AdminListPlugins) {
+        std::vector<fb::Offset<wire::PluginInfo>> plugins{
+            wire::CreatePluginInfoDirect(r.fbb, "chats-2y", "max-age",
+                                         "/usr/lib/chatpro/plugins/libmax_age.so", false, true, 0),
+            wire::CreatePluginInfoDirect(r.fbb, "no-exe", "attachment-filter",
+                                         "/usr/lib/chatpro/plugins/libfilter.so", true, false, 2)};
+        r.Add(rid, wire::Body::PluginList, wire::CreatePluginListDirect(r.fbb, &plugins).Union());
+      } else if (const auto* co = env->body_as_CaseOpen()) {
+        seen.case_kind = co->kind();
+        seen.legal_basis = co->legal_basis() ? co->legal_basis()->str() : "";
+        if (co->subjects() != nullptr) {
+          for (const auto* sub : *co->subjects()) seen.subjects.push_back(sub->str());
+        }
+        if (co->conversations() != nullptr) {
+          seen.conversations.assign(co->conversations()->begin(), co->conversations()->end());
+        }
+        seen.from_us = co->from_us();
+        seen.to_us = co->to_us();
+        seen.keyword = co->keyword() ? co->keyword()->str() : "";
+        seen.flag = co->redact_others();
+        std::vector<fb::Offset<fb::String>> subjects;
+        for (const auto& sub : seen.subjects) subjects.push_back(r.fbb.CreateString(sub));
+        r.Add(rid, wire::Body::CaseInfo,
+              wire::CreateCaseInfoDirect(r.fbb, kUnapprovedCase, co->kind(), "awaiting approval",
+                                         seen.legal_basis.c_str(), &subjects,
+                                         &seen.conversations, seen.from_us, seen.to_us,
+                                         seen.keyword.c_str(), seen.flag, "ana",
+                                         1'700'000'000'000'000)
+                  .Union());
+      } else if (const auto* ca = env->body_as_CaseApprove()) {
+        seen.id = ca->case_id();
+        if (seen.id == 404) {
+          r.Error(rid, wire::ErrorCode::NotFound, "no case 404");
+        } else if (seen.id == kUnapprovedCase) {
+          r.Error(rid, wire::ErrorCode::PermissionDenied,
+                  "case 31 was opened by you; someone else must approve it");
+        } else {
+          std::vector<fb::Offset<fb::String>> subjects{r.fbb.CreateString("ben")};
+          r.Add(rid, wire::Body::CaseInfo,
+                wire::CreateCaseInfoDirect(r.fbb, seen.id, wire::CaseKind::SubjectAccess,
+                                           "approved", "GDPR art. 15", &subjects, nullptr, 0, 0,
+                                           nullptr, false, "root", 1'700'000'000'000'000, "ana",
+                                           1'700'000'100'000'000, 1'700'604'900'000'000,
+                                           1'702'592'100'000'000)
+                    .Union());
+        }
+      } else if (env->body_type() == wire::Body::CaseList ||
+                 env->body_type() == wire::Body::MyDataAccess) {
+        std::vector<fb::Offset<fb::String>> subjects{r.fbb.CreateString("ben")};
+        std::vector<fb::Offset<wire::CaseInfo>> cases{wire::CreateCaseInfoDirect(
+            r.fbb, 32, wire::CaseKind::SubjectAccess, "exported", "GDPR art. 15", &subjects,
+            nullptr, 0, 0, nullptr, false, "root", 1'700'000'000'000'000, "ana",
+            1'700'000'100'000'000, 1'700'604'900'000'000, 1'702'592'100'000'000)};
+        if (env->body_type() == wire::Body::CaseList) {
+          std::vector<fb::Offset<fb::String>> two{r.fbb.CreateString("ben"),
+                                                  r.fbb.CreateString("carl")};
+          std::vector<std::uint64_t> convs{3, 4};
+          cases.push_back(wire::CreateCaseInfoDirect(
+              r.fbb, kUnapprovedCase, wire::CaseKind::Search, "awaiting approval",
+              "internal investigation", &two, &convs, 1'698'796'800'000'000,
+              1'701'388'799'999'999, "invoice", true, "ana", 1'700'000'000'000'000));
+        }
+        r.Add(rid, wire::Body::CaseInfoList, wire::CreateCaseInfoListDirect(r.fbb, &cases).Union());
+      } else if (const auto* es = env->body_as_ExportStart()) {
+        seen.id = es->case_id();
+        if (seen.id == 404) {
+          r.Error(rid, wire::ErrorCode::NotFound, "no case 404");
+        } else if (seen.id == kUnapprovedCase) {
+          r.Error(rid, wire::ErrorCode::FailedPrecondition, "case 31 is not approved");
+        } else {
+          r.Add(rid, wire::Body::ExportInfo,
+                wire::CreateExportInfoDirect(r.fbb, kRunningExport, seen.id, "running", 10, 1, 4096)
+                    .Union());
+        }
+      } else if (const auto* st = env->body_as_ExportStatus()) {
+        seen.id = st->export_id();
+        std::size_t size;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          size = export_data_.size();
+        }
+        if (seen.id == kDoneExport) {
+          r.Add(rid, wire::Body::ExportInfo,
+                wire::CreateExportInfoDirect(r.fbb, kDoneExport, 32, "done", 120, 4, size).Union());
+        } else if (seen.id == kRunningExport) {
+          const bool running = running_polls > 0;
+          if (running && running_polls != INT_MAX) --running_polls;
+          r.Add(rid, wire::Body::ExportInfo,
+                wire::CreateExportInfoDirect(r.fbb, kRunningExport, 32,
+                                             running ? "running" : "done", running ? 10 : 120,
+                                             running ? 1 : 4, running ? 4096 : size)
+                    .Union());
+        } else if (seen.id == 79) {
+          r.Add(rid, wire::Body::ExportInfo,
+                wire::CreateExportInfoDirect(r.fbb, 79, 32, "failed", 0, 0, 0, "disk full")
+                    .Union());
+        } else {
+          r.Error(rid, wire::ErrorCode::NotFound, "no export " + std::to_string(seen.id));
+        }
+      } else if (const auto* dl = env->body_as_ExportDownload()) {
+        seen.id = dl->export_id();
+        seen.offset = dl->offset();
+        seen.limit = dl->max_bytes();
+        std::string data;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          data = export_data_;
+        }
+        const ExportFault fault = export_fault;
+        const bool later = seen.offset > 0;
+        if (seen.id == kRunningExport) {
+          r.Error(rid, wire::ErrorCode::FailedPrecondition, "export 78 is still running");
+        } else if (seen.id != kDoneExport) {
+          r.Error(rid, wire::ErrorCode::NotFound, "no export " + std::to_string(seen.id));
+        } else if (fault == ExportFault::kError && later) {
+          r.Error(rid, wire::ErrorCode::IoError, "cannot read the export file");
+        } else {
+          std::uint64_t at = std::min<std::uint64_t>(seen.offset, data.size());
+          std::uint64_t n = std::min<std::uint64_t>(
+              {data.size() - at, seen.limit, export_chunk_limit.load()});
+          std::uint64_t total = data.size();
+          bool done = at + n == data.size();
+          std::uint64_t claimed_offset = at;
+          std::uint64_t claimed_id = seen.id;
+          if (fault == ExportFault::kWrongOffset && later) claimed_offset = at + 1;
+          if (fault == ExportFault::kSizeChanges && later) total += 1;
+          if (fault == ExportFault::kOtherExport) claimed_id = seen.id + 1;
+          if (fault == ExportFault::kEndsEarly) done = true;
+          auto bytes = r.fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(data.data()) + at,
+                                          static_cast<std::size_t>(n));
+          r.Add(rid, wire::Body::ExportChunk,
+                wire::CreateExportChunk(r.fbb, claimed_id, claimed_offset, bytes, total, done)
+                    .Union());
+        }
       } else if (env->body_type() == wire::Body::ConfirmWipe) {
         r.Error(rid, wire::ErrorCode::FailedPrecondition, "this device is not revoked");
       } else {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -39,7 +40,20 @@ struct SeenEnvelope {
   std::uint64_t seq = 0;             // Report; AdminListAudit: from_seq
   std::uint64_t device_id = 0;       // RevokeDevice
   std::uint32_t limit = 0;           // AdminListAudit
-  std::string reason;                // Report
+  std::string reason;                // Report, AdminSetHold, AdminLiftHold
+  // Records management.
+  std::uint64_t id = 0;              // the hold, case or export a request names
+  std::uint64_t offset = 0;          // ExportDownload (its max_bytes in `limit`)
+  bool flag = false;                 // include_lifted, dry_run, redact_others
+  wire::HoldTarget hold_target = wire::HoldTarget::User;  // AdminSetHold (login, conversation_id)
+  std::string case_ref;              // AdminSetHold
+  wire::CaseKind case_kind = wire::CaseKind::SubjectAccess;  // CaseOpen
+  std::string legal_basis;           // CaseOpen
+  std::vector<std::string> subjects;        // CaseOpen
+  std::vector<std::uint64_t> conversations; // CaseOpen
+  std::int64_t from_us = 0;          // CaseOpen
+  std::int64_t to_us = 0;            // CaseOpen
+  std::string keyword;               // CaseOpen
   bool after_revoked = false;        // came after the Revoked event was pushed
   std::size_t frame = 0;             // index of the frame it came in
   int connection = 0;                // incremented by Restart()
@@ -67,6 +81,35 @@ class FakeBroker {
   // edit of it (6) and its deletion (7); of any other conversation two texts.
   static constexpr std::uint64_t kMissingConversation = 404;
   static constexpr std::uint64_t kAmendedConversation = 6;
+  // History of kStrippedConversation holds a picture (seq 1) and a voice
+  // message (seq 2) whose bytes retention removed at kStrippedAtUs.
+  static constexpr std::uint64_t kStrippedConversation = 8;
+  static constexpr std::int64_t kStrippedAtUs = 1'700'086'400'000'000;
+
+  // Records management. Export kDoneExport is finished and holds
+  // export_data(); kRunningExport is still running (a download is
+  // FailedPrecondition); any other is NotFound. Hold, case and export id 404
+  // are NotFound; case kUnapprovedCase cannot be exported yet
+  // (FailedPrecondition) nor approved by its requester (PermissionDenied).
+  static constexpr std::uint64_t kDoneExport = 77;
+  static constexpr std::uint64_t kRunningExport = 78;
+  static constexpr std::uint64_t kUnapprovedCase = 31;
+  // How ExportDownload answers for kDoneExport.
+  enum class ExportFault {
+    kNone,
+    kWrongOffset,    // the second chunk claims another offset
+    kSizeChanges,    // the second chunk claims another total size
+    kOtherExport,    // every chunk names another export
+    kEndsEarly,      // the first chunk says done
+    kError,          // the second request gets Error IoError
+  };
+  void SetExportData(std::string data);
+  // ExportStatus of kRunningExport answers "running" this many more times,
+  // then "done". Default: always running.
+  std::atomic<int> running_polls{INT_MAX};
+  std::atomic<ExportFault> export_fault{ExportFault::kNone};
+  // Most bytes per chunk, below what the client asks for. Default: no limit.
+  std::atomic<std::uint32_t> export_chunk_limit{UINT32_MAX};
 
   // Sends a frame of Delivery events (text messages) to the last peer.
   void PushDeliveries(std::uint64_t conversation_id, std::vector<std::uint64_t> seqs,
@@ -109,6 +152,7 @@ class FakeBroker {
   // Frames to push, and whether the frame revokes the device.
   std::vector<std::pair<std::string, bool>> outbox_;  // GUARDED_BY(mutex_)
   std::map<std::uint64_t, std::uint64_t> head_seq_;  // broker thread only
+  std::string export_data_ = "PK-fake-export";  // GUARDED_BY(mutex_)
   int connection_ = 0;
   bool ready_ = false;                      // GUARDED_BY(mutex_)
 };
@@ -125,5 +169,10 @@ std::string BuildStoredDeletion(std::uint64_t conversation_id, std::uint64_t seq
 // A PNG picture message (image bytes "PNG-BYTES", thumbnail "THUMB").
 std::string BuildStoredPicture(std::uint64_t conversation_id, std::uint64_t seq,
                                const std::string& sender);
+// A picture (or, with `voice`, a voice message) whose bytes retention removed
+// at `removed_at_us`: metadata only.
+std::string BuildStoredStripped(std::uint64_t conversation_id, std::uint64_t seq,
+                                const std::string& sender, bool voice,
+                                std::int64_t removed_at_us);
 
 }  // namespace chatpro::client::testing

@@ -226,6 +226,120 @@ TEST(WireCodec, DeliveryReaderReadsEachMessageIntoTheSameMessage) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(WireCodec, RecordsRequestsAreEncodedWithTheirFields) {
+  FrameWriter w;
+  w.AddAdminSetHold(1, HoldTarget::User("ben"), "LIT-7", "lawsuit");
+  w.AddAdminSetHold(2, HoldTarget::Conversation(3), "HR-12", "complaint");
+  w.AddAdminLiftHold(3, 21, "settled");
+  w.AddAdminListHolds(4, true);
+  w.AddAdminRetentionRun(5, false);
+  w.AddAdminListPlugins(6);
+  CaseRequest request;
+  request.kind = CaseKind::kSearch;
+  request.legal_basis = "investigation";
+  request.subjects = {"ben", "carl"};
+  request.conversations = {3, 4};
+  request.from_us = 10;
+  request.to_us = 20;
+  request.keyword = "invoice";
+  request.redact_others = true;
+  w.AddCaseOpen(7, request);
+  w.AddCaseApprove(8, 31);
+  w.AddCaseList(9);
+  w.AddExportStart(10, 31);
+  w.AddExportStatus(11, 77);
+  w.AddExportDownload(12, 77, 1u << 20, kExportChunkBytes);
+  w.AddMyDataAccess(13);
+  std::string bytes = Bytes(w.Finish());
+  Result<ReceivedFrame> f = ReceivedFrame::Parse(bytes.data(), bytes.size());
+  ASSERT_TRUE(f.ok()) << f.status();
+  const auto& e = *f->frame().envelopes();
+  ASSERT_EQ(e.size(), 13u);
+  const auto* user_hold = e[0]->body_as_AdminSetHold();
+  EXPECT_EQ(user_hold->target(), wire::HoldTarget::User);
+  EXPECT_EQ(user_hold->login()->str(), "ben");
+  EXPECT_EQ(user_hold->conversation_id(), 0u);
+  EXPECT_EQ(user_hold->case_ref()->str(), "LIT-7");
+  EXPECT_EQ(user_hold->reason()->str(), "lawsuit");
+  const auto* chat_hold = e[1]->body_as_AdminSetHold();
+  EXPECT_EQ(chat_hold->target(), wire::HoldTarget::Conversation);
+  EXPECT_EQ(chat_hold->login(), nullptr);
+  EXPECT_EQ(chat_hold->conversation_id(), 3u);
+  EXPECT_EQ(e[2]->body_as_AdminLiftHold()->hold_id(), 21u);
+  EXPECT_EQ(e[2]->body_as_AdminLiftHold()->reason()->str(), "settled");
+  EXPECT_TRUE(e[3]->body_as_AdminListHolds()->include_lifted());
+  EXPECT_FALSE(e[4]->body_as_AdminRetentionRun()->dry_run());
+  EXPECT_EQ(e[5]->body_type(), wire::Body::AdminListPlugins);
+  const auto* open = e[6]->body_as_CaseOpen();
+  EXPECT_EQ(open->kind(), wire::CaseKind::Search);
+  EXPECT_EQ(open->legal_basis()->str(), "investigation");
+  ASSERT_EQ(open->subjects()->size(), 2u);
+  EXPECT_EQ(open->subjects()->Get(1)->str(), "carl");
+  ASSERT_EQ(open->conversations()->size(), 2u);
+  EXPECT_EQ(open->conversations()->Get(1), 4u);
+  EXPECT_EQ(open->from_us(), 10);
+  EXPECT_EQ(open->to_us(), 20);
+  EXPECT_EQ(open->keyword()->str(), "invoice");
+  EXPECT_TRUE(open->redact_others());
+  EXPECT_EQ(e[7]->body_as_CaseApprove()->case_id(), 31u);
+  EXPECT_EQ(e[8]->body_type(), wire::Body::CaseList);
+  EXPECT_EQ(e[9]->body_as_ExportStart()->case_id(), 31u);
+  EXPECT_EQ(e[10]->body_as_ExportStatus()->export_id(), 77u);
+  const auto* download = e[11]->body_as_ExportDownload();
+  EXPECT_EQ(download->export_id(), 77u);
+  EXPECT_EQ(download->offset(), 1u << 20);
+  EXPECT_EQ(download->max_bytes(), kExportChunkBytes);
+  EXPECT_EQ(e[12]->body_type(), wire::Body::MyDataAccess);
+}
+
+TEST(WireCodec, AStrippedMessageKeepsItsMetadataAndWhenItWasStripped) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto* d = BuildDelivery(fbb, testing::BuildStoredStripped(3, 9, "bob", false, 555), 0);
+  Result<Message> m = MessageFromDelivery(*d);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->attachments_removed_at_us, 555);
+  const auto& picture = std::get<Picture>(m->content);
+  EXPECT_EQ(picture.mime_type, "image/png");
+  EXPECT_EQ(picture.width, 640u);
+  EXPECT_TRUE(picture.image.empty());
+  DeliveryReader reader;
+  ASSERT_TRUE(reader.Read(*d).ok());
+  EXPECT_EQ(reader.message().attachments_removed_at_us, 555);
+  flatbuffers::FlatBufferBuilder whole;
+  ASSERT_TRUE(
+      reader.Read(*BuildDelivery(whole, testing::BuildStoredMessage(3, 10, "bob", "hi"), 1)).ok());
+  EXPECT_EQ(reader.message().attachments_removed_at_us, 0);
+}
+
+TEST(WireCodec, RecordsRepliesAreDecoded) {
+  flatbuffers::FlatBufferBuilder fbb;
+  std::vector<flatbuffers::Offset<wire::PolicyCount>> policies{
+      wire::CreatePolicyCountDirect(fbb, "p", 1, 2)};
+  fbb.Finish(wire::CreateRetentionReportDirect(fbb, true, 1, 2, 3, 4, 5, 6, 7, 8, &policies));
+  RetentionReport r =
+      RetentionReportFromWire(*flatbuffers::GetRoot<wire::RetentionReport>(fbb.GetBufferPointer()));
+  EXPECT_TRUE(r.dry_run);
+  EXPECT_EQ(r.messages_examined, 3u);
+  EXPECT_EQ(r.held_protected, 8u);
+  ASSERT_EQ(r.policies.size(), 1u);
+  EXPECT_EQ(r.policies[0].stripped, 2u);
+
+  flatbuffers::FlatBufferBuilder cb;
+  cb.Finish(wire::CreateExportChunkDirect(cb, 77, 5, nullptr, 10, false));
+  ExportChunk c = ExportChunkFromWire(*flatbuffers::GetRoot<wire::ExportChunk>(cb.GetBufferPointer()));
+  EXPECT_EQ(c.export_id, 77u);
+  EXPECT_EQ(c.offset, 5u);
+  EXPECT_TRUE(c.data.empty());
+  EXPECT_EQ(c.total_bytes, 10u);
+
+  flatbuffers::FlatBufferBuilder hb;
+  hb.Finish(wire::CreateHoldInfoDirect(hb, 3, wire::HoldTarget::Conversation, nullptr, 9));
+  HoldInfo h = HoldFromWire(*flatbuffers::GetRoot<wire::HoldInfo>(hb.GetBufferPointer()));
+  EXPECT_FALSE(h.target.is_user());
+  EXPECT_EQ(h.target.conversation_id, 9u);
+  EXPECT_TRUE(h.in_force());
+}
+
 TEST(WireCodec, ContentLimitsAreCheckedLocally) {
   ContentLimits s;
   s.max_text_bytes = 10;
