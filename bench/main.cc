@@ -31,23 +31,24 @@ ratio to it; or, with --attach, uses a running broker. Exits non-zero if any
 workload lost or reordered a message.
 
 Options:
-  --workloads LIST   comma-separated, from W1..W7 (default: all)
+  --workloads LIST   comma-separated, from W1..W8 (default: all)
                      W1 1:1 text, os; W2 1:1 text, fsync; W3 fan-out to a group;
                      W4 latency at a fixed rate (unpinned and on one CPU);
-                     W5 1:1 pictures; W6 idle devices; W7 restart with a large store
+                     W5 1:1 pictures; W6 idle devices; W7 restart with a large store;
+                     W8 W4's latency while a retention run removes many messages
   --repeat N         repetitions per workload (default 3)
   --short            a few seconds in all: small sizes (the smoke test)
   --verbose          print the broker's own account of each run (frames, batches)
   --json FILE        also write the results as JSON
   --broker PATH      the chatpro-broker to run (default: next to this program)
   --attach PROFILE   use the running broker of this enrolled administrator
-                     profile instead of starting brokers (W2 and W7 need
+                     profile instead of starting brokers (W2, W7 and W8 need
                      brokers of their own and are skipped; durability is the
                      broker's own)
   --broker-pid PID   with --attach: the broker's process, for W6's memory figure
   --broker-arg ARG   pass ARG to every broker started (repeatable), e.g.
                      --broker-arg --set --broker-arg limits.delivery_window_bytes=32MiB
-  --messages N       messages for W1, W2 and W7
+  --messages N       messages for W1, W2, W7 and W8
   --group-size N     members for W3 (default 100)
   --devices N        idle devices for W6 (default 10000)
   --pictures N       pictures for W5 (default 4000)
@@ -66,7 +67,7 @@ int Run(int argc, char** argv) {
   BenchOptions o;
   o.self_path = SelfPath();
   o.broker_path = o.self_path.substr(0, o.self_path.rfind('/') + 1) + "chatpro-broker";
-  std::set<std::string> workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7"};
+  std::set<std::string> workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"};
   std::string json_path;
   int messages = 0, group = 0, devices = 0, pictures = 0;
   std::string command;
@@ -126,8 +127,9 @@ int Run(int argc, char** argv) {
     o.w5_messages = 40;
     o.w6_devices = 50;
     o.w7_messages = 5000;
+    o.w8_messages = 5000;
   }
-  if (messages > 0) o.w1_messages = o.w2_messages = o.w7_messages = messages;
+  if (messages > 0) o.w1_messages = o.w2_messages = o.w7_messages = o.w8_messages = messages;
   if (group > 1) o.w3_members = group;
   if (devices > 0) o.w6_devices = devices;
   if (pictures > 0) o.w5_messages = pictures;
@@ -135,6 +137,7 @@ int Run(int argc, char** argv) {
   if (!o.attach_profile.empty()) {
     workloads.erase("W2");
     workloads.erase("W7");
+    workloads.erase("W8");
   }
 
   std::vector<Metric> metrics;
@@ -150,6 +153,7 @@ int Run(int argc, char** argv) {
   run("W5", RunW5);
   run("W6", RunW6);
   run("W7", RunW7);
+  run("W8", RunW8);
 
   std::time_t now = std::time(nullptr);
   char date[64];

@@ -151,37 +151,32 @@ struct OneToOneResult {
   std::vector<double> latencies_us;
 };
 
-// One sender, one receiving device: `messages` messages made by `make`, as
-// fast as the sender can go (rate 0) or at a fixed rate.
-OneToOneResult OneToOne(const BenchOptions& o, const std::string& durability, int messages,
-                        const std::function<client::Content(std::uint64_t)>& make,
-                        std::size_t payload_bytes, int rate = 0, int pin_cpu = -1) {
+// From the device of profile `from` to the device of `to` (login `to_login`)
+// on a running broker: `messages` messages made by `make`, as fast as the
+// sender can go (rate 0) or at a fixed rate.
+OneToOneResult SendOneToOne(const Pair& setup, int from, int to,
+                            const std::function<client::Content(std::uint64_t)>& make,
+                            int messages, std::size_t payload_bytes, int rate) {
   OneToOneResult result;
-  TempDir dir;
-  if (pin_cpu >= 0) PinToCpu(pin_cpu);
-  Result<Pair> setup = StartWithUsers(o, durability, 2, dir, pin_cpu);
-  if (!setup.ok()) {
-    Fail("starting the broker", setup.status());
-    return result;
-  }
   Inbox inbox;
   if (rate > 0) inbox.CollectLatencies(&result.latencies_us);
   ClientOptions receiver_options;
   receiver_options.on_message = [&](const Message& m) { inbox.On(m); };
-  auto receiver = Population::Connect(setup->profiles[1], receiver_options);
+  auto receiver = Population::Connect(setup.profiles[static_cast<std::size_t>(to)], receiver_options);
   ClientOptions sender_options;
   sender_options.receive = false;
-  auto sender = Population::Connect(setup->profiles[0], sender_options);
+  auto sender = Population::Connect(setup.profiles[static_cast<std::size_t>(from)], sender_options);
   if (!receiver.ok() || !sender.ok()) {
     Fail("connecting", receiver.ok() ? sender.status() : receiver.status());
     return result;
   }
-  auto conversation = (*sender)->OpenDirect(setup->logins[1]);
+  auto conversation = (*sender)->OpenDirect(setup.logins[static_cast<std::size_t>(to)]);
   if (!conversation.ok()) {
     Fail("opening the conversation", conversation.status());
     return result;
   }
-  client::Target to = client::Target::Conversation(conversation->id);
+  client::Target target = client::Target::Conversation(conversation->id);
+  // Only what this run sends counts (the conversation may hold earlier runs').
   inbox.Expect(static_cast<std::uint64_t>(messages));
   Acks acks;
   std::int64_t start = NowNs();
@@ -189,7 +184,7 @@ OneToOneResult OneToOne(const BenchOptions& o, const std::string& durability, in
   auto t0 = Clock::now();
   for (int i = 0; i < messages; ++i) {
     if (rate > 0) std::this_thread::sleep_until(t0 + interval * i);
-    (*sender)->SendAsync(to, make(static_cast<std::uint64_t>(i)), acks.Callback());
+    (*sender)->SendAsync(target, make(static_cast<std::uint64_t>(i)), acks.Callback());
   }
   bool all = inbox.WaitAll(TimeoutFor(static_cast<std::uint64_t>(messages)));
   double seconds = static_cast<double>(NowNs() - start) / 1e9;
@@ -209,14 +204,32 @@ OneToOneResult OneToOne(const BenchOptions& o, const std::string& durability, in
                                 seconds / 1e6;
   sender->reset();
   receiver->reset();
+  return result;
+}
+
+void UnpinAll() {
+  cpu_set_t all_cpus;
+  CPU_ZERO(&all_cpus);
+  for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all_cpus);
+  sched_setaffinity(0, sizeof all_cpus, &all_cpus);
+}
+
+// One sender, one receiving device on a broker of their own.
+OneToOneResult OneToOne(const BenchOptions& o, const std::string& durability, int messages,
+                        const std::function<client::Content(std::uint64_t)>& make,
+                        std::size_t payload_bytes, int rate = 0, int pin_cpu = -1) {
+  TempDir dir;
+  if (pin_cpu >= 0) PinToCpu(pin_cpu);
+  Result<Pair> setup = StartWithUsers(o, durability, 2, dir, pin_cpu);
+  if (!setup.ok()) {
+    Fail("starting the broker", setup.status());
+    if (pin_cpu >= 0) UnpinAll();
+    return OneToOneResult();
+  }
+  OneToOneResult result = SendOneToOne(*setup, 0, 1, make, messages, payload_bytes, rate);
   if (!setup->broker->Stop()) std::fprintf(stderr, "chatpro-bench: the broker did not stop cleanly\n");
   if (o.verbose) std::fprintf(stderr, "%s\n", setup->broker->ServedLine().c_str());
-  if (pin_cpu >= 0) {
-    cpu_set_t all_cpus;
-    CPU_ZERO(&all_cpus);
-    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all_cpus);
-    sched_setaffinity(0, sizeof all_cpus, &all_cpus);
-  }
+  if (pin_cpu >= 0) UnpinAll();
   return result;
 }
 
@@ -333,14 +346,19 @@ std::vector<Metric> RunW3(const BenchOptions& o) {
   return {m};
 }
 
+// Texts that carry the time they were made (for one-way latency).
+std::function<client::Content(std::uint64_t)> Stamped(std::size_t bytes) {
+  return [bytes](std::uint64_t) {
+    std::string s = std::to_string(NowNs()) + " ";
+    s.resize(std::max(bytes, s.size()), 'x');
+    return client::Content(client::Text{s});
+  };
+}
+
 std::vector<Metric> RunW4(const BenchOptions& o) {
   std::vector<Metric> out;
   int messages = static_cast<int>(o.w4_rate * o.w4_seconds);
-  auto stamped = [&](std::uint64_t) {
-    std::string s = std::to_string(NowNs()) + " ";
-    s.resize(std::max(o.text_bytes, s.size()), 'x');
-    return client::Content(client::Text{s});
-  };
+  auto stamped = Stamped(o.text_bytes);
   for (bool pinned : {false, true}) {
     std::string how = pinned ? ", all on one CPU" : "";
     std::string title = "latency at " + std::to_string(o.w4_rate) + " msgs/s" + how;
@@ -359,12 +377,7 @@ std::vector<Metric> RunW4(const BenchOptions& o) {
       for (Metric* m : {&p50, &p99, &p999}) m->lost_nothing = m->lost_nothing && !lost;
       if (pinned) PinToCpu(0);
       ReferenceResult ref = RunReferenceLatency(o.w4_rate, o.w4_seconds, o.text_bytes);
-      if (pinned) {
-        cpu_set_t all_cpus;
-        CPU_ZERO(&all_cpus);
-        for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all_cpus);
-        sched_setaffinity(0, sizeof all_cpus, &all_cpus);
-      }
+      if (pinned) UnpinAll();
       p50.reference_runs.push_back(Quantile(ref.latencies_us, 0.50));
       p99.reference_runs.push_back(Quantile(ref.latencies_us, 0.99));
       p999.reference_runs.push_back(Quantile(ref.latencies_us, 0.999));
@@ -508,6 +521,111 @@ std::vector<Metric> RunW7(const BenchOptions& o) {
   }
   setup->broker->Stop();
   return {m};
+}
+
+std::vector<Metric> RunW8(const BenchOptions& o) {
+  const std::string n = std::to_string(o.w8_messages);
+  Metric base = MakeMetric("W8", "latency, no retention run", "p99 us", false, 0, "");
+  Metric during = MakeMetric("W8", "latency, retention removing " + n, "p99 us", false, 0, "");
+  Metric ratio = MakeMetric("W8", "p99 with / without the run", "ratio", false, 2, "<= 2");
+  Metric removed = MakeMetric("W8", "retention run removing " + n, "removed/s", true, 0, "");
+  const int latency_messages = static_cast<int>(o.w4_rate * o.w4_seconds);
+  for (int r = 0; r < o.repeat; ++r) {
+    // A broker whose one retention policy keeps the newest 10 messages of the
+    // group "w8-bulk", and users: 0-1 and 2-3 for the latency runs, 4 fills
+    // the group (5 is its other member, never connected).
+    BenchOptions with_policy = o;
+    for (const char* arg : {"--set", "plugin.w8.library=keep_newest", "--set", "plugin.w8.count=10",
+                            "--set", "plugin.w8.groups=w8-bulk", "--set", "retention.interval=24h"}) {
+      with_policy.broker_args.emplace_back(arg);
+    }
+    TempDir dir;
+    Result<Pair> setup = StartWithUsers(with_policy, "os", 6, dir);
+    if (!setup.ok()) {
+      Fail("starting the broker", setup.status());
+      base.lost_nothing = during.lost_nothing = false;
+      continue;
+    }
+    {
+      ClientOptions opts;
+      opts.receive = false;
+      auto filler = Population::Connect(setup->profiles[4], opts);
+      if (!filler.ok()) {
+        Fail("connecting", filler.status());
+        base.lost_nothing = false;
+        continue;
+      }
+      auto group = (*filler)->CreateGroup("w8-bulk", {setup->logins[5]});
+      if (!group.ok()) {
+        Fail("creating the group", group.status());
+        base.lost_nothing = false;
+        continue;
+      }
+      Acks acks;
+      auto make = Texts(o.text_bytes);
+      for (int i = 0; i < o.w8_messages; ++i) {
+        (*filler)->SendAsync(client::Target::Conversation(group->id),
+                             make(static_cast<std::uint64_t>(i)), acks.Callback());
+      }
+      (*filler)->Flush(TimeoutFor(static_cast<std::uint64_t>(o.w8_messages)));
+      if (acks.ok.load() != static_cast<std::uint64_t>(o.w8_messages)) base.lost_nothing = false;
+    }
+    OneToOneResult quiet =
+        SendOneToOne(*setup, 0, 1, Stamped(o.text_bytes), latency_messages, o.text_bytes, o.w4_rate);
+    base.runs.push_back(Quantile(quiet.latencies_us, 0.99));
+    base.lost_nothing = base.lost_nothing && quiet.lost_nothing;
+
+    // The same while an administrator's retention run removes the group's
+    // messages.
+    ClientOptions admin_opts;
+    admin_opts.receive = false;
+    admin_opts.request_timeout = std::chrono::minutes(30);
+    auto admin = Population::Connect(setup->broker->admin_profile(), admin_opts);
+    if (!admin.ok()) {
+      Fail("connecting the administrator", admin.status());
+      during.lost_nothing = false;
+      continue;
+    }
+    Result<client::RetentionReport> report = Status::Internal("not run");
+    std::atomic<bool> sweep_done{false};
+    auto sweep_start = Clock::now();
+    double sweep_seconds = 0;
+    std::thread sweeper([&] {
+      report = (*admin)->RunRetention(/*dry_run=*/false);
+      sweep_seconds = std::chrono::duration<double>(Clock::now() - sweep_start).count();
+      sweep_done = true;
+    });
+    OneToOneResult busy =
+        SendOneToOne(*setup, 2, 3, Stamped(o.text_bytes), latency_messages, o.text_bytes, o.w4_rate);
+    bool overlapped = !sweep_done.load();
+    sweeper.join();
+    if (!report.ok()) {
+      Fail("the retention run", report.status());
+      during.lost_nothing = false;
+    } else {
+      std::uint64_t expected = o.w8_messages > 10 ? static_cast<std::uint64_t>(o.w8_messages) - 10 : 0;
+      if (report->messages_deleted != expected) {
+        std::fprintf(stderr, "chatpro-bench: the retention run removed %llu messages, not %llu\n",
+                     static_cast<unsigned long long>(report->messages_deleted),
+                     static_cast<unsigned long long>(expected));
+        during.lost_nothing = false;
+      }
+      removed.runs.push_back(static_cast<double>(report->messages_deleted) / sweep_seconds);
+    }
+    if (!overlapped) {
+      std::fprintf(stderr,
+                   "chatpro-bench: W8: the retention run (%.1f s) ended before the latency run "
+                   "(%.1f s); the p99 covers only part of it\n",
+                   sweep_seconds, o.w4_seconds);
+    }
+    during.runs.push_back(Quantile(busy.latencies_us, 0.99));
+    during.lost_nothing = during.lost_nothing && busy.lost_nothing;
+    ratio.runs.push_back(during.runs.back() / std::max(1.0, base.runs.back()));
+    admin->reset();
+    if (!setup->broker->Stop()) std::fprintf(stderr, "chatpro-bench: the broker did not stop cleanly\n");
+    if (o.verbose) std::fprintf(stderr, "%s\n", setup->broker->ServedLine().c_str());
+  }
+  return {base, during, ratio, removed};
 }
 
 }  // namespace chatpro::bench

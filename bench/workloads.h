@@ -31,6 +31,7 @@ struct BenchOptions {
   int w5_messages = 4'000;
   int w6_devices = 10'000;
   int w7_messages = 1'000'000;
+  int w8_messages = 1'000'000;  // removed by the retention run of W8
   std::size_t text_bytes = 200;
   std::size_t picture_bytes = 256 * 1024;
   // Print the broker's own account of each run (frames, batches).
@@ -50,6 +51,7 @@ std::vector<Metric> RunW4(const BenchOptions& o);
 std::vector<Metric> RunW5(const BenchOptions& o);
 std::vector<Metric> RunW6(const BenchOptions& o);
 std::vector<Metric> RunW7(const BenchOptions& o);
+std::vector<Metric> RunW8(const BenchOptions& o);
 
 // The W6 worker process: connects the devices listed in `keys_file` to
 // `endpoint` (lines FIRST:LAST of the file), says Hello on each, prints

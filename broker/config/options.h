@@ -102,7 +102,7 @@ struct PluginOptions {
 };
 
 struct PluginsOptions {
-  // Where plugins named without a path are found (lib<name>.so). Default: the
+  // Where plugins named without a path are found (libchatpro_<name>.so). Default: the
   // folder `../lib/chatpro/plugins` next to the broker executable.
   std::string dir;
   std::vector<PluginOptions> instances;

@@ -1187,8 +1187,10 @@ void Broker::Flush() {
   if (pipeline_ != nullptr && batch_ != nullptr && !pipeline_->Busy()) {
     // In `os` durability a small write costs less than handing it to the
     // commit thread and back (two thread wake-ups): write it here.
+    // Removals (retention) read and free what they remove: never on this thread.
     bool small = batch_->writes.messages.size() <= kInlineBatchMessages &&
-                 batch_bytes_ <= kInlineBatchBytes;
+                 batch_bytes_ <= kInlineBatchBytes && batch_->writes.message_deletes.empty() &&
+                 batch_->writes.records.size() <= kInlineBatchMessages;
     if (durability_ == Durability::kOs && small) {
       CommitInline();
     } else {

@@ -13,6 +13,7 @@
 
 #include "broker/base/json.h"
 #include "broker/base/log.h"
+#include "broker/base/thread_priority.h"
 #include "broker/core/broker.h"
 #include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
@@ -272,6 +273,8 @@ void Broker::StartRetention(const AuditActor& actor, bool dry_run, std::string t
   retention_ = std::move(run);
   LOG_INFO() << "retention " << (dry_run ? "dry run" : "run") << " started (" << r->trigger << ")";
   r->thread = std::thread([this, r] {
+    // Live traffic first: the run takes what CPU time is left over.
+    LowerCurrentThreadPriority();
     Status st = r->run->Run(retention_cancel_);
     if (st.ok() && !r->dry_run && r->run->counts().deleted > 0 && !retention_cancel_.load()) {
       // Removed messages leave the files, not only the index.

@@ -110,7 +110,10 @@ int HoldList(const Invocation& inv) {
 
 int RetentionRun(const Invocation& inv) {
   if (!inv.args.positional().empty()) return NoArguments(inv);
-  auto client = ConnectFor(inv, OneShot());
+  // A run over a large store takes minutes; the broker answers when it ends.
+  client::ClientOptions options = OneShot();
+  options.request_timeout = std::chrono::hours(2);
+  auto client = ConnectFor(inv, options);
   if (!client.ok()) return Fail(inv, client.status());
   auto report = (*client)->RunRetention(/*dry_run=*/!inv.args.Has("apply"));
   if (!report.ok()) return Fail(inv, report.status());
