@@ -12,7 +12,8 @@ namespace {
 
 constexpr RecordKind kEncryptedKinds[] = {RecordKind::kUser,       RecordKind::kDevice,
                                           RecordKind::kConversation, RecordKind::kEnrollment,
-                                          RecordKind::kReport,     RecordKind::kAudit};
+                                          RecordKind::kReport,     RecordKind::kAudit,
+                                          RecordKind::kCase};
 
 // store_keys::MessageKey, built on the stack: it is the associated data of
 // every message, sealed or opened, and a heap string each time would double
@@ -43,6 +44,7 @@ const char* KindName(RecordKind kind) {
     case RecordKind::kEnrollment: return "enrollment";
     case RecordKind::kReport: return "report";
     case RecordKind::kAudit: return "audit";
+    case RecordKind::kCase: return "case";
     default: return "other";
   }
 }
