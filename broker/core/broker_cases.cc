@@ -341,6 +341,7 @@ Result<ExportProgress> Broker::ExportState(std::uint64_t id) const {
 void Broker::HandleExportStart(Session& s, std::uint64_t rid, const wire::ExportStart& r) {
   std::string target = CaseTarget(r.case_id());
   auto refuse = [&](const Status& why) { RefuseCaseRequest(s, rid, "export.start", target, why); };
+  PollExports();  // an export that just ended is on record before anything replaces it
   Status allowed = RequireAdminOrAuditor(s, "export cases");
   if (!allowed.ok()) return refuse(allowed);
   Case* c = cases_.Find(r.case_id());
