@@ -533,6 +533,65 @@ TEST_F(CasesTest, RedactionGivesOthersConsistentPseudonymsAndTheTranscriptIsEsca
   EXPECT_NE(html.find("Team &lt;b&gt;&amp;"), std::string::npos) << html;
 }
 
+TEST_F(CasesTest, ExportMarksEditedAndDeletedMessagesAndKeepsPictures) {
+  TestClient ana = AddUser("ana");
+  TestClient bob = AddUser("bob");
+  Envelope first = SendText(ana, ToUser("bob"), 1, "first version");
+  ASSERT_EQ(first.type, wire::Body::SendAck);
+  ASSERT_EQ(SendText(ana, ToUser("bob"), 2, "oops").type, wire::Body::SendAck);
+  std::uint64_t rid = next_rid_++;
+  ana.Send(Request().SendEdit(rid, ToUser("bob"), 3, first.seq, "second version").Finish());
+  ASSERT_TRUE(Settle());
+  ASSERT_EQ(ana.TakeReply(rid).type, wire::Body::SendAck);
+  rid = next_rid_++;
+  ana.Send(Request().SendDeletion(rid, ToUser("bob"), 4, first.seq + 1).Finish());
+  ASSERT_TRUE(Settle());
+  ASSERT_EQ(ana.TakeReply(rid).type, wire::Body::SendAck);
+  rid = next_rid_++;
+  bob.Send(Request().SendPicture(rid, ToUser("ana"), 5, "image/png", 2, 1, "PNGDATA", "T").Finish());
+  ASSERT_TRUE(Settle());
+  Envelope picture = bob.TakeReply(rid);
+  ASSERT_EQ(picture.type, wire::Body::SendAck);
+
+  CaseSpec spec;
+  spec.subjects = {"ana"};
+  std::uint64_t id = Export(spec);
+  std::vector<std::string> lines = Lines(ReadFile(Member(id, "messages.jsonl")));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_NE(lines[0].find("\"edited\":true,\"deleted\":false"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"edited\":false,\"deleted\":true"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("\"kind\":\"edit\""), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("second version"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("\"kind\":\"deletion\""), std::string::npos) << lines[3];
+  std::string attachment = "attachments/" + std::to_string(picture.conversation_id) + "-" +
+                           std::to_string(picture.seq) + ".png";
+  EXPECT_NE(lines[4].find(attachment), std::string::npos) << lines[4];
+  EXPECT_EQ(ReadFile(Member(id, attachment)), "PNGDATA");
+}
+
+TEST_F(CasesTest, StoppingTheBrokerStopsARunningExportAndRecordsHowItEnded) {
+  TestClient ana = AddUser("ana");
+  for (ClientMsgId i = 1; i <= 300; ++i) {
+    ana.Send(Request().SendText(next_rid_++, ToUser("admin"), i, "message " + std::to_string(i)).Finish());
+  }
+  ASSERT_TRUE(Settle());
+  CaseSpec spec;
+  spec.subjects = {"ana"};
+  Reply opened = Open(admin_, spec);
+  ASSERT_EQ(opened.type, wire::Body::CaseInfo);
+  std::uint64_t id = opened.cases[0].id;
+  ASSERT_EQ(Approve(auditor_, id).type, wire::Body::CaseInfo);
+  ASSERT_EQ(StartExport(admin_, id).type, wire::Body::ExportInfo);
+
+  h_->Restart();  // Stop() cancels and joins the export thread
+  h_->broker().ConfigureCases(options_, DirectoryArchives());
+  admin_ = h_->Reconnect(admin_);
+  std::vector<AuditView> log = Audits();
+  EXPECT_TRUE(HasAction(log, "export.finish") || HasAction(log, "export.failed", "stopped"));
+  EXPECT_FALSE(fs::exists(export_dir_ / ("export-" + std::to_string(id) + ".staging")));
+  EXPECT_FALSE(fs::exists(export_dir_ / ("export-" + std::to_string(id) + ".zip.part")));
+}
+
 TEST_F(CasesTest, MyDataAccessShowsACaseToItsSubjectOnlyAfterTheEmbargo) {
   TestClient ana = AddUser("ana");
   TestClient bob = AddUser("bob");
