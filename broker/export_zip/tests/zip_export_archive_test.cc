@@ -47,7 +47,7 @@ TEST_F(ZipExportArchiveTest, WritesMembersThatReadBackUnchanged) {
   std::string jsonl = "{\"seq\":1,\"text\":\"h\\u00e9llo\"}\n";
   std::string big;
   big.reserve(6 << 20);
-  for (int i = 0; big.size() < (6u << 20); ++i) big += "line " + std::to_string(i * 7919) + "\n";
+  for (std::uint64_t i = 0; big.size() < (6u << 20); ++i) big += "line " + std::to_string(i * 7919) + "\n";
   std::string binary;
   for (int i = 0; i < 70000; ++i) binary += static_cast<char>((i * 131) & 0xFF);
   WriteFile(dir_ / "src/messages.jsonl", jsonl);
