@@ -94,7 +94,8 @@ class Broker {
 
   // Cases and exports: the approval and embargo periods, where exports go
   // (`options.export_dir`; empty: exports are refused) and how archives are
-  // written. Call before Start(), or while no export runs.
+  // written. Removes what an export cut short by a crash left in the export
+  // folder. Call before Start(), or while no export runs.
   void ConfigureCases(const CasesOptions& options, ExportArchiveFactory archives);
 
   // Before Start(): makes `admin_login` an admin (creating the user if needed)

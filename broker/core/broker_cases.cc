@@ -52,6 +52,26 @@ const char* RoleName(Role role) {
 void Broker::ConfigureCases(const CasesOptions& options, ExportArchiveFactory archives) {
   cases_options_ = options;
   export_archives_ = std::move(archives);
+  if (options.export_dir.empty()) return;
+  // An export cut short by a crash leaves decrypted copies of messages in its
+  // staging folder and a partial archive: neither may stay on disk.
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(options.export_dir, ec)) {
+    std::string name = e.path().filename().string();
+    auto ends_with = [&name](std::string_view suffix) {
+      return name.size() >= suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (name.rfind("export-", 0) != 0 || !(ends_with(".staging") || ends_with(".zip.part"))) continue;
+    std::error_code removed;
+    fs::remove_all(e.path(), removed);
+    if (removed) {
+      LOG_WARNING() << "cannot remove the unfinished export " << e.path().string() << ": "
+                    << removed.message();
+    } else {
+      LOG_INFO() << "removed the unfinished export " << e.path().string();
+    }
+  }
 }
 
 // ------------------------------------------------------------------ helpers

@@ -592,6 +592,17 @@ TEST_F(CasesTest, StoppingTheBrokerStopsARunningExportAndRecordsHowItEnded) {
   EXPECT_FALSE(fs::exists(export_dir_ / ("export-" + std::to_string(id) + ".zip.part")));
 }
 
+TEST_F(CasesTest, WhatACrashedExportLeftIsRemovedAtConfiguration) {
+  fs::create_directories(export_dir_ / "export-7.staging" / "attachments");
+  std::ofstream(export_dir_ / "export-7.staging" / "messages.jsonl") << "{\"text\":\"private\"}\n";
+  std::ofstream(export_dir_ / "export-7.zip.part") << "PK";
+  std::ofstream(export_dir_ / "export-6.zip") << "PK";
+  h_->broker().ConfigureCases(options_, DirectoryArchives());
+  EXPECT_FALSE(fs::exists(export_dir_ / "export-7.staging"));
+  EXPECT_FALSE(fs::exists(export_dir_ / "export-7.zip.part"));
+  EXPECT_TRUE(fs::exists(export_dir_ / "export-6.zip"));
+}
+
 TEST_F(CasesTest, MyDataAccessShowsACaseToItsSubjectOnlyAfterTheEmbargo) {
   TestClient ana = AddUser("ana");
   TestClient bob = AddUser("bob");
