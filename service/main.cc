@@ -30,6 +30,7 @@
 #include "broker/core/encrypting_message_store.h"
 #include "broker/crypto/keys.h"
 #include "broker/crypto/storage_key_ring.h"
+#include "broker/export_zip/zip_export_archive.h"
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
@@ -451,6 +452,10 @@ int Run(int argc, char** argv) {
     std::cerr << "chatpro-broker: cannot load the store: " << st.message() << "\n";
     return 1;
   }
+  // Exports of cases go into their own private folder, as zip files.
+  CasesOptions cases = options->cases;
+  if (cases.export_dir.empty()) cases.export_dir = options->store.data_dir + "/exports";
+  broker.ConfigureCases(cases, export_zip::ZipExportArchives());
 
   if (!args->init_admin.empty()) {
     Result<std::string> invite = broker.CreateBootstrapInvite(args->init_admin);

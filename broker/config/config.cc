@@ -144,6 +144,20 @@ const std::vector<Field>& Fields() {
          o.store.key_file = ResolvePath(v, dir);
          return Status::Ok();
        }},
+      {"cases.approval_valid", "how long an approved case lets its export start (default 72h)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.cases.approval_valid_us, v, 60 * 1'000'000ll);
+       }},
+      {"cases.embargo", "after this long the people concerned see that a case accessed their data (default 30d)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.cases.embargo_us, v, 0);
+       }},
+      {"cases.export_dir", "folder of the exports of cases, mode 0700 (default <data_dir>/exports)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         if (v.empty()) return Status::InvalidArgument("must not be empty");
+         o.cases.export_dir = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
       {"limits.max_text_bytes", "largest text message (default 64KiB)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.max_text_bytes, ParseSize(v), 1, 16ull << 20);

@@ -81,6 +81,7 @@ Status Broker::Open() {
   CHATPRO_RETURN_IF_ERROR(conversations_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(holds_.Load(*store_));
+  CHATPRO_RETURN_IF_ERROR(cases_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(store_->ScanRecords(
       RecordKind::kReport, "", [this](std::string_view key, std::string_view) {
         if (key.size() == 8) next_report_id_ = std::max(next_report_id_, ReadBigEndian64(key) + 1);
@@ -133,6 +134,7 @@ void Broker::Start(Transport* transport, Waker* waker) {
 void Broker::Stop() {
   if (pipeline_ == nullptr) return;
   StopRetention();
+  StopExports();
   FinishOffboardings(true);
   if (!dirty_cursors_.empty()) Batch();
   SubmitBatch();
@@ -1217,6 +1219,7 @@ void Broker::Flush() {
 }
 
 void Broker::OnTick() {
+  PollExports();
   std::int64_t now = clock_->MonotonicMicros();
   if (!dirty_cursors_.empty() && now - cursors_dirty_since_mono_us_ >= kCursorFlushUs) {
     Batch();  // the next Flush writes them

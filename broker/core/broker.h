@@ -37,6 +37,7 @@
 #include "broker/base/result.h"
 #include "broker/config/options.h"
 #include "broker/core/audit_log.h"
+#include "broker/core/case_export.h"
 #include "broker/core/client_ids.h"
 #include "broker/core/commit_pipeline.h"
 #include "broker/core/conversations.h"
@@ -112,6 +113,12 @@ class Broker {
 
   // The HOST:PORT written into invites from now on.
   void SetPublicAddress(std::string address) { identity_.public_address = std::move(address); }
+
+  // Cases and exports: the approval and embargo periods, where exports go
+  // (`options.export_dir`; empty: exports are refused) and how archives are
+  // written. Removes what an export cut short by a crash left in the export
+  // folder. Call before Start(), or while no export runs.
+  void ConfigureCases(const CasesOptions& options, ExportArchiveFactory archives);
 
   // Before Start(): makes `admin_login` an admin (creating the user if needed)
   // and returns a fresh invite for a device of theirs, stored synchronously.
@@ -449,6 +456,31 @@ class Broker {
   std::atomic<bool> retention_cancel_{false};
   std::int64_t next_retention_mono_us_ = 0;
   std::int64_t next_disk_check_mono_us_ = 0;
+
+  // ---- cases and exports (broker_cases.cc) ----
+  // Records a refused case or export request in the audit log and answers
+  // the refusal once the entry is stored.
+  void RefuseCaseRequest(Session& s, std::uint64_t rid, std::string_view request,
+                         std::string target, const Status& why);
+  flatbuffers::Offset<wire::CaseInfo> BuildCaseInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                    const Case& c, bool for_subject) const;
+  flatbuffers::Offset<wire::ExportInfo> BuildExportInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                        std::uint64_t id,
+                                                        const ExportProgress& p) const;
+  // What export `c` covers, copied from the directory and conversations.
+  Result<ExportPlan> PlanExport(const Case& c);
+  // The state of export `id`: a job of this run, or a finished archive of an
+  // earlier run. NotFound if there is none.
+  Result<ExportProgress> ExportState(std::uint64_t id) const;
+  // Event loop: writes the end of finished exports to the audit log (and
+  // marks their cases exported), in the batch being filled.
+  void PollExports();
+  // Stops a running export (it fails) and records what ended.
+  void StopExports();
+  CasesOptions cases_options_;
+  ExportArchiveFactory export_archives_;
+  CaseRegistry cases_;
+  std::map<std::uint64_t, ExportTask> exports_;
   std::uint64_t next_report_id_ = 1;
   std::vector<ConnectionId> dirty_sessions_;
   std::vector<ConnectionId> pump_list_;

@@ -4,7 +4,7 @@
 // in front of another MessageStore that keeps the bytes.
 //
 // Every message, and every record that holds personal data or content
-// (kUser, kDevice, kConversation, kEnrollment, kReport, kAudit), is sealed
+// (kUser, kDevice, kConversation, kEnrollment, kReport, kAudit, kCase), is sealed
 // with crypto::Seal under the active key of a StorageKeyRing before it
 // reaches the inner store, and opened on the way back. The associated data is
 // the value's key in the store's layout (store_keys::MessageKey,

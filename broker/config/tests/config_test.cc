@@ -53,6 +53,21 @@ TEST(Config, StorageKeyFileDefaultsToTheDataDirAndResolvesLikeOtherPaths) {
   EXPECT_FALSE(BuildOptions(*file, {}, "/etc/chatpro").ok());
 }
 
+TEST(Config, CasesSettingsTakeDurationsAndAResolvedExportFolder) {
+  auto file = ParseConfigText(
+      "[cases]\napproval_valid = 24h\nembargo = 7d\nexport_dir = exports-here\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->cases.approval_valid_us, 24ll * 3600 * 1'000'000);
+  EXPECT_EQ(o->cases.embargo_us, 7ll * 24 * 3600 * 1'000'000);
+  EXPECT_EQ(o->cases.export_dir, "/etc/chatpro/exports-here");
+
+  file = ParseConfigText("[cases]\napproval_valid = 1s\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(BuildOptions(*file, {}, "/etc/chatpro").ok());
+}
+
 TEST(Config, NamesTheOffendingKeyAndLine) {
   auto file = ParseConfigText("[limits]\nmax_text_bytes = lots\n", "c.conf");
   ASSERT_TRUE(file.ok());

@@ -26,7 +26,8 @@ const std::string kMarker = "MARKER-7f3a-personal-data";
 
 constexpr RecordKind kEncrypted[] = {RecordKind::kUser,       RecordKind::kDevice,
                                      RecordKind::kConversation, RecordKind::kEnrollment,
-                                     RecordKind::kReport,     RecordKind::kAudit};
+                                     RecordKind::kReport,     RecordKind::kAudit,
+                                     RecordKind::kCase};
 constexpr RecordKind kPlain[] = {RecordKind::kMeta, RecordKind::kCursor, RecordKind::kDedupe,
                                  RecordKind::kBlock, RecordKind::kTombstone};
 
