@@ -240,20 +240,6 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.retention.low_disk_free_bytes, ParseSize(v), 0, 1ull << 50);
        }},
-      {"cases.approval_valid", "how long an approval lets a case's export start (default 72h)",
-       [](BrokerOptions& o, std::string_view v, const std::string&) {
-         return SetDuration(&o.cases.approval_valid_us, v, 60 * 1'000'000ll);
-       }},
-      {"cases.embargo", "after this long the people concerned can see their data was accessed (default 30d)",
-       [](BrokerOptions& o, std::string_view v, const std::string&) {
-         return SetDuration(&o.cases.embargo_us, v, 0);
-       }},
-      {"cases.export_dir", "where exports are written (default <data_dir>/exports)",
-       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
-         if (v.empty()) return Status::InvalidArgument("must not be empty");
-         o.cases.export_dir = ResolvePath(v, dir);
-         return Status::Ok();
-       }},
       {"limits.send_hwm", "ZeroMQ send high-water mark per client, in frames (default 10000)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.transport.send_hwm, ParseUnsigned(v), 100, 10'000'000);
