@@ -6,6 +6,21 @@
 #include "broker/base/log.h"
 
 namespace chatpro::core {
+namespace {
+
+// Calls a plugin function. A plugin must not let an exception out (the C API
+// says so), but one written in C++ that does is counted as failing rather
+// than taking the broker down. False unless it returned CHATPRO_PLUGIN_OK.
+template <typename Fn>
+bool CallGuarded(const Fn& fn) noexcept {
+  try {
+    return fn() == CHATPRO_PLUGIN_OK;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
 
 PluginSet::~PluginSet() {
   for (auto& p : plugins_) {
@@ -41,7 +56,8 @@ AcceptDecision PluginSet::Accept(const chatpro_message_view& message, std::int64
     if (p->accept_instance == nullptr) continue;
     chatpro_accept_result r;
     std::memset(&r, 0, sizeof r);
-    if (p->api->on_accept(p->accept_instance, &message, now_us, &r) != CHATPRO_PLUGIN_OK) {
+    if (!CallGuarded([&] { return p->api->on_accept(p->accept_instance, &message, now_us, &r); }) ||
+        r.verdict > CHATPRO_ACCEPT_FLAG) {
       if (p->failures.fetch_add(1) % 1000 == 0) {
         LOG_WARNING() << "plugin " << p->name << " failed in its accept hook; the message is accepted";
       }
@@ -63,7 +79,8 @@ RetentionDecision PluginSet::Retention(const chatpro_message_view& message, std:
   for (auto& p : plugins_) {
     if (p->retention_instance == nullptr) continue;
     std::uint32_t verdict = CHATPRO_RETAIN_KEEP;
-    if (p->api->retention(p->retention_instance, &message, now_us, &verdict) != CHATPRO_PLUGIN_OK) {
+    if (!CallGuarded([&] { return p->api->retention(p->retention_instance, &message, now_us, &verdict); }) ||
+        verdict > CHATPRO_RETAIN_STRIP_ATTACHMENTS) {
       if (p->failures.fetch_add(1) % 1000 == 0) {
         LOG_WARNING() << "plugin " << p->name << " failed in its retention hook; the message is kept";
       }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,8 @@ struct TestPolicy {
   std::int64_t max_age_us = kDayUs;
   bool strip = false;
   bool fail = false;
+  bool throws = false;  // breaks the C API's rule
+  bool bogus = false;   // answers a verdict that does not exist
   std::string reject = "secret";
   std::string flag = "invoice";
 };
@@ -46,7 +49,12 @@ void Destroy(void* p) { delete static_cast<TestPolicy*>(p); }
 int Retain(void* instance, const chatpro_message_view* m, int64_t now_us, uint32_t* verdict) {
   const auto* p = static_cast<const TestPolicy*>(instance);
   if (p->fail) return CHATPRO_PLUGIN_FAILED;
+  if (p->throws) throw std::runtime_error("plugin bug");
   *verdict = CHATPRO_RETAIN_KEEP;
+  if (p->bogus) {
+    *verdict = 42;
+    return CHATPRO_PLUGIN_OK;
+  }
   if (now_us - m->sent_at_us > p->max_age_us) {
     *verdict = p->strip ? CHATPRO_RETAIN_STRIP_ATTACHMENTS : CHATPRO_RETAIN_DELETE;
   }
@@ -449,7 +457,27 @@ TEST_F(RetentionTest, FailingPluginNeverDeletesAndIsCounted) {
   EXPECT_EQ(p->failures(), 3u);
 }
 
-TEST_F(RetentionTest, OnlyAdministratorsRunRetentionAndOneRunAtATime) {
+TEST_F(RetentionTest, PluginThatThrowsOrAnswersNonsenseNeverDeletes) {
+  TestPolicy throwing;
+  throwing.throws = true;
+  AddRetention(&plugins_, "throws", throwing);
+  TestPolicy bogus;
+  bogus.bogus = true;
+  AddRetention(&plugins_, "bogus", bogus);
+  std::uint64_t chat = SendTexts(2);
+  h_->clock().Advance(2 * kDayUs);
+  Raw report = RunRetention(false);
+  ASSERT_EQ(report.type(), wire::Body::RetentionReport) << report.error();
+  EXPECT_EQ(report.envelope->body_as_RetentionReport()->messages_deleted(), 0u);
+  EXPECT_EQ(StoredSeqs(bob_, chat).size(), 2u);
+  Raw list = ListPlugins();
+  ASSERT_EQ(list.type(), wire::Body::PluginList) << list.error();
+  for (const wire::PluginInfo* p : *list.envelope->body_as_PluginList()->plugins()) {
+    EXPECT_EQ(p->failures(), 2u) << Str(p->name());
+  }
+}
+
+TEST_F(RetentionTest, OnlyAdministratorsRunRetention) {
   Raw refused = RunRetention(false, &auditor_);
   EXPECT_EQ(refused.code(), wire::ErrorCode::PermissionDenied) << refused.error();
   Raw user = RunRetention(true, &ana_);
