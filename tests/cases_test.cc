@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <sstream>
 #include <string>
@@ -182,6 +183,30 @@ TEST_F(Cases, ASubjectAccessExportHoldsTheSubjectsMessagesWithOthersRedactedAndN
   for (const char* a : {"export.start", "export.finish", "export.download"}) {
     EXPECT_NE(std::find(actions.begin(), actions.end(), a), actions.end()) << a;
   }
+}
+
+TEST_F(Cases, ASearchExportHoldsOnlyWhatMatchesTheKeyword) {
+  ASSERT_OK_AND_ASSIGN(std::string cli, RootCliProfile());
+  RunResult open = Cli(cli, {"admin", "case", "open", "--kind", "search", "--basis",
+                             "investigation INV-9", "--subject", "ben", "--keyword", "lunch"});
+  ASSERT_EQ(open.exit_code, 0) << open.out << open.err;
+  ASSERT_OK_AND_ASSIGN(std::vector<client::CaseInfo> cases, root_->ListCases());
+  ASSERT_EQ(cases.size(), 1u);
+  EXPECT_EQ(cases[0].kind, client::CaseKind::kSearch);
+  EXPECT_EQ(cases[0].keyword, "lunch");
+  std::optional<std::uint64_t> id = cases[0].id;
+  RunResult approve = Cli(ProfileDir("audrey"), {"admin", "case", "approve", std::to_string(*id)});
+  ASSERT_EQ(approve.exit_code, 0) << approve.out << approve.err;
+  RunResult start = Cli(cli, {"admin", "export", "start", std::to_string(*id), "--wait"});
+  ASSERT_EQ(start.exit_code, 0) << start.out << start.err;
+  std::string zip = dir_->Sub("search.zip");
+  RunResult download = Cli(cli, {"admin", "export", "download", std::to_string(*id), "--output", zip});
+  ASSERT_EQ(download.exit_code, 0) << download.out << download.err;
+  std::map<std::string, std::string> members = ReadZip(zip);
+  const std::string& lines = members["messages.jsonl"];
+  EXPECT_EQ(Lines(lines).size(), 1u) << lines;
+  EXPECT_TRUE(Contains(lines, "Lunch on Friday?")) << lines;
+  EXPECT_TRUE(Contains(lines, "\"carl\"")) << lines;  // not redacted unless asked
 }
 
 class CasesUnderEmbargo : public Cases {
