@@ -33,7 +33,7 @@ endfunction()
 set(CHATPRO_PLUGIN_OUTPUT_DIR ${CMAKE_BINARY_DIR}/lib/chatpro/plugins)
 
 # chatpro_plugin(NAME SOURCES ... [OUTPUT_DIR dir]): a plugin as a loadable
-# module named libchatpro_NAME.so. It sees only the plugin API header (and the
+# module named libchatpro_NAME.so (chatpro_NAME.dll on Windows). It sees only the plugin API header (and the
 # header-only helpers in plugins/support), links no ChatPro library, and
 # exports nothing but `chatpro_plugin_entry`.
 function(chatpro_plugin name)
@@ -44,8 +44,13 @@ function(chatpro_plugin name)
   add_library(${name} MODULE ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${CHATPRO_WARNINGS})
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR})
+  if(WIN32)
+    set(prefix "")
+  else()
+    set(prefix "lib")
+  endif()
   set_target_properties(${name} PROPERTIES
-    PREFIX "lib"
+    PREFIX "${prefix}"
     OUTPUT_NAME ${name}
     CXX_VISIBILITY_PRESET hidden
     C_VISIBILITY_PRESET hidden

@@ -10,6 +10,7 @@
 // being filled (so they are written between live messages, a chunk at a
 // time), and lets the thread go on once the chunk is stored.
 #include <algorithm>
+#include <chrono>
 
 #include "broker/base/json.h"
 #include "broker/base/log.h"
@@ -26,6 +27,8 @@ std::string_view View(const flatbuffers::String* s) {
 }
 
 constexpr std::int64_t kDiskCheckIntervalUs = 10 * kMicrosPerSecond;
+// The longest pause between two batches of a run.
+constexpr std::chrono::milliseconds kMaxRetentionPause{100};
 // After a low-disk run, the next one waits at least this long (it could not
 // free more: the rest is kept by policy or hold).
 constexpr std::int64_t kLowDiskRetryUs = 10 * 60 * kMicrosPerSecond;
@@ -296,9 +299,16 @@ std::optional<std::uint64_t> Broker::PostRetentionChunk(std::vector<RetentionAct
     retention_chunks_.push_back(chunk);
   }
   if (waker_ != nullptr) waker_->Wake();
+  const auto posted = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(retention_mutex_);
   retention_cv_.wait(lock, [&] { return chunk->done || retention_cancel_.load(); });
   if (!chunk->done) return std::nullopt;
+  // Pace the run: after each batch, leave the store to live traffic for as
+  // long as the batch kept it (a run takes at most half of the writer's time).
+  const auto took = std::min<std::chrono::steady_clock::duration>(
+      std::chrono::steady_clock::now() - posted, kMaxRetentionPause);
+  retention_cv_.wait_for(lock, took, [&] { return retention_cancel_.load(); });
+  if (retention_cancel_.load()) return std::nullopt;
   return chunk->applied;
 }
 

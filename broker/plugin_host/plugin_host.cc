@@ -90,7 +90,13 @@ Result<void*> CreateInstance(const chatpro_plugin& api, const PluginOptions& opt
 
 std::string ResolvePluginLibrary(const std::string& library, const std::string& plugins_dir,
                                  const std::string& executable_dir) {
-  if (library.find('/') != std::string::npos || EndsWith(library, LibrarySuffix())) {
+  // A path (with a folder separator; on Windows '\\' too) or a file name.
+#if defined(_WIN32)
+  const bool has_folder = library.find_first_of("/\\") != std::string::npos;
+#else
+  const bool has_folder = library.find('/') != std::string::npos;
+#endif
+  if (has_folder || EndsWith(library, LibrarySuffix())) {
     return library;
   }
   std::string short_name = library;
