@@ -29,6 +29,8 @@ std::string_view View(const flatbuffers::String* s) {
 constexpr std::int64_t kDiskCheckIntervalUs = 10 * kMicrosPerSecond;
 // The longest pause between two batches of a run.
 constexpr std::chrono::milliseconds kMaxRetentionPause{100};
+constexpr std::chrono::milliseconds kBacklogWait{20};
+constexpr int kMaxBacklogWaits = 250;  // 5 s
 // After a low-disk run, the next one waits at least this long (it could not
 // free more: the rest is kept by policy or hold).
 constexpr std::int64_t kLowDiskRetryUs = 10 * 60 * kMicrosPerSecond;
@@ -291,6 +293,14 @@ void Broker::StartRetention(const AuditActor& actor, bool dry_run, std::string t
 }
 
 std::optional<std::uint64_t> Broker::PostRetentionChunk(std::vector<RetentionAction> actions) {
+  // While the store is behind with its compactions, more removals would make
+  // it slow down live writes: wait (a few seconds at most per batch).
+  for (int waits = 0; waits < kMaxBacklogWaits && store_->Backlogged(); ++waits) {
+    std::unique_lock<std::mutex> lock(retention_mutex_);
+    if (retention_cv_.wait_for(lock, kBacklogWait, [&] { return retention_cancel_.load(); })) {
+      return std::nullopt;
+    }
+  }
   auto chunk = std::make_shared<RetentionChunk>();
   chunk->actions = std::move(actions);
   {

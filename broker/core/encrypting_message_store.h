@@ -71,6 +71,7 @@ class EncryptingMessageStore final : public MessageStore {
                      const std::function<bool(std::string_view, std::string_view)>& fn) override;
   std::uint64_t ApproximateSizeBytes() override;
   Status CompactMessages() override { return inner_->CompactMessages(); }
+  bool Backlogged() override { return inner_->Backlogged(); }
 
  private:
   MessageStore* const inner_;

@@ -131,6 +131,12 @@ class MessageStore {
   // from disk now rather than at some later compaction. May take long; call it
   // from a background thread. Default: nothing to do.
   virtual Status CompactMessages() { return Status::Ok(); }
+
+  // True while the store is behind with its own upkeep (for LevelDB: files
+  // waiting to be compacted), so that writes would soon slow down. Background
+  // writers (retention) wait while it holds; live traffic never does.
+  // Default: never.
+  virtual bool Backlogged() { return false; }
 };
 
 // The key layout shared by ordered-map implementations: one byte of kind,

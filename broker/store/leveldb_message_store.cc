@@ -11,6 +11,7 @@
 #include <leveldb/write_batch.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -254,6 +255,14 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
     if (!st.ok()) LOG_WARNING() << "could not free a removed blob: " << st;
   }
   return Status::Ok();
+}
+
+bool LevelDbMessageStore::Backlogged() {
+  // LevelDB compacts level 0 from 4 files on and slows every write from 8 on;
+  // past 4, background writers leave it the time to catch up.
+  std::string files;
+  if (!db_->GetProperty("leveldb.num-files-at-level0", &files)) return false;
+  return std::strtoul(files.c_str(), nullptr, 10) > 4;
 }
 
 Status LevelDbMessageStore::CompactMessages() {

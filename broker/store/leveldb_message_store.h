@@ -107,6 +107,7 @@ class LevelDbMessageStore final : public core::MessageStore {
   std::uint64_t ApproximateSizeBytes() override;
   // Compacts the whole database (deleted values leave the tables) .
   Status CompactMessages() override;
+  bool Backlogged() override;
 
   const std::string& data_dir() const { return data_dir_; }
   // `<data_dir>/store`, the LevelDB directory.
