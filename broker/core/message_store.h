@@ -44,6 +44,8 @@ enum class RecordKind : char {
   kHold = 'h',          // key: hold id
   kTombstone = 't',     // key: conversation id + seq
   kCase = 'x',          // key: case id
+  kSchedule = 'w',      // key: user id
+  kDisconnectStat = 'q',  // key: UTC day (4 bytes) + 's'/'g' + user or conversation id
 };
 
 struct StoredMessage {

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Working hours: when a person is on duty, in their own time zone.
+//
+// A WorkingHours value is a person's effective schedule: their profile's (the
+// organisation's default for a group of staff, from the configuration) with
+// the parts they may change replaced by their own. DutyAt() says whether they
+// are on duty at an instant and until when, walking local days in the
+// schedule's time zone through a ZoneDb, so daylight-saving changes and
+// zone changes are the time-zone library's business, never arithmetic here.
+//
+// Rules:
+//  - A local date is off if it is a holiday or a day off; else its periods are
+//    those of a shift change for that date if there is one, else the week's
+//    periods for its weekday. Periods are [start, end) minutes of local time;
+//    adjacent or overlapping periods merge, also across midnight (a period
+//    ending at 1440 followed by one starting at 0 the next day is one stretch).
+//  - A local time that does not exist (the hour skipped when clocks go
+//    forward) maps to the instant the clocks jumped to; an ambiguous one (the
+//    hour repeated when clocks go back) to its first occurrence.
+//  - No schedule at all (an empty time zone) means always on duty.
+//
+// Thread-safety: values; ZoneDb implementations must be thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/base/result.h"
+
+namespace chatpro::core {
+
+// A calendar date (proleptic Gregorian).
+struct LocalDate {
+  int year = 1970;
+  unsigned month = 1;  // 1..12
+  unsigned day = 1;    // 1..31
+  bool operator==(const LocalDate& o) const {
+    return year == o.year && month == o.month && day == o.day;
+  }
+  bool operator<(const LocalDate& o) const {
+    if (year != o.year) return year < o.year;
+    if (month != o.month) return month < o.month;
+    return day < o.day;
+  }
+};
+
+// "YYYY-MM-DD"; InvalidArgument naming the text if it is not a real date.
+Result<LocalDate> ParseLocalDate(std::string_view text);
+std::string FormatLocalDate(const LocalDate& date);
+
+// Minutes from local midnight, [start_minute, end_minute); end <= 1440.
+struct WorkPeriod {
+  std::uint16_t start_minute = 0;
+  std::uint16_t end_minute = 0;
+};
+
+struct ShiftChange {
+  LocalDate date;
+  std::vector<WorkPeriod> periods;  // empty: the whole day off
+};
+
+struct WorkingHours {
+  std::string time_zone;  // IANA name; empty: no schedule (always on duty)
+  std::array<std::vector<WorkPeriod>, 7> week;  // [0] Monday ... [6] Sunday
+  std::vector<LocalDate> days_off;
+  std::vector<LocalDate> holidays;
+  std::vector<ShiftChange> shifts;
+
+  bool empty() const { return time_zone.empty(); }
+};
+
+// Checks periods (start < end <= 1440) and that shift dates are unique.
+// InvalidArgument saying what is wrong.
+Status ValidateWorkingHours(const WorkingHours& hours);
+
+// Local civil time: a date and the minutes (and microseconds within the
+// minute) since its midnight.
+struct LocalTime {
+  LocalDate date;
+  unsigned weekday = 0;  // 0 = Monday ... 6 = Sunday
+  std::int64_t micros_of_day = 0;
+};
+
+// The time-zone database (an adapter implements it with a real library).
+class ZoneDb {
+ public:
+  virtual ~ZoneDb() = default;
+  // OK if `zone` is a known IANA name, else NotFound naming it.
+  virtual Status CheckZone(std::string_view zone) const = 0;
+  // The local time in `zone` at Unix microseconds `utc_us`.
+  virtual Result<LocalTime> ToLocal(std::string_view zone, std::int64_t utc_us) const = 0;
+  // The instant (Unix microseconds) of local midnight + `minute` on `date`
+  // in `zone`, resolving skipped and repeated local times as described above.
+  virtual Result<std::int64_t> ToUtc(std::string_view zone, const LocalDate& date,
+                                     std::uint32_t minute) const = 0;
+};
+
+struct DutyState {
+  bool on_duty = true;
+  // When the state changes next (Unix microseconds); 0 if it never does
+  // (no schedule, or no working period within the horizon looked at).
+  std::int64_t until_us = 0;
+};
+
+// Whether `hours` has its person on duty at `utc_us`, and until when. Looks
+// up to 400 local days ahead for the next change. On failure returns the
+// zone database's error (unknown zone).
+Result<DutyState> DutyAt(const WorkingHours& hours, std::int64_t utc_us, const ZoneDb& zones);
+
+// What a person may change of their profile's schedule.
+struct ScheduleRights {
+  bool time_zone = false;
+  bool week = false;
+  bool days_off = false;
+  bool shifts = false;
+};
+
+// The organisation's default schedule for a group of staff: a [schedule.NAME]
+// section of the configuration.
+struct ScheduleProfile {
+  std::string name;
+  WorkingHours hours;           // holidays apply to everyone of the profile
+  ScheduleRights may_change;
+  std::vector<std::string> members;  // logins; empty with `is_default`
+  bool is_default = false;           // for everyone not named by another profile
+};
+
+// The effective schedule: `profile`'s, with each part the profile lets the
+// person change taken from `own` where `own` sets it (a non-empty time zone,
+// week, day-off list or shift list). Holidays always come from the profile.
+WorkingHours EffectiveHours(const ScheduleProfile& profile, const WorkingHours& own);
+
+}  // namespace chatpro::core
