@@ -52,6 +52,12 @@ struct LocalDate {
 Result<LocalDate> ParseLocalDate(std::string_view text);
 std::string FormatLocalDate(const LocalDate& date);
 
+// Calendar arithmetic (no time zones): days since 1970-01-01 and back, and
+// the weekday (0 = Monday ... 6 = Sunday). REQUIRES: a real date.
+std::int64_t DaysSinceEpoch(const LocalDate& date);
+LocalDate DateFromDaysSinceEpoch(std::int64_t days);
+unsigned WeekdayOf(const LocalDate& date);
+
 // Minutes from local midnight, [start_minute, end_minute); end <= 1440.
 struct WorkPeriod {
   std::uint16_t start_minute = 0;
