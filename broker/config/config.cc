@@ -244,6 +244,15 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.transport.send_hwm, ParseUnsigned(v), 100, 10'000'000);
        }},
+      {"urgent.allowed",
+       "who may send urgent messages, which reach people also off duty: a comma list of "
+       "role:NAME (user, admin, auditor), user:LOGIN, profile:NAME (default: nobody)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         Result<std::vector<std::string>> list = ParseUrgentAllowed(v);
+         if (!list.ok()) return list.status();
+         o.urgent_allowed = std::move(*list);
+         return Status::Ok();
+       }},
   };
   return fields;
 }
@@ -341,6 +350,74 @@ class PluginSettings {
   std::set<std::pair<std::string, std::string>> overridden_;  // (instance, key) set by flags
 };
 
+// Collects [schedule.NAME] sections: every key in file order. A key set
+// twice in the file is an error; one set on the command line replaces the
+// file's value. The keys' meaning is checked by the core
+// (core::ParseScheduleProfiles), which knows the time-zone database.
+class ScheduleSettings {
+ public:
+  bool Handles(const Setting& s) const { return s.key.rfind("schedule.", 0) == 0; }
+
+  Status Apply(BrokerOptions& o, const Setting& s, bool from_flags) {
+    std::string_view rest = std::string_view(s.key).substr(9);
+    size_t dot = rest.find('.');
+    auto error = [&](const std::string& why) {
+      return Status::InvalidArgument(s.where + ": " + s.key + " " + why);
+    };
+    if (dot == std::string_view::npos || dot == 0) {
+      return error("is not a schedule setting: profiles are configured in [schedule.NAME] sections");
+    }
+    std::string name(rest.substr(0, dot));
+    std::string key(rest.substr(dot + 1));
+    for (char c : name) {
+      if (!IsNameChar(c)) {
+        return error("has an invalid profile name '" + name + "' (use letters, digits, '-' and '_')");
+      }
+    }
+    if (key.empty()) return error("has no key");
+    for (char c : key) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+        return error("has an invalid key '" + key + "' (use letters, digits and '_')");
+      }
+    }
+    ScheduleSectionOptions& section = Section(o, name, s.where);
+    auto& list = section.settings;
+    auto same_key = [&](const auto& kv) { return kv.first == key; };
+    if (from_flags) {
+      list.erase(std::remove_if(list.begin(), list.end(), same_key), list.end());
+    } else if (std::any_of(list.begin(), list.end(), same_key)) {
+      return error("is set twice in [schedule." + name + "]");
+    }
+    list.emplace_back(key, s.value);
+    return Status::Ok();
+  }
+
+  // Every profile an urgent.allowed entry names exists.
+  static Status Check(const BrokerOptions& o) {
+    for (const std::string& entry : o.urgent_allowed) {
+      if (entry.rfind("profile:", 0) != 0) continue;
+      const std::string name = entry.substr(8);
+      bool found = std::any_of(o.schedules.begin(), o.schedules.end(),
+                               [&](const ScheduleSectionOptions& p) { return p.name == name; });
+      if (!found) {
+        return Status::InvalidArgument("urgent.allowed names profile '" + name +
+                                       "' but there is no [schedule." + name + "] section");
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static ScheduleSectionOptions& Section(BrokerOptions& o, const std::string& name,
+                                         const std::string& where) {
+    for (ScheduleSectionOptions& p : o.schedules) {
+      if (p.name == name) return p;
+    }
+    o.schedules.push_back(ScheduleSectionOptions{name, {}, where});
+    return o.schedules.back();
+  }
+};
+
 // Cuts a `#` comment off a line. A `#` inside a quoted value is kept, so that
 // e.g. a plugin's `pattern = "#[0-9]+"` can hold one.
 std::string_view StripComment(std::string_view line) {
@@ -408,6 +485,49 @@ Result<std::int64_t> ParseDuration(std::string_view text) {
   return static_cast<std::int64_t>(*n) * mult;
 }
 
+Result<std::vector<std::string>> ParseUrgentAllowed(std::string_view text) {
+  std::vector<std::string> out;
+  std::string_view rest = Trim(text);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view entry = Trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    auto bad = [&](const std::string& why) {
+      return Status::InvalidArgument("entry '" + std::string(entry) + "' " + why);
+    };
+    if (entry.empty()) return Status::InvalidArgument("has an empty entry");
+    size_t colon = entry.find(':');
+    if (colon == std::string_view::npos) {
+      return bad("is not role:NAME, user:LOGIN or profile:NAME");
+    }
+    std::string_view kind = Trim(entry.substr(0, colon));
+    std::string_view name = Trim(entry.substr(colon + 1));
+    if (kind == "role") {
+      if (name != "user" && name != "admin" && name != "auditor") {
+        return bad("names an unknown role (user, admin or auditor)");
+      }
+    } else if (kind == "user") {
+      bool ok = !name.empty() && name.size() <= 32 &&
+                (std::islower(static_cast<unsigned char>(name.front())) ||
+                 std::isdigit(static_cast<unsigned char>(name.front())));
+      for (char c : name) {
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                    c == '-');
+      }
+      if (!ok) return bad("has an invalid login");
+    } else if (kind == "profile") {
+      bool ok = !name.empty() && std::all_of(name.begin(), name.end(), IsNameChar);
+      if (!ok) return bad("has an invalid profile name");
+    } else {
+      return bad("is not role:NAME, user:LOGIN or profile:NAME");
+    }
+    std::string normal = std::string(kind) + ":" + std::string(name);
+    if (std::find(out.begin(), out.end(), normal) != out.end()) return bad("is listed twice");
+    out.push_back(std::move(normal));
+  }
+  return out;
+}
+
 Result<std::vector<Setting>> ParseConfigText(std::string_view text, std::string_view source_name) {
   std::vector<Setting> out;
   std::string section;
@@ -462,8 +582,10 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   BrokerOptions o;
   o.store.data_dir = DefaultDataDir();
   PluginSettings plugins;
+  ScheduleSettings schedules;
   auto apply = [&](const Setting& s, const std::string& dir, bool from_flags) -> Status {
     if (plugins.Handles(s)) return plugins.Apply(o, s, dir, from_flags);
+    if (schedules.Handles(s)) return schedules.Apply(o, s, from_flags);
     for (const Field& f : Fields()) {
       if (s.key == f.key) {
         Status st = f.set(o, s.value, dir);
@@ -481,6 +603,7 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   std::string here = ::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) : std::string();
   for (const Setting& s : flag_settings) CHATPRO_RETURN_IF_ERROR(apply(s, here, true));
   CHATPRO_RETURN_IF_ERROR(plugins.Check(o));
+  CHATPRO_RETURN_IF_ERROR(ScheduleSettings::Check(o));
   if (o.store.key_file.empty()) o.store.key_file = o.store.data_dir + "/storage.key";
   if (o.cases.export_dir.empty()) o.cases.export_dir = o.store.data_dir + "/exports";
   if (o.transport.max_frame_bytes == 0) {
@@ -504,6 +627,18 @@ std::vector<std::pair<std::string, std::string>> DescribeSettings() {
                    "a plugin instance: the library's short name (retention_age, strip_attachments, "
                    "keep_newest, patterns) or a path");
   out.emplace_back("plugin.NAME.KEY", "a setting passed to that plugin instance (may repeat)");
+  out.emplace_back("schedule.NAME.time_zone",
+                   "a working-hours profile: its IANA time zone, e.g. Europe/Berlin (required)");
+  out.emplace_back("schedule.NAME.mon ... sun",
+                   "working periods of a weekday, e.g. 09:00-12:30, 13:30-17:00, or off "
+                   "(default off; 22:00-06:00 runs into the next day)");
+  out.emplace_back("schedule.NAME.holidays", "public holidays, a comma list of YYYY-MM-DD");
+  out.emplace_back("schedule.NAME.members", "the logins the profile applies to, a comma list");
+  out.emplace_back("schedule.NAME.default",
+                   "true: the profile of everyone no other profile names (at most one)");
+  out.emplace_back("schedule.NAME.may_change",
+                   "what members may change themselves: a comma list of time_zone, week, "
+                   "days_off, shifts (default nothing)");
   return out;
 }
 

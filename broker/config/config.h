@@ -46,6 +46,11 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
                                    const std::vector<Setting>& flag_settings,
                                    const std::string& config_dir);
 
+// The value of `[urgent] allowed`: a comma list of role:NAME (user, admin,
+// auditor), user:LOGIN and profile:NAME, returned without spaces. An empty
+// text is an empty list. On failure returns InvalidArgument naming the entry.
+Result<std::vector<std::string>> ParseUrgentAllowed(std::string_view text);
+
 // Every known key with a one-line description and its default, for --help.
 std::vector<std::pair<std::string, std::string>> DescribeSettings();
 

@@ -108,6 +108,17 @@ struct PluginsOptions {
   std::vector<PluginOptions> instances;
 };
 
+// One working-hours profile: a [schedule.NAME] section, kept raw here (the
+// core parses and checks it with the time-zone database: core::ParseScheduleProfiles).
+struct ScheduleSectionOptions {
+  std::string name;  // NAME
+  // Every key with its value, in file order; a key set on the command line
+  // replaces the file's. Keys: time_zone, mon ... sun, holidays, members,
+  // default, may_change.
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::string where;  // where the section was first seen ("chatpro.conf:12"), for errors
+};
+
 struct RetentionOptions {
   // How often the retention policies run. Default: 1 hour.
   std::int64_t interval_us = 3600ll * 1'000'000;
@@ -136,6 +147,13 @@ struct BrokerOptions {
   StoreOptions store;
   TransportOptions transport;
   CoreOptions core;
+  // Working-hours profiles, in file order. Default: none (everyone is always on duty).
+  std::vector<ScheduleSectionOptions> schedules;
+  // Who may send urgent messages, which reach people also off duty: entries
+  // "role:NAME" (user, admin, auditor), "user:LOGIN" or "profile:NAME" (the
+  // members of a [schedule.NAME] profile), from `[urgent] allowed`.
+  // Default: none (nobody).
+  std::vector<std::string> urgent_allowed;
   // One of debug, info, warning, error. Default: info.
   std::string log_level = "info";
   // The config file the options came from, if any.

@@ -206,5 +206,90 @@ TEST(Config, ReadsRetentionAndCasesSettings) {
   }
 }
 
+TEST(Config, CollectsScheduleSectionsInFileOrder) {
+  auto file = ParseConfigText(
+      "[schedule.office]\ntime_zone = Europe/Berlin\nmon = 09:00-12:30, 13:30-17:00\n"
+      "holidays = 2026-12-25, 2026-12-26\ndefault = true\n"
+      "[schedule.nights]\ntime_zone = Europe/Berlin\nmon = 22:00-06:00\nmembers = ana, bo\n"
+      "[urgent]\nallowed = role:admin,  user:ana , profile:nights\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  using KV = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_EQ(o->schedules.size(), 2u);
+  EXPECT_EQ(o->schedules[0].name, "office");
+  EXPECT_EQ(o->schedules[0].where, "c.conf:2");
+  EXPECT_EQ(o->schedules[0].settings,
+            (KV{{"time_zone", "Europe/Berlin"},
+                {"mon", "09:00-12:30, 13:30-17:00"},
+                {"holidays", "2026-12-25, 2026-12-26"},
+                {"default", "true"}}));
+  EXPECT_EQ(o->schedules[1].name, "nights");
+  EXPECT_EQ(o->schedules[1].settings[2], std::make_pair(std::string("members"), std::string("ana, bo")));
+  EXPECT_EQ(o->urgent_allowed, (std::vector<std::string>{"role:admin", "user:ana", "profile:nights"}));
+
+  // Nothing configured: no profiles, nobody may send urgently.
+  o = BuildOptions({}, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->schedules.empty());
+  EXPECT_TRUE(o->urgent_allowed.empty());
+}
+
+TEST(Config, CommandLineScheduleSettingsReplaceKeysAndAddProfiles) {
+  auto file = ParseConfigText(
+      "[schedule.office]\ntime_zone = Europe/Berlin\nmon = 09:00-17:00\n"
+      "[urgent]\nallowed = role:admin\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok());
+  std::vector<Setting> flags = {
+      {"schedule.office.mon", "08:00-16:00", "--set schedule.office.mon"},
+      {"schedule.tokyo.time_zone", "Asia/Tokyo", "--set schedule.tokyo.time_zone"},
+      {"urgent.allowed", "user:bo", "--set urgent.allowed"},
+  };
+  auto o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  using KV = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_EQ(o->schedules.size(), 2u);
+  EXPECT_EQ(o->schedules[0].settings, (KV{{"time_zone", "Europe/Berlin"}, {"mon", "08:00-16:00"}}));
+  EXPECT_EQ(o->schedules[1].name, "tokyo");
+  EXPECT_EQ(o->schedules[1].where, "--set schedule.tokyo.time_zone");
+  EXPECT_EQ(o->urgent_allowed, (std::vector<std::string>{"user:bo"}));
+}
+
+TEST(Config, ScheduleAndUrgentErrorsNameTheKeyAndLine) {
+  auto error = [](const std::string& text) {
+    auto file = ParseConfigText(text, "c.conf");
+    EXPECT_TRUE(file.ok()) << file.status();
+    auto o = BuildOptions(*file, {}, "/etc");
+    EXPECT_FALSE(o.ok()) << text;
+    return o.ok() ? std::string() : o.status().message();
+  };
+  std::string m = error("[schedule.office]\nmon = 09:00-17:00\nmon = 10:00-18:00\n");
+  EXPECT_NE(m.find("c.conf:3"), std::string::npos) << m;
+  EXPECT_NE(m.find("set twice in [schedule.office]"), std::string::npos) << m;
+  m = error("[schedule]\nmon = 09:00-17:00\n");
+  EXPECT_NE(m.find("[schedule.NAME]"), std::string::npos) << m;
+  m = error("[schedule.a b]\nmon = 09:00-17:00\n");
+  EXPECT_NE(m.find("invalid profile name"), std::string::npos) << m;
+  m = error("[urgent]\nallowed = role:boss\n");
+  EXPECT_NE(m.find("c.conf:2: urgent.allowed"), std::string::npos) << m;
+  EXPECT_NE(m.find("'role:boss'"), std::string::npos) << m;
+  m = error("[urgent]\nallowed = user:Ana\n");
+  EXPECT_NE(m.find("invalid login"), std::string::npos) << m;
+  m = error("[urgent]\nallowed = admin\n");
+  EXPECT_NE(m.find("role:NAME, user:LOGIN or profile:NAME"), std::string::npos) << m;
+  m = error("[urgent]\nallowed = team:x\n");
+  EXPECT_NE(m.find("'team:x'"), std::string::npos) << m;
+  m = error("[urgent]\nallowed = user:ana,,user:bo\n");
+  EXPECT_NE(m.find("empty entry"), std::string::npos) << m;
+  m = error("[urgent]\nallowed = user:ana, user:ana\n");
+  EXPECT_NE(m.find("twice"), std::string::npos) << m;
+  m = error("[urgent]\nallowed = profile:nights\n");
+  EXPECT_NE(m.find("no [schedule.nights] section"), std::string::npos) << m;
+  m = error("[urgent]\nwho = everyone\n");
+  EXPECT_NE(m.find("unknown setting 'urgent.who'"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace chatpro
