@@ -134,7 +134,187 @@ bool HasAnyPeriod(const WorkingHours& hours) {
   return false;
 }
 
+// Splits a comma list, trimming each item; an empty text is an empty list.
+std::vector<std::string_view> SplitList(std::string_view text) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  std::vector<std::string_view> out;
+  text = trim(text);
+  if (text.empty()) return out;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    out.push_back(trim(text.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    text = text.substr(comma + 1);
+  }
+  return out;
+}
+
+// "HH:MM" -> minutes; 24:00 only if `allow_end_of_day`.
+std::optional<std::uint16_t> ParseClock(std::string_view t, bool allow_end_of_day) {
+  if (t.size() != 5 || t[2] != ':') return std::nullopt;
+  for (std::size_t i : {0, 1, 3, 4}) {
+    if (t[i] < '0' || t[i] > '9') return std::nullopt;
+  }
+  const int h = (t[0] - '0') * 10 + (t[1] - '0');
+  const int m = (t[3] - '0') * 10 + (t[4] - '0');
+  if (m > 59) return std::nullopt;
+  if (h == 24 && m == 0 && allow_end_of_day) return kMinutesPerDay;
+  if (h > 23) return std::nullopt;
+  return static_cast<std::uint16_t>(h * 60 + m);
+}
+
+bool IsLogin(std::string_view login) {
+  if (login.empty() || login.size() > 32) return false;
+  const char first = login.front();
+  if (!((first >= 'a' && first <= 'z') || (first >= '0' && first <= '9'))) return false;
+  return std::all_of(login.begin(), login.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+constexpr const char* kDayKeys[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
 }  // namespace
+
+Result<DayPeriods> ParseDayPeriods(std::string_view text) {
+  DayPeriods out;
+  const std::vector<std::string_view> items = SplitList(text);
+  if (items.size() == 1 && items[0] == "off") return out;
+  if (items.empty()) {
+    return Status::InvalidArgument("is empty (write 'off' for a day without work)");
+  }
+  for (std::string_view item : items) {
+    auto bad = [&](const std::string& why) {
+      return Status::InvalidArgument("'" + std::string(item) + "' " + why);
+    };
+    const std::size_t dash = item.find('-');
+    if (dash == std::string_view::npos) return bad("is not a period like 09:00-17:00");
+    std::string_view from = item.substr(0, dash), to = item.substr(dash + 1);
+    while (!from.empty() && from.back() == ' ') from.remove_suffix(1);
+    while (!to.empty() && to.front() == ' ') to.remove_prefix(1);
+    const std::optional<std::uint16_t> start = ParseClock(from, false);
+    const std::optional<std::uint16_t> end = ParseClock(to, true);
+    if (!start || !end) {
+      return bad("is not a period like 09:00-17:00 (times HH:MM, 24:00 only as an end)");
+    }
+    if (*start == *end) return bad("lasts no time");
+    if (*start < *end) {
+      out.same_day.push_back(WorkPeriod{*start, *end});
+    } else {
+      // Runs past midnight.
+      out.same_day.push_back(WorkPeriod{*start, kMinutesPerDay});
+      if (*end > 0) out.next_day.push_back(WorkPeriod{0, *end});
+    }
+  }
+  return out;
+}
+
+Result<std::vector<ScheduleProfile>> ParseScheduleProfiles(
+    const std::vector<ScheduleSectionOptions>& sections, const ZoneDb& zones) {
+  std::vector<ScheduleProfile> profiles;
+  std::string default_name;
+  std::vector<std::pair<std::string, std::string>> member_of;  // login -> profile
+  for (const ScheduleSectionOptions& section : sections) {
+    const std::string where =
+        (section.where.empty() ? std::string() : section.where + ": ") + "[schedule." +
+        section.name + "]";
+    auto error = [&](const std::string& key, const Status& why) {
+      return Status(why.code(), where + (key.empty() ? "" : " " + key) + ": " + why.message());
+    };
+    auto invalid = [&](const std::string& key, const std::string& why) {
+      return error(key, Status::InvalidArgument(why));
+    };
+    for (const ScheduleProfile& p : profiles) {
+      if (p.name == section.name) return invalid("", "the profile is defined twice");
+    }
+    ScheduleProfile profile;
+    profile.name = section.name;
+    std::vector<std::string> seen;
+    for (const auto& [key, value] : section.settings) {
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        return invalid(key, "is set twice");
+      }
+      seen.push_back(key);
+      const auto day = std::find(std::begin(kDayKeys), std::end(kDayKeys), key);
+      if (key == "time_zone") {
+        if (value.empty()) return invalid(key, "is empty (e.g. time_zone = Europe/Berlin)");
+        if (Status s = zones.CheckZone(value); !s.ok()) return error(key, s);
+        profile.hours.time_zone = value;
+      } else if (day != std::end(kDayKeys)) {
+        Result<DayPeriods> periods = ParseDayPeriods(value);
+        if (!periods.ok()) return error(key, periods.status());
+        const std::size_t w = static_cast<std::size_t>(day - std::begin(kDayKeys));
+        auto& today = profile.hours.week[w];
+        today.insert(today.end(), periods->same_day.begin(), periods->same_day.end());
+        auto& tomorrow = profile.hours.week[(w + 1) % 7];
+        tomorrow.insert(tomorrow.end(), periods->next_day.begin(), periods->next_day.end());
+      } else if (key == "holidays") {
+        for (std::string_view item : SplitList(value)) {
+          Result<LocalDate> date = ParseLocalDate(item);
+          if (!date.ok()) return error(key, date.status());
+          if (!Contains(profile.hours.holidays, *date)) profile.hours.holidays.push_back(*date);
+        }
+      } else if (key == "members") {
+        for (std::string_view item : SplitList(value)) {
+          if (!IsLogin(item)) {
+            return invalid(key, "'" + std::string(item) +
+                                    "' is not a login (1 to 32 of a-z, 0-9, '.', '_', '-')");
+          }
+          const std::string login(item);
+          for (const auto& [other_login, other_profile] : member_of) {
+            if (other_login == login) {
+              return invalid(key, "'" + login + "' is a member of [schedule." + other_profile +
+                                      "] already");
+            }
+          }
+          member_of.emplace_back(login, profile.name);
+          profile.members.push_back(login);
+        }
+      } else if (key == "default") {
+        if (value != "true" && value != "false") return invalid(key, "is true or false");
+        profile.is_default = value == "true";
+      } else if (key == "may_change") {
+        for (std::string_view item : SplitList(value)) {
+          if (item == "time_zone") {
+            profile.may_change.time_zone = true;
+          } else if (item == "week") {
+            profile.may_change.week = true;
+          } else if (item == "days_off") {
+            profile.may_change.days_off = true;
+          } else if (item == "shifts") {
+            profile.may_change.shifts = true;
+          } else {
+            return invalid(key, "'" + std::string(item) +
+                                    "' is not one of time_zone, week, days_off, shifts");
+          }
+        }
+      } else {
+        return invalid(key, "is not a schedule setting (time_zone, mon ... sun, holidays, "
+                            "members, default, may_change)");
+      }
+    }
+    if (profile.hours.time_zone.empty()) {
+      return invalid("time_zone", "is missing (e.g. time_zone = Europe/Berlin)");
+    }
+    if (profile.is_default) {
+      if (!default_name.empty()) {
+        return invalid("default", "[schedule." + default_name + "] is the default profile already");
+      }
+      if (!profile.members.empty()) {
+        return invalid("members", "the default profile applies to everyone no other profile "
+                                  "names; it lists no members");
+      }
+    }
+    if (Status s = ValidateWorkingHours(profile.hours); !s.ok()) return invalid("", s.message());
+    if (profile.is_default) default_name = profile.name;
+    profiles.push_back(std::move(profile));
+  }
+  return profiles;
+}
 
 Result<LocalDate> ParseLocalDate(std::string_view text) {
   auto bad = [&] {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "broker/base/result.h"
+#include "broker/config/options.h"
 
 namespace chatpro::core {
 
@@ -62,6 +63,9 @@ unsigned WeekdayOf(const LocalDate& date);
 struct WorkPeriod {
   std::uint16_t start_minute = 0;
   std::uint16_t end_minute = 0;
+  bool operator==(const WorkPeriod& o) const {
+    return start_minute == o.start_minute && end_minute == o.end_minute;
+  }
 };
 
 struct ShiftChange {
@@ -134,6 +138,29 @@ struct ScheduleProfile {
   std::vector<std::string> members;  // logins; empty with `is_default`
   bool is_default = false;           // for everyone not named by another profile
 };
+
+// The working periods of one day as a profile writes them: "off", or a comma
+// list of HH:MM-HH:MM ("09:00-12:30, 13:30-17:00"; 24:00 only as an end). A
+// period that ends before it starts runs past midnight ("22:00-06:00"): its
+// part after midnight is returned in `next_day`. On failure returns
+// InvalidArgument saying what is wrong with the text.
+struct DayPeriods {
+  std::vector<WorkPeriod> same_day;
+  std::vector<WorkPeriod> next_day;
+};
+Result<DayPeriods> ParseDayPeriods(std::string_view text);
+
+// Builds the profiles from the configuration's [schedule.NAME] sections.
+// Keys: `time_zone` (required, an IANA name `zones` knows), `mon` ... `sun`
+// (ParseDayPeriods; an unlisted day is off; a night period's part after
+// midnight belongs to the next weekday), `holidays` (comma list of
+// YYYY-MM-DD), `members` (comma list of logins), `default` (true|false),
+// `may_change` (comma list of time_zone, week, days_off, shifts). At most one
+// profile is the default, and it lists no members; a login belongs to at
+// most one profile. On failure returns InvalidArgument (NotFound for an
+// unknown time zone) naming where the section is, the section and the key.
+Result<std::vector<ScheduleProfile>> ParseScheduleProfiles(
+    const std::vector<ScheduleSectionOptions>& sections, const ZoneDb& zones);
 
 // The effective schedule: `profile`'s, with each part the profile lets the
 // person change taken from `own` where `own` sets it (a non-empty time zone,
