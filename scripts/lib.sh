@@ -23,6 +23,8 @@ CHATPRO_PACKAGES=(
   libpoco-dev
   prometheus-cpp-dev
   libsodium-dev
+  libhowardhinnant-date-dev
+  tzdata
   libgtest-dev
 )
 

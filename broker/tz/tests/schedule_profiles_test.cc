@@ -2,6 +2,7 @@
 // core::ParseScheduleProfiles over the real tz database.
 #include <gtest/gtest.h>
 
+#include "broker/config/config.h"
 #include "broker/core/schedule.h"
 #include "broker/tz/system_zone_db.h"
 #include "broker/tz/tests/tz_test_util.h"
@@ -127,6 +128,57 @@ TEST(ScheduleProfiles, ErrorsNameTheSectionAndKey) {
     EXPECT_NE(r.status().message().find(c.expected), std::string::npos)
         << r.status() << "\n  expected: " << c.expected;
   }
+}
+
+// The example of the README's "Working hours" section.
+TEST(ScheduleProfiles, TheReadmeExampleWorks) {
+  auto file = ParseConfigText(R"(
+[schedule.office]
+time_zone = Europe/Berlin
+mon = 09:00-12:30, 13:30-17:00
+tue = 09:00-12:30, 13:30-17:00
+wed = 09:00-12:30, 13:30-17:00
+thu = 09:00-12:30, 13:30-17:00
+fri = 09:00-13:00
+# sat and sun are not listed: off
+holidays = 2026-12-24, 2026-12-25, 2026-12-26, 2027-01-01
+default = true
+may_change = days_off, shifts
+
+# The night shift, Sunday to Thursday nights.
+[schedule.nights]
+time_zone = Europe/Berlin
+sun = 22:00-06:00          # runs into Monday morning
+mon = 22:00-06:00
+tue = 22:00-06:00
+wed = 22:00-06:00
+thu = 22:00-06:00
+holidays = 2026-12-25, 2027-01-01
+members = ana, bo.k, cem
+may_change = week, days_off, shifts
+
+[urgent]
+allowed = role:admin, user:ana, profile:nights
+)",
+                              "README.md");
+  ASSERT_TRUE(file.ok()) << file.status();
+  Result<BrokerOptions> options = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(options.ok()) << options.status();
+  auto zones = SystemZoneDb();
+  Result<std::vector<core::ScheduleProfile>> r =
+      core::ParseScheduleProfiles(options->schedules, *zones);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  // Thursday 2026-12-24 is a holiday at the office; the night shift works.
+  const std::int64_t christmas_eve_23h = testing::Utc(2026, 12, 24, 22);
+  Result<core::DutyState> office = core::DutyAt((*r)[0].hours, christmas_eve_23h, *zones);
+  ASSERT_TRUE(office.ok());
+  EXPECT_FALSE(office->on_duty);
+  EXPECT_EQ(office->until_us, testing::Utc(2026, 12, 28, 8));  // Monday 09:00 CET
+  Result<core::DutyState> nights = core::DutyAt((*r)[1].hours, christmas_eve_23h, *zones);
+  ASSERT_TRUE(nights.ok());
+  EXPECT_TRUE(nights->on_duty);
+  EXPECT_EQ(nights->until_us, testing::Utc(2026, 12, 24, 23));  // the 25th is a holiday
 }
 
 }  // namespace
