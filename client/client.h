@@ -99,6 +99,10 @@ struct Message {
   // Voice or Picture keeps its metadata (codec, duration, MIME type, size)
   // but its audio, image and thumbnail are empty.
   std::int64_t attachments_removed_at_us = 0;
+  // Sent as urgent (SendOptions) by someone the organisation allows to: it
+  // reached its recipients also outside their working hours.
+  bool urgent = false;
+  std::string urgent_reason;
 };
 
 // ------------------------------------------------------------------ directory
@@ -342,6 +346,97 @@ struct SessionInfo {
   std::uint64_t max_frame_bytes = 0;
 };
 
+// ------------------------------------------------------------------ working hours
+
+// A working period of a day: minutes from local midnight, [start, end).
+// end_minute may be 1440 (midnight at the end of the day).
+struct WorkPeriod {
+  std::uint16_t start_minute = 0;
+  std::uint16_t end_minute = 0;
+};
+
+// The working periods of one weekday (0 = Monday ... 6 = Sunday); none: the
+// weekday is not worked.
+struct DayHours {
+  std::uint8_t weekday = 0;
+  std::vector<WorkPeriod> periods;
+};
+
+// One local date worked differently: these periods instead of the week's
+// (none: the whole day off).
+struct ShiftChange {
+  std::string date;  // YYYY-MM-DD in the schedule's time zone
+  std::vector<WorkPeriod> periods;
+};
+
+// When someone works ("the timer"). Outside their working hours messages wait
+// for them (unless urgent) and senders are told until when. Dates are local
+// dates in `time_zone`.
+//
+// As read (GetSchedule): the effective schedule, the organisation's profile
+// with the parts the person may change replaced by their own. An empty
+// time_zone means no working hours at all: always on duty.
+// As written (SetSchedule): only the parts that are not empty are sent and
+// changed (a time zone, a week, a list of days off, a list of shift changes);
+// the others stay as they are. A week replaces the whole week, so list every
+// weekday (those not worked with no periods). Holidays, the profile and
+// may_change are the organisation's: they are not for setting.
+struct Schedule {
+  std::string time_zone;  // IANA name, e.g. "Europe/Berlin"
+  std::vector<DayHours> week;
+  std::vector<std::string> days_off;  // YYYY-MM-DD: leave and other days off
+  std::vector<std::string> holidays;  // YYYY-MM-DD: the organisation's public holidays
+  std::vector<ShiftChange> shifts;
+  std::string profile;                  // the organisation's default it derives from
+  std::vector<std::string> may_change;  // of "time_zone", "week", "days_off", "shifts"
+};
+
+// Whether someone is at work now, and when that changes next.
+struct DutyState {
+  std::string login;
+  bool on_duty = true;
+  std::int64_t until_us = 0;  // Unix microseconds; 0: it never changes
+};
+
+// A person's schedule with their duty state now (GetSchedule, SetSchedule).
+struct ScheduleInfo {
+  std::string login;
+  Schedule schedule;
+  DutyState state;
+};
+
+enum class PresenceState { kOnline, kOffline, kOffDuty };
+std::string_view PresenceStateName(PresenceState state);  // "online", "offline", "off duty"
+
+// Someone's presence. Only people who share a conversation learn it.
+struct PresenceInfo {
+  std::string login;
+  PresenceState state = PresenceState::kOffline;
+  std::int64_t until_us = 0;  // kOffDuty: when work starts again (0: unknown)
+};
+
+// Right to disconnect: the messages that reached people outside their working
+// hours, for one sender or one group.
+struct DisconnectCount {
+  std::string name;                  // the sender's login, or the group's name
+  std::uint64_t conversation_id = 0;  // for a group
+  std::uint64_t messages = 0;    // messages with at least one off-duty recipient
+  std::uint64_t recipients = 0;  // (message, off-duty recipient) pairs
+  std::uint64_t urgent = 0;      // of those messages, sent as urgent (delivered at once)
+};
+
+// AdminDisconnectReport: the counts in [from_us, to_us), per sender and per
+// group, and the totals.
+struct DisconnectReport {
+  std::int64_t from_us = 0;
+  std::int64_t to_us = 0;
+  std::vector<DisconnectCount> senders;
+  std::vector<DisconnectCount> groups;
+  std::uint64_t messages = 0;
+  std::uint64_t recipients = 0;
+  std::uint64_t urgent = 0;
+};
+
 // ------------------------------------------------------------------ profile
 
 // A device identity on disk: the folder holds `device.key` (mode 0600) and
@@ -402,6 +497,16 @@ struct Target {
   static Target Conversation(std::uint64_t id) { return Target{id, {}}; }
 };
 
+// How a message is sent. Default: an ordinary message.
+struct SendOptions {
+  // Break through the recipients' off-duty hours: the message reaches them at
+  // once. Only senders the organisation's urgent policy names may (else the
+  // broker answers PermissionDenied); the reason is required (InvalidArgument
+  // without asking the broker) and goes into the audit log. Default: false.
+  bool urgent = false;
+  std::string urgent_reason;
+};
+
 struct SendResult {
   Status status;  // OK once the broker has stored the message
   std::uint64_t client_msg_id = 0;
@@ -409,6 +514,10 @@ struct SendResult {
   std::uint64_t seq = 0;
   std::int64_t sent_at_us = 0;
   bool duplicate = false;
+  // The recipients who were off duty when the message was stored, each with
+  // when their working hours start again (empty when everyone was on duty).
+  // The message waits for them until then, unless it was urgent.
+  std::vector<DutyState> off_duty;
 };
 
 struct HistoryQuery {
@@ -457,6 +566,9 @@ struct ClientOptions {
   // messages, saved media. The client takes no further calls (they fail with
   // PermissionDenied); coming back needs a fresh enrollment.
   std::function<void(const std::string& reason)> on_revoked;
+  // Someone who shares a conversation with this user came online, went
+  // offline, or went off or on duty (the broker says so as it happens).
+  std::function<void(const PresenceInfo&)> on_presence;
 };
 
 class Client {
@@ -475,11 +587,14 @@ class Client {
 
   // Sends a message. The future is ready when the broker acknowledged it
   // (stored) or refused it (status says why). Blocks only while
-  // max_unacked_sends are in flight.
-  virtual std::future<SendResult> Send(Target to, Content content) = 0;
+  // max_unacked_sends are in flight. `options` marks it urgent (see
+  // SendOptions: InvalidArgument at once if urgent without a reason).
+  virtual std::future<SendResult> Send(Target to, Content content,
+                                       SendOptions options = {}) = 0;
   // The same, with a callback on the I/O thread instead of a future.
   virtual void SendAsync(Target to, Content content,
-                         std::function<void(const SendResult&)> done) = 0;
+                         std::function<void(const SendResult&)> done,
+                         SendOptions options = {}) = 0;
   // Waits until every send so far is acknowledged or refused. Returns false on
   // timeout.
   virtual bool Flush(std::chrono::milliseconds timeout) = 0;
@@ -590,6 +705,32 @@ class Client {
                         ExistingFile existing = ExistingFile::kRefuse);
   // Any user: the cases that concerned them, once their embargo has passed.
   virtual Result<std::vector<CaseInfo>> MyDataAccess() = 0;
+
+  // ---- working hours. Each call returns the broker's error on failure:
+  // PermissionDenied (someone else's schedule without being an administrator,
+  // a part the person may not change, the report without being an
+  // administrator or auditor), NotFound (no such user or conversation),
+  // InvalidArgument (an unknown time zone, a bad period or date); and
+  // Unavailable if the broker does not answer.
+
+  // The schedule of `login` (empty: the caller's own; others' are for
+  // administrators) and whether they are on duty now.
+  virtual Result<ScheduleInfo> GetSchedule(std::string login = "") = 0;
+  // Changes the parts of the schedule of `login` (empty: the caller) that
+  // `schedule` sets (see Schedule); the organisation decides which parts a
+  // person may change. On success returns the schedule as it is now.
+  // InvalidArgument without asking the broker if `schedule` sets nothing, or
+  // has a weekday above 6 or a period that is not 0 <= start < end <= 1440.
+  virtual Result<ScheduleInfo> SetSchedule(std::string login, Schedule schedule) = 0;
+  // The presence of everyone in conversation `conversation_id` (0: of
+  // everyone who shares a conversation with the caller).
+  virtual Result<std::vector<PresenceInfo>> Presence(std::uint64_t conversation_id = 0) = 0;
+  // Right to disconnect (administrators, auditors): how many messages reached
+  // people outside their working hours in [from_us, to_us), per sender and
+  // per group. InvalidArgument without asking the broker unless
+  // 0 <= from_us < to_us.
+  virtual Result<DisconnectReport> AdminDisconnectReport(std::int64_t from_us,
+                                                         std::int64_t to_us) = 0;
 
   // Stops handing deliveries to on_message. Called from on_message, the
   // current message still counts as processed; every later delivery (also

@@ -134,16 +134,17 @@ void ClientImpl::Enqueue(std::unique_ptr<Request> request) {
   if (request->on_fail) request->on_fail(refusal);
 }
 
-std::future<SendResult> ClientImpl::Send(Target to, Content content) {
+std::future<SendResult> ClientImpl::Send(Target to, Content content, SendOptions options) {
   auto promise = std::make_shared<std::promise<SendResult>>();
   std::future<SendResult> future = promise->get_future();
-  SendAsync(std::move(to), std::move(content),
-            [promise](const SendResult& r) { promise->set_value(r); });
+  SendAsync(
+      std::move(to), std::move(content),
+      [promise](const SendResult& r) { promise->set_value(r); }, std::move(options));
   return future;
 }
 
 void ClientImpl::SendAsync(Target to, Content content,
-                           std::function<void(const SendResult&)> done) {
+                           std::function<void(const SendResult&)> done, SendOptions options) {
   auto fail = [&](Status status) {
     SendResult r;
     r.status = std::move(status);
@@ -152,9 +153,14 @@ void ClientImpl::SendAsync(Target to, Content content,
   if (to.conversation_id == 0 && to.user.empty()) {
     return fail(Status::InvalidArgument("a message needs a conversation or a user"));
   }
+  if (options.urgent && options.urgent_reason.empty()) {
+    return fail(Status::InvalidArgument("an urgent message needs a reason"));
+  }
+  if (!options.urgent) options.urgent_reason.clear();
   Status limits_ok = CheckContentLimits(content, to.conversation_id ? "" : to.user, limits());
   if (!limits_ok.ok()) return fail(limits_ok);
-  const std::size_t wire_bytes = EstimateSendBytes(content, to.user);
+  const std::size_t wire_bytes =
+      EstimateSendBytes(content, to.user) + options.urgent_reason.size();
 
   SendResult refused;
   {
@@ -180,6 +186,7 @@ void ClientImpl::SendAsync(Target to, Content content,
       send.request_id = (id & kRequestIdBit) == 0 ? id : next_request_id_++;
       send.to = std::move(to);
       send.content = std::move(content);
+      send.options = std::move(options);
       send.wire_bytes = wire_bytes;
       send.done = std::move(done);
       WakeLocked();
@@ -706,6 +713,106 @@ Result<ExportChunk> ClientImpl::ReadExportChunk(std::uint64_t export_id, std::ui
 
 Result<std::vector<CaseInfo>> ClientImpl::MyDataAccess() {
   return CallForCaseList([](FrameWriter& w, std::uint64_t id) { w.AddMyDataAccess(id); });
+}
+
+// ------------------------------------------------------------------ working hours
+
+namespace {
+
+Status CheckPeriods(const std::vector<WorkPeriod>& periods, const std::string& where) {
+  for (const auto& p : periods) {
+    if (p.start_minute >= p.end_minute || p.end_minute > 1440) {
+      return Status::InvalidArgument("a working period of " + where +
+                                     " must start before it ends, within the day (minutes " +
+                                     std::to_string(p.start_minute) + " to " +
+                                     std::to_string(p.end_minute) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ScheduleInfo> ClientImpl::CallForSchedule(std::size_t wire_bytes, WriteRequest write) {
+  return Call<ScheduleInfo>(wire_bytes, std::move(write),
+                            [](const wire::Envelope& env) -> Result<ScheduleInfo> {
+                              if (const auto* info = env.body_as_ScheduleInfo()) {
+                                return ScheduleInfoFromWire(*info);
+                              }
+                              return Unexpected(env, "ScheduleInfo");
+                            });
+}
+
+Result<ScheduleInfo> ClientImpl::GetSchedule(std::string login) {
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size();
+  return CallForSchedule(bytes, [login = std::move(login)](FrameWriter& w, std::uint64_t id) {
+    w.AddScheduleGet(id, login);
+  });
+}
+
+Result<ScheduleInfo> ClientImpl::SetSchedule(std::string login, Schedule schedule) {
+  if (schedule.time_zone.empty() && schedule.week.empty() && schedule.days_off.empty() &&
+      schedule.shifts.empty()) {
+    return Status::InvalidArgument(
+        "a schedule change sets a time zone, a week, days off or shift changes");
+  }
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size() + schedule.time_zone.size() +
+                      StringsBytes(schedule.days_off);
+  for (const auto& d : schedule.week) {
+    if (d.weekday > 6) {
+      return Status::InvalidArgument("a weekday is 0 (Monday) to 6 (Sunday), not " +
+                                     std::to_string(d.weekday));
+    }
+    CHATPRO_RETURN_IF_ERROR(CheckPeriods(d.periods, "weekday " + std::to_string(d.weekday)));
+    bytes += 16 + d.periods.size() * 4;
+  }
+  for (const auto& c : schedule.shifts) {
+    if (c.date.empty()) return Status::InvalidArgument("a shift change needs a date");
+    CHATPRO_RETURN_IF_ERROR(CheckPeriods(c.periods, c.date));
+    bytes += 32 + c.date.size() + c.periods.size() * 4;
+  }
+  return CallForSchedule(bytes, [login = std::move(login), schedule = std::move(schedule)](
+                                    FrameWriter& w, std::uint64_t id) {
+    w.AddScheduleSet(id, login, schedule);
+  });
+}
+
+Result<std::vector<PresenceInfo>> ClientImpl::Presence(std::uint64_t conversation_id) {
+  return Call<std::vector<PresenceInfo>>(
+      kEnvelopeOverheadBytes,
+      [conversation_id](FrameWriter& w, std::uint64_t id) {
+        w.AddPresenceQuery(id, conversation_id);
+      },
+      [](const wire::Envelope& env) -> Result<std::vector<PresenceInfo>> {
+        const auto* list = env.body_as_PresenceList();
+        if (list == nullptr) return Unexpected(env, "PresenceList");
+        std::vector<PresenceInfo> out;
+        if (list->entries() != nullptr) {
+          for (const auto* p : *list->entries()) out.push_back(PresenceFromWire(*p));
+        }
+        return out;
+      });
+}
+
+Result<DisconnectReport> ClientImpl::AdminDisconnectReport(std::int64_t from_us,
+                                                           std::int64_t to_us) {
+  if (from_us < 0 || to_us < 0) {
+    return Status::InvalidArgument("a report's dates cannot be before 1970");
+  }
+  if (from_us >= to_us) {
+    return Status::InvalidArgument("a report's date range must end after it starts");
+  }
+  return Call<DisconnectReport>(
+      kEnvelopeOverheadBytes,
+      [from_us, to_us](FrameWriter& w, std::uint64_t id) {
+        w.AddAdminDisconnectReport(id, from_us, to_us);
+      },
+      [](const wire::Envelope& env) -> Result<DisconnectReport> {
+        if (const auto* report = env.body_as_DisconnectReport()) {
+          return DisconnectReportFromWire(*report);
+        }
+        return Unexpected(env, "DisconnectReport");
+      });
 }
 
 void ClientImpl::StopReceiving() { receiving_stopped_ = true; }

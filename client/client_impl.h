@@ -71,9 +71,9 @@ class ClientImpl final : public Client {
   SessionInfo session() const override;
   ConnectionState state() const override;
 
-  std::future<SendResult> Send(Target to, Content content) override;
-  void SendAsync(Target to, Content content,
-                 std::function<void(const SendResult&)> done) override;
+  std::future<SendResult> Send(Target to, Content content, SendOptions options) override;
+  void SendAsync(Target to, Content content, std::function<void(const SendResult&)> done,
+                 SendOptions options) override;
   bool Flush(std::chrono::milliseconds timeout) override;
 
   Result<HistoryPage> History(Target conversation, HistoryQuery query) override;
@@ -114,6 +114,11 @@ class ClientImpl final : public Client {
   Result<ExportChunk> ReadExportChunk(std::uint64_t export_id, std::uint64_t offset,
                                       std::uint32_t max_bytes) override;
   Result<std::vector<CaseInfo>> MyDataAccess() override;
+  Result<ScheduleInfo> GetSchedule(std::string login) override;
+  Result<ScheduleInfo> SetSchedule(std::string login, Schedule schedule) override;
+  Result<std::vector<PresenceInfo>> Presence(std::uint64_t conversation_id) override;
+  Result<DisconnectReport> AdminDisconnectReport(std::int64_t from_us,
+                                                 std::int64_t to_us) override;
   void StopReceiving() override;
 
  private:
@@ -133,6 +138,7 @@ class ClientImpl final : public Client {
     std::uint64_t request_id = 0;
     Target to;
     Content content;
+    SendOptions options;
     std::size_t wire_bytes = 0;
     std::function<void(const SendResult&)> done;
     bool answered = false;  // in unacked_: completed, waiting to reach the front
@@ -184,6 +190,7 @@ class ClientImpl final : public Client {
   Result<CaseInfo> CallForCase(std::size_t wire_bytes, WriteRequest write);
   Result<std::vector<CaseInfo>> CallForCaseList(WriteRequest write);
   Result<ExportInfo> CallForExport(WriteRequest write);
+  Result<ScheduleInfo> CallForSchedule(std::size_t wire_bytes, WriteRequest write);
   // A round trip whose reply is Done (or, from a broker that says more, any
   // reply that is not an Error).
   Status CallForDone(std::size_t wire_bytes, WriteRequest write);

@@ -397,6 +397,7 @@ void ClientImpl::HandleEnvelope(const wire::Envelope& env) {
     r.seq = ack->seq();
     r.sent_at_us = ack->sent_at_us();
     r.duplicate = ack->duplicate();
+    r.off_duty = OffDutyFromWire(*ack);
     CompleteSend(*send, std::move(r));
     return;
   }
@@ -408,6 +409,9 @@ void ClientImpl::HandleEnvelope(const wire::Envelope& env) {
       RunCallback("on_conversation", options_.on_conversation, c);
     } else if (const auto* revoked = env.body_as_Revoked()) {
       HandleRevoked(*revoked);
+    } else if (const auto* presence = env.body_as_Presence()) {
+      PresenceInfo p = PresenceFromWire(*presence);
+      RunCallback("on_presence", options_.on_presence, p);
     } else if (const auto* error = env.body_as_Error()) {
       LOG_WARNING() << "libchatpro: the broker reported: " << StatusFromError(*error);
     }
@@ -681,7 +685,7 @@ bool ClientImpl::BuildFrame(zmq::message_t* out) {
       const OutgoingSend& s = unacked_[i];
       if (s.answered) continue;
       if (batch > 0 && used + s.wire_bytes > budget) break;
-      w.AddSend(s.request_id, s.client_msg_id, s.to, s.content);
+      w.AddSend(s.request_id, s.client_msg_id, s.to, s.content, s.options);
       used += s.wire_bytes;
       ++batch;
       resend_from_id_ = s.client_msg_id + 1;
@@ -703,7 +707,7 @@ bool ClientImpl::BuildFrame(zmq::message_t* out) {
       ++staged_pos_;
       if (!c.request) {
         OutgoingSend& s = c.send;
-        w.AddSend(s.request_id, s.client_msg_id, s.to, s.content);
+        w.AddSend(s.request_id, s.client_msg_id, s.to, s.content, s.options);
         used += s.wire_bytes;
         ++batch;
         CHATPRO_CHECK(unacked_.empty() || unacked_.back().client_msg_id < s.client_msg_id,

@@ -158,6 +158,15 @@ Result<CaseKind> ParseCaseKind(std::string_view name) {
                                  "' (expected subject-access or search)");
 }
 
+std::string_view PresenceStateName(PresenceState state) {
+  switch (state) {
+    case PresenceState::kOnline: return "online";
+    case PresenceState::kOffDuty: return "off duty";
+    case PresenceState::kOffline: break;
+  }
+  return "offline";
+}
+
 std::string Profile::DefaultDir() {
   if (const char* p = std::getenv("CHATPRO_PROFILE"); p != nullptr && *p != '\0') return p;
   if (const char* x = std::getenv("XDG_CONFIG_HOME"); x != nullptr && *x != '\0') {

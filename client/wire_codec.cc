@@ -42,6 +42,8 @@ void FillMessage(const wire::Message& m, Message& out) {
   out.client_msg_id = m.client_msg_id();
   out.sent_at_us = m.sent_at_us();
   out.attachments_removed_at_us = m.attachments_removed_at_us();
+  out.urgent = m.urgent();
+  AssignStr(out.urgent_reason, m.urgent_reason());
   if (const auto* text = m.content_as_Text()) {
     if (auto* reused = std::get_if<Text>(&out.content)) {
       AssignStr(reused->body, text->body());
@@ -252,13 +254,15 @@ void FrameWriter::AddHello(std::uint64_t request_id, std::string_view client_ver
 }
 
 void FrameWriter::AddSend(std::uint64_t request_id, std::uint64_t client_msg_id, const Target& to,
-                          const Content& content) {
+                          const Content& content, const SendOptions& options) {
   auto [content_type, content_offset] = BuildContent(fbb_, content);
   fb::Offset<fb::String> to_user;
   if (to.conversation_id == 0) to_user = fbb_.CreateString(to.user);
+  fb::Offset<fb::String> reason;
+  if (options.urgent) reason = fbb_.CreateString(options.urgent_reason);
   Add(request_id, wire::Body::Send,
       wire::CreateSend(fbb_, to.conversation_id, to_user, client_msg_id, content_type,
-                       content_offset)
+                       content_offset, options.urgent, reason)
           .Union());
 }
 
@@ -477,6 +481,61 @@ void FrameWriter::AddExportDownload(std::uint64_t request_id, std::uint64_t expo
 
 void FrameWriter::AddMyDataAccess(std::uint64_t request_id) {
   Add(request_id, wire::Body::MyDataAccess, wire::CreateMyDataAccess(fbb_).Union());
+}
+
+void FrameWriter::AddScheduleGet(std::uint64_t request_id, std::string_view login) {
+  auto name = fbb_.CreateString(login);
+  Add(request_id, wire::Body::ScheduleGet, wire::CreateScheduleGet(fbb_, name).Union());
+}
+
+fb::Offset<fb::Vector<const wire::WorkPeriod*>> FrameWriter::Periods(
+    const std::vector<WorkPeriod>& periods) {
+  std::vector<wire::WorkPeriod> structs;
+  structs.reserve(periods.size());
+  for (const auto& p : periods) structs.emplace_back(p.start_minute, p.end_minute);
+  return fbb_.CreateVectorOfStructs(structs);
+}
+
+void FrameWriter::AddScheduleSet(std::uint64_t request_id, std::string_view login,
+                                 const Schedule& schedule) {
+  auto name = fbb_.CreateString(login);
+  // An empty part is left out altogether: the broker changes only what is there.
+  fb::Offset<fb::String> zone;
+  if (!schedule.time_zone.empty()) zone = fbb_.CreateString(schedule.time_zone);
+  fb::Offset<fb::Vector<fb::Offset<wire::DayHours>>> week;
+  if (!schedule.week.empty()) {
+    std::vector<fb::Offset<wire::DayHours>> days;
+    for (const auto& d : schedule.week) {
+      auto periods = Periods(d.periods);
+      days.push_back(wire::CreateDayHours(fbb_, d.weekday, periods));
+    }
+    week = fbb_.CreateVector(days);
+  }
+  fb::Offset<fb::Vector<fb::Offset<fb::String>>> days_off;
+  if (!schedule.days_off.empty()) days_off = Strings(schedule.days_off);
+  fb::Offset<fb::Vector<fb::Offset<wire::ShiftChange>>> shifts;
+  if (!schedule.shifts.empty()) {
+    std::vector<fb::Offset<wire::ShiftChange>> changes;
+    for (const auto& c : schedule.shifts) {
+      auto date = fbb_.CreateString(c.date);
+      auto periods = Periods(c.periods);
+      changes.push_back(wire::CreateShiftChange(fbb_, date, periods));
+    }
+    shifts = fbb_.CreateVector(changes);
+  }
+  auto body = wire::CreateSchedule(fbb_, zone, week, days_off, /*holidays=*/0, shifts);
+  Add(request_id, wire::Body::ScheduleSet, wire::CreateScheduleSet(fbb_, name, body).Union());
+}
+
+void FrameWriter::AddPresenceQuery(std::uint64_t request_id, std::uint64_t conversation_id) {
+  Add(request_id, wire::Body::PresenceQuery,
+      wire::CreatePresenceQuery(fbb_, conversation_id).Union());
+}
+
+void FrameWriter::AddAdminDisconnectReport(std::uint64_t request_id, std::int64_t from_us,
+                                           std::int64_t to_us) {
+  Add(request_id, wire::Body::AdminDisconnectReport,
+      wire::CreateAdminDisconnectReport(fbb_, from_us, to_us).Union());
 }
 
 fb::DetachedBuffer FrameWriter::Finish() {
@@ -743,6 +802,103 @@ ExportChunk ExportChunkFromWire(const wire::ExportChunk& chunk) {
   c.total_bytes = chunk.total_bytes();
   c.done = chunk.done();
   return c;
+}
+
+namespace {
+
+std::vector<WorkPeriod> PeriodsFromWire(const fb::Vector<const wire::WorkPeriod*>* periods) {
+  std::vector<WorkPeriod> out;
+  if (periods == nullptr) return out;
+  for (const auto* p : *periods) out.push_back(WorkPeriod{p->start_minute(), p->end_minute()});
+  return out;
+}
+
+std::vector<std::string> StringsFromWire(const fb::Vector<fb::Offset<fb::String>>* v) {
+  std::vector<std::string> out;
+  if (v == nullptr) return out;
+  for (const auto* s : *v) out.push_back(Str(s));
+  return out;
+}
+
+DisconnectCount DisconnectCountFromWire(const wire::DisconnectCount& c) {
+  return DisconnectCount{Str(c.name()), c.conversation_id(), c.messages(), c.recipients(),
+                         c.urgent()};
+}
+
+}  // namespace
+
+Schedule ScheduleFromWire(const wire::Schedule& schedule) {
+  Schedule s;
+  s.time_zone = Str(schedule.time_zone());
+  if (schedule.week() != nullptr) {
+    for (const auto* d : *schedule.week()) {
+      s.week.push_back(DayHours{d->weekday(), PeriodsFromWire(d->periods())});
+    }
+  }
+  s.days_off = StringsFromWire(schedule.days_off());
+  s.holidays = StringsFromWire(schedule.holidays());
+  if (schedule.shifts() != nullptr) {
+    for (const auto* c : *schedule.shifts()) {
+      s.shifts.push_back(ShiftChange{Str(c->date()), PeriodsFromWire(c->periods())});
+    }
+  }
+  s.profile = Str(schedule.profile());
+  s.may_change = StringsFromWire(schedule.may_change());
+  return s;
+}
+
+DutyState DutyStateFromWire(const wire::DutyState& state) {
+  return DutyState{Str(state.login()), state.on_duty(), state.until_us()};
+}
+
+ScheduleInfo ScheduleInfoFromWire(const wire::ScheduleInfo& info) {
+  ScheduleInfo out;
+  out.login = Str(info.login());
+  if (info.schedule() != nullptr) out.schedule = ScheduleFromWire(*info.schedule());
+  if (info.state() != nullptr) out.state = DutyStateFromWire(*info.state());
+  if (out.state.login.empty()) out.state.login = out.login;
+  return out;
+}
+
+PresenceInfo PresenceFromWire(const wire::Presence& presence) {
+  PresenceInfo p;
+  p.login = Str(presence.login());
+  switch (presence.state()) {
+    case wire::PresenceState::Online:
+      p.state = PresenceState::kOnline;
+      break;
+    case wire::PresenceState::OffDuty:
+      p.state = PresenceState::kOffDuty;
+      break;
+    default:
+      p.state = PresenceState::kOffline;
+      break;
+  }
+  p.until_us = presence.until_us();
+  return p;
+}
+
+DisconnectReport DisconnectReportFromWire(const wire::DisconnectReport& report) {
+  DisconnectReport r;
+  r.from_us = report.from_us();
+  r.to_us = report.to_us();
+  if (report.senders() != nullptr) {
+    for (const auto* c : *report.senders()) r.senders.push_back(DisconnectCountFromWire(*c));
+  }
+  if (report.groups() != nullptr) {
+    for (const auto* c : *report.groups()) r.groups.push_back(DisconnectCountFromWire(*c));
+  }
+  r.messages = report.messages();
+  r.recipients = report.recipients();
+  r.urgent = report.urgent();
+  return r;
+}
+
+std::vector<DutyState> OffDutyFromWire(const wire::SendAck& ack) {
+  std::vector<DutyState> out;
+  if (ack.off_duty() == nullptr) return out;
+  for (const auto* d : *ack.off_duty()) out.push_back(DutyStateFromWire(*d));
+  return out;
 }
 
 std::string_view BodyName(wire::Body type) { return wire::EnumNameBody(type); }

@@ -77,8 +77,9 @@ class FrameWriter {
   FrameWriter& operator=(const FrameWriter&) = delete;
 
   void AddHello(std::uint64_t request_id, std::string_view client_version, bool receive);
+  // Urgent (with its reason) only if `options` says so.
   void AddSend(std::uint64_t request_id, std::uint64_t client_msg_id, const Target& to,
-               const Content& content);
+               const Content& content, const SendOptions& options = {});
   // One cursor per conversation: (conversation_id, highest processed seq).
   void AddAck(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& cursors);
   void AddPing(std::uint64_t request_id);
@@ -127,6 +128,13 @@ class FrameWriter {
   void AddExportDownload(std::uint64_t request_id, std::uint64_t export_id, std::uint64_t offset,
                          std::uint32_t max_bytes);
   void AddMyDataAccess(std::uint64_t request_id);
+  void AddScheduleGet(std::uint64_t request_id, std::string_view login);
+  // Only the parts of `schedule` that are not empty go out (see Schedule);
+  // holidays, profile and may_change never do.
+  void AddScheduleSet(std::uint64_t request_id, std::string_view login, const Schedule& schedule);
+  void AddPresenceQuery(std::uint64_t request_id, std::uint64_t conversation_id);
+  void AddAdminDisconnectReport(std::uint64_t request_id, std::int64_t from_us,
+                                std::int64_t to_us);
 
   std::size_t envelope_count() const { return envelopes_.size(); }
   // Bytes built so far (a lower bound of the finished frame's size).
@@ -140,6 +148,8 @@ class FrameWriter {
   void Add(std::uint64_t request_id, wire::Body type, flatbuffers::Offset<void> body);
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> Strings(
       const std::vector<std::string>& values);
+  flatbuffers::Offset<flatbuffers::Vector<const wire::WorkPeriod*>> Periods(
+      const std::vector<WorkPeriod>& periods);
 
   flatbuffers::FlatBufferBuilder fbb_;
   std::vector<flatbuffers::Offset<wire::Envelope>> envelopes_;
@@ -213,6 +223,13 @@ PluginInfo PluginFromWire(const wire::PluginInfo& info);
 CaseInfo CaseFromWire(const wire::CaseInfo& info);
 ExportInfo ExportFromWire(const wire::ExportInfo& info);
 ExportChunk ExportChunkFromWire(const wire::ExportChunk& chunk);
+Schedule ScheduleFromWire(const wire::Schedule& schedule);
+DutyState DutyStateFromWire(const wire::DutyState& state);
+ScheduleInfo ScheduleInfoFromWire(const wire::ScheduleInfo& info);
+PresenceInfo PresenceFromWire(const wire::Presence& presence);
+DisconnectReport DisconnectReportFromWire(const wire::DisconnectReport& report);
+// The duty states of a SendAck (empty if it has none).
+std::vector<DutyState> OffDutyFromWire(const wire::SendAck& ack);
 
 // "ConversationInfo", "Error", ... for messages about unexpected replies.
 std::string_view BodyName(wire::Body type);

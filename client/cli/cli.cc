@@ -64,7 +64,8 @@ void PrintHelp(const CommandSpec& c) {
 std::vector<CommandSpec> AllCommands() {
   std::vector<CommandSpec> all;
   for (auto part : {AccountCommands(), DeviceCommands(), SendCommands(), ReadCommands(),
-                    GroupCommands(), SafetyCommands(), AuditCommands(), RecordsCommands()}) {
+                    GroupCommands(), ScheduleCommands(), SafetyCommands(), AuditCommands(),
+                    RecordsCommands()}) {
     for (auto& c : part) all.push_back(std::move(c));
   }
   return all;

@@ -140,6 +140,8 @@ struct ListenState {
   std::mutex mutex;
   std::condition_variable cv;
   std::deque<client::Message> queue;  // GUARDED_BY(mutex)
+  // Presence changes of people who share a conversation, with when they came.
+  std::deque<std::pair<client::PresenceInfo, std::int64_t>> presence;  // GUARDED_BY(mutex)
   std::uint64_t received = 0;         // GUARDED_BY(mutex)
   client::Client* client = nullptr;   // GUARDED_BY(mutex); set once connected
   std::optional<Status> fatal;        // GUARDED_BY(mutex)
@@ -204,6 +206,13 @@ int Listen(const Invocation& inv) {
     state->cv.notify_all();
   };
   options.on_conversation = [names](const client::Conversation& c) { names->Put(c); };
+  options.on_presence = [state](const client::PresenceInfo& p) {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->presence.emplace_back(p, std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+    state->cv.notify_all();
+  };
   options.on_revoked = [state, ledger](const std::string& reason) {
     // Runs before the library wipes the key: the files saved in this run go
     // first, and nothing more is shown.
@@ -256,19 +265,29 @@ int Listen(const Invocation& inv) {
   std::uint64_t printed = 0;
   while (true) {
     std::deque<client::Message> batch;
+    std::deque<std::pair<client::PresenceInfo, std::int64_t>> presence;
     std::optional<Status> fatal;
     {
       std::unique_lock<std::mutex> lock(state->mutex);
-      if (state->queue.empty() && !state->fatal && !state->wiped) {
+      if (state->queue.empty() && state->presence.empty() && !state->fatal && !state->wiped) {
         auto wake = std::min(deadline, std::chrono::steady_clock::now() + 100ms);
         state->cv.wait_until(lock, wake, [&] {
-          return !state->queue.empty() || state->fatal || state->wiped;
+          return !state->queue.empty() || !state->presence.empty() || state->fatal ||
+                 state->wiped;
         });
       }
       if (state->wiped) return RevokedExit(inv, *state);
       // Between on_revoked and the end of the wipe: show nothing more.
-      if (!state->revoked) batch.swap(state->queue);
+      if (!state->revoked) {
+        batch.swap(state->queue);
+        presence.swap(state->presence);
+      }
       fatal = state->fatal;
+    }
+    for (const auto& [p, at_us] : presence) {
+      std::string line = json ? "{\"event\":\"presence\"," + PresenceJson(p).substr(1)
+                              : "[" + FormatTime(at_us) + "] " + DescribePresence(p);
+      if (!PrintLine(line)) return Fail(inv, Status::IoError("cannot write to standard output"));
     }
     for (const auto& m : batch) {
       auto conversation = names->Find(**client, m.conversation_id);
@@ -350,6 +369,12 @@ std::vector<CommandSpec> ReadCommands() {
        "  [2026-11-24 10:04:30] #3 (direct ana) ana: [deleted #17]\n"
        "  [2026-11-24 10:05:00] #3 (direct ana) ana: [picture removed by retention policy on "
        "2026-11-20]\n"
+       "  [2026-11-24 10:06:00] #4 (group ops) cy: URGENT (server room flooding) come now\n"
+       "  [2026-11-24 17:00:02] ben is off duty until 2026-11-25 08:00 UTC\n"
+       "An urgent message (one that broke through off-duty hours) is marked\n"
+       "\"URGENT (reason)\". Presence changes of the people you share a conversation with\n"
+       "(online, offline, off duty until when, in UTC) are printed as they happen; they\n"
+       "do not count towards --count.\n"
        "Messages that arrived while you were away come first. Voice and picture files are\n"
        "saved as CONVERSATION-SEQ.EXT in the save folder (not those a retention policy\n"
        "stripped: they show as removed). Runs until SIGINT or SIGTERM,\n"
@@ -359,7 +384,9 @@ std::vector<CommandSpec> ReadCommands() {
        "deletes the media files it saved in this run, the library wipes the device's key\n"
        "and profile, and listen exits with status 4.",
        {{"json", "", "one JSON object per line (conversation_id, seq, sender, sent_at_us, kind, "
-                     "text or file and metadata; edits and deletions with target_seq)"},
+                     "text or file and metadata; edits and deletions with target_seq; urgent and "
+                     "urgent_reason if urgent); presence changes as {\"event\":\"presence\","
+                     "\"login\":..,\"state\":..,\"until_us\":..}"},
         {"save-dir", "DIR", "where voice and picture files go (default ./chatpro-media)"},
         {"count", "N", "exit after N messages"},
         {"timeout", "SECONDS", "exit after SECONDS"}},
@@ -370,7 +397,7 @@ std::vector<CommandSpec> ReadCommands() {
        "Prints the newest messages of a conversation (or those before --before), oldest\n"
        "first, in the format of `chatpro listen`. A voice message or picture whose bytes a\n"
        "retention policy removed shows as \"[picture removed by retention policy on DATE]\"\n"
-       "and is not saved.",
+       "and is not saved. An urgent message is marked \"URGENT (reason)\".",
        history_options, History},
   };
 }

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "client/cli/commands.h"
+#include "client/cli/format.h"
 #include "client/cli/media.h"
 
 namespace chatpro::cli {
@@ -95,6 +96,14 @@ int SendCommand(const Invocation& inv) {
   }
   if (auto problem = CheckTargetOptions(inv.args)) return UsageError(inv, *problem);
   if (auto problem = CheckContentOptions(inv.args)) return UsageError(inv, *problem);
+  client::SendOptions send_options;
+  if (auto reason = inv.args.Get("urgent")) {
+    if (reason->empty()) {
+      return UsageError(inv, "--urgent needs a reason (it goes into the audit log)");
+    }
+    send_options.urgent = true;
+    send_options.urgent_reason = *reason;
+  }
   // Read the content first: a missing file should not cost a connection.
   Result<client::Content> content = BuildContent(inv.args);
   if (!content.ok()) return Fail(inv, content.status());
@@ -106,16 +115,20 @@ int SendCommand(const Invocation& inv) {
   Result<ResolvedTarget> target = ResolveTarget(**client, inv.args);
   if (!target.ok()) return Fail(inv, target.status());
 
-  std::future<client::SendResult> ack = (*client)->Send(target->target, std::move(*content));
+  std::future<client::SendResult> ack =
+      (*client)->Send(target->target, std::move(*content), send_options);
   if (ack.wait_for(kAckTimeout) != std::future_status::ready) {
     return Fail(inv, Status::Unavailable("no acknowledgement from the broker within 30 s; the "
                                          "message may or may not have been stored"));
   }
   client::SendResult r = ack.get();
   if (!r.status.ok()) return Fail(inv, r.status);
-  PrintLine("sent to " + target->label + ": conversation " + std::to_string(r.conversation_id) +
-            ", seq " + std::to_string(r.seq));
-  return kExitOk;
+  std::vector<std::string> lines{"sent" + std::string(send_options.urgent ? " urgent" : "") +
+                                 " to " + target->label + ": conversation " +
+                                 std::to_string(r.conversation_id) + ", seq " +
+                                 std::to_string(r.seq)};
+  for (const auto& off : r.off_duty) lines.push_back(FormatOffDuty(off, send_options.urgent));
+  return PrintAll(lines) ? kExitOk : kExitError;
 }
 
 // Sends `content` to the conversation the options name and waits for the
@@ -197,16 +210,24 @@ std::vector<CommandSpec> SendCommands() {
       {"width", "W", "the width in pixels (default: from the PNG, JPEG, GIF or WebP header)"},
       {"height", "H", "the height in pixels (default: from the image header)"},
       {"thumbnail", "FILE", "a small preview image of the same type"},
+      {"urgent", "REASON", "break through the recipients' off-duty hours (only senders the "
+                           "organisation allows; the reason is required and audited)"},
   };
   options.insert(options.end(), content.begin(), content.end());
   return {{"send",
            "send (--to USER | --group NAME | --conversation ID)\n"
            "                    (--text TEXT | --voice FILE [--codec C --duration-ms N] |\n"
-           "                     --picture FILE [--mime TYPE --width W --height H --thumbnail FILE])",
+           "                     --picture FILE [--mime TYPE --width W --height H --thumbnail FILE])\n"
+           "                    [--urgent REASON]",
            "send a text, voice or picture message",
            "Sends one message and waits until the broker has stored it, then prints e.g.\n"
            "\"sent to ana: conversation 3, seq 17\". Uses a send-only session: it receives\n"
-           "nothing, so it never takes messages away from `chatpro listen`.",
+           "nothing, so it never takes messages away from `chatpro listen`.\n"
+           "Recipients outside their working hours are named, one line each, e.g.\n"
+           "  ben is off duty until 2026-11-25 08:00 UTC; the message waits for them\n"
+           "With --urgent REASON the message reaches them at once all the same (\"sent urgent\n"
+           "to ...\"; \"...; the urgent message reaches them now\"); only senders the\n"
+           "organisation's urgent policy names may, and the reason goes into the audit log.",
            options, SendCommand},
           {"edit",
            "edit (--to USER | --group NAME | --conversation ID) --seq N --text TEXT",

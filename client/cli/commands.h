@@ -51,6 +51,8 @@ std::vector<CommandSpec> AuditCommands();    // admin audit, admin audit verify
 // admin hold ..., admin retention run, admin plugins, admin case ..., admin
 // export ..., my-data-access
 std::vector<CommandSpec> RecordsCommands();
+// schedule show, schedule set, presence, admin disconnect-report
+std::vector<CommandSpec> ScheduleCommands();
 
 // Every command, in the order of `chatpro --help`.
 std::vector<CommandSpec> AllCommands();

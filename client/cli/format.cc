@@ -185,7 +185,9 @@ std::string FormatLine(const client::Message& m, const client::Conversation* con
     line += " (" + std::string(KindName(conversation->kind)) + " " + Printable(conversation->name) +
             ")";
   }
-  return line + " " + Printable(m.sender) + ": " + DescribeContent(m, saved);
+  line += " " + Printable(m.sender) + ": ";
+  if (m.urgent) line += "URGENT (" + Printable(m.urgent_reason) + ") ";
+  return line + DescribeContent(m, saved);
 }
 
 std::string FormatJson(const client::Message& m, const client::Conversation* conversation,
@@ -222,6 +224,7 @@ std::string FormatJson(const client::Message& m, const client::Conversation* con
   if (IsStripped(m)) {
     j += ",\"attachments_removed_at_us\":" + std::to_string(m.attachments_removed_at_us);
   }
+  if (m.urgent) j += ",\"urgent\":true,\"urgent_reason\":" + JsonString(m.urgent_reason);
   return j + "}";
 }
 
@@ -581,6 +584,235 @@ std::string ExportJson(const client::ExportInfo& e) {
          ",\"state\":" + JsonString(e.state) + ",\"messages\":" + std::to_string(e.messages) +
          ",\"attachments\":" + std::to_string(e.attachments) +
          ",\"bytes\":" + std::to_string(e.bytes) + ",\"error\":" + JsonString(e.error) + "}";
+}
+
+// ------------------------------------------------------------------ working hours
+
+namespace {
+
+constexpr const char* kWeekdayNames[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+constexpr const char* kWeekdayKeys[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+std::string JsonStrings(const std::vector<std::string>& values) {
+  std::string j = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) j += (i ? "," : "") + JsonString(values[i]);
+  return j + "]";
+}
+
+std::string JsonPeriods(const std::vector<client::WorkPeriod>& periods) {
+  std::string j = "[";
+  for (std::size_t i = 0; i < periods.size(); ++i) {
+    j += std::string(i ? "," : "") + "\"" + FormatMinute(periods[i].start_minute) + "-" +
+         FormatMinute(periods[i].end_minute) + "\"";
+  }
+  return j + "]";
+}
+
+std::string List(const std::vector<std::string>& values) {
+  if (values.empty()) return "none";
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + Printable(v);
+  return out;
+}
+
+// "days_off" -> "days off"
+std::string PartName(const std::string& part) {
+  std::string out = Printable(part);
+  std::replace(out.begin(), out.end(), '_', ' ');
+  return out;
+}
+
+const char* PresenceKey(client::PresenceState state) {
+  switch (state) {
+    case client::PresenceState::kOnline: return "online";
+    case client::PresenceState::kOffDuty: return "off_duty";
+    case client::PresenceState::kOffline: break;
+  }
+  return "offline";
+}
+
+std::string CountJson(const client::DisconnectCount& c) {
+  return "{\"name\":" + JsonString(c.name) +
+         ",\"conversation_id\":" + std::to_string(c.conversation_id) +
+         ",\"messages\":" + std::to_string(c.messages) +
+         ",\"recipients\":" + std::to_string(c.recipients) +
+         ",\"urgent\":" + std::to_string(c.urgent) + "}";
+}
+
+}  // namespace
+
+std::string FormatUtcMinute(std::int64_t unix_us, bool weekday) {
+  std::time_t t = static_cast<std::time_t>(unix_us / 1'000'000);
+  std::tm tm{};
+#ifdef _WIN32
+  gmtime_s(&tm, &t);
+#else
+  gmtime_r(&t, &tm);
+#endif
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  if (!weekday) return buf;
+  // tm_wday counts from Sunday.
+  return std::string(kWeekdayNames[(tm.tm_wday + 6) % 7]) + " " + buf;
+}
+
+std::string FormatMinute(std::uint32_t minute) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02u:%02u", minute / 60, minute % 60);
+  return buf;
+}
+
+std::string FormatPeriods(const std::vector<client::WorkPeriod>& periods) {
+  if (periods.empty()) return "off";
+  std::string out;
+  for (const auto& p : periods) {
+    out += (out.empty() ? "" : ", ") + FormatMinute(p.start_minute) + "-" +
+           FormatMinute(p.end_minute);
+  }
+  return out;
+}
+
+std::string DescribeDuty(const client::DutyState& state) {
+  if (state.until_us == 0) {
+    return state.on_duty ? "on duty (no working hours set)" : "off duty (no working hours ahead)";
+  }
+  return state.on_duty ? "on duty until " + FormatUtcMinute(state.until_us)
+                       : "off duty until " + FormatUtcMinute(state.until_us, /*weekday=*/true);
+}
+
+std::vector<std::string> FormatSchedule(const client::ScheduleInfo& info) {
+  const client::Schedule& s = info.schedule;
+  std::vector<std::string> out;
+  std::string who = info.login.empty() ? "" : " of " + Printable(info.login);
+  if (s.time_zone.empty()) {
+    out.push_back("schedule" + who + ": no working hours set (always on duty)");
+  } else {
+    out.push_back("schedule" + who + ", time zone " + Printable(s.time_zone) +
+                  " (the hours below are local times there)");
+    std::vector<std::vector<std::string>> rows;
+    for (std::uint8_t d = 0; d < 7; ++d) {
+      std::vector<client::WorkPeriod> periods;
+      for (const auto& day : s.week) {
+        if (day.weekday == d) periods.insert(periods.end(), day.periods.begin(), day.periods.end());
+      }
+      rows.push_back({std::string("  ") + kWeekdayNames[d], FormatPeriods(periods)});
+    }
+    for (auto& line : Table(rows)) out.push_back(std::move(line));
+  }
+  out.push_back("days off: " + List(s.days_off));
+  out.push_back("holidays: " + List(s.holidays));
+  std::vector<std::string> shifts;
+  for (const auto& c : s.shifts) shifts.push_back(Printable(c.date) + " " + FormatPeriods(c.periods));
+  std::string shift_line;
+  for (const auto& c : shifts) shift_line += (shift_line.empty() ? "" : "; ") + c;
+  out.push_back("shift changes: " + (shift_line.empty() ? std::string("none") : shift_line));
+  out.push_back("profile: " + (s.profile.empty() ? std::string("-") : Printable(s.profile)));
+  std::string may;
+  for (const auto& m : s.may_change) may += (may.empty() ? "" : ", ") + PartName(m);
+  out.push_back("may be changed: " + (may.empty() ? "nothing (the organisation sets it)" : may));
+  out.push_back("now: " + DescribeDuty(info.state));
+  return out;
+}
+
+std::string ScheduleJson(const client::ScheduleInfo& info) {
+  const client::Schedule& s = info.schedule;
+  std::string j = "{\"login\":" + JsonString(info.login) +
+                  ",\"time_zone\":" + JsonString(s.time_zone) + ",\"week\":{";
+  for (std::uint8_t d = 0; d < 7; ++d) {
+    std::vector<client::WorkPeriod> periods;
+    for (const auto& day : s.week) {
+      if (day.weekday == d) periods.insert(periods.end(), day.periods.begin(), day.periods.end());
+    }
+    j += std::string(d ? "," : "") + "\"" + kWeekdayKeys[d] + "\":" + JsonPeriods(periods);
+  }
+  j += "},\"days_off\":" + JsonStrings(s.days_off) + ",\"holidays\":" + JsonStrings(s.holidays) +
+       ",\"shifts\":[";
+  for (std::size_t i = 0; i < s.shifts.size(); ++i) {
+    j += std::string(i ? "," : "") + "{\"date\":" + JsonString(s.shifts[i].date) +
+         ",\"periods\":" + JsonPeriods(s.shifts[i].periods) + "}";
+  }
+  j += "],\"profile\":" + JsonString(s.profile) + ",\"may_change\":" + JsonStrings(s.may_change) +
+       ",\"on_duty\":" + Bool(info.state.on_duty) +
+       ",\"until_us\":" + std::to_string(info.state.until_us) + "}";
+  return j;
+}
+
+std::string FormatOffDuty(const client::DutyState& state, bool urgent) {
+  std::string line = Printable(state.login) + " is off duty";
+  if (state.until_us != 0) line += " until " + FormatUtcMinute(state.until_us);
+  return line + (urgent ? "; the urgent message reaches them now"
+                        : "; the message waits for them");
+}
+
+std::string DescribePresence(const client::PresenceInfo& p) {
+  std::string line = Printable(p.login) + " is " + std::string(client::PresenceStateName(p.state));
+  if (p.state == client::PresenceState::kOffDuty && p.until_us != 0) {
+    line += " until " + FormatUtcMinute(p.until_us);
+  }
+  return line;
+}
+
+std::vector<std::string> FormatPresenceList(const std::vector<client::PresenceInfo>& list) {
+  std::vector<std::vector<std::string>> rows{{"LOGIN", "STATE", "UNTIL"}};
+  for (const auto& p : list) {
+    std::string until = "-";
+    if (p.state == client::PresenceState::kOffDuty && p.until_us != 0) {
+      until = FormatUtcMinute(p.until_us, /*weekday=*/true);
+    }
+    rows.push_back({Printable(p.login), std::string(client::PresenceStateName(p.state)), until});
+  }
+  return Table(rows);
+}
+
+std::string PresenceJson(const client::PresenceInfo& p) {
+  return "{\"login\":" + JsonString(p.login) + ",\"state\":\"" + PresenceKey(p.state) +
+         "\",\"until_us\":" + std::to_string(p.until_us) + "}";
+}
+
+std::vector<std::string> FormatDisconnectReport(const client::DisconnectReport& r) {
+  std::vector<std::string> out;
+  out.push_back("right to disconnect, " + FormatUtcMinute(r.from_us) + " to " +
+                FormatUtcMinute(r.to_us) + ":");
+  out.push_back(Plural(r.messages, "message", "messages") + " reached people outside their " +
+                "working hours (" + Plural(r.recipients, "recipient", "recipients") + ", " +
+                std::to_string(r.urgent) + " of the messages urgent)");
+  out.push_back("");
+  out.push_back("per sender:");
+  std::vector<std::vector<std::string>> senders{{"  SENDER", "MESSAGES", "RECIPIENTS", "URGENT"}};
+  for (const auto& c : r.senders) {
+    senders.push_back({"  " + Printable(c.name), std::to_string(c.messages),
+                       std::to_string(c.recipients), std::to_string(c.urgent)});
+  }
+  if (r.senders.empty()) senders = {{"  none"}};
+  for (auto& line : Table(senders)) out.push_back(std::move(line));
+  out.push_back("");
+  out.push_back("per group:");
+  std::vector<std::vector<std::string>> groups{
+      {"  GROUP", "CONVERSATION", "MESSAGES", "RECIPIENTS", "URGENT"}};
+  for (const auto& c : r.groups) {
+    groups.push_back({"  " + Printable(c.name), "#" + std::to_string(c.conversation_id),
+                      std::to_string(c.messages), std::to_string(c.recipients),
+                      std::to_string(c.urgent)});
+  }
+  if (r.groups.empty()) groups = {{"  none"}};
+  for (auto& line : Table(groups)) out.push_back(std::move(line));
+  return out;
+}
+
+std::string DisconnectReportJson(const client::DisconnectReport& r) {
+  std::string j = "{\"from_us\":" + std::to_string(r.from_us) +
+                  ",\"to_us\":" + std::to_string(r.to_us) +
+                  ",\"messages\":" + std::to_string(r.messages) +
+                  ",\"recipients\":" + std::to_string(r.recipients) +
+                  ",\"urgent\":" + std::to_string(r.urgent) + ",\"senders\":[";
+  for (std::size_t i = 0; i < r.senders.size(); ++i) {
+    j += (i ? "," : "") + CountJson(r.senders[i]);
+  }
+  j += "],\"groups\":[";
+  for (std::size_t i = 0; i < r.groups.size(); ++i) {
+    j += (i ? "," : "") + CountJson(r.groups[i]);
+  }
+  return j + "]}";
 }
 
 }  // namespace chatpro::cli

@@ -43,7 +43,8 @@ bool IsStripped(const client::Message& message);
 // picture, saves nothing.
 Result<SavedMedia> SaveMedia(const client::Message& message, const std::string& dir);
 
-// "[2026-11-24 10:03:12] #3 (direct ana) ana: hello"; a stripped picture
+// "[2026-11-24 10:03:12] #3 (direct ana) ana: hello"; an urgent message shows
+// as "ana: URGENT (reason) hello"; a stripped picture
 // shows as "[picture removed by retention policy on 2026-11-20]". `conversation` may be
 // null when the conversation is unknown.
 std::string FormatLine(const client::Message& message, const client::Conversation* conversation,
@@ -51,7 +52,8 @@ std::string FormatLine(const client::Message& message, const client::Conversatio
 // {"conversation_id":3,"conversation":"ana",...,"kind":"text","text":"hello"};
 // edits and deletions have "kind":"edit" (with "target_seq" and "text") and
 // "kind":"deletion" (with "target_seq"); a stripped voice or picture adds
-// "attachments_removed_at_us".
+// "attachments_removed_at_us"; an urgent message "urgent":true and
+// "urgent_reason".
 std::string FormatJson(const client::Message& message, const client::Conversation* conversation,
                        const SavedMedia& saved);
 
@@ -125,5 +127,43 @@ std::string ExportJson(const client::ExportInfo& e);
 std::vector<std::string> FormatReport(const client::ReportInfo& report);
 // The message (if any) is a FormatJson object under "message".
 std::string ReportJson(const client::ReportInfo& report);
+
+// ------------------------------------------------------------------ working hours
+//
+// The client has no time-zone database, so instants (when someone is on duty
+// until) are shown in UTC, marked as such; the hours of a schedule are local
+// times of its own zone, which is named beside them.
+
+// Unix microseconds as "2026-11-25 08:00 UTC" (with `weekday`: "Wed 2026-11-25
+// 08:00 UTC").
+std::string FormatUtcMinute(std::int64_t unix_us, bool weekday = false);
+// Minutes from midnight as "09:00" (1440 is "24:00").
+std::string FormatMinute(std::uint32_t minute);
+// "09:00-12:30, 13:30-17:00", or "off" for none.
+std::string FormatPeriods(const std::vector<client::WorkPeriod>& periods);
+// "on duty until 2026-11-25 16:00 UTC", "off duty until Wed 2026-11-25 08:00
+// UTC"; "on duty (no working hours set)" when nothing ever changes.
+std::string DescribeDuty(const client::DutyState& state);
+// `chatpro schedule show`: the zone, each weekday's hours, days off,
+// holidays, shift changes, the profile, what may be changed, and the duty
+// state now, one fact per line.
+std::vector<std::string> FormatSchedule(const client::ScheduleInfo& info);
+// {"login":..,"time_zone":..,"week":{"mon":["09:00-12:30",..],..},"days_off":[..],
+// "holidays":[..],"shifts":[{"date":..,"periods":[..]}],"profile":..,"may_change":[..],
+// "on_duty":true,"until_us":N}
+std::string ScheduleJson(const client::ScheduleInfo& info);
+// After a send: "ben is off duty until 2026-11-25 08:00 UTC; the message waits
+// for them" (urgent: "...; the urgent message reaches them now").
+std::string FormatOffDuty(const client::DutyState& state, bool urgent);
+// "ben is online", "ben is off duty until 2026-11-25 08:00 UTC", ...
+std::string DescribePresence(const client::PresenceInfo& presence);
+// `chatpro presence`: a table with a header line (LOGIN, STATE, UNTIL).
+std::vector<std::string> FormatPresenceList(const std::vector<client::PresenceInfo>& list);
+// {"login":..,"state":"off_duty","until_us":N} ("online", "offline", "off_duty").
+std::string PresenceJson(const client::PresenceInfo& presence);
+// `chatpro admin disconnect-report`: the range, the totals, then a table per
+// sender and one per group.
+std::vector<std::string> FormatDisconnectReport(const client::DisconnectReport& report);
+std::string DisconnectReportJson(const client::DisconnectReport& report);
 
 }  // namespace chatpro::cli

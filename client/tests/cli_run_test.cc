@@ -781,5 +781,306 @@ TEST_F(CliRunTest, ListenShowsStrippedMediaAsRemoved) {
   EXPECT_FALSE(std::filesystem::exists(media + "/6-3.opus"));
 }
 
+// ------------------------------------------------------------------ working hours
+
+TEST(CliUsage, WorkingHoursCommandsRefuseWrongCommandLinesWithStatus2) {
+  const std::vector<std::vector<std::string>> wrong = {
+      {"schedule", "show", "x"},
+      {"schedule", "show", "--user", ""},
+      {"schedule", "set"},  // nothing to change
+      {"schedule", "set", "--mon", "9-17"},
+      {"schedule", "set", "--mon", "09:00-08:00"},
+      {"schedule", "set", "--tue", "09:00-24:30"},
+      {"schedule", "set", "--wed", "24:00-24:00"},
+      {"schedule", "set", "--thu", "09:00-12:00,"},
+      {"schedule", "set", "--fri", "closed"},
+      {"schedule", "set", "--day-off", "2026-02-30"},
+      {"schedule", "set", "--day-off", "tomorrow"},
+      {"schedule", "set", "--shift", "2026-12-01"},
+      {"schedule", "set", "--shift", "2026-12-01=9-13"},
+      {"schedule", "set", "--shift", "2026-12-01=off", "--shift", "2026-12-01=09:00-10:00"},
+      {"schedule", "set", "--time-zone", ""},
+      {"schedule", "set", "--mon", "off", "extra"},
+      {"presence", "x"},
+      {"presence", "--conversation", "0"},
+      {"presence", "--conversation", "team"},
+      {"admin", "disconnect-report"},
+      {"admin", "disconnect-report", "--from", "2026-11-01"},
+      {"admin", "disconnect-report", "--to", "2026-11-30"},
+      {"admin", "disconnect-report", "--from", "soon", "--to", "2026-11-30"},
+      {"admin", "disconnect-report", "--from", "2026-12-01", "--to", "2026-11-30"},
+      {"send", "--to", "ben", "--text", "x", "--urgent", ""},
+  };
+  for (const auto& words : wrong) {
+    Output o = RunCli(words);
+    std::string line;
+    for (const auto& w : words) line += w + " ";
+    EXPECT_EQ(o.code, kExitUsage) << line << "\n" << o.err;
+    EXPECT_TRUE(Contains(o.err, "--help")) << line << "\n" << o.err;
+    EXPECT_TRUE(o.out.empty()) << line;
+  }
+}
+
+TEST(CliUsage, EveryWorkingHoursCommandHasHelpAndIsInTheOverview) {
+  Output overview = RunCli({"--help"});
+  for (const std::string name :
+       {"schedule show", "schedule set", "presence", "admin disconnect-report"}) {
+    std::vector<std::string> words;
+    std::istringstream in(name);
+    for (std::string w; in >> w;) words.push_back(w);
+    words.push_back("--help");
+    Output o = RunCli(words);
+    EXPECT_EQ(o.code, kExitOk) << name;
+    ASSERT_FALSE(o.lines.empty()) << name;
+    EXPECT_EQ(o.lines[0].rfind("Usage: chatpro " + name, 0), 0u) << o.lines[0];
+    EXPECT_TRUE(Contains(overview.out, "  " + name + " ")) << name;
+  }
+  EXPECT_TRUE(Contains(RunCli({"send", "--help"}).out, "--urgent REASON"));
+  EXPECT_TRUE(Contains(RunCli({"listen", "--help"}).out, "URGENT (reason)"));
+  EXPECT_TRUE(Contains(RunCli({"schedule", "--help"}).out, "schedule set"));
+}
+
+TEST_F(CliRunTest, ScheduleShowPrintsTheWeekTheDaysAndTheDutyStateInUtc) {
+  Output o = Chatpro({"schedule", "show"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleGet).login, "");
+  const std::vector<std::string> expected = {
+      "schedule of ana, time zone Europe/Berlin (the hours below are local times there)",
+      "  Mon  09:00-12:30, 13:30-17:00",
+      "  Tue  09:00-12:30, 13:30-17:00",
+      "  Wed  09:00-12:30, 13:30-17:00",
+      "  Thu  09:00-12:30, 13:30-17:00",
+      "  Fri  09:00-12:30, 13:30-17:00",
+      "  Sat  off",
+      "  Sun  off",
+      "days off: 2026-12-24",
+      "holidays: 2026-12-25, 2026-12-26",
+      "shift changes: 2026-12-01 09:00-13:00",
+      "profile: office",
+      "may be changed: week, days off, shifts",
+      "now: on duty until 2026-11-25 16:00 UTC"};
+  EXPECT_EQ(o.lines, expected) << o.out;
+
+  Output ben = Chatpro({"schedule", "show", "--user", "ben"});
+  ASSERT_EQ(ben.code, kExitOk) << ben.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleGet).login, "ben");
+  EXPECT_EQ(ben.lines.back(), "now: off duty until Wed 2026-11-25 08:00 UTC");
+
+  Output json = Chatpro({"schedule", "show", "--json"});
+  ASSERT_EQ(json.code, kExitOk) << json.err;
+  ASSERT_EQ(json.lines.size(), 1u);
+  EXPECT_EQ(json.lines[0],
+            "{\"login\":\"ana\",\"time_zone\":\"Europe/Berlin\",\"week\":{"
+            "\"mon\":[\"09:00-12:30\",\"13:30-17:00\"],\"tue\":[\"09:00-12:30\",\"13:30-17:00\"],"
+            "\"wed\":[\"09:00-12:30\",\"13:30-17:00\"],\"thu\":[\"09:00-12:30\",\"13:30-17:00\"],"
+            "\"fri\":[\"09:00-12:30\",\"13:30-17:00\"],\"sat\":[],\"sun\":[]},"
+            "\"days_off\":[\"2026-12-24\"],\"holidays\":[\"2026-12-25\",\"2026-12-26\"],"
+            "\"shifts\":[{\"date\":\"2026-12-01\",\"periods\":[\"09:00-13:00\"]}],"
+            "\"profile\":\"office\",\"may_change\":[\"week\",\"days_off\",\"shifts\"],"
+            "\"on_duty\":true,\"until_us\":" +
+                std::to_string(FakeBroker::kOnDutyUntilUs) + "}");
+
+  Output missing = Chatpro({"schedule", "show", "--user", "nobody"});
+  EXPECT_EQ(missing.code, kExitError);
+  EXPECT_EQ(missing.err, "chatpro schedule show: no user named nobody\n");
+}
+
+TEST_F(CliRunTest, ScheduleSetSendsOnlyTheGivenPartsCompletedFromTheCurrentSchedule) {
+  Output o = Chatpro({"schedule", "set", "--mon", "08:00-12:00,12:30-16:30", "--sat",
+                      "10:00-14:00", "--fri", "off"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  SeenEnvelope set = Last(broker_.Seen(), wire::Body::ScheduleSet);
+  EXPECT_EQ(set.login, "");
+  // The whole week (the weekdays not given as they were), nothing else.
+  EXPECT_EQ(set.schedule,
+            "week=0:480-720,750-990|1:540-750,810-1020|2:540-750,810-1020|3:540-750,810-1020|"
+            "4:|5:600-840|6:");
+  ASSERT_FALSE(o.lines.empty());
+  EXPECT_EQ(o.lines[0], "schedule changed");
+  EXPECT_TRUE(Contains(o.out, "  Mon  08:00-12:00, 12:30-16:30\n")) << o.out;
+  EXPECT_TRUE(Contains(o.out, "  Fri  off\n")) << o.out;
+  EXPECT_TRUE(Contains(o.out, "  Sat  10:00-14:00\n")) << o.out;
+
+  o = Chatpro({"schedule", "set", "--day-off", "2026-12-31", "--day-off", "2026-12-24",
+               "--shift", "2026-12-02=off", "--shift", "2026-12-01=07:00-11:00,12:00-24:00"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  set = Last(broker_.Seen(), wire::Body::ScheduleSet);
+  EXPECT_EQ(set.schedule,
+            "days_off=2026-12-24,2026-12-31 shifts=2026-12-01:420-660,720-1440|2026-12-02:");
+  EXPECT_TRUE(Contains(o.out, "days off: 2026-12-24, 2026-12-31\n")) << o.out;
+  EXPECT_TRUE(Contains(o.out, "shift changes: 2026-12-01 07:00-11:00, 12:00-24:00; 2026-12-02 off\n"))
+      << o.out;
+
+  // Someone else's, as an administrator.
+  o = Chatpro({"schedule", "set", "--user", "ben", "--shift", "2026-12-03=off", "--json"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleGet).login, "ben");
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleSet).login, "ben");
+  ASSERT_EQ(o.lines.size(), 1u);
+  EXPECT_TRUE(Contains(o.lines[0], "{\"date\":\"2026-12-03\",\"periods\":[]}")) << o.out;
+
+  // The time zone alone needs no look-up; the organisation refuses it here.
+  const std::size_t gets = [&] {
+    std::size_t n = 0;
+    for (const auto& e : broker_.Seen()) n += e.type == wire::Body::ScheduleGet;
+    return n;
+  }();
+  Output refused = Chatpro({"schedule", "set", "--time-zone", "Europe/Rome"});
+  EXPECT_EQ(refused.code, kExitError);
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleSet).schedule, "zone=Europe/Rome");
+  EXPECT_TRUE(Contains(refused.err, "chatpro schedule set: ")) << refused.err;
+  EXPECT_TRUE(Contains(refused.err, "does not let you change the time zone")) << refused.err;
+  EXPECT_TRUE(refused.out.empty());
+  std::size_t gets_after = 0;
+  for (const auto& e : broker_.Seen()) gets_after += e.type == wire::Body::ScheduleGet;
+  EXPECT_EQ(gets_after, gets);
+}
+
+TEST_F(CliRunTest, SendNamesWhoIsOffDutyAndUrgentCarriesItsReason) {
+  Output o = Chatpro({"send", "--to", "ben", "--text", "see you tomorrow"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  ASSERT_EQ(o.lines.size(), 2u) << o.out;
+  EXPECT_TRUE(Contains(o.lines[0], "sent to ben: conversation 1, seq")) << o.lines[0];
+  EXPECT_EQ(o.lines[1], "ben is off duty until 2026-11-25 08:00 UTC; the message waits for them");
+  SeenEnvelope sent = Last(broker_.Seen(), wire::Body::Send);
+  EXPECT_FALSE(sent.urgent);
+
+  o = Chatpro({"send", "--to", "ben", "--text", "server room flooding, come now", "--urgent",
+               "server room flooding"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  sent = Last(broker_.Seen(), wire::Body::Send);
+  EXPECT_TRUE(sent.urgent);
+  EXPECT_EQ(sent.reason, "server room flooding");
+  ASSERT_EQ(o.lines.size(), 2u) << o.out;
+  EXPECT_TRUE(Contains(o.lines[0], "sent urgent to ben: conversation 1, seq")) << o.lines[0];
+  EXPECT_EQ(o.lines[1],
+            "ben is off duty until 2026-11-25 08:00 UTC; the urgent message reaches them now");
+
+  // Everyone on duty: just the usual line.
+  o = Chatpro({"send", "--to", "bob", "--text", "hi"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(o.lines.size(), 1u) << o.out;
+
+  Output refused = Chatpro({"send", "--to", "bob", "--text", "x", "--urgent",
+                            FakeBroker::kRefusedUrgentReason});
+  EXPECT_EQ(refused.code, kExitError);
+  EXPECT_TRUE(Contains(refused.err, "the urgent policy does not name ana")) << refused.err;
+}
+
+TEST_F(CliRunTest, HistoryMarksUrgentMessages) {
+  Output o = Chatpro({"history", "--conversation", std::to_string(FakeBroker::kOffDutyConversation)});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  ASSERT_EQ(o.lines.size(), 2u) << o.out;
+  EXPECT_TRUE(Contains(o.lines[0], " cy: URGENT (server room flooding) come now")) << o.lines[0];
+  EXPECT_TRUE(Contains(o.lines[1], " cy: thanks")) << o.lines[1];
+  EXPECT_FALSE(Contains(o.lines[1], "URGENT"));
+  Output json = Chatpro({"history", "--conversation",
+                         std::to_string(FakeBroker::kOffDutyConversation), "--json"});
+  ASSERT_EQ(json.code, kExitOk) << json.err;
+  ASSERT_EQ(json.lines.size(), 2u);
+  EXPECT_TRUE(Contains(json.lines[0], ",\"urgent\":true,\"urgent_reason\":\"server room flooding\"}"))
+      << json.lines[0];
+  EXPECT_FALSE(Contains(json.lines[1], "urgent"));
+}
+
+TEST_F(CliRunTest, ListenMarksUrgentMessagesAndPrintsPresenceChanges) {
+  auto run = std::async(std::launch::async, [&] {
+    return Chatpro({"listen", "--count", "1", "--timeout", "10"});
+  });
+  ASSERT_TRUE(broker_.WaitFor([](const auto& seen) {
+    for (const auto& s : seen) {
+      if (s.type == wire::Body::ListConversations) return true;
+    }
+    return false;
+  }));
+  broker_.PushPresence("ben", wire::PresenceState::OffDuty, FakeBroker::kBackOnDutyUs);
+  std::this_thread::sleep_for(200ms);  // the presence line first
+  broker_.PushStored({client::testing::BuildStoredUrgent(6, 3, "cy", "come now", "flooding")});
+  ASSERT_EQ(run.wait_for(10s), std::future_status::ready);
+  Output o = run.get();
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  ASSERT_EQ(o.lines.size(), 2u) << o.out;
+  EXPECT_TRUE(Contains(o.lines[0], "] ben is off duty until 2026-11-25 08:00 UTC")) << o.lines[0];
+  EXPECT_TRUE(Contains(o.lines[1], "#6 cy: URGENT (flooding) come now")) << o.lines[1];
+}
+
+TEST_F(CliRunTest, ListenJsonShowsPresenceAsEvents) {
+  auto run = std::async(std::launch::async, [&] {
+    return Chatpro({"listen", "--json", "--count", "1", "--timeout", "10"});
+  });
+  ASSERT_TRUE(broker_.WaitFor([](const auto& seen) {
+    for (const auto& s : seen) {
+      if (s.type == wire::Body::ListConversations) return true;
+    }
+    return false;
+  }));
+  broker_.PushPresence("bob", wire::PresenceState::Online, 0);
+  std::this_thread::sleep_for(200ms);
+  broker_.PushDeliveries(6, {4});
+  ASSERT_EQ(run.wait_for(10s), std::future_status::ready);
+  Output o = run.get();
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  ASSERT_EQ(o.lines.size(), 2u) << o.out;
+  EXPECT_EQ(o.lines[0], "{\"event\":\"presence\",\"login\":\"bob\",\"state\":\"online\",\"until_us\":0}");
+  EXPECT_TRUE(Contains(o.lines[1], "\"seq\":4")) << o.lines[1];
+}
+
+TEST_F(CliRunTest, PresenceListsEveryoneOrOneConversation) {
+  Output o = Chatpro({"presence"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::PresenceQuery).conversation_id, 0u);
+  const std::vector<std::string> expected = {
+      "LOGIN  STATE     UNTIL",
+      "bob    online    -",
+      "ben    off duty  Wed 2026-11-25 08:00 UTC",
+      "cy     offline   -"};
+  EXPECT_EQ(o.lines, expected) << o.out;
+
+  Output json = Chatpro({"presence", "--conversation", "3", "--json"});
+  ASSERT_EQ(json.code, kExitOk) << json.err;
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::PresenceQuery).conversation_id, 3u);
+  ASSERT_EQ(json.lines.size(), 3u);
+  EXPECT_EQ(json.lines[1], "{\"login\":\"ben\",\"state\":\"off_duty\",\"until_us\":" +
+                               std::to_string(FakeBroker::kBackOnDutyUs) + "}");
+
+  Output missing = Chatpro({"presence", "--conversation", "404"});
+  EXPECT_EQ(missing.code, kExitError);
+  EXPECT_EQ(missing.err, "chatpro presence: no conversation 404\n");
+}
+
+TEST_F(CliRunTest, DisconnectReportCoversWholeDaysPerSenderAndPerGroup) {
+  Output o = Chatpro({"admin", "disconnect-report", "--from", "2026-11-01", "--to", "2026-11-30"});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  SeenEnvelope seen = Last(broker_.Seen(), wire::Body::AdminDisconnectReport);
+  EXPECT_EQ(seen.from_us, *ParseTimestamp("2026-11-01"));
+  EXPECT_EQ(seen.to_us, *ParseTimestamp("2026-12-01"));  // the whole of the 30th
+  const std::vector<std::string> expected = {
+      "right to disconnect, 2026-11-01 00:00 UTC to 2026-12-01 00:00 UTC:",
+      "4 messages reached people outside their working hours (6 recipients, 1 of the messages "
+      "urgent)",
+      "",
+      "per sender:",
+      "  SENDER  MESSAGES  RECIPIENTS  URGENT",
+      "  ana     3         5           1",
+      "  bob     1         1           0",
+      "",
+      "per group:",
+      "  GROUP  CONVERSATION  MESSAGES  RECIPIENTS  URGENT",
+      "  team   #1            4         6           1"};
+  EXPECT_EQ(o.lines, expected) << o.out;
+
+  Output json = Chatpro({"admin", "disconnect-report", "--from", "2026-11-01T08:00:00Z", "--to",
+                         "2026-11-01T18:00:00Z", "--json"});
+  ASSERT_EQ(json.code, kExitOk) << json.err;
+  seen = Last(broker_.Seen(), wire::Body::AdminDisconnectReport);
+  EXPECT_EQ(seen.to_us - seen.from_us, 10LL * 3600 * 1'000'000);
+  ASSERT_EQ(json.lines.size(), 1u);
+  EXPECT_TRUE(Contains(json.lines[0], "\"messages\":4,\"recipients\":6,\"urgent\":1,\"senders\":["
+                                      "{\"name\":\"ana\",\"conversation_id\":0,\"messages\":3,"))
+      << json.lines[0];
+  EXPECT_TRUE(Contains(json.lines[0], "\"groups\":[{\"name\":\"team\",\"conversation_id\":1,"))
+      << json.lines[0];
+}
+
 }  // namespace
 }  // namespace chatpro::cli

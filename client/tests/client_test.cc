@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <optional>
 #include <mutex>
@@ -932,6 +933,248 @@ TEST_F(ClientTest, StrippedAttachmentsComeBackWithWhenTheyWereRemoved) {
   EXPECT_EQ(got[0].attachments_removed_at_us, 1234);
   // The reused message of the delivery reader does not carry it over.
   EXPECT_EQ(got[1].attachments_removed_at_us, 0);
+}
+
+// ------------------------------------------------------------------ working hours
+
+TEST_F(ClientTest, UrgentSendsCarryTheirReasonAndAcksSayWhoIsOffDuty) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  SendResult plain = client->Send(Target::User("bob"), Text{"hi"}).get();
+  ASSERT_TRUE(plain.status.ok()) << plain.status;
+  EXPECT_TRUE(plain.off_duty.empty());
+  SeenEnvelope sent = Last(broker_.Seen(), wire::Body::Send);
+  EXPECT_FALSE(sent.urgent);
+  EXPECT_EQ(sent.reason, "");
+
+  SendResult waits = client->Send(Target::User(FakeBroker::kOffDutyUser), Text{"tomorrow"}).get();
+  ASSERT_TRUE(waits.status.ok()) << waits.status;
+  ASSERT_EQ(waits.off_duty.size(), 1u);
+  EXPECT_EQ(waits.off_duty[0].login, "ben");
+  EXPECT_FALSE(waits.off_duty[0].on_duty);
+  EXPECT_EQ(waits.off_duty[0].until_us, FakeBroker::kBackOnDutyUs);
+
+  SendOptions urgent{true, "server room flooding"};
+  SendResult now =
+      client->Send(Target::Conversation(FakeBroker::kOffDutyConversation), Text{"come"}, urgent)
+          .get();
+  ASSERT_TRUE(now.status.ok()) << now.status;
+  EXPECT_EQ(now.off_duty.size(), 1u);
+  sent = Last(broker_.Seen(), wire::Body::Send);
+  EXPECT_TRUE(sent.urgent);
+  EXPECT_EQ(sent.reason, "server room flooding");
+  EXPECT_EQ(sent.text, "come");
+
+  // A reason without urgent is not sent.
+  ASSERT_TRUE(client->Send(Target::User("bob"), Text{"x"}, SendOptions{false, "why"}).get().status.ok());
+  sent = Last(broker_.Seen(), wire::Body::Send);
+  EXPECT_FALSE(sent.urgent);
+  EXPECT_EQ(sent.reason, "");
+}
+
+TEST_F(ClientTest, UrgentWithoutAReasonIsRefusedBeforeTheBrokerAndTheBrokersRefusalKeepsItsCode) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  const std::size_t before = Count(broker_.Seen(), wire::Body::Send);
+  SendResult r = client->Send(Target::User("bob"), Text{"x"}, SendOptions{true, ""}).get();
+  EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
+  std::promise<SendResult> async;
+  client->SendAsync(
+      Target::User("bob"), Text{"x"}, [&](const SendResult& a) { async.set_value(a); },
+      SendOptions{true, ""});
+  EXPECT_EQ(async.get_future().get().status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::Send), before);
+
+  SendResult refused =
+      client->Send(Target::User("bob"), Text{"x"},
+                   SendOptions{true, FakeBroker::kRefusedUrgentReason})
+          .get();
+  EXPECT_EQ(refused.status.code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(ClientTest, UrgentDeliveriesAndHistoryComeWithTheirReason) {
+  std::mutex mutex;
+  std::vector<Message> got;
+  ClientOptions options;
+  options.on_message = [&](const Message& m) {
+    std::lock_guard<std::mutex> lock(mutex);
+    got.push_back(m);
+  };
+  auto listener = Connect(options);
+  ASSERT_NE(listener, nullptr);
+  broker_.PushStored({testing::BuildStoredUrgent(3, 1, "bob", "fire drill", "evacuation"),
+                      testing::BuildStoredMessage(3, 2, "bob", "ordinary")});
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (got.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0].urgent);
+  EXPECT_EQ(got[0].urgent_reason, "evacuation");
+  // The reused message of the delivery reader does not carry it over.
+  EXPECT_FALSE(got[1].urgent);
+  EXPECT_EQ(got[1].urgent_reason, "");
+}
+
+TEST_F(ClientTest, SchedulesAreReadWithTheDutyStateNow) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<ScheduleInfo> mine = client->GetSchedule();
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleGet).login, "");
+  EXPECT_EQ(mine->login, "ana");
+  const Schedule& s = mine->schedule;
+  EXPECT_EQ(s.time_zone, "Europe/Berlin");
+  ASSERT_EQ(s.week.size(), 5u);
+  EXPECT_EQ(s.week[4].weekday, 4);
+  ASSERT_EQ(s.week[0].periods.size(), 2u);
+  EXPECT_EQ(s.week[0].periods[1].start_minute, 810);
+  EXPECT_EQ(s.week[0].periods[1].end_minute, 1020);
+  EXPECT_EQ(s.days_off, std::vector<std::string>{"2026-12-24"});
+  EXPECT_EQ(s.holidays, (std::vector<std::string>{"2026-12-25", "2026-12-26"}));
+  ASSERT_EQ(s.shifts.size(), 1u);
+  EXPECT_EQ(s.shifts[0].date, "2026-12-01");
+  EXPECT_EQ(s.shifts[0].periods[0].end_minute, 780);
+  EXPECT_EQ(s.profile, "office");
+  EXPECT_EQ(s.may_change, (std::vector<std::string>{"week", "days_off", "shifts"}));
+  EXPECT_TRUE(mine->state.on_duty);
+  EXPECT_EQ(mine->state.login, "ana");
+  EXPECT_EQ(mine->state.until_us, FakeBroker::kOnDutyUntilUs);
+
+  Result<ScheduleInfo> ben = client->GetSchedule("ben");
+  ASSERT_TRUE(ben.ok()) << ben.status();
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleGet).login, "ben");
+  EXPECT_FALSE(ben->state.on_duty);
+  EXPECT_EQ(ben->state.until_us, FakeBroker::kBackOnDutyUs);
+  EXPECT_EQ(client->GetSchedule("nobody").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ClientTest, ScheduleChangesSendOnlyTheGivenParts) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Schedule change;
+  change.days_off = {"2026-12-24", "2026-12-31"};
+  Result<ScheduleInfo> after = client->SetSchedule("", change);
+  ASSERT_TRUE(after.ok()) << after.status();
+  SeenEnvelope set = Last(broker_.Seen(), wire::Body::ScheduleSet);
+  EXPECT_EQ(set.login, "");
+  EXPECT_EQ(set.schedule, "days_off=2026-12-24,2026-12-31");
+  EXPECT_EQ(after->schedule.days_off.size(), 2u);
+  EXPECT_EQ(after->schedule.week.size(), 5u);  // untouched
+
+  change = Schedule();
+  change.week = {{0, {{480, 960}}}, {5, {}}};
+  change.shifts = {{"2026-12-02", {}}};
+  change.holidays = {"2027-01-01"};  // the organisation's: never sent
+  change.profile = "mine";
+  after = client->SetSchedule("ben", change);
+  ASSERT_TRUE(after.ok()) << after.status();
+  set = Last(broker_.Seen(), wire::Body::ScheduleSet);
+  EXPECT_EQ(set.login, "ben");
+  EXPECT_EQ(set.schedule, "week=0:480-960|5: shifts=2026-12-02:");
+  ASSERT_EQ(after->schedule.shifts.size(), 1u);
+  EXPECT_TRUE(after->schedule.shifts[0].periods.empty());
+
+  // A part the person may not change: the broker's PermissionDenied.
+  change = Schedule();
+  change.time_zone = "Europe/Rome";
+  EXPECT_EQ(client->SetSchedule("", change).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::ScheduleSet).schedule, "zone=Europe/Rome");
+  EXPECT_EQ(client->SetSchedule("nobody", change).status().code(), StatusCode::kNotFound);
+
+  // Refused without asking the broker.
+  const std::size_t before = Count(broker_.Seen(), wire::Body::ScheduleSet);
+  EXPECT_EQ(client->SetSchedule("", Schedule()).status().code(), StatusCode::kInvalidArgument);
+  Schedule bad;
+  bad.week = {{7, {}}};
+  EXPECT_EQ(client->SetSchedule("", bad).status().code(), StatusCode::kInvalidArgument);
+  bad.week = {{1, {{600, 600}}}};
+  EXPECT_EQ(client->SetSchedule("", bad).status().code(), StatusCode::kInvalidArgument);
+  bad.week = {{1, {{600, 1441}}}};
+  EXPECT_EQ(client->SetSchedule("", bad).status().code(), StatusCode::kInvalidArgument);
+  bad = Schedule();
+  bad.shifts = {{"2026-12-01", {{700, 600}}}};
+  EXPECT_EQ(client->SetSchedule("", bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::ScheduleSet), before);
+}
+
+TEST_F(ClientTest, PresenceIsListedAndChangesReachOnPresence) {
+  std::mutex mutex;
+  std::vector<PresenceInfo> events;
+  ClientOptions options;
+  options.on_presence = [&](const PresenceInfo& p) {
+    std::lock_guard<std::mutex> lock(mutex);
+    events.push_back(p);
+  };
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  Result<std::vector<PresenceInfo>> all = client->Presence();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::PresenceQuery).conversation_id, 0u);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].login, "bob");
+  EXPECT_EQ((*all)[0].state, PresenceState::kOnline);
+  EXPECT_EQ((*all)[1].state, PresenceState::kOffDuty);
+  EXPECT_EQ((*all)[1].until_us, FakeBroker::kBackOnDutyUs);
+  EXPECT_EQ((*all)[2].state, PresenceState::kOffline);
+  ASSERT_TRUE(client->Presence(3).ok());
+  EXPECT_EQ(Last(broker_.Seen(), wire::Body::PresenceQuery).conversation_id, 3u);
+  EXPECT_EQ(client->Presence(FakeBroker::kMissingConversation).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(PresenceStateName(PresenceState::kOffDuty), "off duty");
+  EXPECT_EQ(PresenceStateName(PresenceState::kOnline), "online");
+
+  broker_.PushPresence("ben", wire::PresenceState::OffDuty, FakeBroker::kBackOnDutyUs);
+  broker_.PushPresence("ben", wire::PresenceState::Online, 0);
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (events.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].login, "ben");
+  EXPECT_EQ(events[0].state, PresenceState::kOffDuty);
+  EXPECT_EQ(events[0].until_us, FakeBroker::kBackOnDutyUs);
+  EXPECT_EQ(events[1].state, PresenceState::kOnline);
+}
+
+TEST_F(ClientTest, DisconnectReportsAreDecodedAndBadRangesRefusedLocally) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  Result<DisconnectReport> r = client->AdminDisconnectReport(1000, 2000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  SeenEnvelope seen = Last(broker_.Seen(), wire::Body::AdminDisconnectReport);
+  EXPECT_EQ(seen.from_us, 1000);
+  EXPECT_EQ(seen.to_us, 2000);
+  EXPECT_EQ(r->from_us, 1000);
+  EXPECT_EQ(r->to_us, 2000);
+  ASSERT_EQ(r->senders.size(), 2u);
+  EXPECT_EQ(r->senders[0].name, "ana");
+  EXPECT_EQ(r->senders[0].messages, 3u);
+  EXPECT_EQ(r->senders[0].recipients, 5u);
+  EXPECT_EQ(r->senders[0].urgent, 1u);
+  ASSERT_EQ(r->groups.size(), 1u);
+  EXPECT_EQ(r->groups[0].name, "team");
+  EXPECT_EQ(r->groups[0].conversation_id, 1u);
+  EXPECT_EQ(r->messages, 4u);
+  EXPECT_EQ(r->recipients, 6u);
+  EXPECT_EQ(r->urgent, 1u);
+
+  const std::size_t before = Count(broker_.Seen(), wire::Body::AdminDisconnectReport);
+  EXPECT_EQ(client->AdminDisconnectReport(2000, 2000).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->AdminDisconnectReport(3000, 2000).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->AdminDisconnectReport(-1, 2000).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(broker_.Seen(), wire::Body::AdminDisconnectReport), before);
 }
 
 // Downloads into a fresh folder that the test removes.

@@ -103,6 +103,114 @@ std::string BuildStoredDeletion(std::uint64_t conversation_id, std::uint64_t seq
                       deletion.Union());
 }
 
+std::string BuildStoredUrgent(std::uint64_t conversation_id, std::uint64_t seq,
+                              const std::string& sender, const std::string& text,
+                              const std::string& reason) {
+  fb::FlatBufferBuilder fbb;
+  auto body = wire::CreateTextDirect(fbb, text.c_str());
+  auto m = wire::CreateMessageDirect(fbb, conversation_id, seq, 2, sender.c_str(), 1, seq,
+                                     1'700'000'000'000'000 + static_cast<std::int64_t>(seq),
+                                     wire::Content::Text, body.Union(), 0, true, reason.c_str());
+  fbb.Finish(m);
+  return ToString(fbb.Release());
+}
+
+namespace {
+
+fb::Offset<fb::Vector<const wire::WorkPeriod*>> Periods(fb::FlatBufferBuilder& fbb,
+                                                        const std::vector<WorkPeriod>& periods) {
+  std::vector<wire::WorkPeriod> structs;
+  for (const auto& p : periods) structs.emplace_back(p.start_minute, p.end_minute);
+  return fbb.CreateVectorOfStructs(structs);
+}
+
+fb::Offset<wire::Schedule> BuildSchedule(fb::FlatBufferBuilder& fbb, const Schedule& s) {
+  std::vector<fb::Offset<wire::DayHours>> week;
+  for (const auto& d : s.week) week.push_back(wire::CreateDayHours(fbb, d.weekday, Periods(fbb, d.periods)));
+  std::vector<fb::Offset<wire::ShiftChange>> shifts;
+  for (const auto& c : s.shifts) {
+    auto date = fbb.CreateString(c.date);
+    shifts.push_back(wire::CreateShiftChange(fbb, date, Periods(fbb, c.periods)));
+  }
+  std::vector<fb::Offset<fb::String>> days_off, holidays, may_change;
+  for (const auto& d : s.days_off) days_off.push_back(fbb.CreateString(d));
+  for (const auto& d : s.holidays) holidays.push_back(fbb.CreateString(d));
+  for (const auto& m : s.may_change) may_change.push_back(fbb.CreateString(m));
+  return wire::CreateScheduleDirect(fbb, s.time_zone.c_str(), &week, &days_off, &holidays, &shifts,
+                                    s.profile.c_str(), &may_change);
+}
+
+std::string PeriodsText(const fb::Vector<const wire::WorkPeriod*>* periods) {
+  std::string out;
+  if (periods == nullptr) return out;
+  for (const auto* p : *periods) {
+    out += (out.empty() ? "" : ",") + std::to_string(p->start_minute()) + "-" +
+           std::to_string(p->end_minute());
+  }
+  return out;
+}
+
+// What a ScheduleSet carried, for the tests to compare.
+std::string ScheduleText(const wire::Schedule* s) {
+  if (s == nullptr) return "";
+  std::string out;
+  auto part = [&](const std::string& p) { out += (out.empty() ? "" : " ") + p; };
+  if (s->time_zone() != nullptr) part("zone=" + s->time_zone()->str());
+  if (s->week() != nullptr) {
+    std::string w;
+    for (const auto* d : *s->week()) {
+      w += (w.empty() ? "" : "|") + std::to_string(d->weekday()) + ":" + PeriodsText(d->periods());
+    }
+    part("week=" + w);
+  }
+  auto strings = [&](const char* name, const fb::Vector<fb::Offset<fb::String>>* v) {
+    if (v == nullptr) return;
+    std::string t;
+    for (const auto* x : *v) t += (t.empty() ? "" : ",") + x->str();
+    part(std::string(name) + "=" + t);
+  };
+  strings("days_off", s->days_off());
+  strings("holidays", s->holidays());
+  if (s->shifts() != nullptr) {
+    std::string t;
+    for (const auto* c : *s->shifts()) {
+      t += (t.empty() ? "" : "|") + c->date()->str() + ":" + PeriodsText(c->periods());
+    }
+    part("shifts=" + t);
+  }
+  return out;
+}
+
+std::vector<WorkPeriod> PeriodsFrom(const fb::Vector<const wire::WorkPeriod*>* periods) {
+  std::vector<WorkPeriod> out;
+  if (periods == nullptr) return out;
+  for (const auto* p : *periods) out.push_back({p->start_minute(), p->end_minute()});
+  return out;
+}
+
+}  // namespace
+
+Schedule FakeBroker::kSchedule() {
+  Schedule s;
+  s.time_zone = "Europe/Berlin";
+  for (std::uint8_t d = 0; d < 5; ++d) s.week.push_back({d, {{540, 750}, {810, 1020}}});
+  s.days_off = {"2026-12-24"};
+  s.holidays = {"2026-12-25", "2026-12-26"};
+  s.shifts = {{"2026-12-01", {{540, 780}}}};
+  s.profile = "office";
+  s.may_change = {"week", "days_off", "shifts"};
+  return s;
+}
+
+void FakeBroker::PushPresence(const std::string& login, wire::PresenceState state,
+                              std::int64_t until_us) {
+  ReplyFrame r;
+  r.Add(0, wire::Body::Presence,
+        wire::CreatePresenceDirect(r.fbb, login.c_str(), state, until_us).Union());
+  std::lock_guard<std::mutex> lock(mutex_);
+  outbox_.emplace_back(r.Finish(), false);
+}
+
 std::string BuildStoredPicture(std::uint64_t conversation_id, std::uint64_t seq,
                                const std::string& sender) {
   fb::FlatBufferBuilder fbb;
@@ -328,15 +436,28 @@ void FakeBroker::Run() {
           seen.text = e->text() ? e->text()->str() : "";
         }
         if (const auto* d = send->content_as_Deletion()) seen.target_seq = d->target_seq();
+        seen.urgent = send->urgent();
+        seen.reason = send->urgent_reason() ? send->urgent_reason()->str() : "";
+        const std::string to_user = send->to_user() ? send->to_user()->str() : "";
         if (send->conversation_id() == kMissingConversation) {
           r.Error(rid, wire::ErrorCode::NotFound, "no conversation 404");
+        } else if (seen.urgent && seen.reason == kRefusedUrgentReason) {
+          r.Error(rid, wire::ErrorCode::PermissionDenied,
+                  "the urgent policy does not name ana");
         } else if (ack_sends) {
           std::uint64_t conv = send->conversation_id() ? send->conversation_id() : 1;
           bool duplicate = acked.count(send->client_msg_id()) > 0;
           if (!duplicate) acked[send->client_msg_id()] = {conv, ++head_seq_[conv]};
           auto [c, s] = acked[send->client_msg_id()];
+          std::vector<fb::Offset<wire::DutyState>> off;
+          if (to_user == kOffDutyUser || send->conversation_id() == kOffDutyConversation) {
+            off.push_back(wire::CreateDutyStateDirect(r.fbb, kOffDutyUser, false, kBackOnDutyUs));
+          }
+          auto off_duty = off.empty() ? 0 : r.fbb.CreateVector(off);
           r.Add(rid, wire::Body::SendAck,
-                wire::CreateSendAck(r.fbb, send->client_msg_id(), c, s, NowUs(), duplicate).Union());
+                wire::CreateSendAck(r.fbb, send->client_msg_id(), c, s, NowUs(), duplicate,
+                                    off_duty)
+                    .Union());
         }
       } else if (const auto* ack = env->body_as_Ack()) {
         for (const auto* c : *ack->cursors()) seen.cursors.emplace_back(c->conversation_id(), c->seq());
@@ -366,6 +487,9 @@ void FakeBroker::Run() {
         if (cid == kStrippedConversation) {
           stored = {BuildStoredStripped(cid, 1, "bob", false, kStrippedAtUs),
                     BuildStoredStripped(cid, 2, "bob", true, kStrippedAtUs)};
+        } else if (cid == kOffDutyConversation) {
+          stored = {BuildStoredUrgent(cid, 1, "cy", "come now", "server room flooding"),
+                    BuildStoredMessage(cid, 2, "cy", "thanks")};
         } else if (cid == kAmendedConversation) {
           stored = {BuildStoredMessage(cid, 5, "bob", "old text"),
                     BuildStoredEdit(cid, 6, "bob", 5, "better text"),
@@ -640,6 +764,76 @@ void FakeBroker::Run() {
                 wire::CreateExportChunk(r.fbb, claimed_id, claimed_offset, bytes, total, done)
                     .Union());
         }
+      } else if (const auto* sg = env->body_as_ScheduleGet()) {
+        seen.login = sg->login() ? sg->login()->str() : "";
+        if (seen.login == "nobody") {
+          r.Error(rid, wire::ErrorCode::NotFound, "no user named nobody");
+        } else {
+          const bool ben = seen.login == kOffDutyUser;
+          const std::string who = seen.login.empty() ? "ana" : seen.login;
+          auto schedule = BuildSchedule(r.fbb, kSchedule());
+          auto state = wire::CreateDutyStateDirect(r.fbb, who.c_str(), !ben,
+                                                   ben ? kBackOnDutyUs : kOnDutyUntilUs);
+          auto login = r.fbb.CreateString(who);
+          r.Add(rid, wire::Body::ScheduleInfo,
+                wire::CreateScheduleInfo(r.fbb, login, schedule, state).Union());
+        }
+      } else if (const auto* ss = env->body_as_ScheduleSet()) {
+        seen.login = ss->login() ? ss->login()->str() : "";
+        seen.schedule = ScheduleText(ss->schedule());
+        const wire::Schedule* sent = ss->schedule();
+        if (seen.login == "nobody") {
+          r.Error(rid, wire::ErrorCode::NotFound, "no user named nobody");
+        } else if (sent != nullptr && sent->time_zone() != nullptr) {
+          r.Error(rid, wire::ErrorCode::PermissionDenied,
+                  "your profile (office) does not let you change the time zone");
+        } else {
+          Schedule now = kSchedule();
+          if (sent != nullptr && sent->week() != nullptr) {
+            now.week.clear();
+            for (const auto* d : *sent->week()) now.week.push_back({d->weekday(), PeriodsFrom(d->periods())});
+          }
+          if (sent != nullptr && sent->days_off() != nullptr) {
+            now.days_off.clear();
+            for (const auto* d : *sent->days_off()) now.days_off.push_back(d->str());
+          }
+          if (sent != nullptr && sent->shifts() != nullptr) {
+            now.shifts.clear();
+            for (const auto* c : *sent->shifts()) {
+              now.shifts.push_back({c->date()->str(), PeriodsFrom(c->periods())});
+            }
+          }
+          const std::string who = seen.login.empty() ? "ana" : seen.login;
+          auto schedule = BuildSchedule(r.fbb, now);
+          auto state = wire::CreateDutyStateDirect(r.fbb, who.c_str(), true, kOnDutyUntilUs);
+          auto login = r.fbb.CreateString(who);
+          r.Add(rid, wire::Body::ScheduleInfo,
+                wire::CreateScheduleInfo(r.fbb, login, schedule, state).Union());
+        }
+      } else if (const auto* pq = env->body_as_PresenceQuery()) {
+        seen.conversation_id = pq->conversation_id();
+        if (seen.conversation_id == kMissingConversation) {
+          r.Error(rid, wire::ErrorCode::NotFound, "no conversation 404");
+        } else {
+          std::vector<fb::Offset<wire::Presence>> entries{
+              wire::CreatePresenceDirect(r.fbb, "bob", wire::PresenceState::Online, 0),
+              wire::CreatePresenceDirect(r.fbb, "ben", wire::PresenceState::OffDuty, kBackOnDutyUs),
+              wire::CreatePresenceDirect(r.fbb, "cy", wire::PresenceState::Offline, 0)};
+          r.Add(rid, wire::Body::PresenceList,
+                wire::CreatePresenceListDirect(r.fbb, &entries).Union());
+        }
+      } else if (const auto* dr = env->body_as_AdminDisconnectReport()) {
+        seen.from_us = dr->from_us();
+        seen.to_us = dr->to_us();
+        std::vector<fb::Offset<wire::DisconnectCount>> senders{
+            wire::CreateDisconnectCountDirect(r.fbb, "ana", 0, 3, 5, 1),
+            wire::CreateDisconnectCountDirect(r.fbb, "bob", 0, 1, 1, 0)};
+        std::vector<fb::Offset<wire::DisconnectCount>> groups{
+            wire::CreateDisconnectCountDirect(r.fbb, "team", 1, 4, 6, 1)};
+        r.Add(rid, wire::Body::DisconnectReport,
+              wire::CreateDisconnectReportDirect(r.fbb, seen.from_us, seen.to_us, &senders,
+                                                 &groups, 4, 6, 1)
+                  .Union());
       } else if (env->body_type() == wire::Body::ConfirmWipe) {
         r.Error(rid, wire::ErrorCode::FailedPrecondition, "this device is not revoked");
       } else {

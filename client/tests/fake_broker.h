@@ -23,6 +23,7 @@
 
 #include "broker/crypto/keys.h"
 #include "chatpro/schemas/wire_generated.h"
+#include "client/client.h"
 
 namespace chatpro::client::testing {
 
@@ -54,6 +55,11 @@ struct SeenEnvelope {
   std::int64_t from_us = 0;          // CaseOpen
   std::int64_t to_us = 0;            // CaseOpen
   std::string keyword;               // CaseOpen
+  // Working hours.
+  bool urgent = false;               // Send (its reason in `reason`)
+  // ScheduleSet: the parts sent, e.g. "zone=Europe/Rome week=0:540-1020;1:|... days_off=..."
+  // (a part that was left out does not appear). `login` names whose.
+  std::string schedule;
   bool after_revoked = false;        // came after the Revoked event was pushed
   std::size_t frame = 0;             // index of the frame it came in
   int connection = 0;                // incremented by Restart()
@@ -111,6 +117,30 @@ class FakeBroker {
   // Most bytes per chunk, below what the client asks for. Default: no limit.
   std::atomic<std::uint32_t> export_chunk_limit{UINT32_MAX};
 
+  // Working hours. A Send to user kOffDutyUser (or to kOffDutyConversation)
+  // is acknowledged with kOffDutyUser off duty until kBackOnDutyUs. An
+  // urgent Send whose reason is kRefusedUrgentReason gets PermissionDenied.
+  // ScheduleGet of "" or "ana" answers kSchedule() on duty until
+  // kOnDutyUntilUs, of kOffDutyUser that schedule off duty until
+  // kBackOnDutyUs, of "nobody" NotFound. ScheduleSet answers ana's schedule
+  // with the parts sent replaced; one that sets a time zone is
+  // PermissionDenied (ana may change the week, days off and shifts only).
+  // History of kOffDutyConversation holds an urgent text from cy (seq 1,
+  // reason "server room flooding") and an ordinary one (seq 2).
+  // PresenceQuery of conversation 404 is NotFound; otherwise bob is online,
+  // ben off duty until kBackOnDutyUs and cy offline.
+  static constexpr char kOffDutyUser[] = "ben";
+  static constexpr std::uint64_t kOffDutyConversation = 9;
+  static constexpr std::int64_t kBackOnDutyUs = 1'795'593'600'000'000;   // 2026-11-25 08:00 UTC
+  static constexpr std::int64_t kOnDutyUntilUs = 1'795'622'400'000'000;  // 2026-11-25 16:00 UTC
+  static constexpr char kRefusedUrgentReason[] = "not allowed";
+  // Europe/Berlin; Monday to Friday 09:00-12:30 and 13:30-17:00; day off
+  // 2026-12-24; holidays 2026-12-25 and -26; 2026-12-01 worked 09:00-13:00;
+  // profile "office"; may change week, days_off, shifts.
+  static client::Schedule kSchedule();
+  // Sends a Presence event to the last peer.
+  void PushPresence(const std::string& login, wire::PresenceState state, std::int64_t until_us);
+
   // Sends a frame of Delivery events (text messages) to the last peer.
   void PushDeliveries(std::uint64_t conversation_id, std::vector<std::uint64_t> seqs,
                       const std::string& sender = "bob");
@@ -166,6 +196,10 @@ std::string BuildStoredEdit(std::uint64_t conversation_id, std::uint64_t seq,
                             const std::string& text);
 std::string BuildStoredDeletion(std::uint64_t conversation_id, std::uint64_t seq,
                                 const std::string& sender, std::uint64_t target_seq);
+// A text message sent as urgent with `reason`.
+std::string BuildStoredUrgent(std::uint64_t conversation_id, std::uint64_t seq,
+                              const std::string& sender, const std::string& text,
+                              const std::string& reason);
 // A PNG picture message (image bytes "PNG-BYTES", thumbnail "THUMB").
 std::string BuildStoredPicture(std::uint64_t conversation_id, std::uint64_t seq,
                                const std::string& sender);

@@ -66,6 +66,66 @@ TEST(WireCodec, FrameWriterBuildsAFrameThatVerifiesAndReadsBack) {
   EXPECT_EQ(envs[5]->body_as_CreateGroup()->members()->size(), 2u);
 }
 
+TEST(WireCodec, WorkingHoursRequestsLeaveOutWhatIsNotGiven) {
+  FrameWriter w;
+  w.AddSend(1, 1000, Target::User("ben"), Text{"now"}, SendOptions{true, "outage"});
+  w.AddSend(2, 1001, Target::User("ben"), Text{"later"});
+  w.AddScheduleGet(3, "ben");
+  Schedule change;
+  change.week = {{0, {{540, 1020}}}, {6, {}}};
+  change.holidays = {"2026-12-25"};  // never sent
+  w.AddScheduleSet(4, "", change);
+  Schedule zone;
+  zone.time_zone = "Europe/Rome";
+  zone.shifts = {{"2026-12-01", {}}};
+  w.AddScheduleSet(5, "ben", zone);
+  w.AddPresenceQuery(6, 3);
+  w.AddAdminDisconnectReport(7, 100, 200);
+  std::string bytes = Bytes(w.Finish());
+  Result<ReceivedFrame> f = ReceivedFrame::Parse(bytes.data(), bytes.size());
+  ASSERT_TRUE(f.ok()) << f.status();
+  const auto& envs = *f->frame().envelopes();
+  ASSERT_EQ(envs.size(), 7u);
+  EXPECT_TRUE(envs[0]->body_as_Send()->urgent());
+  EXPECT_EQ(envs[0]->body_as_Send()->urgent_reason()->str(), "outage");
+  EXPECT_FALSE(envs[1]->body_as_Send()->urgent());
+  EXPECT_EQ(envs[1]->body_as_Send()->urgent_reason(), nullptr);
+  EXPECT_EQ(envs[2]->body_as_ScheduleGet()->login()->str(), "ben");
+  const wire::Schedule* s = envs[3]->body_as_ScheduleSet()->schedule();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->time_zone(), nullptr);
+  ASSERT_NE(s->week(), nullptr);
+  ASSERT_EQ(s->week()->size(), 2u);
+  EXPECT_EQ(s->week()->Get(0)->periods()->Get(0)->end_minute(), 1020);
+  EXPECT_EQ(s->week()->Get(1)->weekday(), 6);
+  EXPECT_EQ(s->week()->Get(1)->periods()->size(), 0u);
+  EXPECT_EQ(s->days_off(), nullptr);
+  EXPECT_EQ(s->holidays(), nullptr);
+  EXPECT_EQ(s->shifts(), nullptr);
+  s = envs[4]->body_as_ScheduleSet()->schedule();
+  EXPECT_EQ(envs[4]->body_as_ScheduleSet()->login()->str(), "ben");
+  EXPECT_EQ(s->time_zone()->str(), "Europe/Rome");
+  EXPECT_EQ(s->week(), nullptr);
+  ASSERT_EQ(s->shifts()->size(), 1u);
+  EXPECT_EQ(s->shifts()->Get(0)->date()->str(), "2026-12-01");
+  EXPECT_EQ(envs[5]->body_as_PresenceQuery()->conversation_id(), 3u);
+  EXPECT_EQ(envs[6]->body_as_AdminDisconnectReport()->from_us(), 100);
+  EXPECT_EQ(envs[6]->body_as_AdminDisconnectReport()->to_us(), 200);
+}
+
+TEST(WireCodec, AnUrgentMessageKeepsItsReason) {
+  std::string stored = testing::BuildStoredUrgent(3, 4, "cy", "come", "flooding");
+  flatbuffers::Verifier v(reinterpret_cast<const std::uint8_t*>(stored.data()), stored.size());
+  ASSERT_TRUE(v.VerifyBuffer<wire::Message>(nullptr));
+  Message m = MessageFromWire(*flatbuffers::GetRoot<wire::Message>(stored.data()));
+  EXPECT_TRUE(m.urgent);
+  EXPECT_EQ(m.urgent_reason, "flooding");
+  std::string plain = testing::BuildStoredMessage(3, 5, "cy", "ok");
+  Message p = MessageFromWire(*flatbuffers::GetRoot<wire::Message>(plain.data()));
+  EXPECT_FALSE(p.urgent);
+  EXPECT_EQ(p.urgent_reason, "");
+}
+
 TEST(WireCodec, NewRequestsAreEncodedWithTheirFields) {
   FrameWriter w;
   w.AddAdminDeactivateUser(1, "ben");
