@@ -82,6 +82,7 @@ Status Broker::Open() {
   CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(holds_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(cases_.Load(*store_));
+  CHATPRO_RETURN_IF_ERROR(schedules_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(store_->ScanRecords(
       RecordKind::kReport, "", [this](std::string_view key, std::string_view) {
         if (key.size() == 8) next_report_id_ = std::max(next_report_id_, ReadBigEndian64(key) + 1);
@@ -279,6 +280,7 @@ Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view us
     raw->replies.AddEnvelope(0, wire::Body::Revoked, body.Union());
     MarkDirty(*raw);
   } else if (raw->device.valid()) {
+    PresenceMayChange(raw->user);
     online_[raw->user].push_back(raw);
     LoadDeviceCursors(*raw);
     raw->needs_pump = true;
@@ -336,6 +338,7 @@ void Broker::DropSession(ConnectionId connection, bool tell_transport) {
 }
 
 void Broker::DetachOnline(Session& s) {
+  PresenceMayChange(s.user);
   auto online = online_.find(s.user);
   if (online != online_.end()) {
     auto& list = online->second;
@@ -495,6 +498,11 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     case wire::Body::ExportStatus: return HandleExportStatus(s, rid, *e.body_as_ExportStatus());
     case wire::Body::ExportDownload: return HandleExportDownload(s, rid, *e.body_as_ExportDownload());
     case wire::Body::MyDataAccess: return HandleMyDataAccess(s, rid);
+    case wire::Body::ScheduleGet: return HandleScheduleGet(s, rid, *e.body_as_ScheduleGet());
+    case wire::Body::ScheduleSet: return HandleScheduleSet(s, rid, *e.body_as_ScheduleSet());
+    case wire::Body::PresenceQuery: return HandlePresenceQuery(s, rid, *e.body_as_PresenceQuery());
+    case wire::Body::AdminDisconnectReport:
+      return HandleAdminDisconnectReport(s, rid, *e.body_as_AdminDisconnectReport());
     case wire::Body::Goodbye:
       s.drop_after_send = true;  // what is queued for it still goes out first
       MarkDirty(s);
@@ -518,6 +526,7 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
 
 void Broker::HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r) {
   bool was_receiving = s.receive;
+  if (was_receiving != r.receive()) PresenceMayChange(s.user);
   s.receive = r.receive();
   if (!s.receive) {
     s.cursors.clear();
@@ -672,8 +681,11 @@ std::string Broker::BuildMessage(const Conversation& c, Seq seq, const Session& 
       break;
   }
   auto login = fbb.CreateString(directory_.FindUser(s.user)->login);
+  flatbuffers::Offset<flatbuffers::String> urgent_reason;
+  if (r.urgent()) urgent_reason = fbb.CreateString(r.urgent_reason());
   fbb.Finish(wire::CreateMessage(fbb, c.id.value(), seq, s.user.value(), login, s.device.value(),
-                                 id, now_us, r.content_type(), content));
+                                 id, now_us, r.content_type(), content,
+                                 /*attachments_removed_at_us=*/0, r.urgent(), urgent_reason));
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
@@ -793,6 +805,27 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
   }
   Status content = CheckContent(r);
   if (!content.ok()) return ReplyError(s, rid, content);
+  if (r.urgent()) {
+    if (!schedules_.MayUrgent(s.user)) {
+      std::string policy;
+      for (const std::string& entry : schedules_.urgent_policy()) {
+        policy += (policy.empty() ? "" : ", ") + entry;
+      }
+      return ReplyError(s, rid, Status::PermissionDenied(
+                                    "the urgent policy does not let you send urgent messages (" +
+                                    (policy.empty() ? std::string("it allows nobody") :
+                                                      "it allows " + policy) + ")"));
+    }
+    std::string_view reason =
+        r.urgent_reason() == nullptr ? std::string_view() : r.urgent_reason()->string_view();
+    if (reason.empty()) {
+      return ReplyError(s, rid, Status::InvalidArgument("an urgent message needs a reason"));
+    }
+    if (reason.size() > 500 || !IsValidUtf8(reason)) {
+      return ReplyError(s, rid, Status::InvalidArgument(
+                                    "an urgent message's reason is valid UTF-8 of at most 500 bytes"));
+    }
+  }
 
   Result<std::optional<ClientIdIndex::Ref>> seen = client_ids_.Find(s.device, r.client_msg_id());
   if (!seen.ok()) return ReplyError(s, rid, seen.status());
@@ -802,7 +835,7 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
     stats_.messages_duplicate.fetch_add(1, std::memory_order_relaxed);
     const ClientIdIndex::Ref& ref = **seen;
     Batch().acks.push_back({s.connection, rid, r.client_msg_id(), ref.conversation, ref.seq,
-                            ref.sent_at_us, /*duplicate=*/true, clock_->MonotonicMicros()});
+                            ref.sent_at_us, /*duplicate=*/true, clock_->MonotonicMicros(), {}});
     return;
   }
 
@@ -857,7 +890,22 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
       {c->id, seq, BuildMessage(*c, seq, s, r.client_msg_id(), now, r)});
   batch.received_mono_us.push_back(received);
   batch_bytes_ += batch.writes.messages.back().bytes.size();
-  batch.acks.push_back({s.connection, rid, r.client_msg_id(), c->id, seq, now, false, received});
+  batch.acks.push_back({s.connection, rid, r.client_msg_id(), c->id, seq, now, false, received, {}});
+  if (schedules_.active()) {
+    NoteOffDutyRecipients(*c, s.user, r.urgent(), now, &batch.acks.back().off_duty);
+    if (r.urgent()) {
+      for (const PendingAck::OffDuty& o : batch.acks.back().off_duty) AllowUrgent(o.user, c->id, seq);
+    }
+  }
+  if (r.urgent()) {
+    stats_.urgent_messages.fetch_add(1, std::memory_order_relaxed);
+    Audit(s, "message.urgent", "conversation:" + std::to_string(c->id.value()),
+          JsonObject()
+              .Add("seq", seq)
+              .Add("reason", r.urgent_reason()->string_view())
+              .Add("off_duty", static_cast<std::uint64_t>(batch.acks.back().off_duty.size()))
+              .str());
+  }
   Status st = client_ids_.Add(s.device, r.client_msg_id(), {c->id, seq, now});
   if (!st.ok()) LOG_ERROR() << "client message id index: " << st;
   stats_.messages_accepted[ContentIndex(r.content_type())].fetch_add(1, std::memory_order_relaxed);
@@ -929,6 +977,11 @@ void Broker::FanOut(const Conversation& c, Seq seq, std::string_view bytes) {
   for (const Membership& m : c.members) {
     auto online = online_.find(m.user);
     if (online == online_.end()) continue;
+    if (schedules_.active()) {
+      // Off duty: it waits for their working hours (or an urgent message).
+      Seq limit = c.committed_seq;
+      if (WithheldFrom(m.user, c, &limit) && seq > limit) continue;
+    }
     // Push may drop a session whose peer is gone; iterate over a copy.
     std::vector<Session*> sessions = online->second;
     for (Session* s : sessions) {
@@ -960,9 +1013,13 @@ void Broker::Pump(Session& s) {
   for (ConversationId id : conversations_.ConversationsOf(s.user)) {
     const Conversation* c = conversations_.Find(id);
     if (c == nullptr) continue;
+    // Off duty: only what urgent messages let through.
+    Seq limit = c->committed_seq;
+    if (schedules_.active()) WithheldFrom(s.user, *c, &limit);
+    if (limit == 0) continue;
     ConvCursor* cur = CursorFor(s, *c);
     if (cur == nullptr) continue;
-    while (cur->sent < c->committed_seq) {
+    while (cur->sent < limit) {
       if (!WindowOpen(s)) {
         behind = true;
         break;
@@ -973,9 +1030,9 @@ void Broker::Pump(Session& s) {
       std::uint64_t room_bytes = options_.delivery_window_bytes > s.in_flight_bytes
                                      ? options_.delivery_window_bytes - s.in_flight_bytes
                                      : 1;
-      std::size_t limit = std::min<std::size_t>({room, 256, c->committed_seq - cur->sent});
+      std::size_t count = std::min<std::size_t>({room, 256, limit - cur->sent});
       Result<std::vector<StoredMessage>> page = store_->ReadMessages(
-          c->id, cur->sent + 1, limit, ReadDirection::kForward, room_bytes);
+          c->id, cur->sent + 1, count, ReadDirection::kForward, room_bytes);
       if (!page.ok()) {
         LOG_ERROR() << "catch-up read of conversation " << c->id << " failed: " << page.status();
         behind = true;
@@ -983,7 +1040,7 @@ void Broker::Pump(Session& s) {
       }
       bool progressed = false;
       for (StoredMessage& m : *page) {
-        if (m.seq > c->committed_seq) break;
+        if (m.seq > limit) break;
         if (!WindowOpen(s)) {
           behind = true;
           break;
@@ -998,8 +1055,8 @@ void Broker::Pump(Session& s) {
       }
       if (behind) break;
       if (!progressed) {
-        // Nothing stored up to committed_seq (removed by retention): skip.
-        cur->sent = c->committed_seq;
+        // Nothing stored up to the limit (removed by retention): skip.
+        cur->sent = limit;
         if (cur->in_flight.empty()) cur->acked = cur->sent;
       }
     }
@@ -1080,6 +1137,7 @@ std::unique_ptr<CommitBatch> Broker::TakeBatch() {
     }
     dirty_cursors_.clear();
   }
+  if (!disconnect_dirty_.empty() && batch_ != nullptr) WriteDisconnectCounts(&batch_->writes);
   if (batch_ == nullptr || batch_->empty()) return nullptr;
   batch_->number = next_batch_number_++;
   client_ids_.AppendRecords(batch_->number, &batch_->writes);
@@ -1138,8 +1196,20 @@ void Broker::Complete(CommitBatch& batch) {
       continue;
     }
     if (a.received_mono_us != 0) stats_.send_latency.Record(now - a.received_mono_us);
-    auto body = wire::CreateSendAck(s.replies.builder(), a.client_msg_id, a.conversation.value(),
-                                    a.seq, a.sent_at_us, a.duplicate);
+    auto& fbb = s.replies.builder();
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::DutyState>>> off_duty;
+    if (!a.off_duty.empty()) {
+      std::vector<flatbuffers::Offset<wire::DutyState>> states;
+      states.reserve(a.off_duty.size());
+      for (const PendingAck::OffDuty& o : a.off_duty) {
+        const User* u = directory_.FindUser(o.user);
+        states.push_back(wire::CreateDutyState(fbb, fbb.CreateString(u == nullptr ? "" : u->login),
+                                               false, o.until_us));
+      }
+      off_duty = fbb.CreateVector(states);
+    }
+    auto body = wire::CreateSendAck(fbb, a.client_msg_id, a.conversation.value(), a.seq,
+                                    a.sent_at_us, a.duplicate, off_duty);
     s.replies.AddEnvelope(a.request_id, wire::Body::SendAck, body.Union());
     MarkDirty(s);
   }
@@ -1169,6 +1239,7 @@ bool Broker::WantsInput() const {
 
 void Broker::Flush() {
   if (transport_ == nullptr) return;
+  if (!presence_dirty_.empty()) AnnouncePresence();
   if (!pump_list_.empty()) {
     std::int64_t now = clock_->MonotonicMicros();
     std::vector<ConnectionId> list;
@@ -1226,6 +1297,7 @@ void Broker::OnTick() {
   }
   ServeRetention();
   MaybeScheduleRetention();
+  if (schedules_.active()) ServeSchedules();
   if (now - last_sweep_mono_us_ < 1'000'000) return;
   last_sweep_mono_us_ = now;
   std::vector<ConnectionId> expired;

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@
 #include "broker/core/latency_histogram.h"
 #include "broker/core/message_store.h"
 #include "broker/core/transport.h"
+#include "broker/core/work_schedules.h"
 
 namespace chatpro::core {
 
@@ -80,6 +82,10 @@ struct BrokerStats {
   std::atomic<std::uint64_t> batches_committed{0};
   std::atomic<std::uint64_t> batch_messages_committed{0};
   std::atomic<std::int64_t> sessions{0};  // gauge
+  // Working hours: messages sent urgent, and (message, off-duty recipient)
+  // pairs held until the recipient's working hours start.
+  std::atomic<std::uint64_t> urgent_messages{0};
+  std::atomic<std::uint64_t> off_duty_held{0};
   // From receiving a Send to acknowledging it (stored), and to pushing it
   // live to a recipient's session.
   LatencyHistogram send_latency;
@@ -110,6 +116,17 @@ class Broker {
     retention_options_ = options;
     free_bytes_ = std::move(free_bytes);
   }
+
+  // Working hours (broker_schedule.cc): the organisation's schedule
+  // profiles, who may send urgent messages ("role:admin|auditor|user",
+  // "user:LOGIN", "profile:NAME") and the time-zone database (not owned;
+  // outlives the broker). Call after Open(), before Start() or on the event-loop
+  // thread (cached duty states are recomputed). Without it
+  // (or without profiles) everyone is always on duty and nobody may send
+  // urgent messages. On failure returns InvalidArgument saying what is
+  // wrong, and nothing changes.
+  Status SetSchedules(std::vector<ScheduleProfile> profiles, std::vector<std::string> urgent_allowed,
+                      const ZoneDb* zones);
 
   // The HOST:PORT written into invites from now on.
   void SetPublicAddress(std::string address) { identity_.public_address = std::move(address); }
@@ -482,6 +499,62 @@ class Broker {
   CaseRegistry cases_;
   std::map<std::uint64_t, ExportTask> exports_;
   std::uint64_t next_report_id_ = 1;
+  // ---- working hours (broker_schedule.cc) ----
+  void HandleScheduleGet(Session& s, std::uint64_t rid, const wire::ScheduleGet& r);
+  void HandleScheduleSet(Session& s, std::uint64_t rid, const wire::ScheduleSet& r);
+  void HandlePresenceQuery(Session& s, std::uint64_t rid, const wire::PresenceQuery& r);
+  void HandleAdminDisconnectReport(Session& s, std::uint64_t rid,
+                                   const wire::AdminDisconnectReport& r);
+  // Off-duty recipients of a message of `c` from `sender` being stored now:
+  // fills `off_duty` (left empty, without allocating, when everyone is on
+  // duty), counts the held pairs and the right-to-disconnect figures.
+  void NoteOffDutyRecipients(const Conversation& c, UserId sender, bool urgent,
+                             std::int64_t now_us, std::vector<PendingAck::OffDuty>* off_duty);
+  // True if `user` must not get `c`'s messages after `sent` now: off duty,
+  // and no urgent message of `c` beyond `sent` lets them through. `limit`
+  // becomes the highest seq they may get (committed_seq when on duty).
+  bool WithheldFrom(UserId user, const Conversation& c, Seq* limit);
+  // An urgent message `seq` of `c` reaches off-duty `user`: its backlog up to
+  // and including it is delivered.
+  void AllowUrgent(UserId user, ConversationId c, Seq seq);
+  // The state changes Due() found (and a schedule set): delivery resumes for
+  // people back at work; presence goes out.
+  void OnDutyChanges(const std::vector<WorkSchedules::Change>& changes);
+  void ServeSchedules();
+  // Presence: what others see of `user` now.
+  struct PresenceNow {
+    wire::PresenceState state = wire::PresenceState::Offline;
+    std::int64_t until_us = 0;
+    bool operator==(const PresenceNow& o) const {
+      return state == o.state && until_us == o.until_us;
+    }
+  };
+  PresenceNow PresenceOf(UserId user);
+  bool HasReceivingSession(UserId user) const;
+  // Call before a change of `user`'s sessions: remembers what others last
+  // learnt (if nothing yet) and queues `user` for AnnouncePresence().
+  void PresenceMayChange(UserId user);
+  // Sends Presence events for the people whose presence changed to the
+  // receiving sessions of everyone who shares a conversation with them.
+  void AnnouncePresence();
+  // Right-to-disconnect counts: key -> (messages, recipients, urgent).
+  struct DisconnectCounts {
+    std::uint64_t messages = 0;
+    std::uint64_t recipients = 0;
+    std::uint64_t urgent = 0;
+  };
+  DisconnectCounts* CountsFor(std::uint32_t day, char what, std::uint64_t id);
+  // Writes the changed counts into the batch being taken.
+  void WriteDisconnectCounts(WriteBatch* batch);
+  WorkSchedules schedules_{&directory_};
+  // Off-duty users' urgent allowances: conversation -> the newest urgent seq.
+  std::unordered_map<UserId, std::unordered_map<ConversationId, Seq>> urgent_allowed_;
+  std::unordered_map<UserId, PresenceNow> presence_told_;
+  std::vector<UserId> presence_dirty_;
+  std::map<std::string, DisconnectCounts> disconnect_counts_;
+  std::set<std::string> disconnect_dirty_;
+  std::int64_t next_schedule_prime_mono_us_ = 0;
+
   std::vector<ConnectionId> dirty_sessions_;
   std::vector<ConnectionId> pump_list_;
   flatbuffers::FlatBufferBuilder message_fbb_;

@@ -45,6 +45,12 @@ struct PendingAck {
   std::int64_t sent_at_us = 0;
   bool duplicate = false;
   std::int64_t received_mono_us = 0;
+  // The recipients off duty when the message was stored (working hours).
+  struct OffDuty {
+    UserId user;
+    std::int64_t until_us = 0;
+  };
+  std::vector<OffDuty> off_duty;
 };
 
 struct CommitBatch {
