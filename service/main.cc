@@ -31,6 +31,7 @@
 #include "broker/crypto/keys.h"
 #include "broker/crypto/storage_key_ring.h"
 #include "broker/export_zip/zip_export_archive.h"
+#include "broker/tz/system_zone_db.h"
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
@@ -266,6 +267,19 @@ std::optional<std::unique_ptr<core::PluginSet>> LoadConfiguredPlugins(const Plug
   return std::move(*set);
 }
 
+// The working-hours profiles of the configuration over the system's time-zone
+// database; prints the reason and returns nullopt on failure.
+std::optional<std::vector<core::ScheduleProfile>> LoadScheduleProfiles(const BrokerOptions& options,
+                                                                       const core::ZoneDb& zones) {
+  Result<std::vector<core::ScheduleProfile>> profiles =
+      core::ParseScheduleProfiles(options.schedules, zones);
+  if (!profiles.ok()) {
+    std::cerr << "chatpro-broker: invalid working hours: " << profiles.status().message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*profiles);
+}
+
 std::string DescribePlugin(const core::PluginInstance& p) {
   std::string hooks;
   if (p.accept_instance != nullptr) hooks = "accept hook";
@@ -384,6 +398,9 @@ int Run(int argc, char** argv) {
     std::optional<std::unique_ptr<core::PluginSet>> plugins =
         LoadConfiguredPlugins(options->plugins, argv[0]);
     if (!plugins) return 1;
+    std::unique_ptr<core::ZoneDb> zones = tz::SystemZoneDb();
+    std::optional<std::vector<core::ScheduleProfile>> profiles = LoadScheduleProfiles(*options, *zones);
+    if (!profiles) return 1;
     std::cout << "configuration is valid\n"
               << "  data_dir = " << options->store.data_dir << "\n"
               << "  listen = " << options->transport.listen << "\n"
@@ -391,6 +408,10 @@ int Run(int argc, char** argv) {
               << "\n"
               << "  key_file = " << options->store.key_file << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
+    for (const auto& p : *profiles) {
+      std::cout << "  working hours '" << p.name << "' in " << p.hours.time_zone
+                << (p.is_default ? " (default)" : "") << "\n";
+    }
     return 0;
   }
   SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
@@ -439,6 +460,9 @@ int Run(int argc, char** argv) {
   core::EncryptingMessageStore encrypted_store(db->get(), &*storage_keys);
 
   SystemClock clock;
+  // The time-zone database of working hours; declared before the broker, so
+  // it outlives it.
+  std::unique_ptr<core::ZoneDb> zones = tz::SystemZoneDb();
   std::string public_address = options->transport.public_address.empty()
                                    ? PublicAddressFor(options->transport.listen)
                                    : options->transport.public_address;
@@ -456,6 +480,14 @@ int Run(int argc, char** argv) {
   CasesOptions cases = options->cases;
   if (cases.export_dir.empty()) cases.export_dir = options->store.data_dir + "/exports";
   broker.ConfigureCases(cases, export_zip::ZipExportArchives());
+  // Working hours: the organisation's profiles over the system's tz database.
+  std::optional<std::vector<core::ScheduleProfile>> profiles = LoadScheduleProfiles(*options, *zones);
+  if (!profiles) return 1;
+  st = broker.SetSchedules(std::move(*profiles), options->urgent_allowed, zones.get());
+  if (!st.ok()) {
+    std::cerr << "chatpro-broker: invalid working hours: " << st.message() << "\n";
+    return 1;
+  }
 
   if (!args->init_admin.empty()) {
     Result<std::string> invite = broker.CreateBootstrapInvite(args->init_admin);
