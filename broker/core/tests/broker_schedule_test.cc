@@ -746,6 +746,27 @@ TEST_F(ScheduleTest, SetSchedulesRefusesABadConfiguration) {
   EXPECT_EQ(OffDuty(hi, rid).size(), 1u);
 }
 
+TEST_F(ScheduleTest, WithoutADefaultProfileOnlyThoseNamedHaveWorkingHours) {
+  std::vector<ScheduleProfile> profiles = Profiles();
+  profiles[0].is_default = false;
+  profiles[0].members = {"ana"};
+  ASSERT_TRUE(h_->broker().SetSchedules(profiles, {}, &zones_).ok());
+  TakeAll();
+  At(kMonday + 18 * kHourUs);
+  std::uint64_t rid = 0;
+  Got to_carl = Text(bob_, ToUser("carl"), "carl has no profile", &rid);
+  EXPECT_TRUE(OffDuty(to_carl, rid).empty());
+  EXPECT_EQ(Take(carl_).Deliveries(0).size(), 1u);
+  Got to_ana = Text(bob_, ToUser("ana"), "ana is in the office profile", &rid);
+  EXPECT_EQ(OffDuty(to_ana, rid).size(), 1u);
+  EXPECT_TRUE(Take(ana_).Deliveries(0).empty());
+  // Nothing to change for someone without a profile.
+  Got set = SetSchedule(carl_, "", &rid, [](flatbuffers::FlatBufferBuilder& fbb) {
+    return DaysOff(fbb, {"2024-01-09"});
+  });
+  EXPECT_EQ(CodeOf(set.Reply(rid)), wire::ErrorCode::FailedPrecondition) << ErrorOf(set.Reply(rid));
+}
+
 // A broker nobody gave schedules: everyone always on duty, as before.
 TEST(ScheduleOff, WithoutSchedulesEveryoneIsAlwaysOnDutyAndNobodyMaySendUrgent) {
   BrokerHarness h;
