@@ -59,14 +59,17 @@ std::string CountsKey(std::uint32_t day, char what, std::uint64_t id) {
 }
 
 std::uint32_t DayOfKey(std::string_view key) {
-  auto b = [&key](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(key[i])); };
+  auto b = [&key](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(key[i]));
+  };
   return (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
 }
 
 bool SamePeriods(const std::vector<WorkPeriod>& a, const std::vector<WorkPeriod>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const WorkPeriod& x, const WorkPeriod& y) {
-    return x.start_minute == y.start_minute && x.end_minute == y.end_minute;
-  });
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const WorkPeriod& x, const WorkPeriod& y) {
+                      return x.start_minute == y.start_minute && x.end_minute == y.end_minute;
+                    });
 }
 bool SameWeek(const std::array<std::vector<WorkPeriod>, 7>& a,
               const std::array<std::vector<WorkPeriod>, 7>& b) {
@@ -76,9 +79,10 @@ bool SameWeek(const std::array<std::vector<WorkPeriod>, 7>& a,
   return true;
 }
 bool SameShifts(const std::vector<ShiftChange>& a, const std::vector<ShiftChange>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const ShiftChange& x, const ShiftChange& y) {
-    return x.date == y.date && SamePeriods(x.periods, y.periods);
-  });
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const ShiftChange& x, const ShiftChange& y) {
+                      return x.date == y.date && SamePeriods(x.periods, y.periods);
+                    });
 }
 
 }  // namespace
@@ -111,10 +115,10 @@ void Broker::HandleScheduleGet(Session& s, std::uint64_t rid, const wire::Schedu
   auto& fbb = s.replies.builder();
   DutyState state = schedules_.StateOf(target->id, clock_->NowMicros());
   auto login = fbb.CreateString(target->login);
-  auto schedule = WorkingHoursToWire(fbb, schedules_.EffectiveOf(target->id),
-                                     schedules_.ProfileOf(target->id));
-  auto duty = wire::CreateDutyState(fbb, fbb.CreateString(target->login), state.on_duty,
-                                    state.until_us);
+  auto schedule =
+      WorkingHoursToWire(fbb, schedules_.EffectiveOf(target->id), schedules_.ProfileOf(target->id));
+  auto duty =
+      wire::CreateDutyState(fbb, fbb.CreateString(target->login), state.on_duty, state.until_us);
   auto body = wire::CreateScheduleInfo(fbb, login, schedule, duty);
   s.replies.AddEnvelope(rid, wire::Body::ScheduleInfo, body.Union());
   MarkDirty(s);
@@ -133,9 +137,10 @@ void Broker::HandleScheduleSet(Session& s, std::uint64_t rid, const wire::Schedu
   }
   const ScheduleProfile* profile = schedules_.active() ? schedules_.ProfileOf(target->id) : nullptr;
   if (profile == nullptr) {
-    return ReplyError(s, rid, Status::FailedPrecondition(
-                                  target->login + " has no schedule profile: the organisation's "
-                                                  "configuration gives them no working hours"));
+    return ReplyError(
+        s, rid,
+        Status::FailedPrecondition(target->login + " has no schedule profile: the organisation's "
+                                                   "configuration gives them no working hours"));
   }
   if (r.schedule() == nullptr) {
     return ReplyError(s, rid, Status::InvalidArgument("a ScheduleSet needs a schedule"));
@@ -149,9 +154,10 @@ void Broker::HandleScheduleSet(Session& s, std::uint64_t rid, const wire::Schedu
   const ScheduleRights& may = profile->may_change;
   std::vector<std::string> changed;
   auto refuse = [&](std::string_view part) {
-    ReplyError(s, rid, Status::PermissionDenied("schedule profile " + Quote(profile->name) +
-                                                " does not let its people change their " +
-                                                std::string(part)));
+    ReplyError(
+        s, rid,
+        Status::PermissionDenied("schedule profile " + Quote(profile->name) +
+                                 " does not let its people change their " + std::string(part)));
   };
   // A part sent back unchanged (a client editing what ScheduleGet gave it)
   // is no change; a part equal to the profile's follows the profile again.
@@ -179,7 +185,8 @@ void Broker::HandleScheduleSet(Session& s, std::uint64_t rid, const wire::Schedu
   }
   if (w.shifts() != nullptr && !SameShifts(asked->shifts, current.shifts)) {
     if (!may.shifts) return refuse("shifts");
-    own.shifts = SameShifts(asked->shifts, base.shifts) ? std::vector<ShiftChange>() : asked->shifts;
+    own.shifts =
+        SameShifts(asked->shifts, base.shifts) ? std::vector<ShiftChange>() : asked->shifts;
     changed.emplace_back("shifts");
   }
   Status valid = ValidateWorkingHours(EffectiveHours(*profile, own));
@@ -191,8 +198,8 @@ void Broker::HandleScheduleSet(Session& s, std::uint64_t rid, const wire::Schedu
   if (!changed.empty()) {
     // Others learn the presence that follows from the new schedule.
     PresenceMayChange(user);
-    WorkSchedules::Change change = schedules_.SetOwn(user, std::move(own), s.user, now,
-                                                     &Batch().writes);
+    WorkSchedules::Change change =
+        schedules_.SetOwn(user, std::move(own), s.user, now, &Batch().writes);
     if (change.before.on_duty != change.after.on_duty) OnDutyChanges({change});
   }
   Audit(s, "schedule.set", "user:" + login,
@@ -215,8 +222,9 @@ void Broker::HandlePresenceQuery(Session& s, std::uint64_t rid, const wire::Pres
     const Conversation* c = conversations_.Find(ConversationId(r.conversation_id()));
     if (c == nullptr || !c->IsMember(s.user)) {
       // The same answer either way: nobody learns which conversations exist.
-      return ReplyError(s, rid, Status::PermissionDenied("you are not a member of conversation " +
-                                                         std::to_string(r.conversation_id())));
+      return ReplyError(s, rid,
+                        Status::PermissionDenied("you are not a member of conversation " +
+                                                 std::to_string(r.conversation_id())));
     }
     for (const Membership& m : c->members) people.push_back(m.user);
   } else {
@@ -236,7 +244,8 @@ void Broker::HandlePresenceQuery(Session& s, std::uint64_t rid, const wire::Pres
     const User* u = directory_.FindUser(p);
     if (u == nullptr) continue;
     PresenceNow now = PresenceOf(p);
-    entries.push_back(wire::CreatePresence(fbb, fbb.CreateString(u->login), now.state, now.until_us));
+    entries.push_back(
+        wire::CreatePresence(fbb, fbb.CreateString(u->login), now.state, now.until_us));
   }
   auto body = wire::CreatePresenceList(fbb, fbb.CreateVector(entries));
   s.replies.AddEnvelope(rid, wire::Body::PresenceList, body.Union());
@@ -257,21 +266,22 @@ void Broker::HandleAdminDisconnectReport(Session& s, std::uint64_t rid,
   const std::uint32_t end_day = static_cast<std::uint32_t>((to - 1) / kDayUs) + 1;
   std::map<std::string, DisconnectCounts> days;
   Status bad = Status::Ok();
-  Status scan = store_->ScanRecords(
-      RecordKind::kDisconnectStat, CountsKey(first_day, '\0', 0),
-      [&](std::string_view key, std::string_view value) {
-        if (key.size() != 13) return true;
-        if (DayOfKey(key) >= end_day) return false;
-        std::string scratch;
-        const store::DisconnectStatRecord* rec =
-            VerifiedRecord<store::DisconnectStatRecord>(value, &scratch);
-        if (rec == nullptr) {
-          bad = Status::DataLoss("a right-to-disconnect record is damaged");
-          return false;
-        }
-        days[std::string(key)] = DisconnectCounts{rec->messages(), rec->recipients(), rec->urgent()};
-        return true;
-      });
+  Status scan =
+      store_->ScanRecords(RecordKind::kDisconnectStat, CountsKey(first_day, '\0', 0),
+                          [&](std::string_view key, std::string_view value) {
+                            if (key.size() != 13) return true;
+                            if (DayOfKey(key) >= end_day) return false;
+                            std::string scratch;
+                            const store::DisconnectStatRecord* rec =
+                                VerifiedRecord<store::DisconnectStatRecord>(value, &scratch);
+                            if (rec == nullptr) {
+                              bad = Status::DataLoss("a right-to-disconnect record is damaged");
+                              return false;
+                            }
+                            days[std::string(key)] =
+                                DisconnectCounts{rec->messages(), rec->recipients(), rec->urgent()};
+                            return true;
+                          });
   if (!scan.ok()) return ReplyError(s, rid, scan);
   if (!bad.ok()) return ReplyError(s, rid, bad);
   // Counts not written yet are newer than the store's.

@@ -66,21 +66,30 @@ const char* const kWeekdayNames[7] = {"Monday", "Tuesday",  "Wednesday", "Thursd
                                       "Friday", "Saturday", "Sunday"};
 
 Status CheckPeriods(const std::vector<WorkPeriod>& periods, const std::string& where) {
+  if (periods.size() > kMaxPeriodsPerDay) {
+    return Status::InvalidArgument(where + ": more than " + std::to_string(kMaxPeriodsPerDay) +
+                                   " periods");
+  }
   for (std::size_t i = 0; i < periods.size(); ++i) {
     const WorkPeriod& p = periods[i];
     if (p.end_minute > kMinutesPerDay) {
-      return Status::InvalidArgument(where + ": period " + std::to_string(i + 1) + " ends after 24:00");
+      return Status::InvalidArgument(where + ": period " + std::to_string(i + 1) +
+                                     " ends after 24:00");
     }
     if (p.start_minute >= p.end_minute) {
-      return Status::InvalidArgument(where + ": period " + std::to_string(i + 1) + " (" +
-                                     FormatMinute(p.start_minute) + "-" +
-                                     FormatMinute(p.end_minute) + ") does not start before it ends");
+      return Status::InvalidArgument(
+          where + ": period " + std::to_string(i + 1) + " (" + FormatMinute(p.start_minute) + "-" +
+          FormatMinute(p.end_minute) + ") does not start before it ends");
     }
   }
   return Status::Ok();
 }
 
 Status CheckDates(const std::vector<LocalDate>& dates, const char* what) {
+  if (dates.size() > kMaxScheduleDates) {
+    return Status::InvalidArgument(std::string(what) + ": more than " +
+                                   std::to_string(kMaxScheduleDates) + " dates");
+  }
   for (const LocalDate& d : dates) {
     if (!IsRealDate(d)) {
       return Status::InvalidArgument(std::string(what) + ": " + FormatLocalDate(d) +
@@ -219,9 +228,8 @@ Result<std::vector<ScheduleProfile>> ParseScheduleProfiles(
   std::string default_name;
   std::vector<std::pair<std::string, std::string>> member_of;  // login -> profile
   for (const ScheduleSectionOptions& section : sections) {
-    const std::string where =
-        (section.where.empty() ? std::string() : section.where + ": ") + "[schedule." +
-        section.name + "]";
+    const std::string where = (section.where.empty() ? std::string() : section.where + ": ") +
+                              "[schedule." + section.name + "]";
     auto error = [&](const std::string& key, const Status& why) {
       return Status(why.code(), where + (key.empty() ? "" : " " + key) + ": " + why.message());
     };
@@ -267,8 +275,8 @@ Result<std::vector<ScheduleProfile>> ParseScheduleProfiles(
           const std::string login(item);
           for (const auto& [other_login, other_profile] : member_of) {
             if (other_login == login) {
-              return invalid(key, "'" + login + "' is a member of [schedule." + other_profile +
-                                      "] already");
+              return invalid(
+                  key, "'" + login + "' is a member of [schedule." + other_profile + "] already");
             }
           }
           member_of.emplace_back(login, profile.name);
@@ -288,13 +296,14 @@ Result<std::vector<ScheduleProfile>> ParseScheduleProfiles(
           } else if (item == "shifts") {
             profile.may_change.shifts = true;
           } else {
-            return invalid(key, "'" + std::string(item) +
-                                    "' is not one of time_zone, week, days_off, shifts");
+            return invalid(
+                key, "'" + std::string(item) + "' is not one of time_zone, week, days_off, shifts");
           }
         }
       } else {
-        return invalid(key, "is not a schedule setting (time_zone, mon ... sun, holidays, "
-                            "members, default, may_change)");
+        return invalid(key,
+                       "is not a schedule setting (time_zone, mon ... sun, holidays, "
+                       "members, default, may_change)");
       }
     }
     if (profile.hours.time_zone.empty()) {
@@ -305,8 +314,9 @@ Result<std::vector<ScheduleProfile>> ParseScheduleProfiles(
         return invalid("default", "[schedule." + default_name + "] is the default profile already");
       }
       if (!profile.members.empty()) {
-        return invalid("members", "the default profile applies to everyone no other profile "
-                                  "names; it lists no members");
+        return invalid("members",
+                       "the default profile applies to everyone no other profile "
+                       "names; it lists no members");
       }
     }
     if (Status s = ValidateWorkingHours(profile.hours); !s.ok()) return invalid("", s.message());
@@ -353,6 +363,10 @@ Status ValidateWorkingHours(const WorkingHours& hours) {
   }
   if (Status s = CheckDates(hours.days_off, "days off"); !s.ok()) return s;
   if (Status s = CheckDates(hours.holidays, "holidays"); !s.ok()) return s;
+  if (hours.shifts.size() > kMaxScheduleDates) {
+    return Status::InvalidArgument("shift changes: more than " + std::to_string(kMaxScheduleDates) +
+                                   " dates");
+  }
   for (std::size_t i = 0; i < hours.shifts.size(); ++i) {
     const ShiftChange& shift = hours.shifts[i];
     const std::string where = "shift change on " + FormatLocalDate(shift.date);

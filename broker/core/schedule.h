@@ -24,6 +24,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -83,8 +84,15 @@ struct WorkingHours {
   bool empty() const { return time_zone.empty(); }
 };
 
+// Limits on a schedule (it may come from the network): periods per day (a
+// week day or a shift change), and entries in each of days_off, holidays and
+// shifts.
+inline constexpr std::size_t kMaxPeriodsPerDay = 48;
+inline constexpr std::size_t kMaxScheduleDates = 1000;
+
 // Checks periods (start < end <= 1440) and that shift dates are unique.
 // InvalidArgument saying what is wrong.
+// Also checks that every date is a real one and the limits above.
 Status ValidateWorkingHours(const WorkingHours& hours);
 
 // Local civil time: a date and the minutes (and microseconds within the

@@ -63,7 +63,8 @@ std::vector<wire::WorkPeriod> PeriodsToWire(const std::vector<WorkPeriod>& perio
 Result<WorkingHours> WorkingHoursFromWire(const wire::Schedule& s) {
   WorkingHours h;
   h.time_zone = std::string(View(s.time_zone()));
-  if (h.time_zone.size() > 64) return Status::InvalidArgument("a time zone name is at most 64 characters");
+  if (h.time_zone.size() > 64)
+    return Status::InvalidArgument("a time zone name is at most 64 characters");
   if (s.week() != nullptr) {
     std::array<bool, 7> seen{};
     for (const wire::DayHours* d : *s.week()) {
@@ -76,8 +77,9 @@ Result<WorkingHours> WorkingHoursFromWire(const wire::Schedule& s) {
                                        " is listed twice");
       }
       seen[d->weekday()] = true;
-      CHATPRO_ASSIGN_OR_RETURN(h.week[d->weekday()],
-                               PeriodsFromWire(d->periods(), "weekday " + std::to_string(d->weekday())));
+      CHATPRO_ASSIGN_OR_RETURN(
+          h.week[d->weekday()],
+          PeriodsFromWire(d->periods(), "weekday " + std::to_string(d->weekday())));
     }
   }
   CHATPRO_ASSIGN_OR_RETURN(h.days_off, DatesFromWire(s.days_off(), "days off"));
@@ -89,8 +91,9 @@ Result<WorkingHours> WorkingHoursFromWire(const wire::Schedule& s) {
     for (const wire::ShiftChange* c : *s.shifts()) {
       ShiftChange shift;
       CHATPRO_ASSIGN_OR_RETURN(shift.date, ParseLocalDate(View(c->date())));
-      CHATPRO_ASSIGN_OR_RETURN(shift.periods,
-                               PeriodsFromWire(c->periods(), "the shift of " + FormatLocalDate(shift.date)));
+      CHATPRO_ASSIGN_OR_RETURN(
+          shift.periods,
+          PeriodsFromWire(c->periods(), "the shift of " + FormatLocalDate(shift.date)));
       h.shifts.push_back(std::move(shift));
     }
   }
@@ -197,8 +200,9 @@ Status WorkSchedules::Configure(std::vector<ScheduleProfile> profiles,
       }
     }
     if (!ok) {
-      return Status::InvalidArgument("urgent policy entry '" + entry +
-                                     "' is not role:admin|auditor|user, user:LOGIN or profile:NAME");
+      return Status::InvalidArgument(
+          "urgent policy entry '" + entry +
+          "' is not role:admin|auditor|user, user:LOGIN or profile:NAME");
     }
   }
   profiles_ = std::move(profiles);

@@ -126,7 +126,7 @@ class WorkSchedules {
   std::unordered_map<UserId, WorkingHours> own_;
   std::unordered_map<UserId, Cached> cache_;
   std::set<std::pair<std::int64_t, UserId>> rechecks_;  // (recheck_us, user)
-  std::vector<Change> pending_;  // found by StateOf, for the next Due()
+  std::vector<Change> pending_;                         // found by StateOf, for the next Due()
 };
 
 }  // namespace chatpro::core

@@ -49,8 +49,7 @@ class DateZoneDb : public core::ZoneDb {
       return Status::InvalidArgument(core::FormatLocalDate(date) + " is not a real date");
     }
     try {
-      const date::local_time<Micros> local =
-          date::local_days{ymd} + std::chrono::minutes{minute};
+      const date::local_time<Micros> local = date::local_days{ymd} + std::chrono::minutes{minute};
       const date::local_info info = tz->get_info(local);
       Micros utc{};
       switch (info.result) {

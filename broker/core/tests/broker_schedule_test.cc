@@ -288,8 +288,10 @@ class ScheduleTest : public BrokerTest {
     Tick();
   }
 
-  Got SetSchedule(const TestClient& by, std::string_view login, std::uint64_t* rid,
-                  const std::function<flatbuffers::Offset<wire::Schedule>(flatbuffers::FlatBufferBuilder&)>& make) {
+  Got SetSchedule(
+      const TestClient& by, std::string_view login, std::uint64_t* rid,
+      const std::function<flatbuffers::Offset<wire::Schedule>(flatbuffers::FlatBufferBuilder&)>&
+          make) {
     *rid = next_rid_++;
     Request r;
     auto& fbb = r.builder();
@@ -326,7 +328,8 @@ TEST_F(ScheduleTest, OffDutyUserGetsNothingLiveFetchesHistoryAndGetsAllWhenWorkS
   std::uint64_t conversation = 0;
   for (int i = 0; i < 3; ++i) {
     Got acked = Text(bob_, ToUser("ana"), "msg " + std::to_string(i), &rid);
-    EXPECT_EQ(OffDuty(acked, rid), std::vector<std::string>{"ana@" + std::to_string(tuesday_start)});
+    EXPECT_EQ(OffDuty(acked, rid),
+              std::vector<std::string>{"ana@" + std::to_string(tuesday_start)});
     conversation = ConversationOf(acked, rid);
   }
   ASSERT_NE(conversation, 0u);
@@ -528,7 +531,8 @@ TEST_F(ScheduleTest, PresenceQueryCoversOnlySharedConversations) {
 
   q = next_rid_++;
   Request in_group;
-  in_group.Raw(q, wire::Body::PresenceQuery, wire::CreatePresenceQuery(in_group.builder(), direct).Union());
+  in_group.Raw(q, wire::Body::PresenceQuery,
+               wire::CreatePresenceQuery(in_group.builder(), direct).Union());
   Got direct_list = Ask(bob_, in_group);
   ASSERT_EQ(direct_list.Reply(q)->body_type(), wire::Body::PresenceList);
   EXPECT_EQ(direct_list.Reply(q)->body_as_PresenceList()->entries()->size(), 2u);
@@ -550,12 +554,15 @@ TEST_F(ScheduleTest, ScheduleSetTakesOnlyWhatTheProfileLetsChangeAndIsAudited) {
         wire::CreateDayHours(fbb, 0, fbb.CreateVectorOfStructs(p))};
     return wire::CreateSchedule(fbb, 0, fbb.CreateVector(week));
   });
-  EXPECT_EQ(CodeOf(refused.Reply(rid)), wire::ErrorCode::PermissionDenied) << ErrorOf(refused.Reply(rid));
+  EXPECT_EQ(CodeOf(refused.Reply(rid)), wire::ErrorCode::PermissionDenied)
+      << ErrorOf(refused.Reply(rid));
   EXPECT_NE(ErrorOf(refused.Reply(rid)).find("week"), std::string::npos);
   refused = SetSchedule(ana_, "", &rid, [](flatbuffers::FlatBufferBuilder& fbb) {
-    return wire::CreateSchedule(fbb, 0, 0, 0, fbb.CreateVectorOfStrings({std::string("2024-05-01")}));
+    return wire::CreateSchedule(fbb, 0, 0, 0,
+                                fbb.CreateVectorOfStrings({std::string("2024-05-01")}));
   });
-  EXPECT_EQ(CodeOf(refused.Reply(rid)), wire::ErrorCode::PermissionDenied) << "holidays are the organisation's";
+  EXPECT_EQ(CodeOf(refused.Reply(rid)), wire::ErrorCode::PermissionDenied)
+      << "holidays are the organisation's";
   Got bad = SetSchedule(ana_, "", &rid, [](flatbuffers::FlatBufferBuilder& fbb) {
     return DaysOff(fbb, {"2024-02-30"});
   });
@@ -592,8 +599,9 @@ TEST_F(ScheduleTest, ScheduleSetTakesOnlyWhatTheProfileLetsChangeAndIsAudited) {
   // Tuesday she is not at work: messages wait until Wednesday.
   At(kMonday + kDayUs + 10 * kHourUs);
   Got acked = Text(bob_, ToUser("ana"), "are you there?", &rid);
-  EXPECT_EQ(OffDuty(acked, rid),
-            std::vector<std::string>{"ana@" + std::to_string(kMonday + 2 * kDayUs + kOfficeStartUtc)});
+  EXPECT_EQ(
+      OffDuty(acked, rid),
+      std::vector<std::string>{"ana@" + std::to_string(kMonday + 2 * kDayUs + kOfficeStartUtc)});
 
   // An administrator sets a shift for someone else.
   Got by_admin = SetSchedule(admin_, "carl", &rid, [](flatbuffers::FlatBufferBuilder& fbb) {
@@ -662,7 +670,7 @@ TEST_F(ScheduleTest, DisconnectReportCountsPerSenderAndGroupAndSurvivesARestart)
   std::uint64_t rid = 0;
   Text(bob_, ToUser("ana"), "one", &rid);
   Text(bob_, ToUser("ana"), "two", &rid);
-  Text(admin_, Conv(group), "to three off duty", &rid);                 // ana, carl, nina
+  Text(admin_, Conv(group), "to three off duty", &rid);                // ana, carl, nina
   Text(admin_, Conv(group), "urgent to three", &rid, true, "outage");  // urgent
   At(kMonday + kDayUs + 10 * kHourUs);
   Text(bob_, ToUser("ana"), "on duty: not counted", &rid);
@@ -746,6 +754,27 @@ TEST_F(ScheduleTest, SetSchedulesRefusesABadConfiguration) {
   EXPECT_EQ(OffDuty(hi, rid).size(), 1u);
 }
 
+TEST_F(ScheduleTest, WithoutADefaultProfileOnlyThoseNamedHaveWorkingHours) {
+  std::vector<ScheduleProfile> profiles = Profiles();
+  profiles[0].is_default = false;
+  profiles[0].members = {"ana"};
+  ASSERT_TRUE(h_->broker().SetSchedules(profiles, {}, &zones_).ok());
+  TakeAll();
+  At(kMonday + 18 * kHourUs);
+  std::uint64_t rid = 0;
+  Got to_carl = Text(bob_, ToUser("carl"), "carl has no profile", &rid);
+  EXPECT_TRUE(OffDuty(to_carl, rid).empty());
+  EXPECT_EQ(Take(carl_).Deliveries(0).size(), 1u);
+  Got to_ana = Text(bob_, ToUser("ana"), "ana is in the office profile", &rid);
+  EXPECT_EQ(OffDuty(to_ana, rid).size(), 1u);
+  EXPECT_TRUE(Take(ana_).Deliveries(0).empty());
+  // Nothing to change for someone without a profile.
+  Got set = SetSchedule(carl_, "", &rid, [](flatbuffers::FlatBufferBuilder& fbb) {
+    return DaysOff(fbb, {"2024-01-09"});
+  });
+  EXPECT_EQ(CodeOf(set.Reply(rid)), wire::ErrorCode::FailedPrecondition) << ErrorOf(set.Reply(rid));
+}
+
 // A broker nobody gave schedules: everyone always on duty, as before.
 TEST(ScheduleOff, WithoutSchedulesEveryoneIsAlwaysOnDutyAndNobodyMaySendUrgent) {
   BrokerHarness h;
@@ -758,7 +787,8 @@ TEST(ScheduleOff, WithoutSchedulesEveryoneIsAlwaysOnDutyAndNobodyMaySendUrgent) 
   auto& fbb = r.builder();
   auto text = wire::CreateText(fbb, fbb.CreateString("late"));
   r.Raw(7, wire::Body::Send,
-        wire::CreateSend(fbb, 0, fbb.CreateString("ana"), 1, wire::Content::Text, text.Union()).Union());
+        wire::CreateSend(fbb, 0, fbb.CreateString("ana"), 1, wire::Content::Text, text.Union())
+            .Union());
   admin.Send(r);
   ASSERT_TRUE(h.Settle());
   std::vector<std::string> frames = h.transport().TakeFrames(admin.connection);

@@ -38,8 +38,8 @@ class FixedOffsetZoneDb : public ZoneDb {
   Result<std::int64_t> ToUtc(std::string_view zone, const LocalDate& date,
                              std::uint32_t minute) const override {
     if (Status s = CheckZone(zone); !s.ok()) return s;
-    return DaysSinceEpoch(date) * kDayUs + (static_cast<std::int64_t>(minute) -
-                                            offsets_.at(std::string(zone))) * kMinuteUs;
+    return DaysSinceEpoch(date) * kDayUs +
+           (static_cast<std::int64_t>(minute) - offsets_.at(std::string(zone))) * kMinuteUs;
   }
 
  private:
@@ -54,7 +54,8 @@ std::int64_t At(const LocalDate& date, int hour, int minute = 0, int offset = 0)
 }
 
 WorkPeriod P(int sh, int sm, int eh, int em) {
-  return WorkPeriod{static_cast<std::uint16_t>(sh * 60 + sm), static_cast<std::uint16_t>(eh * 60 + em)};
+  return WorkPeriod{static_cast<std::uint16_t>(sh * 60 + sm),
+                    static_cast<std::uint16_t>(eh * 60 + em)};
 }
 
 // Monday to Friday 09:00-12:30 and 13:30-17:00 in `zone`.
@@ -77,9 +78,9 @@ TEST(LocalDates, ParseAcceptsRealDatesOnly) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(*d, Date(2024, 2, 29));
   EXPECT_TRUE(ParseLocalDate("2000-02-29").ok());
-  for (const char* bad : {"2023-02-29", "1900-02-29", "2026-13-01", "2026-00-10", "2026-04-31",
-                          "2026-1-05", "2026/01/05", "20260105", "", "2026-01-05 ", "0000-01-01",
-                          "2026-01-0x"}) {
+  for (const char* bad :
+       {"2023-02-29", "1900-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "2026-1-05",
+        "2026/01/05", "20260105", "", "2026-01-05 ", "0000-01-01", "2026-01-0x"}) {
     Result<LocalDate> r = ParseLocalDate(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -100,9 +101,9 @@ TEST(LocalDates, FormatPadsAndRoundTrips) {
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(*back, date);
   }
-  EXPECT_EQ(WeekdayOf(Date(1970, 1, 1)), 3u);   // Thursday
-  EXPECT_EQ(WeekdayOf(Date(2026, 3, 29)), 6u);  // Sunday
-  EXPECT_EQ(WeekdayOf(Date(2026, 11, 23)), 0u); // Monday
+  EXPECT_EQ(WeekdayOf(Date(1970, 1, 1)), 3u);    // Thursday
+  EXPECT_EQ(WeekdayOf(Date(2026, 3, 29)), 6u);   // Sunday
+  EXPECT_EQ(WeekdayOf(Date(2026, 11, 23)), 0u);  // Monday
 }
 
 TEST(WorkingHoursValidation, AcceptsAWellFormedSchedule) {
@@ -138,6 +139,19 @@ TEST(WorkingHoursValidation, RefusesBackwardsOverlongAndDuplicatedParts) {
   h = OfficeWeek("UTC");
   h.holidays = {Date(2026, 2, 30)};
   EXPECT_FALSE(ValidateWorkingHours(h).ok());
+
+  // Limits: a schedule may come from the network.
+  h = OfficeWeek("UTC");
+  h.week[3].assign(kMaxPeriodsPerDay + 1, P(9, 0, 10, 0));
+  EXPECT_NE(ValidateWorkingHours(h).message().find("Thursday: more than"), std::string::npos);
+  h = OfficeWeek("UTC");
+  h.days_off.assign(kMaxScheduleDates + 1, Date(2026, 1, 1));
+  EXPECT_NE(ValidateWorkingHours(h).message().find("days off: more than"), std::string::npos);
+  h = OfficeWeek("UTC");
+  for (std::size_t i = 0; i <= kMaxScheduleDates; ++i) {
+    h.shifts.push_back({DateFromDaysSinceEpoch(static_cast<std::int64_t>(i)), {}});
+  }
+  EXPECT_NE(ValidateWorkingHours(h).message().find("shift changes: more than"), std::string::npos);
 }
 
 TEST(DutyAt, NoScheduleIsAlwaysOnDuty) {
@@ -187,11 +201,11 @@ TEST(DutyAt, MergesANightShiftAcrossMidnight) {
 TEST(DutyAt, HolidaysDaysOffAndShiftChangesReplaceTheWeek) {
   WorkingHours h = OfficeWeek("UTC");
   const LocalDate fri = Date(2026, 11, 27);
-  h.holidays = {Date(2026, 11, 30)};                              // Monday
-  h.days_off = {Date(2026, 12, 1)};                               // Tuesday
-  h.shifts = {{Date(2026, 12, 2), {P(14, 0, 20, 0)}},             // Wednesday late
-              {Date(2026, 11, 28), {}},                           // a Saturday without work anyway
-              {Date(2026, 12, 1), {P(8, 0, 9, 0)}}};              // the day off wins
+  h.holidays = {Date(2026, 11, 30)};                   // Monday
+  h.days_off = {Date(2026, 12, 1)};                    // Tuesday
+  h.shifts = {{Date(2026, 12, 2), {P(14, 0, 20, 0)}},  // Wednesday late
+              {Date(2026, 11, 28), {}},                // a Saturday without work anyway
+              {Date(2026, 12, 1), {P(8, 0, 9, 0)}}};   // the day off wins
   DutyState d = Duty(h, At(fri, 18));
   EXPECT_FALSE(d.on_duty);
   EXPECT_EQ(d.until_us, At(Date(2026, 12, 2), 14));

@@ -133,8 +133,8 @@ TEST_F(DutyAtTest, ANightShiftRunsAcrossMidnightAndTheClockChange) {
 
 TEST_F(DutyAtTest, HolidaysAndDaysOffAreSkippedForTheNextChange) {
   WorkingHours h = Weekdays("Europe/Berlin");
-  h.holidays = {Date(2026, 12, 24), Date(2026, 12, 25)};   // Thursday, Friday
-  h.days_off = {Date(2026, 12, 28), Date(2026, 12, 29)};   // Monday, Tuesday
+  h.holidays = {Date(2026, 12, 24), Date(2026, 12, 25)};  // Thursday, Friday
+  h.days_off = {Date(2026, 12, 28), Date(2026, 12, 29)};  // Monday, Tuesday
   // Wednesday 23rd after work: next on duty Wednesday 30th 09:00 CET.
   DutyState d = Duty(h, Utc(2026, 12, 23, 17));
   EXPECT_FALSE(d.on_duty);
@@ -147,8 +147,8 @@ TEST_F(DutyAtTest, HolidaysAndDaysOffAreSkippedForTheNextChange) {
 
 TEST_F(DutyAtTest, ShiftChangesReplaceTheWeekForTheirDate) {
   WorkingHours h = Weekdays("Europe/Berlin");
-  h.shifts = {{Date(2026, 12, 1), {P(13, 0, 21, 0)}},  // Tuesday late
-              {Date(2026, 12, 2), {}},                 // Wednesday free
+  h.shifts = {{Date(2026, 12, 1), {P(13, 0, 21, 0)}},   // Tuesday late
+              {Date(2026, 12, 2), {}},                  // Wednesday free
               {Date(2026, 12, 5), {P(10, 0, 14, 0)}}};  // Saturday
   DutyState d = Duty(h, Utc(2026, 12, 1, 9));
   EXPECT_FALSE(d.on_duty);

@@ -20,29 +20,31 @@ ScheduleSectionOptions Section(const std::string& name, KV settings) {
 
 TEST(ScheduleProfiles, ParsesEveryKey) {
   auto zones = SystemZoneDb();
-  Result<std::vector<core::ScheduleProfile>> r = core::ParseScheduleProfiles(
-      {Section("office", {{"time_zone", "Europe/Berlin"},
-                          {"mon", "09:00-12:30, 13:30-17:00"},
-                          {"tue", "09:00-17:00"},
-                          {"sat", "off"},
-                          {"holidays", "2026-12-25, 2026-12-26"},
-                          {"default", "true"},
-                          {"may_change", "days_off, shifts"}}),
-       Section("nights", {{"time_zone", "Europe/Berlin"},
-                          {"fri", "22:00-06:00"},
-                          {"sun", "20:00-24:00, 23:00-04:00"},
-                          {"members", "ana, bo.k"},
-                          {"may_change", "time_zone,week"}})},
-      *zones);
+  Result<std::vector<core::ScheduleProfile>> r =
+      core::ParseScheduleProfiles({Section("office", {{"time_zone", "Europe/Berlin"},
+                                                      {"mon", "09:00-12:30, 13:30-17:00"},
+                                                      {"tue", "09:00-17:00"},
+                                                      {"sat", "off"},
+                                                      {"holidays", "2026-12-25, 2026-12-26"},
+                                                      {"default", "true"},
+                                                      {"may_change", "days_off, shifts"}}),
+                                   Section("nights", {{"time_zone", "Europe/Berlin"},
+                                                      {"fri", "22:00-06:00"},
+                                                      {"sun", "20:00-24:00, 23:00-04:00"},
+                                                      {"members", "ana, bo.k"},
+                                                      {"may_change", "time_zone,week"}})},
+                                  *zones);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 2u);
   const core::ScheduleProfile& office = (*r)[0];
   EXPECT_EQ(office.name, "office");
   EXPECT_EQ(office.hours.time_zone, "Europe/Berlin");
-  EXPECT_EQ(office.hours.week[0], (std::vector<core::WorkPeriod>{P(9, 0, 12, 30), P(13, 30, 17, 0)}));
+  EXPECT_EQ(office.hours.week[0],
+            (std::vector<core::WorkPeriod>{P(9, 0, 12, 30), P(13, 30, 17, 0)}));
   EXPECT_EQ(office.hours.week[1], (std::vector<core::WorkPeriod>{P(9, 0, 17, 0)}));
   for (int d = 2; d < 7; ++d) EXPECT_TRUE(office.hours.week[d].empty()) << d;
-  EXPECT_EQ(office.hours.holidays, (std::vector<core::LocalDate>{Date(2026, 12, 25), Date(2026, 12, 26)}));
+  EXPECT_EQ(office.hours.holidays,
+            (std::vector<core::LocalDate>{Date(2026, 12, 25), Date(2026, 12, 26)}));
   EXPECT_TRUE(office.is_default);
   EXPECT_TRUE(office.members.empty());
   EXPECT_FALSE(office.may_change.time_zone);
@@ -56,7 +58,8 @@ TEST(ScheduleProfiles, ParsesEveryKey) {
   // A night period's part after midnight belongs to the next weekday.
   EXPECT_EQ(nights.hours.week[4], (std::vector<core::WorkPeriod>{P(22, 0, 24, 0)}));
   EXPECT_EQ(nights.hours.week[5], (std::vector<core::WorkPeriod>{P(0, 0, 6, 0)}));
-  EXPECT_EQ(nights.hours.week[6], (std::vector<core::WorkPeriod>{P(20, 0, 24, 0), P(23, 0, 24, 0)}));
+  EXPECT_EQ(nights.hours.week[6],
+            (std::vector<core::WorkPeriod>{P(20, 0, 24, 0), P(23, 0, 24, 0)}));
   EXPECT_EQ(nights.hours.week[0], (std::vector<core::WorkPeriod>{P(0, 0, 4, 0)}));
   EXPECT_TRUE(nights.may_change.time_zone);
   EXPECT_TRUE(nights.may_change.week);
@@ -95,17 +98,20 @@ TEST(ScheduleProfiles, ErrorsNameTheSectionAndKey) {
   const std::vector<Case> cases = {
       {{Section("a", {{"mon", "09:00-17:00"}})}, "c.conf:1: [schedule.a] time_zone: is missing"},
       {{Section("a", {{"time_zone", "Europe/Atlantis"}})},
-       "[schedule.a] time_zone: unknown time zone 'Europe/Atlantis'", StatusCode::kNotFound},
+       "[schedule.a] time_zone: unknown time zone 'Europe/Atlantis'",
+       StatusCode::kNotFound},
       {{Section("a", with({{"mon", "9-17"}}))}, "[schedule.a] mon: '9-17' is not a period"},
       {{Section("a", with({{"tue", "09:00-25:00"}}))}, "[schedule.a] tue: '09:00-25:00'"},
       {{Section("a", with({{"wed", "24:00-06:00"}}))}, "[schedule.a] wed: '24:00-06:00'"},
-      {{Section("a", with({{"thu", "09:00-09:00"}}))}, "[schedule.a] thu: '09:00-09:00' lasts no time"},
+      {{Section("a", with({{"thu", "09:00-09:00"}}))},
+       "[schedule.a] thu: '09:00-09:00' lasts no time"},
       {{Section("a", with({{"fri", ""}}))}, "[schedule.a] fri: is empty"},
       {{Section("a", with({{"sat", "09:60-10:00"}}))}, "[schedule.a] sat: '09:60-10:00'"},
       {{Section("a", with({{"sun", "09:00-10:00,"}}))}, "[schedule.a] sun: '' is not a period"},
       {{Section("a", with({{"holidays", "2026-02-30"}}))},
        "[schedule.a] holidays: '2026-02-30' is not a date"},
-      {{Section("a", with({{"members", "ana, Bob"}}))}, "[schedule.a] members: 'Bob' is not a login"},
+      {{Section("a", with({{"members", "ana, Bob"}}))},
+       "[schedule.a] members: 'Bob' is not a login"},
       {{Section("a", with({{"default", "yes"}}))}, "[schedule.a] default: is true or false"},
       {{Section("a", with({{"may_change", "week, holidays"}}))},
        "[schedule.a] may_change: 'holidays' is not one of"},

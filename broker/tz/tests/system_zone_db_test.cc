@@ -17,8 +17,8 @@ using testing::kHourUs;
 using testing::kMinuteUs;
 using testing::Utc;
 
-std::int64_t ToUtc(const core::ZoneDb& zones, const char* zone, const core::LocalDate& d,
-                   int hour, int minute = 0) {
+std::int64_t ToUtc(const core::ZoneDb& zones, const char* zone, const core::LocalDate& d, int hour,
+                   int minute = 0) {
   Result<std::int64_t> r = zones.ToUtc(zone, d, static_cast<std::uint32_t>(hour * 60 + minute));
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : 0;
