@@ -26,6 +26,7 @@ CHATPRO_PACKAGES=(
   libhowardhinnant-date-dev
   tzdata
   libgtest-dev
+  libsystemd-dev
 )
 
 # Oldest CMake that reads CMakePresets.json version 3 and satisfies CMakeLists.txt.

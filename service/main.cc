@@ -35,6 +35,7 @@
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
+#include "service/service_notify.h"
 
 namespace chatpro {
 namespace {
@@ -523,9 +524,13 @@ int Run(int argc, char** argv) {
               << *invite << std::endl;
   }
 
+  // The watchdog is pinged from the event loop itself, so that a hung loop
+  // (not just a live process) gets the broker restarted.
+  service::ServiceNotifier notifier;
+  (*server)->SetTickHook([&notifier] { notifier.WatchdogTick(); });
   broker.Start(server->get(), server->get());
   // Signals are blocked in every thread (see main); this one waits for them.
-  std::thread signals([&server] {
+  std::thread signals([&server, &notifier] {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -533,14 +538,21 @@ int Run(int argc, char** argv) {
     sigaddset(&set, SIGUSR1);  // used below to end this thread after a stop
     int sig = 0;
     sigwait(&set, &sig);
-    if (sig != SIGUSR1) LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+    if (sig != SIGUSR1) {
+      LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+      notifier.Stopping("stopping");
+    }
     (*server)->RequestStop();
   });
   std::cout << "chatpro-broker " << kVersion << " listening on " << (*server)->bound_endpoint()
             << " (data " << options->store.data_dir << ")" << std::endl;
   LOG_INFO() << "listening on " << (*server)->bound_endpoint();
+  // Ready only now: the store is open and the endpoint bound, so a client
+  // that connects once systemd reports the service started is served.
+  notifier.Ready("listening on " + (*server)->bound_endpoint());
 
   (*server)->Run();
+  notifier.Stopping("stopping");
   broker.Stop();
   ::kill(::getpid(), SIGUSR1);  // ends the signal thread if the stop came from elsewhere
   signals.join();

@@ -269,6 +269,7 @@ void ZmqServer::Run() {
         // depends on a single wake-up message.
         broker_->OnWake();
         broker_->OnTick();
+        if (tick_hook_) tick_hook_();
       }
       broker_->Flush();
     } catch (const zmq::error_t& e) {

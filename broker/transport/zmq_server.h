@@ -20,10 +20,12 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <zmq.hpp>
 
 #include "broker/base/result.h"
@@ -51,6 +53,10 @@ class ZmqServer final : public core::Transport, public core::Waker {
 
   // Runs the event loop until RequestStop().
   void Run();
+  // `hook` is called from Run() on every tick (about every 100 ms) while the
+  // loop is alive, e.g. to ping a service manager's watchdog: a hung loop
+  // stops calling it. REQUIRES: set before Run().
+  void SetTickHook(std::function<void()> hook) { tick_hook_ = std::move(hook); }
   void RequestStop();
 
   core::SendOutcome Send(core::ConnectionId connection, flatbuffers::DetachedBuffer* frame) override;
@@ -76,6 +82,7 @@ class ZmqServer final : public core::Transport, public core::Waker {
   zmq::socket_t wake_tx_;  // GUARDED_BY(wake_mutex_)
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_{false};
+  std::function<void()> tick_hook_;
   std::string bound_endpoint_;
 
   std::unordered_map<std::string, core::ConnectionId> ids_;     // routing id -> connection
