@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #ifndef CHATPRO_BROKER_PATH
@@ -134,7 +135,8 @@ ChildProcess::~ChildProcess() {
 }
 
 Status ChildProcess::Spawn(const std::vector<std::string>& argv, const std::string& stdout_path,
-                           const std::string& stderr_path) {
+                           const std::string& stderr_path,
+                           const std::vector<std::string>& environment) {
   if (running()) return Status::FailedPrecondition("the child is running already");
   if (argv.empty()) return Status::InvalidArgument("no program to run");
   // Everything the child needs is prepared before fork(): after it, in a
@@ -142,6 +144,18 @@ Status ChildProcess::Spawn(const std::vector<std::string>& argv, const std::stri
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> env;
+  for (const auto& e : environment) env.push_back(const_cast<char*>(e.c_str()));
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var(*e);
+    std::string_view name = var.substr(0, var.find('='));
+    bool replaced = false;
+    for (const auto& mine : environment) {
+      if (std::string_view(mine).substr(0, mine.find('=')) == name) replaced = true;
+    }
+    if (!replaced) env.push_back(*e);
+  }
+  env.push_back(nullptr);
   int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   int out = OpenOutput(stdout_path);
   int err = OpenOutput(stderr_path);
@@ -184,7 +198,7 @@ Status ChildProcess::Spawn(const std::vector<std::string>& argv, const std::stri
     {
       for (long fd = 3; fd < max_fd; ++fd) ::close(static_cast<int>(fd));
     }
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), env.data());
     const char msg[] = "exec failed\n";
     ssize_t ignored = ::write(2, msg, sizeof msg - 1);
     (void)ignored;
@@ -347,7 +361,7 @@ Status BrokerProcess::StartOnce(bool* port_in_use) {
     std::error_code ec;
     offset = static_cast<std::size_t>(fs::file_size(log_path_, ec));
   }
-  CHATPRO_RETURN_IF_ERROR(child_.Spawn(argv, log_path_, log_path_));
+  CHATPRO_RETURN_IF_ERROR(child_.Spawn(argv, log_path_, log_path_, options_.environment));
   const auto deadline = std::chrono::steady_clock::now() + kWaitTimeout;
   while (true) {
     std::string log = ReadWholeFile(log_path_);

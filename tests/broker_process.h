@@ -71,9 +71,11 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   // Starts argv[0] (a path) with stdout and stderr appended to the given
-  // files ("" = /dev/null) and stdin from /dev/null. REQUIRES: not running.
+  // files ("" = /dev/null) and stdin from /dev/null, in this process's
+  // environment plus `environment` ("NAME=VALUE" each; these win).
+  // REQUIRES: not running.
   Status Spawn(const std::vector<std::string>& argv, const std::string& stdout_path,
-               const std::string& stderr_path);
+               const std::string& stderr_path, const std::vector<std::string>& environment = {});
 
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
@@ -114,6 +116,9 @@ struct BrokerProcessOptions {
   std::string admin = "root";
   // Passed to every start after --data-dir and --listen (e.g. "--set", "k=v").
   std::vector<std::string> extra_args;
+  // Added to the environment of the running broker (not of --init-admin),
+  // "NAME=VALUE" each, e.g. "NOTIFY_SOCKET=/tmp/x/notify".
+  std::vector<std::string> environment;
 };
 
 // A real chatpro-broker on 127.0.0.1:PORT with its data directory, log file
