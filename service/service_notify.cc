@@ -10,8 +10,8 @@ namespace chatpro::service {
 ServiceNotifier::ServiceNotifier() {
   std::uint64_t usec = 0;
   // > 0 only when WatchdogSec= is set and the watchdog is meant for this
-  // process; unset_environment = 0 keeps the variables for nobody else to see
-  // anyway (the broker starts no child processes).
+  // process (WATCHDOG_PID, when set, is ours). The variables are left in
+  // place: the broker starts no child process that could inherit them.
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
     watchdog_interval_ = std::chrono::microseconds(usec);
   }
