@@ -35,11 +35,12 @@
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
+#include "monitoring/metrics_server.h"
 
 namespace chatpro {
 namespace {
 
-constexpr char kVersion[] = "0.1.0";
+constexpr char kVersion[] = CHATPRO_VERSION;
 
 const char kUsage[] = R"(chatpro-broker: the ChatPro messaging server.
 
@@ -502,6 +503,19 @@ int Run(int argc, char** argv) {
     return 0;
   }
 
+  // Monitoring: /metrics, /healthz at once; /readyz once the broker serves.
+  std::unique_ptr<monitoring::MetricsServer> metrics;
+  if (!options->monitoring.listen.empty()) {
+    Result<std::unique_ptr<monitoring::MetricsServer>> started =
+        monitoring::MetricsServer::Start(options->monitoring, &broker.stats(), kVersion);
+    if (!started.ok()) {
+      std::cerr << "chatpro-broker: " << started.status().message() << "\n";
+      return 1;
+    }
+    metrics = std::move(*started);
+    LOG_INFO() << "metrics on http://" << options->monitoring.listen << "/metrics";
+  }
+
   Result<std::unique_ptr<transport::ZmqServer>> server =
       transport::ZmqServer::Create(options->transport, *server_keys, &broker);
   if (!server.ok()) {
@@ -536,11 +550,13 @@ int Run(int argc, char** argv) {
     if (sig != SIGUSR1) LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
     (*server)->RequestStop();
   });
+  if (metrics != nullptr) metrics->MarkReady();
   std::cout << "chatpro-broker " << kVersion << " listening on " << (*server)->bound_endpoint()
             << " (data " << options->store.data_dir << ")" << std::endl;
   LOG_INFO() << "listening on " << (*server)->bound_endpoint();
 
   (*server)->Run();
+  metrics.reset();  // stop scrapes before the broker and its stats go
   broker.Stop();
   ::kill(::getpid(), SIGUSR1);  // ends the signal thread if the stop came from elsewhere
   signals.join();
