@@ -63,9 +63,10 @@ MetricFamily Histogram(std::string name, std::string help, const core::LatencyHi
     cumulative += h.Bucket(i);
     ClientMetric::Bucket b;
     b.cumulative_count = cumulative;
-    b.upper_bound = i == core::LatencyHistogram::kBuckets - 1
-                        ? std::numeric_limits<double>::infinity()
-                        : static_cast<double>(core::LatencyHistogram::UpperBoundMicros(i) - 1) / 1e6;
+    b.upper_bound =
+        i == core::LatencyHistogram::kBuckets - 1
+            ? std::numeric_limits<double>::infinity()
+            : static_cast<double>(core::LatencyHistogram::UpperBoundMicros(i) - 1) / 1e6;
     m.histogram.bucket.push_back(b);
   }
   // The count from the same bucket reads, so that it equals the +Inf bucket.
@@ -90,9 +91,9 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   static constexpr const char* kKinds[] = {"text", "voice", "picture", "edit", "deletion"};
   static_assert(sizeof kKinds / sizeof kKinds[0] ==
                 sizeof s.messages_accepted / sizeof s.messages_accepted[0]);
-  MetricFamily accepted = Family("chatpro_messages_accepted_total",
-                                 "Messages stored and acknowledged, by content kind.",
-                                 MetricType::Counter);
+  MetricFamily accepted =
+      Family("chatpro_messages_accepted_total",
+             "Messages stored and acknowledged, by content kind.", MetricType::Counter);
   for (std::size_t i = 0; i < std::size(kKinds); ++i) {
     accepted.metric.push_back(CounterValue(Load(s.messages_accepted[i]), {{"kind", kKinds[i]}}));
   }
@@ -117,8 +118,8 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
 
   out.push_back(Gauge("chatpro_sessions", "Devices connected and authenticated now.",
                       static_cast<double>(s.sessions.load(std::memory_order_relaxed))));
-  out.push_back(Counter("chatpro_frames_received_total", "Frames received from clients.",
-                        s.frames_received));
+  out.push_back(
+      Counter("chatpro_frames_received_total", "Frames received from clients.", s.frames_received));
   out.push_back(Counter("chatpro_write_batches_total", "Write batches committed to the store.",
                         s.batches_committed));
   out.push_back(Counter("chatpro_batch_messages_total",
@@ -128,18 +129,18 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
 
   static_assert(sizeof s.errors / sizeof s.errors[0] ==
                 static_cast<std::size_t>(StatusCode::kInternal) + 1);
-  MetricFamily errors = Family("chatpro_errors_total",
-                               "Errors answered to clients, by canonical code.", MetricType::Counter);
+  MetricFamily errors =
+      Family("chatpro_errors_total", "Errors answered to clients, by canonical code.",
+             MetricType::Counter);
   // Code 0 (ok) is not an error.
   for (std::size_t i = 1; i < std::size(s.errors); ++i) {
     errors.metric.push_back(CounterValue(
-        Load(s.errors[i]),
-        {{"code", std::string(StatusCodeName(static_cast<StatusCode>(i)))}}));
+        Load(s.errors[i]), {{"code", std::string(StatusCodeName(static_cast<StatusCode>(i)))}}));
   }
   out.push_back(std::move(errors));
 
-  out.push_back(Counter("chatpro_auth_refused_total", "Handshakes refused authentication.",
-                        s.auth_refused));
+  out.push_back(
+      Counter("chatpro_auth_refused_total", "Handshakes refused authentication.", s.auth_refused));
   out.push_back(Counter("chatpro_connections_refused_total",
                         "Handshakes refused by a per-address limit.", s.connections_refused));
   out.push_back(Counter("chatpro_rate_limited_total", "Sends refused by a device's rate limit.",
@@ -148,8 +149,8 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                         "Sessions dropped because they did not keep up with their deliveries.",
                         s.slow_consumers_cut));
   out.push_back(Counter("chatpro_devices_revoked_total", "Devices revoked.", s.devices_revoked));
-  out.push_back(Counter("chatpro_retention_runs_total", "Runs of the retention policies.",
-                        s.retention_runs));
+  out.push_back(
+      Counter("chatpro_retention_runs_total", "Runs of the retention policies.", s.retention_runs));
   out.push_back(Counter("chatpro_retention_removed_messages_total",
                         "Messages deleted by retention.", s.retention_removed));
   out.push_back(Counter("chatpro_retention_stripped_attachments_total",
@@ -158,7 +159,8 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                         "Sends refused by a policy plugin.", s.messages_rejected_by_policy));
   out.push_back(Counter("chatpro_messages_flagged_total", "Messages flagged by a policy plugin.",
                         s.messages_flagged));
-  out.push_back(Counter("chatpro_urgent_messages_total", "Messages sent urgent.", s.urgent_messages));
+  out.push_back(
+      Counter("chatpro_urgent_messages_total", "Messages sent urgent.", s.urgent_messages));
   out.push_back(Counter("chatpro_off_duty_held_total",
                         "Deliveries held until the recipient's working hours start.",
                         s.off_duty_held));

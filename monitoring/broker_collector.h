@@ -9,11 +9,11 @@
 // Thread-safety: Collect() may run on any thread, also concurrently.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
+
+#include <string>
+#include <vector>
 
 #include "broker/core/broker.h"
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "monitoring/metrics_server.h"
 
-#include <exception>
-#include <vector>
-
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+
+#include <exception>
+#include <vector>
 
 #include "monitoring/broker_collector.h"
 

@@ -407,7 +407,9 @@ int Run(int argc, char** argv) {
               << "  listen = " << options->transport.listen << "\n"
               << "  durability = " << (options->store.durability == Durability::kFsync ? "fsync" : "os")
               << "\n"
-              << "  key_file = " << options->store.key_file << "\n";
+              << "  key_file = " << options->store.key_file << "\n"
+              << "  metrics = "
+              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     for (const auto& p : *profiles) {
       std::cout << "  working hours '" << p.name << "' in " << p.hours.time_zone

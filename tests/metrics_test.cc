@@ -2,12 +2,11 @@
 //
 // Monitoring from the outside: a real chatpro-broker with metrics.listen set,
 // scraped over HTTP the way Prometheus and a liveness probe would.
-#include <gtest/gtest.h>
-
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
 
 #include <exception>
 #include <istream>

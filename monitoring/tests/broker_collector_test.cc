@@ -2,12 +2,11 @@
 #include "monitoring/broker_collector.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <cmath>
 #include <map>
 #include <string>
-
-#include <prometheus/text_serializer.h>
 
 #include "broker/base/status.h"
 
