@@ -13,7 +13,7 @@
 namespace chatpro::monitoring {
 namespace {
 
-// Serves nothing: the health endpoints only need the 200.
+// Adds nothing: the health endpoints only need the 200.
 class EmptyCollectable : public prometheus::Collectable {
  public:
   std::vector<prometheus::MetricFamily> Collect() const override { return {}; }

@@ -3,8 +3,10 @@
 // MetricsServer: the broker's HTTP monitoring endpoint, on prometheus-cpp's
 // Exposer (CivetWeb). It serves
 //   /metrics  the BrokerCollector's families (Prometheus text format);
-//   /healthz  200 with an empty body while the process runs;
-//   /readyz   200 with an empty body once MarkReady() was called.
+//   /healthz  200 while the process runs;
+//   /readyz   200 once MarkReady() was called.
+// The health endpoints add no metrics of their own; their body holds only the
+// Exposer's own exposer_* metrics for that path, which probes ignore.
 // The Exposer's public API only serves collectables (always 200), so /readyz
 // is registered by MarkReady(): before it CivetWeb answers 404, which probes
 // treat as not ready, like a 503.
