@@ -148,6 +148,7 @@ Status BrokerProcess::Launch() {
     std::vector<std::string> argv = {settings_.broker_path, "--data-dir", data_dir_, "--listen",
                                      listen_, "--durability", settings_.durability,
                                      "--log-level", "info",
+                                     "--set", "metrics.listen=",
                                      "--set", "rate.messages_per_second=0",
                                      "--set", "rate.bytes_per_second=0",
                                      "--set", "limits.connections_per_address=0",

@@ -36,11 +36,12 @@
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
 #include "service/service_notify.h"
+#include "monitoring/metrics_server.h"
 
 namespace chatpro {
 namespace {
 
-constexpr char kVersion[] = "0.1.0";
+constexpr char kVersion[] = CHATPRO_VERSION;
 
 const char kUsage[] = R"(chatpro-broker: the ChatPro messaging server.
 
@@ -407,7 +408,9 @@ int Run(int argc, char** argv) {
               << "  listen = " << options->transport.listen << "\n"
               << "  durability = " << (options->store.durability == Durability::kFsync ? "fsync" : "os")
               << "\n"
-              << "  key_file = " << options->store.key_file << "\n";
+              << "  key_file = " << options->store.key_file << "\n"
+              << "  metrics = "
+              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     for (const auto& p : *profiles) {
       std::cout << "  working hours '" << p.name << "' in " << p.hours.time_zone
@@ -503,6 +506,19 @@ int Run(int argc, char** argv) {
     return 0;
   }
 
+  // Monitoring: /metrics, /healthz at once; /readyz once the broker serves.
+  std::unique_ptr<monitoring::MetricsServer> metrics;
+  if (!options->monitoring.listen.empty()) {
+    Result<std::unique_ptr<monitoring::MetricsServer>> started =
+        monitoring::MetricsServer::Start(options->monitoring, &broker.stats(), kVersion);
+    if (!started.ok()) {
+      std::cerr << "chatpro-broker: " << started.status().message() << "\n";
+      return 1;
+    }
+    metrics = std::move(*started);
+    LOG_INFO() << "metrics on http://" << options->monitoring.listen << "/metrics";
+  }
+
   Result<std::unique_ptr<transport::ZmqServer>> server =
       transport::ZmqServer::Create(options->transport, *server_keys, &broker);
   if (!server.ok()) {
@@ -544,6 +560,7 @@ int Run(int argc, char** argv) {
     }
     (*server)->RequestStop();
   });
+  if (metrics != nullptr) metrics->MarkReady();
   std::cout << "chatpro-broker " << kVersion << " listening on " << (*server)->bound_endpoint()
             << " (data " << options->store.data_dir << ")" << std::endl;
   LOG_INFO() << "listening on " << (*server)->bound_endpoint();
@@ -553,6 +570,7 @@ int Run(int argc, char** argv) {
 
   (*server)->Run();
   notifier.Stopping("stopping");
+  metrics.reset();  // stop scrapes before the broker and its stats go
   broker.Stop();
   ::kill(::getpid(), SIGUSR1);  // ends the signal thread if the stop came from elsewhere
   signals.join();

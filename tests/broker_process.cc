@@ -302,7 +302,9 @@ std::string BrokerProcess::endpoint() const {
 }
 
 std::vector<std::string> BrokerProcess::BaseArgs() const {
-  return {"--data-dir", data_dir_, "--listen", endpoint()};
+  // Metrics off unless a test turns them on (extra_args come later and win):
+  // brokers of parallel tests must not share the default metrics port.
+  return {"--data-dir", data_dir_, "--listen", endpoint(), "--set", "metrics.listen="};
 }
 
 Status BrokerProcess::Init() {

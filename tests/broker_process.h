@@ -157,7 +157,7 @@ class BrokerProcess {
   std::string endpoint() const;
   int port() const { return port_; }
   std::string Log() const { return ReadWholeFile(log_path_); }
-  // --data-dir DIR --listen tcp://127.0.0.1:PORT
+  // --data-dir DIR --listen tcp://127.0.0.1:PORT --set metrics.listen= (off)
   std::vector<std::string> BaseArgs() const;
 
  private:

@@ -111,6 +111,16 @@ const std::vector<Field>& Fields() {
          o.transport.public_address = std::string(v);
          return Status::Ok();
        }},
+      {"metrics.listen",
+       "HOST:PORT serving /metrics, /healthz and /readyz over HTTP; empty = off (default "
+       "127.0.0.1:9464)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (!v.empty() && (v.find(':') == std::string_view::npos || v.back() == ':')) {
+           return Status::InvalidArgument("must be HOST:PORT, or empty to turn metrics off");
+         }
+         o.monitoring.listen = std::string(v);
+         return Status::Ok();
+       }},
       {"broker.durability", "fsync (ack after a synced group commit) or os (default fsync)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          if (v == "fsync") {

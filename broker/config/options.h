@@ -140,8 +140,15 @@ struct CasesOptions {
   std::string export_dir;
 };
 
+struct MonitoringOptions {
+  // HOST:PORT of the HTTP endpoint serving /metrics (Prometheus text format),
+  // /healthz and /readyz. Empty turns it off. Default: 127.0.0.1:9464.
+  std::string listen = "127.0.0.1:9464";
+};
+
 struct BrokerOptions {
   PluginsOptions plugins;
+  MonitoringOptions monitoring;
   RetentionOptions retention;
   CasesOptions cases;
   StoreOptions store;

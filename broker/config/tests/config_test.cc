@@ -53,6 +53,28 @@ TEST(Config, StorageKeyFileDefaultsToTheDataDirAndResolvesLikeOtherPaths) {
   EXPECT_FALSE(BuildOptions(*file, {}, "/etc/chatpro").ok());
 }
 
+TEST(Config, MetricsListenDefaultsToLoopbackAndEmptyTurnsItOff) {
+  auto o = BuildOptions({}, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->monitoring.listen, "127.0.0.1:9464");
+
+  auto file = ParseConfigText("[metrics]\nlisten = 0.0.0.0:9100\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->monitoring.listen, "0.0.0.0:9100");
+
+  std::vector<Setting> flags = {{"metrics.listen", "", "--set metrics.listen"}};
+  o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->monitoring.listen, "");
+
+  for (const char* bad : {"9464", "localhost:"}) {
+    flags = {{"metrics.listen", bad, "--set metrics.listen"}};
+    EXPECT_FALSE(BuildOptions({}, flags, "/etc/chatpro").ok()) << bad;
+  }
+}
+
 TEST(Config, CasesSettingsTakeDurationsAndAResolvedExportFolder) {
   auto file = ParseConfigText(
       "[cases]\napproval_valid = 24h\nembargo = 7d\nexport_dir = exports-here\n", "c.conf");

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "monitoring/broker_collector.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "broker/base/status.h"
+
+namespace chatpro::monitoring {
+namespace {
+
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+const MetricFamily* Find(const std::vector<MetricFamily>& families, const std::string& name) {
+  for (const auto& f : families) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+// The counter of `family` whose label `key` is `value`, or -1.
+double CounterWithLabel(const MetricFamily& family, const std::string& key,
+                        const std::string& value) {
+  for (const auto& m : family.metric) {
+    for (const auto& l : m.label) {
+      if (l.name == key && l.value == value) return m.counter.value;
+    }
+  }
+  return -1;
+}
+
+double Single(const std::vector<MetricFamily>& families, const std::string& name) {
+  const MetricFamily* f = Find(families, name);
+  if (f == nullptr || f->metric.size() != 1) return -1;
+  return f->type == MetricType::Gauge ? f->metric[0].gauge.value : f->metric[0].counter.value;
+}
+
+TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
+  core::BrokerStats stats;
+  stats.messages_accepted[0] = 7;  // text
+  stats.messages_accepted[2] = 2;  // picture
+  stats.deliveries_live = 11;
+  stats.deliveries_catch_up = 3;
+  stats.errors[static_cast<int>(StatusCode::kPermissionDenied)] = 4;
+  stats.sessions = 5;
+  stats.batches_committed = 2;
+  stats.batch_messages_committed = 9;
+  stats.auth_refused = 1;
+  stats.connections_refused = 6;
+  stats.rate_limited = 8;
+  stats.slow_consumers_cut = 12;
+  stats.retention_runs = 13;
+  stats.retention_removed = 14;
+  stats.retention_stripped = 15;
+  stats.messages_rejected_by_policy = 16;
+  stats.messages_flagged = 17;
+  stats.urgent_messages = 18;
+
+  BrokerCollector collector(&stats, "1.2.3");
+  std::vector<MetricFamily> families = collector.Collect();
+
+  const MetricFamily* accepted = Find(families, "chatpro_messages_accepted_total");
+  ASSERT_NE(accepted, nullptr);
+  EXPECT_EQ(accepted->type, MetricType::Counter);
+  EXPECT_EQ(accepted->metric.size(), 5u);
+  EXPECT_EQ(CounterWithLabel(*accepted, "kind", "text"), 7);
+  EXPECT_EQ(CounterWithLabel(*accepted, "kind", "voice"), 0);
+  EXPECT_EQ(CounterWithLabel(*accepted, "kind", "picture"), 2);
+  EXPECT_EQ(CounterWithLabel(*accepted, "kind", "deletion"), 0);
+
+  const MetricFamily* deliveries = Find(families, "chatpro_deliveries_total");
+  ASSERT_NE(deliveries, nullptr);
+  EXPECT_EQ(CounterWithLabel(*deliveries, "mode", "live"), 11);
+  EXPECT_EQ(CounterWithLabel(*deliveries, "mode", "catch_up"), 3);
+
+  const MetricFamily* errors = Find(families, "chatpro_errors_total");
+  ASSERT_NE(errors, nullptr);
+  EXPECT_EQ(errors->metric.size(), 10u) << "every code but ok";
+  EXPECT_EQ(CounterWithLabel(*errors, "code", "permission_denied"), 4);
+  EXPECT_EQ(CounterWithLabel(*errors, "code", "not_found"), 0);
+  EXPECT_EQ(CounterWithLabel(*errors, "code", "ok"), -1);
+
+  EXPECT_EQ(Single(families, "chatpro_sessions"), 5);
+  EXPECT_EQ(Find(families, "chatpro_sessions")->type, MetricType::Gauge);
+  EXPECT_EQ(Single(families, "chatpro_write_batches_total"), 2);
+  EXPECT_EQ(Single(families, "chatpro_batch_messages_total"), 9);
+  EXPECT_EQ(Single(families, "chatpro_auth_refused_total"), 1);
+  EXPECT_EQ(Single(families, "chatpro_connections_refused_total"), 6);
+  EXPECT_EQ(Single(families, "chatpro_rate_limited_total"), 8);
+  EXPECT_EQ(Single(families, "chatpro_slow_consumers_cut_total"), 12);
+  EXPECT_EQ(Single(families, "chatpro_retention_runs_total"), 13);
+  EXPECT_EQ(Single(families, "chatpro_retention_removed_messages_total"), 14);
+  EXPECT_EQ(Single(families, "chatpro_retention_stripped_attachments_total"), 15);
+  EXPECT_EQ(Single(families, "chatpro_messages_rejected_by_policy_total"), 16);
+  EXPECT_EQ(Single(families, "chatpro_messages_flagged_total"), 17);
+  EXPECT_EQ(Single(families, "chatpro_urgent_messages_total"), 18);
+
+  const MetricFamily* build = Find(families, "chatpro_build_info");
+  ASSERT_NE(build, nullptr);
+  ASSERT_EQ(build->metric.size(), 1u);
+  EXPECT_EQ(build->metric[0].gauge.value, 1);
+  ASSERT_EQ(build->metric[0].label.size(), 1u);
+  EXPECT_EQ(build->metric[0].label[0].name, "version");
+  EXPECT_EQ(build->metric[0].label[0].value, "1.2.3");
+}
+
+TEST(BrokerCollector, ReadsTheStatsAgainOnEveryCollect) {
+  core::BrokerStats stats;
+  BrokerCollector collector(&stats, "0");
+  EXPECT_EQ(CounterWithLabel(*Find(collector.Collect(), "chatpro_messages_accepted_total"), "kind",
+                             "voice"),
+            0);
+  stats.messages_accepted[1] = 3;
+  EXPECT_EQ(CounterWithLabel(*Find(collector.Collect(), "chatpro_messages_accepted_total"), "kind",
+                             "voice"),
+            3);
+}
+
+TEST(BrokerCollector, LatencyHistogramsHaveExactCumulativeBucketsInSeconds) {
+  core::BrokerStats stats;
+  stats.send_latency.Record(0);     // bucket 0: le 0
+  stats.send_latency.Record(1);     // bucket 1: le 1 us
+  stats.send_latency.Record(3);     // bucket 2: le 3 us
+  stats.send_latency.Record(4);     // bucket 3: le 7 us
+  stats.send_latency.Record(1000);  // bucket 10: le 1023 us
+  BrokerCollector collector(&stats, "0");
+  std::vector<MetricFamily> families = collector.Collect();
+
+  const MetricFamily* send = Find(families, "chatpro_send_latency_seconds");
+  ASSERT_NE(send, nullptr);
+  EXPECT_EQ(send->type, MetricType::Histogram);
+  ASSERT_EQ(send->metric.size(), 1u);
+  const auto& h = send->metric[0].histogram;
+  EXPECT_EQ(h.sample_count, 5u);
+  EXPECT_DOUBLE_EQ(h.sample_sum, 1008e-6);
+  ASSERT_EQ(h.bucket.size(), static_cast<std::size_t>(core::LatencyHistogram::kBuckets));
+  EXPECT_EQ(h.bucket[0].upper_bound, 0.0);
+  EXPECT_EQ(h.bucket[0].cumulative_count, 1u);
+  EXPECT_DOUBLE_EQ(h.bucket[1].upper_bound, 1e-6);
+  EXPECT_EQ(h.bucket[1].cumulative_count, 2u);
+  EXPECT_DOUBLE_EQ(h.bucket[2].upper_bound, 3e-6);
+  EXPECT_EQ(h.bucket[2].cumulative_count, 3u);
+  EXPECT_DOUBLE_EQ(h.bucket[3].upper_bound, 7e-6);
+  EXPECT_EQ(h.bucket[3].cumulative_count, 4u);
+  EXPECT_EQ(h.bucket[9].cumulative_count, 4u);
+  EXPECT_DOUBLE_EQ(h.bucket[10].upper_bound, 1023e-6);
+  EXPECT_EQ(h.bucket[10].cumulative_count, 5u);
+  EXPECT_TRUE(std::isinf(h.bucket.back().upper_bound));
+  EXPECT_EQ(h.bucket.back().cumulative_count, 5u);
+
+  const MetricFamily* delivery = Find(families, "chatpro_delivery_latency_seconds");
+  ASSERT_NE(delivery, nullptr);
+  EXPECT_EQ(delivery->metric[0].histogram.sample_count, 0u);
+}
+
+TEST(BrokerCollector, SerializesToValidPrometheusText) {
+  core::BrokerStats stats;
+  stats.messages_accepted[0] = 2;
+  BrokerCollector collector(&stats, "0.1.0");
+  std::string text = prometheus::TextSerializer().Serialize(collector.Collect());
+  EXPECT_NE(text.find("chatpro_messages_accepted_total{kind=\"text\"} 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE chatpro_send_latency_seconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("chatpro_send_latency_seconds_bucket{le=\"+Inf\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("chatpro_build_info{version=\"0.1.0\"} 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace chatpro::monitoring
