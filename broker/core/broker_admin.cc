@@ -21,10 +21,6 @@ std::string Quoted(std::string_view s) { return "'" + std::string(s.substr(0, 64
 // probably a finished command whose connection is gone.
 constexpr std::int64_t kLiveSessionUs = 30 * kMicrosPerSecond;
 
-std::string_view View(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view() : s->string_view();
-}
-
 }  // namespace
 
 // ------------------------------------------------------------------ roles, audit

@@ -17,6 +17,7 @@
 #include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/broker.h"
+#include "broker/core/records.h"
 
 namespace chatpro::core {
 namespace {
@@ -28,10 +29,6 @@ constexpr std::size_t kMaxKeywordBytes = 200;
 constexpr std::size_t kMaxSubjects = 100;
 constexpr std::size_t kMaxCaseConversations = 1000;
 constexpr std::uint32_t kMaxChunkBytes = 1u << 20;
-
-std::string_view View(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view() : s->string_view();
-}
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s.substr(0, 64)) + "'"; }
 

@@ -22,10 +22,6 @@
 namespace chatpro::core {
 namespace {
 
-std::string_view View(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view() : s->string_view();
-}
-
 constexpr std::int64_t kDiskCheckIntervalUs = 10 * kMicrosPerSecond;
 // The longest pause between two batches of a run.
 constexpr std::chrono::milliseconds kMaxRetentionPause{100};
@@ -341,11 +337,16 @@ void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
   std::uint64_t applied = 0;
   std::uint64_t deleted = 0;
   std::uint64_t stripped = 0;
+  const Conversation* c = nullptr;  // actions come grouped by conversation
+  std::vector<UserId> members;
   for (RetentionAction& a : chunk->actions) {
-    const Conversation* c = conversations_.Find(a.conversation);
-    if (c == nullptr) continue;
+    if (c == nullptr || c->id != a.conversation) {
+      c = conversations_.Find(a.conversation);
+      if (c == nullptr) continue;
+      members = MemberIds(*c);
+    }
     bool strip = a.verdict == CHATPRO_RETAIN_STRIP_ATTACHMENTS;
-    if (holds.Covers(c->id, a.sender, MemberIds(*c))) {
+    if (holds.Covers(c->id, a.sender, members)) {
       ++(strip ? retention_->late_held_stripped : retention_->late_held_deleted);
       continue;
     }

@@ -37,10 +37,6 @@ constexpr std::size_t kMaxCountsInMemory = 4096;
 // New users get a duty state (and so a timer) within this long.
 constexpr std::int64_t kPrimeIntervalUs = kMicrosPerSecond;
 
-std::string_view View(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view() : s->string_view();
-}
-
 std::string Quote(std::string_view s) { return "'" + std::string(s.substr(0, 64)) + "'"; }
 
 std::uint32_t DayOf(std::int64_t us) {

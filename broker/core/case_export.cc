@@ -64,10 +64,6 @@ bool IsLoginChar(char c) {
          c == '_' || c == '-';
 }
 
-std::string_view View(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view() : s->string_view();
-}
-
 std::string VoiceExtension(std::string_view codec) {
   std::string c = Lower(codec);
   if (c == "opus" || c == "ogg") return c == "opus" ? "opus" : "ogg";

@@ -30,4 +30,9 @@ const T* VerifiedRecord(std::string_view bytes, std::string* scratch) {
   return flatbuffers::GetRoot<T>(data);
 }
 
+// A FlatBuffers string field as a view; empty when the field is absent.
+inline std::string_view View(const flatbuffers::String* s) {
+  return s == nullptr ? std::string_view() : s->string_view();
+}
+
 }  // namespace chatpro::core

@@ -18,10 +18,6 @@ constexpr std::int64_t kRecheckNeverUs = kDayUs;
 constexpr std::size_t kMaxPeriodsPerDay = 48;
 constexpr std::size_t kMaxDates = 1000;  // days off, holidays, shifts
 
-std::string_view View(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view() : s->string_view();
-}
-
 Result<std::vector<WorkPeriod>> PeriodsFromWire(
     const flatbuffers::Vector<const wire::WorkPeriod*>* periods, const std::string& where) {
   std::vector<WorkPeriod> out;
