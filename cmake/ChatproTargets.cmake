@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Helpers that give every ChatPro target the same strict flags.
 
-set(CHATPRO_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Werror)
+if(MSVC)
+  set(CHATPRO_WARNINGS /W4 /WX /permissive-)
+else()
+  set(CHATPRO_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Werror)
+endif()
 
 # chatpro_library(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
 function(chatpro_library name)
@@ -26,6 +30,9 @@ function(chatpro_executable name)
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${CHATPRO_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  if(MINGW)
+    target_link_libraries(${name} PRIVATE ${CHATPRO_MINGW_BINMODE})
+  endif()
 endfunction()
 
 # Where the built-in plugins are put in the build tree, beside bin/ as in an

@@ -29,6 +29,23 @@ CHATPRO_PACKAGES=(
   libsystemd-dev
 )
 
+# What the Windows build adds (scripts/windows-deps, scripts/test-windows): the
+# mingw-w64 cross compiler with POSIX threads, dpkg-dev for `apt-get source`, CLDR
+# for the Windows zone names that the time-zone library reads on Windows, and Wine
+# to run the result; autotools because libsodium's Debian source has no configure
+# script. Not needed for the Linux build.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+CHATPRO_WIN64_PACKAGES=(
+  g++-mingw-w64-x86-64-posix
+  dpkg-dev
+  autoconf
+  automake
+  libtool
+  unicode-cldr-core
+  wine
+  wine64
+)
+
 # Oldest CMake that reads CMakePresets.json version 3 and satisfies CMakeLists.txt.
 CHATPRO_MIN_CMAKE=3.22
 
@@ -68,17 +85,21 @@ chatpro_missing_packages() {
   done
 }
 
-# Installs whatever of CHATPRO_PACKAGES is missing, with apt-get (through sudo when not
-# root). Runs `apt-get update` only when something has to be installed.
+# chatpro_ensure_packages [PACKAGE...]: installs whatever of the packages (default:
+# CHATPRO_PACKAGES) is missing, with apt-get (through sudo when not root). Runs
+# `apt-get update` only when something has to be installed.
 chatpro_ensure_packages() {
+  if (($# == 0)); then
+    set -- "${CHATPRO_PACKAGES[@]}"
+  fi
   command -v dpkg >/dev/null 2>&1 ||
     chatpro_die "dpkg not found: these scripts install dependencies on Debian 12 only." \
-      "Install the equivalents of: ${CHATPRO_PACKAGES[*]}"
+      "Install the equivalents of: $*"
 
   local -a missing
-  mapfile -t missing < <(chatpro_missing_packages "${CHATPRO_PACKAGES[@]}")
+  mapfile -t missing < <(chatpro_missing_packages "$@")
   if ((${#missing[@]} == 0)); then
-    chatpro_log "Build dependencies: all ${#CHATPRO_PACKAGES[@]} packages installed"
+    chatpro_log "Build dependencies: all $# packages installed"
     return 0
   fi
 

@@ -2,28 +2,25 @@
 //
 // chatpro-broker: the ChatPro server. The composition root: it reads the
 // config file and the command line (flags win), opens the store, loads the
-// core, binds the ZeroMQ edge and runs the event loop until SIGTERM or SIGINT.
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
+// core, binds the ZeroMQ edge and runs the event loop until its host (a
+// terminal, systemd, a Windows console or the Windows service manager: see
+// service/host.h) asks it to stop.
 #include <cerrno>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "broker/base/clock.h"
+#include "broker/base/file_io.h"
 #include "broker/base/log.h"
 #include "broker/config/config.h"
 #include "broker/core/broker.h"
@@ -31,15 +28,21 @@
 #include "broker/crypto/keys.h"
 #include "broker/crypto/storage_key_ring.h"
 #include "broker/export_zip/zip_export_archive.h"
-#include "broker/tz/system_zone_db.h"
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
-#include "service/service_notify.h"
+#include "broker/tz/system_zone_db.h"
 #include "monitoring/metrics_server.h"
+#include "service/host.h"
+#include "service/platform.h"
+#if defined(_WIN32)
+#include "service/windows_service.h"
+#endif
 
 namespace chatpro {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr char kVersion[] = CHATPRO_VERSION;
 
@@ -51,7 +54,8 @@ Usage:
   chatpro-broker --config FILE --check-config
   chatpro-broker --config FILE --rotate-storage-key
 
-Runs in the foreground until SIGTERM or SIGINT. On its first start, with no
+Runs in the foreground until SIGTERM or SIGINT (Ctrl+C), or as a Windows
+service (see below, on Windows). On its first start, with no
 users yet, it creates the administrator "admin" and prints a one-time invite
 for their first device.
 
@@ -110,27 +114,26 @@ std::string PublicAddressFor(const std::string& endpoint) {
   std::string host = hp.substr(0, colon);
   std::string port = hp.substr(colon + 1);
   if (host == "*" || host == "0.0.0.0" || host == "[::]" || host == "::") {
-    char name[256] = {};
-    if (::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') host = name;
+    std::string name = service::HostName();
+    if (!name.empty()) host = name;
   }
   return host + ":" + port;
 }
 
 Status EnsureDataDir(const std::string& dir) {
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("data directory " + dir + " is not a folder");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec))
+      return Status::InvalidArgument("data directory " + dir + " is not a folder");
     return Status::Ok();
   }
   // Create the parents too (mkdir -p), the last one private.
-  std::string path;
-  for (size_t pos = 0; pos != std::string::npos;) {
-    pos = dir.find('/', pos + 1);
-    path = dir.substr(0, pos);
-    if (path.empty()) continue;
-    if (::mkdir(path.c_str(), pos == std::string::npos ? 0700 : 0755) != 0 && errno != EEXIST) {
-      return Status::IoError("cannot create data directory " + path + ": " + std::strerror(errno));
-    }
+  fs::path parent = fs::path(dir).parent_path();
+  if (!parent.empty() && !fs::create_directories(parent, ec) && ec) {
+    return Status::IoError("cannot create data directory " + parent.string() + ": " + ec.message());
+  }
+  if (base::MakeFolder(dir, 0700) != 0 && errno != EEXIST) {
+    return Status::IoError("cannot create data directory " + dir + ": " + std::strerror(errno));
   }
   return Status::Ok();
 }
@@ -198,8 +201,8 @@ int RotateStorageKey(const StoreOptions& options) {
   };
   Status st = crypto::InitCrypto();
   if (!st.ok()) return fail(st.message());
-  struct stat dir;
-  if (::stat((options.data_dir + "/store").c_str(), &dir) != 0) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::path(options.data_dir) / "store", ec)) {
     return fail("there is no store in " + options.data_dir + " to re-encrypt");
   }
   Result<std::unique_ptr<store::LevelDbMessageStore>> db =
@@ -231,37 +234,21 @@ int RotateStorageKey(const StoreOptions& options) {
   return 0;
 }
 
-// The folder of the running executable, which the default plugin folder
-// (../lib/chatpro/plugins) is relative to.
-std::string ExecutableDir(const char* argv0) {
-  std::string path;
-  char buffer[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-  if (n > 0) {
-    path.assign(buffer, static_cast<size_t>(n));
-  } else if (char* real = ::realpath(argv0, nullptr)) {
-    path = real;
-    std::free(real);
-  } else {
-    path = argv0;
-  }
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
 // Free bytes (for unprivileged users) on the file system holding `dir`: the
 // retention engine's low-disk probe. Unknown counts as plenty, so that a
-// failing statvfs never triggers deletions.
+// failing query never triggers deletions.
 std::uint64_t FreeBytes(const std::string& dir) {
-  struct statvfs fs;
-  if (::statvfs(dir.c_str(), &fs) != 0) return std::numeric_limits<std::uint64_t>::max();
-  return static_cast<std::uint64_t>(fs.f_bavail) * static_cast<std::uint64_t>(fs.f_frsize);
+  std::error_code ec;
+  fs::space_info space = fs::space(dir, ec);
+  if (ec) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(space.available);
 }
 
 // Loads the configured plugins; prints the reason and returns nullopt on failure.
 std::optional<std::unique_ptr<core::PluginSet>> LoadConfiguredPlugins(const PluginsOptions& options,
                                                                       const char* argv0) {
-  Result<std::unique_ptr<core::PluginSet>> set = plugin_host::LoadPlugins(options, ExecutableDir(argv0));
+  Result<std::unique_ptr<core::PluginSet>> set =
+      plugin_host::LoadPlugins(options, service::ExecutableDir(argv0));
   if (!set.ok()) {
     std::cerr << "chatpro-broker: cannot load plugins: " << set.status().message() << "\n";
     return std::nullopt;
@@ -287,14 +274,6 @@ std::string DescribePlugin(const core::PluginInstance& p) {
   if (p.accept_instance != nullptr) hooks = "accept hook";
   if (p.retention_instance != nullptr) hooks += std::string(hooks.empty() ? "" : ", ") + "retention hook";
   return "'" + p.name + "' = " + p.api->name + " (" + p.library + "; " + hooks + ")";
-}
-
-void RaiseFileLimit() {
-  struct rlimit rl;
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
 }
 
 Result<Args> ParseArgs(int argc, char** argv) {
@@ -354,7 +333,7 @@ Result<Args> ParseArgs(int argc, char** argv) {
   return a;
 }
 
-int Run(int argc, char** argv) {
+int Run(int argc, char** argv, service::Host& host) {
   for (int i = 1; i < argc; ++i) {
     std::string f = argv[i];
     if (f == "--help" || f == "-h") {
@@ -362,6 +341,9 @@ int Run(int argc, char** argv) {
       for (const auto& [key, help] : DescribeSettings()) {
         std::printf("  %-34s %s\n", key.c_str(), help.c_str());
       }
+#if defined(_WIN32)
+      std::cout << service::kServiceUsage;
+#endif
       return 0;
     }
     if (f == "--version") {
@@ -384,9 +366,8 @@ int Run(int argc, char** argv) {
       return 1;
     }
     file_settings = std::move(*file);
-    size_t slash = args->config.rfind('/');
-    config_dir = slash == std::string::npos ? "." : args->config.substr(0, slash);
-    if (config_dir.empty()) config_dir = "/";
+    config_dir = fs::u8path(args->config).parent_path().u8string();
+    if (config_dir.empty()) config_dir = ".";
   }
   Result<BrokerOptions> options = BuildOptions(file_settings, args->flags, config_dir);
   if (!options.ok()) {
@@ -425,6 +406,7 @@ int Run(int argc, char** argv) {
   // the broker, so it outlives it (destroyed after the broker has stopped).
   std::unique_ptr<core::PluginSet> plugins;
   if (args->init_admin.empty()) {
+    host.Starting("loading plugins");
     std::optional<std::unique_ptr<core::PluginSet>> loaded =
         LoadConfiguredPlugins(options->plugins, argv[0]);
     if (!loaded) return 1;
@@ -438,11 +420,13 @@ int Run(int argc, char** argv) {
     std::cerr << "chatpro-broker: " << st.message() << "\n";
     return 1;
   }
-  if (char* real = ::realpath(options->store.data_dir.c_str(), nullptr)) {
-    options->store.data_dir = real;
-    std::free(real);
+  {
+    std::error_code ec;
+    fs::path real = fs::canonical(fs::u8path(options->store.data_dir), ec);
+    if (!ec) options->store.data_dir = real.make_preferred().u8string();
   }
   // The store first: its lock keeps a second broker away from the key file too.
+  host.Starting("opening the store in " + options->store.data_dir);
   Result<std::unique_ptr<store::LevelDbMessageStore>> db =
       store::LevelDbMessageStore::Open(options->store);
   if (!db.ok()) {
@@ -475,6 +459,7 @@ int Run(int argc, char** argv) {
   if (plugins != nullptr) broker.SetPlugins(plugins.get());
   const std::string data_dir = options->store.data_dir;
   broker.SetRetention(options->retention, [data_dir] { return FreeBytes(data_dir); });
+  host.Starting("loading the store");
   st = broker.Open();
   if (!st.ok()) {
     std::cerr << "chatpro-broker: cannot load the store: " << st.message() << "\n";
@@ -542,38 +527,23 @@ int Run(int argc, char** argv) {
 
   // The watchdog is pinged from the event loop itself, so that a hung loop
   // (not just a live process) gets the broker restarted.
-  service::ServiceNotifier notifier;
-  (*server)->SetTickHook([&notifier] { notifier.WatchdogTick(); });
+  (*server)->SetTickHook([&host] { host.WatchdogTick(); });
   broker.Start(server->get(), server->get());
-  // Signals are blocked in every thread (see main); this one waits for them.
-  std::thread signals([&server, &notifier] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);  // used below to end this thread after a stop
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (sig != SIGUSR1) {
-      LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
-      notifier.Stopping("stopping");
-    }
-    (*server)->RequestStop();
-  });
+  transport::ZmqServer* serving = server->get();
+  host.WatchForStop([serving] { serving->RequestStop(); });
   if (metrics != nullptr) metrics->MarkReady();
   std::cout << "chatpro-broker " << kVersion << " listening on " << (*server)->bound_endpoint()
             << " (data " << options->store.data_dir << ")" << std::endl;
   LOG_INFO() << "listening on " << (*server)->bound_endpoint();
   // Ready only now: the store is open and the endpoint bound, so a client
-  // that connects once systemd reports the service started is served.
-  notifier.Ready("listening on " + (*server)->bound_endpoint());
+  // that connects once the service manager reports the service started is served.
+  host.Ready("listening on " + (*server)->bound_endpoint());
 
   (*server)->Run();
-  notifier.Stopping("stopping");
+  host.Stopping("stopping");
   metrics.reset();  // stop scrapes before the broker and its stats go
   broker.Stop();
-  ::kill(::getpid(), SIGUSR1);  // ends the signal thread if the stop came from elsewhere
-  signals.join();
+  host.StopWatching();
   server->reset();
   db->reset();
   LOG_INFO() << "stopped cleanly";
@@ -584,16 +554,12 @@ int Run(int argc, char** argv) {
 }  // namespace chatpro
 
 int main(int argc, char** argv) {
-  // Block the stop signals before any thread starts, so that every thread
-  // (ZeroMQ's, LevelDB's, the pipeline's) inherits the mask and only the
-  // signal thread receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  chatpro::RaiseFileLimit();
-  return chatpro::Run(argc, argv);
+  chatpro::service::PrepareProcess();
+#if defined(_WIN32)
+  if (std::optional<int> rc = chatpro::service::RunServiceCommand(argc, argv, &chatpro::Run)) {
+    return *rc;
+  }
+#endif
+  std::unique_ptr<chatpro::service::Host> host = chatpro::service::ConsoleHost();
+  return chatpro::Run(argc, argv, *host);
 }

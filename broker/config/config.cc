@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "broker/config/config.h"
 
+#if !defined(_WIN32)
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "broker/base/file_io.h"
 
 namespace chatpro {
 namespace {
@@ -46,6 +51,10 @@ std::pair<std::string_view, std::string_view> SplitUnit(std::string_view text) {
   return {text.substr(0, i), Trim(text.substr(i))};
 }
 
+#if defined(_WIN32)
+// Machine-wide, not under the profile of whoever installed the service.
+std::string DefaultDataDir() { return base::ProgramDataFolder() + "\\ChatPro"; }
+#else
 std::string DefaultDataDir() {
   if (::geteuid() == 0) return "/var/lib/chatpro";
   const char* xdg = std::getenv("XDG_DATA_HOME");
@@ -53,6 +62,7 @@ std::string DefaultDataDir() {
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr ? home : ".") + "/.local/share/chatpro";
 }
+#endif
 
 struct Field {
   const char* key;
@@ -81,7 +91,11 @@ Status SetDuration(std::int64_t* out, std::string_view value, std::int64_t min_u
 
 std::string ResolvePath(std::string_view value, const std::string& dir) {
   std::string p(value);
-  if (p.empty() || p[0] == '/' || dir.empty()) return p;
+  // "/x" counts as absolute on Windows too (the current drive's root).
+  if (p.empty() || dir.empty() || std::filesystem::path(p).has_root_directory() ||
+      std::filesystem::path(p).is_absolute()) {
+    return p;
+  }
   if (p.rfind("~/", 0) == 0) {
     const char* home = std::getenv("HOME");
     return std::string(home != nullptr ? home : "") + p.substr(1);

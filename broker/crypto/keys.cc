@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "broker/base/encoding.h"
+#include "broker/base/file_io.h"
 
 namespace chatpro::crypto {
 namespace {
@@ -69,7 +70,7 @@ Status WriteKeyFile(const std::string& path, const KeyPair& keys) {
   body += "secret = " + HexEncode(keys.secret_key) + "\n";
   std::string tmp = path + ".tmp";
   ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0600);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | base::kOpenFlags, 0600);
   if (fd < 0) return Status::IoError("cannot create key file " + tmp + ": " + ErrnoText());
   const char* p = body.data();
   size_t left = body.size();
@@ -85,10 +86,10 @@ Status WriteKeyFile(const std::string& path, const KeyPair& keys) {
     left -= static_cast<size_t>(n);
   }
   sodium_memzero(body.data(), body.size());
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if (base::SyncFile(fd) != 0 || ::close(fd) != 0) {
     return Status::IoError("cannot write key file " + tmp + ": " + ErrnoText());
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (base::ReplaceFile(tmp, path) != 0) {
     return Status::IoError("cannot move key file into place at " + path + ": " + ErrnoText());
   }
   return Status::Ok();
@@ -100,7 +101,7 @@ Result<KeyPair> ReadKeyFile(const std::string& path) {
     if (errno == ENOENT) return Status::NotFound("no key file at " + path);
     return Status::IoError("cannot read key file " + path + ": " + ErrnoText());
   }
-  if ((st.st_mode & 077) != 0) {
+  if (base::OthersMayRead(static_cast<unsigned>(st.st_mode))) {
     return Status::PermissionDenied("key file " + path +
                                     " may be read by other users; run: chmod 600 " + path);
   }

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "broker/base/encoding.h"
+#include "broker/base/file_io.h"
 
 namespace chatpro::crypto {
 namespace {
@@ -109,7 +110,7 @@ bool ParseId(std::string_view text, std::uint32_t* id) {
 
 // Reads the whole file at `path`, refusing one that group or others may read.
 Result<std::string> ReadPrivateFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | base::kOpenFlags);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) return Status::NotFound("no storage key file at " + path);
@@ -125,7 +126,7 @@ Result<std::string> ReadPrivateFile(const std::string& path) {
     ::close(fd);
     return Status::InvalidArgument("the storage key file " + path + " is not a regular file");
   }
-  if ((st.st_mode & 077) != 0) {
+  if (base::OthersMayRead(static_cast<unsigned>(st.st_mode))) {
     ::close(fd);
     return Status::PermissionDenied("the storage key file " + path +
                                     " may be read by other users; run: chmod 600 " + path);
@@ -224,11 +225,7 @@ bool WriteAll(int fd, std::string_view body) {
 int SyncParentFolder(const std::string& path) {
   std::size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = ::fsync(fd) == 0 ? 0 : errno;
-  ::close(fd);
-  return err;
+  return base::SyncFolder(dir);
 }
 
 }  // namespace
@@ -343,7 +340,7 @@ Status StorageKeyRing::Write(const std::vector<StorageKey>& keys, std::uint32_t 
 
   const std::string tmp = path_ + ".tmp";
   ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | base::kOpenFlags, 0600);
   if (fd < 0) {
     int err = errno;
     sodium_memzero(body.data(), body.size());
@@ -351,14 +348,14 @@ Status StorageKeyRing::Write(const std::vector<StorageKey>& keys, std::uint32_t 
   }
   int err = 0;
   errno = 0;
-  if (!WriteAll(fd, body) || ::fsync(fd) != 0) err = errno != 0 ? errno : EIO;
+  if (!WriteAll(fd, body) || base::SyncFile(fd) != 0) err = errno != 0 ? errno : EIO;
   sodium_memzero(body.data(), body.size());
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0) {
     ::unlink(tmp.c_str());
     return Status::IoError("cannot write the storage key file " + tmp + ": " + ErrnoText(err));
   }
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+  if (base::ReplaceFile(tmp, path_) != 0) {
     err = errno;
     ::unlink(tmp.c_str());
     return Status::IoError("cannot move the storage key file into place at " + path_ + ": " +

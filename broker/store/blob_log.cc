@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "broker/base/encoding.h"
+#include "broker/base/file_io.h"
 
 namespace chatpro::store {
 namespace {
@@ -27,7 +28,7 @@ constexpr std::size_t kPointerBytes = 8 + 4 + 8 + 8;
 Status ErrnoStatus(const std::string& what) {
   int e = errno;
   std::string m = what + ": " + std::strerror(e);
-  if (e == ENOSPC || e == EDQUOT) return Status::ResourceExhausted("disk full: " + m);
+  if (base::IsDiskFull(e)) return Status::ResourceExhausted("disk full: " + m);
   return Status::IoError(m);
 }
 
@@ -89,7 +90,7 @@ std::string BlobLog::PathOf(std::uint32_t number) const {
 }
 
 Status BlobLog::StartFile(std::uint32_t number) {
-  int fd = ::open(PathOf(number).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd = ::open(PathOf(number).c_str(), O_WRONLY | O_CREAT | O_APPEND | base::kOpenFlags, 0600);
   if (fd < 0) return ErrnoStatus("cannot open blob file " + PathOf(number));
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -141,7 +142,8 @@ Result<BlobRef> BlobLog::Append(std::string_view bytes) {
 
 Status BlobLog::Sync() {
   for (auto it = unsynced_.begin(); it != unsynced_.end();) {
-    if (::fdatasync(it->second) != 0) return ErrnoStatus("cannot sync blob file " + PathOf(it->first));
+    if (base::SyncFile(it->second) != 0)
+      return ErrnoStatus("cannot sync blob file " + PathOf(it->first));
     if (it->second != current_fd_) ::close(it->second);
     it = unsynced_.erase(it);
   }
@@ -152,7 +154,7 @@ Result<int> BlobLog::ReadFd(std::uint32_t number) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = read_fds_.find(number);
   if (it != read_fds_.end()) return it->second;
-  int fd = ::open(PathOf(number).c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(PathOf(number).c_str(), O_RDONLY | base::kOpenFlags);
   if (fd < 0) {
     if (errno == ENOENT) return Status::DataLoss("blob file " + PathOf(number) + " is missing");
     return ErrnoStatus("cannot open blob file " + PathOf(number));
@@ -167,8 +169,8 @@ Result<std::string> BlobLog::Read(const BlobRef& ref) {
   std::string buf(kHeaderBytes + ref.length, '\0');
   std::size_t done = 0;
   while (done < buf.size()) {
-    ssize_t r = ::pread(fd, buf.data() + done, buf.size() - done,
-                        static_cast<off_t>(ref.offset - kHeaderBytes + done));
+    long r =
+        base::ReadAt(fd, buf.data() + done, buf.size() - done, ref.offset - kHeaderBytes + done);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return ErrnoStatus("cannot read blob file " + PathOf(ref.file));
     if (r == 0) return Status::DataLoss("blob file " + PathOf(ref.file) + " is shorter than a pointer says");
@@ -184,7 +186,7 @@ Result<std::string> BlobLog::Read(const BlobRef& ref) {
 
 Status BlobLog::Release(const BlobRef& ref) {
   if (ref.offset < kHeaderBytes) return Status::DataLoss("a blob pointer is damaged");
-  int fd = ::open(PathOf(ref.file).c_str(), O_WRONLY | O_CLOEXEC);
+  int fd = ::open(PathOf(ref.file).c_str(), O_WRONLY | base::kOpenFlags);
   if (fd < 0) {
     if (errno == ENOENT) return Status::Ok();
     return ErrnoStatus("cannot open blob file " + PathOf(ref.file));
@@ -201,7 +203,8 @@ Status BlobLog::Release(const BlobRef& ref) {
   std::string zeros(static_cast<size_t>(std::min<off_t>(length, 1 << 20)), '\0');
   for (off_t done = 0; done < length && st.ok();) {
     size_t n = static_cast<size_t>(std::min<off_t>(length - done, static_cast<off_t>(zeros.size())));
-    if (::pwrite(fd, zeros.data(), n, start + done) != static_cast<ssize_t>(n)) {
+    if (base::WriteAt(fd, zeros.data(), n, static_cast<std::uint64_t>(start + done)) !=
+        static_cast<long>(n)) {
       st = ErrnoStatus("cannot clear blob bytes in " + PathOf(ref.file));
     }
     done += static_cast<off_t>(n);

@@ -143,7 +143,8 @@ Result<std::unique_ptr<LevelDbMessageStore>> LevelDbMessageStore::OpenWithEnv(
   }
   std::string data_dir = WithoutTrailingSeparators(options.data_dir);
   CHATPRO_RETURN_IF_ERROR(PrepareDataDir(data_dir));
-  std::string store_dir = (fs::path(data_dir) / "store").string();
+  // Native separators: on Windows leveldb's renames fail on paths with "/" under Wine.
+  std::string store_dir = (fs::path(data_dir) / "store").make_preferred().string();
 
   std::unique_ptr<const leveldb::FilterPolicy> filter_policy(
       leveldb::NewBloomFilterPolicy(kBloomBitsPerKey));

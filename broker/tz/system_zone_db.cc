@@ -6,7 +6,12 @@
 
 #include <chrono>
 #include <exception>
+#include <mutex>
 #include <string>
+
+#if defined(_WIN32)
+#include <windows.h>
+#endif
 
 namespace chatpro::tz {
 namespace {
@@ -88,8 +93,35 @@ class DateZoneDb : public core::ZoneDb {
   }
 };
 
+#if !USE_OS_TZDB
+// The text database shipped beside the executable: <exe folder>\tzdata.
+std::string ShippedDatabaseFolder() {
+#if defined(_WIN32)
+  wchar_t path[MAX_PATH * 4] = {};
+  DWORD n = ::GetModuleFileNameW(nullptr, path, sizeof path / sizeof path[0]);
+  std::wstring exe(path, n);
+  std::wstring folder = exe.substr(0, exe.find_last_of(L"\\/") + 1) + L"tzdata";
+  int bytes = ::WideCharToMultiByte(CP_UTF8, 0, folder.data(), static_cast<int>(folder.size()),
+                                    nullptr, 0, nullptr, nullptr);
+  std::string out(static_cast<size_t>(bytes), '\0');
+  ::WideCharToMultiByte(CP_UTF8, 0, folder.data(), static_cast<int>(folder.size()), out.data(),
+                        bytes, nullptr, nullptr);
+  return out;
+#else
+  return "tzdata";
+#endif
+}
+#endif
+
 }  // namespace
 
-std::unique_ptr<core::ZoneDb> SystemZoneDb() { return std::make_unique<DateZoneDb>(); }
+std::unique_ptr<core::ZoneDb> SystemZoneDb() {
+#if !USE_OS_TZDB
+  // Before the first lookup reads the database.
+  static std::once_flag once;
+  std::call_once(once, [] { date::set_install(ShippedDatabaseFolder()); });
+#endif
+  return std::make_unique<DateZoneDb>();
+}
 
 }  // namespace chatpro::tz

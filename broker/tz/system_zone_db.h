@@ -5,6 +5,10 @@
 // tz database (/usr/share/zoneinfo, Debian package tzdata), so that time-zone
 // rules are updated with the system, not with ChatPro.
 //
+// Windows has no IANA database: there the date library reads the IANA text
+// files (from Debian's tzdata source) and CLDR's windowsZones.xml from the
+// folder `tzdata` beside chatpro-broker.exe, shipped with it.
+//
 // ToUtc resolves a local time that does not exist (the hour skipped when
 // clocks go forward) to the instant the clocks jumped, and an ambiguous one
 // (the hour repeated when they go back) to its first occurrence.
