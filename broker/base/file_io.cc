@@ -82,6 +82,12 @@ int ReplaceFile(const std::string& from, const std::string& to) {
 
 int MakeFolder(const std::string& path, int) { return ::_mkdir(path.c_str()); }
 
+int PathTaken(const std::string& path) {
+  if (::GetFileAttributesW(Wide(path).c_str()) != INVALID_FILE_ATTRIBUTES) return 0;
+  DWORD error = GetLastError();
+  return error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND ? ENOENT : EIO;
+}
+
 bool OthersMayRead(unsigned) { return false; }
 
 bool IsDiskFull(int err) { return err == ENOSPC; }
@@ -130,6 +136,11 @@ int ReplaceFile(const std::string& from, const std::string& to) {
 
 int MakeFolder(const std::string& path, int mode) {
   return ::mkdir(path.c_str(), static_cast<mode_t>(mode));
+}
+
+int PathTaken(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 ? 0 : errno;
 }
 
 bool OthersMayRead(unsigned mode) { return (mode & 077) != 0; }

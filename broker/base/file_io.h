@@ -48,6 +48,10 @@ int ReplaceFile(const std::string& from, const std::string& to);
 // 0, or -1 with errno set.
 int MakeFolder(const std::string& path, int mode);
 
+// Whether anything (file, folder, symbolic link: not followed) is at `path`
+// (lstat). Returns 0 if so, else an errno value: ENOENT if nothing is there.
+int PathTaken(const std::string& path);
+
 // Whether a file's mode lets users other than its owner read it. On Windows
 // access is set by ACLs that st_mode does not show: always false there.
 bool OthersMayRead(unsigned mode);

@@ -246,11 +246,9 @@ Result<StorageKeyRing> StorageKeyRing::Load(const std::string& path) {
 Result<StorageKeyRing> StorageKeyRing::Create(const std::string& path) {
   // The broker calls this only while it holds the store's lock, so nothing
   // else creates the file between this check and the rename.
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0) {
+  if (int err = base::PathTaken(path); err == 0) {
     return Status::AlreadyExists("a storage key file exists already at " + path);
-  }
-  if (int err = errno; err != ENOENT) {
+  } else if (err != ENOENT) {
     return Status::IoError("cannot inspect " + path + ": " + ErrnoText(err));
   }
   std::vector<StorageKey> keys;
