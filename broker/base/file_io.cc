@@ -71,7 +71,7 @@ int SyncFile(int fd) {
 
 int SyncFolder(const std::string&) { return 0; }
 
-int ReplaceFile(const std::string& from, const std::string& to) {
+int MoveReplacing(const std::string& from, const std::string& to) {
   if (::MoveFileExW(Wide(from).c_str(), Wide(to).c_str(),
                     MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
     return 0;
@@ -130,7 +130,7 @@ int SyncFolder(const std::string& dir) {
   return err;
 }
 
-int ReplaceFile(const std::string& from, const std::string& to) {
+int MoveReplacing(const std::string& from, const std::string& to) {
   return std::rename(from.c_str(), to.c_str());
 }
 

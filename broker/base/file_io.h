@@ -42,7 +42,7 @@ int SyncFolder(const std::string& dir);
 // Moves `from` over `to`, replacing `to` if it exists, atomically where the
 // file system allows (rename; MoveFileEx with MOVEFILE_REPLACE_EXISTING on
 // Windows, whose rename refuses to replace). Returns 0, or -1 with errno set.
-int ReplaceFile(const std::string& from, const std::string& to);
+int MoveReplacing(const std::string& from, const std::string& to);
 
 // mkdir(path, mode); Windows has no modes (the folder's ACL applies). Returns
 // 0, or -1 with errno set.

@@ -89,7 +89,7 @@ Status WriteKeyFile(const std::string& path, const KeyPair& keys) {
   if (base::SyncFile(fd) != 0 || ::close(fd) != 0) {
     return Status::IoError("cannot write key file " + tmp + ": " + ErrnoText());
   }
-  if (base::ReplaceFile(tmp, path) != 0) {
+  if (base::MoveReplacing(tmp, path) != 0) {
     return Status::IoError("cannot move key file into place at " + path + ": " + ErrnoText());
   }
   return Status::Ok();

@@ -353,7 +353,7 @@ Status StorageKeyRing::Write(const std::vector<StorageKey>& keys, std::uint32_t 
     ::unlink(tmp.c_str());
     return Status::IoError("cannot write the storage key file " + tmp + ": " + ErrnoText(err));
   }
-  if (base::ReplaceFile(tmp, path_) != 0) {
+  if (base::MoveReplacing(tmp, path_) != 0) {
     err = errno;
     ::unlink(tmp.c_str());
     return Status::IoError("cannot move the storage key file into place at " + path_ + ": " +
