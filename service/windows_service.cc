@@ -361,7 +361,10 @@ class EventLogLines final : public std::streambuf {
     } else {
       line_.push_back(static_cast<char>(c));
     }
-    return next_->sputc(static_cast<char>(c));
+    // A service may have no valid stderr: the line counts as written anyway,
+    // or std::cerr would turn bad and drop the rest.
+    next_->sputc(static_cast<char>(c));
+    return c;
   }
   int sync() override { return next_->pubsync(); }
 

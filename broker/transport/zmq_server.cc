@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "broker/transport/zmq_server.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "broker/base/log.h"
@@ -57,7 +58,11 @@ Result<std::unique_ptr<ZmqServer>> ZmqServer::Create(const TransportOptions& opt
 
 Status ZmqServer::Bind(const crypto::KeyPair& server_keys) {
   try {
-    context_.set(zmq::ctxopt::max_sockets, 65536);
+    // As many client sessions as the poller allows (fewer on Windows, where
+    // libzmq refuses more than its socket limit).
+    const int socket_limit = zmq_ctx_get(context_.handle(), ZMQ_SOCKET_LIMIT);
+    context_.set(zmq::ctxopt::max_sockets,
+                 socket_limit > 0 ? std::min(65536, socket_limit) : 65536);
     zap_.set(zmq::sockopt::linger, 0);
     // Without a ZAP handler, CURVE accepts any client key. Bind it first and
     // refuse to start without it.
