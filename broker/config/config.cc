@@ -105,7 +105,9 @@ std::string ResolvePath(std::string_view value, const std::string& dir) {
 
 const std::vector<Field>& Fields() {
   static const std::vector<Field> fields = {
-      {"broker.data_dir", "folder of the store and the broker key (default /var/lib/chatpro as root, else ~/.local/share/chatpro)",
+      {"broker.data_dir",
+       "folder of the store and the broker key (default /var/lib/chatpro as root, else "
+       "~/.local/share/chatpro; on Windows %ProgramData%\\ChatPro)",
        [](BrokerOptions& o, std::string_view v, const std::string& dir) {
          if (v.empty()) return Status::InvalidArgument("must not be empty");
          o.store.data_dir = ResolvePath(v, dir);
@@ -121,7 +123,8 @@ const std::vector<Field>& Fields() {
        }},
       {"broker.public_address", "HOST:PORT put into invites (default: from listen)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
-         if (v.find(':') == std::string_view::npos) return Status::InvalidArgument("must be HOST:PORT");
+         if (v.find(':') == std::string_view::npos)
+           return Status::InvalidArgument("must be HOST:PORT");
          o.transport.public_address = std::string(v);
          return Status::Ok();
        }},
@@ -162,7 +165,9 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.store.write_buffer_bytes, ParseSize(v), 1 << 20, 1ull << 32);
        }},
-      {"store.key_file", "storage key ring that encrypts the store at rest; back it up with the data (default <data_dir>/storage.key)",
+      {"store.key_file",
+       "storage key ring that encrypts the store at rest; back it up with the data (default "
+       "<data_dir>/storage.key)",
        [](BrokerOptions& o, std::string_view v, const std::string& dir) {
          if (v.empty()) return Status::InvalidArgument("must not be empty");
          o.store.key_file = ResolvePath(v, dir);
@@ -172,7 +177,8 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetDuration(&o.cases.approval_valid_us, v, 60 * 1'000'000ll);
        }},
-      {"cases.embargo", "after this long the people concerned see that a case accessed their data (default 30d)",
+      {"cases.embargo",
+       "after this long the people concerned see that a case accessed their data (default 30d)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetDuration(&o.cases.embargo_us, v, 0);
        }},
@@ -190,7 +196,8 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.max_attachment_bytes, ParseSize(v), 1024, 256ull << 20);
        }},
-      {"limits.max_frame_bytes", "largest frame a client may send (default max_attachment_bytes + 1MiB)",
+      {"limits.max_frame_bytes",
+       "largest frame a client may send (default max_attachment_bytes + 1MiB)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.transport.max_frame_bytes, ParseSize(v), 64 << 10, 1ull << 30);
        }},
@@ -234,19 +241,25 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.rate_byte_burst, ParseSize(v), 1 << 20, 1ull << 40);
        }},
-      {"limits.connections_per_address", "sessions from one network address, 0 for no limit (default 1000)",
+      {"limits.connections_per_address",
+       "sessions from one network address, 0 for no limit (default 1000)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.connections_per_address, ParseUnsigned(v), 0, 10'000'000);
        }},
-      {"limits.auth_failures_per_minute", "refused handshakes per address and minute before a 5-minute lockout, 0 for none (default 30)",
+      {"limits.auth_failures_per_minute",
+       "refused handshakes per address and minute before a 5-minute lockout, 0 for none (default "
+       "30)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.auth_failures_per_minute, ParseUnsigned(v), 0, 1'000'000);
        }},
-      {"limits.wipe_confirmation_wait", "how long a revoked device may still confirm its wipe (default 30s)",
+      {"limits.wipe_confirmation_wait",
+       "how long a revoked device may still confirm its wipe (default 30s)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetDuration(&o.core.wipe_confirmation_wait_us, v, 1'000'000ll);
        }},
-      {"plugins.dir", "where plugins named without a path are found (default <broker executable's folder>/../lib/chatpro/plugins)",
+      {"plugins.dir",
+       "where plugins named without a path are found (default <broker executable's "
+       "folder>/../lib/chatpro/plugins)",
        [](BrokerOptions& o, std::string_view v, const std::string& dir) {
          if (v.empty()) return Status::InvalidArgument("must not be empty");
          o.plugins.dir = ResolvePath(v, dir);
@@ -260,7 +273,9 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.retention.batch_messages, ParseUnsigned(v), 1, 1'000'000);
        }},
-      {"retention.low_disk_free", "run retention at once when the data folder's disk has less free space than this, 0 for never (default 1GiB)",
+      {"retention.low_disk_free",
+       "run retention at once when the data folder's disk has less free space than this, 0 for "
+       "never (default 1GiB)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.retention.low_disk_free_bytes, ParseSize(v), 0, 1ull << 50);
        }},
