@@ -27,6 +27,8 @@ CHATPRO_PACKAGES=(
   tzdata
   libgtest-dev
   libsystemd-dev
+  # The Debian package: dpkg-shlibdeps works out its library dependencies.
+  dpkg-dev
 )
 
 # Oldest CMake that reads CMakePresets.json version 3 and satisfies CMakeLists.txt.

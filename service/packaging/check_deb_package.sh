@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The Debian package, end to end on this machine: cpack builds it; dpkg -i
+# installs it (without a running systemd); the files, owners, modes, the user
+# chatpro and the enabled unit are checked; an administrator's edit of
+# /etc/chatpro/chatpro.conf (a retention/policy plugin by its short name)
+# survives a reinstall; the installed broker runs as the user chatpro on a
+# free loopback port and the installed `chatpro` client enrolls, chats and
+# sees the plugin at work; SIGTERM stops it cleanly; dpkg -r removes the
+# programs and keeps the configuration; dpkg -P removes the configuration and
+# keeps /var/lib/chatpro and the user, as the README says.
+#
+#   check_deb_package.sh BUILD_DIR VERSION CPACK SOURCE_DIR
+#
+# Needs root or passwordless sudo; exits 77 (skipped, with the reason) without
+# them, or when the machine has ChatPro installed or left over already (a
+# chatpro package, the user chatpro, /etc/chatpro or /var/lib/chatpro), which
+# it never touches. Whatever it installed or created is removed on exit, also
+# when a check fails.
+set -euo pipefail
+
+build_dir=$1 version=$2 cpack=$3 source_dir=$4
+readonly kSkip=77
+
+skip() {
+  echo "SKIPPED: $*"
+  exit "${kSkip}"
+}
+fail() {
+  echo "FAILED: $*" >&2
+  exit 1
+}
+step() { echo "==> $*"; }
+
+if ((EUID == 0)); then
+  as_root=()
+  as_chatpro=(setpriv --reuid=chatpro --regid=chatpro --init-groups --)
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+  as_chatpro=(sudo -n -u chatpro --)
+else
+  skip "installing a package needs root or passwordless sudo (sudo -n true failed)"
+fi
+command -v dpkg >/dev/null 2>&1 || skip "dpkg not found: not a Debian system"
+command -v dpkg-shlibdeps >/dev/null 2>&1 ||
+  fail "dpkg-shlibdeps not found: install dpkg-dev (scripts/lib.sh lists it)"
+
+# One run at a time on a machine (a second build tree's run waits here).
+exec 9>"${TMPDIR:-/tmp}/chatpro-deb-package-test.lock"
+flock 9
+
+status=$(dpkg-query -W -f='${db:Status-Abbrev}' chatpro 2>/dev/null || true)
+if [[ -n "${status}" && "${status}" != "un "* && "${status}" != "pn "* ]]; then
+  skip "a chatpro package is on this machine (dpkg status '${status% }'); not replacing it"
+fi
+getent passwd chatpro >/dev/null && skip "the user chatpro exists already; not touching it"
+getent group chatpro >/dev/null && skip "the group chatpro exists already; not touching it"
+for dir in /etc/chatpro /var/lib/chatpro; do
+  [[ -e "${dir}" ]] && skip "${dir} exists already; not touching it"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/chatpro-deb.XXXXXX")
+job="" # the background job that runs the broker (itself, or sudo)
+pid="" # the broker's process
+installed=0
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [[ -n "${pid}" ]]; then
+    "${as_root[@]}" kill -KILL "${pid}" 2>/dev/null
+  fi
+  if [[ -n "${job}" ]]; then
+    kill -KILL "${job}" 2>/dev/null
+    wait "${job}" 2>/dev/null
+  fi
+  if ((installed)) && dpkg-query -W chatpro >/dev/null 2>&1; then
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg --purge chatpro >/dev/null </dev/null
+  fi
+  # The test made sure none of these existed before it started.
+  if ((installed)); then
+    getent passwd chatpro >/dev/null && "${as_root[@]}" userdel chatpro
+    getent group chatpro >/dev/null && "${as_root[@]}" groupdel chatpro
+    "${as_root[@]}" rm -rf /var/lib/chatpro /etc/chatpro
+  fi
+  if ((rc != 0)) && [[ -f "${work}/broker.log" ]]; then
+    echo "---- broker log ----" >&2
+    cat "${work}/broker.log" >&2
+  fi
+  "${as_root[@]}" rm -rf "${work}"
+  exit "${rc}"
+}
+trap cleanup EXIT
+
+# expect_mode PATH OWNER:GROUP MODE
+expect_mode() {
+  [[ -e "$1" ]] || fail "$1 is missing"
+  local got
+  got=$(stat -L -c '%U:%G %a' "$1")
+  [[ "${got}" == "$2 $3" ]] || fail "$1 is ${got}, expected $2 $3"
+}
+expect_absent() {
+  [[ ! -e "$1" && ! -L "$1" ]] || fail "$1 is still there"
+}
+# expect_output "what" PATTERN COMMAND...: runs COMMAND and greps its output.
+expect_output() {
+  local what=$1 pattern=$2 out
+  shift 2
+  out=$("$@" 2>&1) || fail "${what}: '$*' failed:"$'\n'"${out}"
+  grep -q -- "${pattern}" <<<"${out}" || fail "${what}: no '${pattern}' in the output of '$*':"$'\n'"${out}"
+  echo "${out}"
+}
+
+# ------------------------------------------------------------------ build
+step "cpack (package directory ${work}/package)"
+arch=$(dpkg --print-architecture)
+deb="${work}/package/chatpro_${version}_${arch}.deb"
+(cd "${work}" && "${cpack}" -G DEB --config "${build_dir}/CPackConfig.cmake" -B "${work}/package") \
+  >"${work}/cpack.log" 2>&1 || {
+  cat "${work}/cpack.log" >&2
+  fail "cpack failed"
+}
+[[ -f "${deb}" ]] || fail "no ${deb}; cpack made: $(ls "${work}/package")"
+
+step "the package's control data"
+depends=$(dpkg-deb -f "${deb}" Depends)
+echo "Depends: ${depends}"
+for dep in adduser tzdata libc6 libzmq5 libsodium libleveldb libsystemd0; do
+  grep -q "${dep}" <<<"${depends}" || fail "Depends lacks ${dep}: ${depends}"
+done
+dpkg-deb -e "${deb}" "${work}/control"
+grep -qx /etc/chatpro/chatpro.conf "${work}/control/conffiles" ||
+  fail "/etc/chatpro/chatpro.conf is not a conffile"
+contents=$(dpkg-deb -c "${deb}")
+grep -q 'chatpro-bench' <<<"${contents}" && fail "chatpro-bench is in the package"
+grep -q '\./var/lib/chatpro' <<<"${contents}" && fail "/var/lib/chatpro is in the package"
+
+# ------------------------------------------------------------------ install
+step "dpkg -i (systemd running: $([[ -d /run/systemd/system ]] && echo yes || echo no))"
+installed=1
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -i "${deb}" </dev/null ||
+  fail "dpkg -i failed"
+
+step "files, owners and modes"
+expect_mode /usr/bin/chatpro-broker root:root 755
+expect_mode /usr/bin/chatpro root:root 755
+expect_absent /usr/bin/chatpro-bench
+for plugin in retention_age strip_attachments keep_newest patterns; do
+  expect_mode "/usr/lib/chatpro/plugins/libchatpro_${plugin}.so" root:root 644
+done
+expect_mode /lib/systemd/system/chatpro-broker.service root:root 644
+expect_mode /etc/chatpro/chatpro.conf root:root 644
+cmp -s /etc/chatpro/chatpro.conf "${source_dir}/service/chatpro.conf" ||
+  fail "/etc/chatpro/chatpro.conf differs from service/chatpro.conf"
+expect_mode /var/lib/chatpro chatpro:chatpro 700
+expect_mode /usr/share/doc/chatpro/copyright root:root 644
+expect_mode /usr/share/doc/chatpro/README.md root:root 644
+for program in /usr/bin/chatpro-broker /usr/bin/chatpro; do
+  if readelf -d "${program}" | grep -E 'RPATH|RUNPATH'; then
+    fail "${program} carries a library search path"
+  fi
+done
+
+step "the user chatpro"
+IFS=: read -r _ _ uid gid _ home shell < <(getent passwd chatpro) || fail "no user chatpro"
+((uid < 1000)) || fail "chatpro has uid ${uid}, not a system user's"
+[[ "$(getent group chatpro | cut -d: -f3)" == "${gid}" ]] || fail "chatpro's group is not chatpro"
+[[ "${home}" == /var/lib/chatpro ]] || fail "chatpro's home is ${home}"
+[[ "${shell}" == /usr/sbin/nologin ]] || fail "chatpro's shell is ${shell}"
+
+step "the unit is enabled"
+wants=/etc/systemd/system/multi-user.target.wants/chatpro-broker.service
+[[ -L "${wants}" ]] || fail "${wants} is not there: the unit is not enabled"
+[[ "$(readlink -f "${wants}")" == "$(readlink -f /lib/systemd/system/chatpro-broker.service)" ]] ||
+  fail "${wants} points to $(readlink "${wants}")"
+if [[ -d /run/systemd/system ]]; then
+  # postinst started it; the rest of the test runs its own broker.
+  systemctl is-active --quiet chatpro-broker || fail "systemd runs, but chatpro-broker was not started"
+  "${as_root[@]}" systemctl stop chatpro-broker
+fi
+
+step "the installed programs"
+expect_output "broker version" "${version}" /usr/bin/chatpro-broker --version
+expect_output "client version" "${version}" /usr/bin/chatpro --version
+expect_output "the installed configuration, checked as chatpro" "configuration is valid" \
+  "${as_chatpro[@]}" /usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --check-config
+
+step "an administrator's edit: a policy plugin by its short name"
+"${as_root[@]}" sh -c 'cat >>/etc/chatpro/chatpro.conf' <<'EOF'
+
+# Added by the administrator.
+[plugin.no-cards]
+library = patterns
+card_numbers = true
+EOF
+plugin_path=/usr/lib/chatpro/plugins/libchatpro_patterns.so
+expect_output "the plugin found without [plugins] dir" "${plugin_path}" \
+  "${as_chatpro[@]}" /usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --check-config
+
+step "dpkg -i again (the configuration as edited is kept)"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -i "${deb}" </dev/null ||
+  fail "reinstalling failed"
+grep -q '^\[plugin.no-cards\]' /etc/chatpro/chatpro.conf ||
+  fail "reinstalling replaced the administrator's /etc/chatpro/chatpro.conf"
+
+# ------------------------------------------------------------------ run
+# A loopback port nobody listens on (a connection attempt is refused).
+port=""
+for _ in $(seq 1 50); do
+  candidate=$((20000 + RANDOM % 40000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/${candidate}") 2>/dev/null; then
+    port=${candidate}
+    break
+  fi
+done
+[[ -n "${port}" ]] || fail "no free loopback port found"
+endpoint="tcp://127.0.0.1:${port}"
+broker=(/usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --data-dir /var/lib/chatpro
+  --set "broker.listen=${endpoint}" --set metrics.listen=)
+
+step "the first administrator's invite (--init-admin, as chatpro)"
+invite=$("${as_chatpro[@]}" "${broker[@]}" --init-admin admin | tail -n 1) ||
+  fail "--init-admin failed"
+[[ -n "${invite}" ]] || fail "--init-admin printed no invite"
+
+step "the installed broker, as chatpro, on ${endpoint}"
+"${as_chatpro[@]}" "${broker[@]}" >"${work}/broker.log" 2>&1 &
+job=$!
+for _ in $(seq 1 600); do
+  grep -q "listening on" "${work}/broker.log" && break
+  kill -0 "${job}" 2>/dev/null || fail "the broker exited before listening"
+  sleep 0.1
+done
+grep -q "listening on" "${work}/broker.log" || fail "the broker did not listen within a minute"
+pid=$(pgrep -x chatpro-broker -u chatpro | head -n 1) || true
+[[ -n "${pid}" ]] || fail "no chatpro-broker process of the user chatpro"
+[[ "$(ps -o user=,group= -p "${pid}" | tr -s ' ')" == "chatpro chatpro" ]] ||
+  fail "the broker runs as $(ps -o user=,group= -p "${pid}")"
+
+step "the installed client talks to it"
+cli=(/usr/bin/chatpro)
+expect_output "enroll the administrator" "" "${cli[@]}" --profile "${work}/admin" enroll "${invite}"
+expect_output "whoami" "admin" "${cli[@]}" --profile "${work}/admin" whoami
+ana_invite=$("${cli[@]}" --profile "${work}/admin" admin user add ana --display-name "Ana Lima" |
+  tail -n 1) || fail "admin user add ana failed"
+expect_output "enroll ana" "" "${cli[@]}" --profile "${work}/ana" enroll "${ana_invite}"
+expect_output "send" "sent to ana" "${cli[@]}" --profile "${work}/admin" send --to ana \
+  --text "hello from the package"
+expect_output "ana reads it" "hello from the package" \
+  "${cli[@]}" --profile "${work}/ana" history --to admin
+expect_output "the broker loaded the plugin from ${plugin_path}" "${plugin_path}" \
+  "${cli[@]}" --profile "${work}/admin" admin plugins
+if out=$("${cli[@]}" --profile "${work}/admin" send --to ana --text "card 4111 1111 1111 1111" 2>&1); then
+  fail "a card number was accepted, the plugin did not act: ${out}"
+fi
+grep -q "card number" <<<"${out}" || fail "the refusal does not say why: ${out}"
+echo "refused as the policy says: ${out}"
+leftover=$(find /var/lib/chatpro ! -user chatpro)
+[[ -z "${leftover}" ]] || fail "not owned by chatpro: ${leftover}"
+expect_mode /var/lib/chatpro/broker.key chatpro:chatpro 600
+
+step "SIGTERM stops it"
+"${as_root[@]}" kill -TERM "${pid}"
+rc=0
+wait "${job}" || rc=$?
+job="" pid=""
+((rc == 0)) || fail "the broker exited with status ${rc} on SIGTERM"
+
+# ------------------------------------------------------------------ remove, purge
+step "dpkg -r: programs gone, configuration kept"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -r chatpro </dev/null || fail "dpkg -r failed"
+for path in /usr/bin/chatpro-broker /usr/bin/chatpro /usr/lib/chatpro \
+  /lib/systemd/system/chatpro-broker.service /usr/share/doc/chatpro; do
+  expect_absent "${path}"
+done
+[[ "$(dpkg-query -W -f='${db:Status-Abbrev}' chatpro)" == "rc " ]] ||
+  fail "after dpkg -r the status is '$(dpkg-query -W -f='${db:Status-Abbrev}' chatpro)', not rc"
+grep -q '^\[plugin.no-cards\]' /etc/chatpro/chatpro.conf ||
+  fail "dpkg -r removed or replaced /etc/chatpro/chatpro.conf"
+# As Debian does: masked, so that nothing starts it without its files; the
+# enablement stays for a reinstall (dpkg -P removes it).
+[[ "$(readlink /etc/systemd/system/chatpro-broker.service)" == /dev/null ]] ||
+  fail "the unit is not masked after dpkg -r"
+expect_mode /var/lib/chatpro/broker.key chatpro:chatpro 600
+getent passwd chatpro >/dev/null || fail "dpkg -r removed the user chatpro"
+
+step "dpkg -P: configuration gone; data and user kept"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -P chatpro </dev/null || fail "dpkg -P failed"
+status=$(dpkg-query -W -f='${db:Status-Abbrev}' chatpro 2>/dev/null || true)
+[[ -z "${status}" || "${status}" == "un "* || "${status}" == "pn "* ]] ||
+  fail "after dpkg -P the status is '${status}'"
+expect_absent /etc/chatpro
+expect_absent /etc/systemd/system/chatpro-broker.service
+expect_absent "${wants}"
+expect_mode /var/lib/chatpro chatpro:chatpro 700
+expect_mode /var/lib/chatpro/broker.key chatpro:chatpro 600
+getent passwd chatpro >/dev/null || fail "dpkg -P removed the user chatpro"
+
+echo "the package installs, runs as chatpro, is removed and purged as documented"
