@@ -4,10 +4,11 @@
 # The Debian package, end to end on this machine: cpack builds it; dpkg -i
 # installs it (without a running systemd); the files, owners, modes, the user
 # chatpro and the enabled unit are checked; an administrator's edit of
-# /etc/chatpro/chatpro.conf (a retention/policy plugin by its short name)
-# survives a reinstall; the installed broker runs as the user chatpro on a
-# free loopback port and the installed `chatpro` client enrolls, chats and
-# sees the plugin at work; SIGTERM stops it cleanly; dpkg -r removes the
+# /etc/chatpro/chatpro.conf (a policy plugin by its short name) is made; the
+# installed broker runs as the user chatpro on a free loopback port and the
+# installed `chatpro` client enrolls, chats and sees the plugin at work;
+# SIGTERM stops it cleanly; an upgrade (the same programs as a later version)
+# keeps the edited configuration and the messages; dpkg -r removes the
 # programs and keeps the configuration; dpkg -P removes the configuration and
 # keeps /var/lib/chatpro and the user, as the README says.
 #
@@ -84,9 +85,12 @@ cleanup() {
     getent group chatpro >/dev/null && "${as_root[@]}" groupdel chatpro
     "${as_root[@]}" rm -rf /var/lib/chatpro /etc/chatpro
   fi
-  if ((rc != 0)) && [[ -f "${work}/broker.log" ]]; then
-    echo "---- broker log ----" >&2
-    cat "${work}/broker.log" >&2
+  if ((rc != 0)); then
+    for log in "${work}"/broker-*.log; do
+      [[ -f "${log}" ]] || continue
+      echo "---- ${log##*/} ----" >&2
+      cat "${log}" >&2
+    done
   fi
   "${as_root[@]}" rm -rf "${work}"
   exit "${rc}"
@@ -113,15 +117,27 @@ expect_output() {
 }
 
 # ------------------------------------------------------------------ build
-step "cpack (package directory ${work}/package)"
-arch=$(dpkg --print-architecture)
-deb="${work}/package/chatpro_${version}_${arch}.deb"
-(cd "${work}" && "${cpack}" -G DEB --config "${build_dir}/CPackConfig.cmake" -B "${work}/package") \
-  >"${work}/cpack.log" 2>&1 || {
-  cat "${work}/cpack.log" >&2
-  fail "cpack failed"
+# make_package DIR [CPACK -D ARGS...]: runs cpack into DIR.
+make_package() {
+  local dir=$1
+  shift
+  (cd "${work}" && "${cpack}" -G DEB --config "${build_dir}/CPackConfig.cmake" -B "${dir}" "$@") \
+    >"${dir}.log" 2>&1 || {
+    cat "${dir}.log" >&2
+    fail "cpack failed"
+  }
 }
+arch=$(dpkg --print-architecture)
+step "cpack"
+deb="${work}/package/chatpro_${version}_${arch}.deb"
+make_package "${work}/package"
 [[ -f "${deb}" ]] || fail "no ${deb}; cpack made: $(ls "${work}/package")"
+# The same programs as a later version, to upgrade to.
+next_version="${version}+1"
+step "cpack, as version ${next_version}"
+next_deb="${work}/package-next/chatpro_${next_version}_${arch}.deb"
+make_package "${work}/package-next" -D "CPACK_PACKAGE_VERSION=${next_version}"
+[[ -f "${next_deb}" ]] || fail "no ${next_deb}; cpack made: $(ls "${work}/package-next")"
 
 step "the package's control data"
 depends=$(dpkg-deb -f "${deb}" Depends)
@@ -198,12 +214,6 @@ plugin_path=/usr/lib/chatpro/plugins/libchatpro_patterns.so
 expect_output "the plugin found without [plugins] dir" "${plugin_path}" \
   "${as_chatpro[@]}" /usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --check-config
 
-step "dpkg -i again (the configuration as edited is kept)"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -i "${deb}" </dev/null ||
-  fail "reinstalling failed"
-grep -q '^\[plugin.no-cards\]' /etc/chatpro/chatpro.conf ||
-  fail "reinstalling replaced the administrator's /etc/chatpro/chatpro.conf"
-
 # ------------------------------------------------------------------ run
 # A loopback port nobody listens on (a connection attempt is refused).
 port=""
@@ -218,28 +228,44 @@ done
 endpoint="tcp://127.0.0.1:${port}"
 broker=(/usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --data-dir /var/lib/chatpro
   --set "broker.listen=${endpoint}" --set metrics.listen=)
+cli=(/usr/bin/chatpro)
+
+# start_broker NAME: starts the installed broker as chatpro, its output in
+# broker-NAME.log, and waits until it listens.
+start_broker() {
+  local log="${work}/broker-$1.log"
+  step "the installed broker, as chatpro, on ${endpoint}"
+  "${as_chatpro[@]}" "${broker[@]}" >"${log}" 2>&1 &
+  job=$!
+  for _ in $(seq 1 600); do
+    grep -q "listening on" "${log}" && break
+    kill -0 "${job}" 2>/dev/null || fail "the broker exited before listening"
+    sleep 0.1
+  done
+  grep -q "listening on" "${log}" || fail "the broker did not listen within a minute"
+  pid=$(pgrep -x chatpro-broker -u chatpro | head -n 1) || true
+  [[ -n "${pid}" ]] || fail "no chatpro-broker process of the user chatpro"
+  [[ "$(ps -o user=,group= -p "${pid}" | tr -s ' ')" == "chatpro chatpro" ]] ||
+    fail "the broker runs as $(ps -o user=,group= -p "${pid}")"
+}
+
+# Stops it with SIGTERM, as systemd does; it must exit 0.
+stop_broker() {
+  step "SIGTERM stops it"
+  "${as_root[@]}" kill -TERM "${pid}"
+  local rc=0
+  wait "${job}" || rc=$?
+  job="" pid=""
+  ((rc == 0)) || fail "the broker exited with status ${rc} on SIGTERM"
+}
 
 step "the first administrator's invite (--init-admin, as chatpro)"
 invite=$("${as_chatpro[@]}" "${broker[@]}" --init-admin admin | tail -n 1) ||
   fail "--init-admin failed"
 [[ -n "${invite}" ]] || fail "--init-admin printed no invite"
 
-step "the installed broker, as chatpro, on ${endpoint}"
-"${as_chatpro[@]}" "${broker[@]}" >"${work}/broker.log" 2>&1 &
-job=$!
-for _ in $(seq 1 600); do
-  grep -q "listening on" "${work}/broker.log" && break
-  kill -0 "${job}" 2>/dev/null || fail "the broker exited before listening"
-  sleep 0.1
-done
-grep -q "listening on" "${work}/broker.log" || fail "the broker did not listen within a minute"
-pid=$(pgrep -x chatpro-broker -u chatpro | head -n 1) || true
-[[ -n "${pid}" ]] || fail "no chatpro-broker process of the user chatpro"
-[[ "$(ps -o user=,group= -p "${pid}" | tr -s ' ')" == "chatpro chatpro" ]] ||
-  fail "the broker runs as $(ps -o user=,group= -p "${pid}")"
-
+start_broker first
 step "the installed client talks to it"
-cli=(/usr/bin/chatpro)
 expect_output "enroll the administrator" "" "${cli[@]}" --profile "${work}/admin" enroll "${invite}"
 expect_output "whoami" "admin" "${cli[@]}" --profile "${work}/admin" whoami
 ana_invite=$("${cli[@]}" --profile "${work}/admin" admin user add ana --display-name "Ana Lima" |
@@ -259,13 +285,23 @@ echo "refused as the policy says: ${out}"
 leftover=$(find /var/lib/chatpro ! -user chatpro)
 [[ -z "${leftover}" ]] || fail "not owned by chatpro: ${leftover}"
 expect_mode /var/lib/chatpro/broker.key chatpro:chatpro 600
+stop_broker
 
-step "SIGTERM stops it"
-"${as_root[@]}" kill -TERM "${pid}"
-rc=0
-wait "${job}" || rc=$?
-job="" pid=""
-((rc == 0)) || fail "the broker exited with status ${rc} on SIGTERM"
+# ------------------------------------------------------------------ upgrade
+step "upgrade to ${next_version}: the edited configuration and the data are kept"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -i "${next_deb}" </dev/null ||
+  fail "upgrading failed"
+[[ "$(dpkg-query -W -f='${Version}' chatpro)" == "${next_version}" ]] ||
+  fail "after the upgrade dpkg has version $(dpkg-query -W -f='${Version}' chatpro)"
+grep -q '^\[plugin.no-cards\]' /etc/chatpro/chatpro.conf ||
+  fail "the upgrade replaced the administrator's /etc/chatpro/chatpro.conf"
+[[ ! -e /etc/chatpro/chatpro.conf.dpkg-new && ! -e /etc/chatpro/chatpro.conf.dpkg-dist ]] ||
+  fail "the upgrade left a new configuration beside the edited one: $(ls /etc/chatpro)"
+expect_mode /var/lib/chatpro chatpro:chatpro 700
+start_broker upgraded
+expect_output "ana reads the message of before the upgrade" "hello from the package" \
+  "${cli[@]}" --profile "${work}/ana" history --to admin
+stop_broker
 
 # ------------------------------------------------------------------ remove, purge
 step "dpkg -r: programs gone, configuration kept"
