@@ -199,8 +199,14 @@ fi
 step "the installed programs"
 expect_output "broker version" "${version}" /usr/bin/chatpro-broker --version
 expect_output "client version" "${version}" /usr/bin/chatpro --version
-expect_output "the installed configuration, checked as chatpro" "configuration is valid" \
-  "${as_chatpro[@]}" /usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --check-config
+# The unit's own command line, as the service runs it.
+read -r -a unit_command <<<"$(sed -n 's/^ExecStart=//p' /lib/systemd/system/chatpro-broker.service)"
+[[ "${unit_command[0]:-}" == /usr/bin/chatpro-broker ]] ||
+  fail "the unit's ExecStart is '${unit_command[*]}'"
+out=$(expect_output "the unit's command line, checked as chatpro" "configuration is valid" \
+  "${as_chatpro[@]}" "${unit_command[@]}" --check-config)
+echo "${out}"
+grep -q "data_dir = /var/lib/chatpro$" <<<"${out}" || fail "the unit's command line does not use /var/lib/chatpro"
 
 step "an administrator's edit: a policy plugin by its short name"
 "${as_root[@]}" sh -c 'cat >>/etc/chatpro/chatpro.conf' <<'EOF'
@@ -212,7 +218,7 @@ card_numbers = true
 EOF
 plugin_path=/usr/lib/chatpro/plugins/libchatpro_patterns.so
 expect_output "the plugin found without [plugins] dir" "${plugin_path}" \
-  "${as_chatpro[@]}" /usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --check-config
+  "${as_chatpro[@]}" "${unit_command[@]}" --check-config
 
 # ------------------------------------------------------------------ run
 # A loopback port nobody listens on (a connection attempt is refused).
@@ -226,8 +232,7 @@ for _ in $(seq 1 50); do
 done
 [[ -n "${port}" ]] || fail "no free loopback port found"
 endpoint="tcp://127.0.0.1:${port}"
-broker=(/usr/bin/chatpro-broker --config /etc/chatpro/chatpro.conf --data-dir /var/lib/chatpro
-  --set "broker.listen=${endpoint}" --set metrics.listen=)
+broker=("${unit_command[@]}" --set "broker.listen=${endpoint}" --set metrics.listen=)
 cli=(/usr/bin/chatpro)
 
 # start_broker NAME: starts the installed broker as chatpro, its output in
