@@ -7,7 +7,8 @@
 # /etc/chatpro/chatpro.conf (a policy plugin by its short name) is made; the
 # installed broker runs as the user chatpro on a free loopback port and the
 # installed `chatpro` client enrolls, chats and sees the plugin at work;
-# SIGTERM stops it cleanly; an upgrade (the same programs as a later version)
+# SIGTERM stops it cleanly; a program of one's own, built with pkg-config
+# against the installed chatpro-dev, enrolls and sends; an upgrade (the same programs as a later version)
 # keeps the edited configuration and the messages; dpkg -r removes the
 # programs and keeps the configuration; dpkg -P removes the configuration and
 # keeps /var/lib/chatpro and the user, as the README says.
@@ -16,7 +17,8 @@
 #
 # Needs root or passwordless sudo; exits 77 (skipped, with the reason) without
 # them, or when the machine has ChatPro installed or left over already (a
-# chatpro package, the user chatpro, /etc/chatpro or /var/lib/chatpro), which
+# chatpro or chatpro-dev package, the user chatpro, /etc/chatpro or
+# /var/lib/chatpro), which
 # it never touches. Whatever it installed or created is removed on exit, also
 # when a check fails.
 set -euo pipefail
@@ -51,10 +53,18 @@ command -v dpkg-shlibdeps >/dev/null 2>&1 ||
 exec 9>"${TMPDIR:-/tmp}/chatpro-deb-package-test.lock"
 flock 9
 
-status=$(dpkg-query -W -f='${db:Status-Abbrev}' chatpro 2>/dev/null || true)
-if [[ -n "${status}" && "${status}" != "un "* && "${status}" != "pn "* ]]; then
-  skip "a chatpro package is on this machine (dpkg status '${status% }'); not replacing it"
-fi
+# Succeeds if dpkg knows PACKAGE as installed, or removed with its configuration left.
+known_to_dpkg() {
+  local status
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) || return 1
+  [[ -n "${status}" && "${status}" != "un "* && "${status}" != "pn "* ]]
+}
+for package in chatpro chatpro-dev; do
+  if known_to_dpkg "${package}"; then
+    skip "the package ${package} is on this machine ($(dpkg-query -W -f='${db:Status-Abbrev}' \
+      "${package}")); not replacing it"
+  fi
+done
 getent passwd chatpro >/dev/null && skip "the user chatpro exists already; not touching it"
 getent group chatpro >/dev/null && skip "the group chatpro exists already; not touching it"
 for dir in /etc/chatpro /var/lib/chatpro; do
@@ -76,8 +86,12 @@ cleanup() {
     kill -KILL "${job}" 2>/dev/null
     wait "${job}" 2>/dev/null
   fi
-  if ((installed)) && dpkg-query -W chatpro >/dev/null 2>&1; then
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg --purge chatpro >/dev/null </dev/null
+  if ((installed)); then
+    for package in chatpro-dev chatpro; do
+      if known_to_dpkg "${package}"; then
+        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg --purge "${package}" >/dev/null </dev/null
+      fi
+    done
   fi
   # The test made sure none of these existed before it started.
   if ((installed)); then
@@ -132,12 +146,16 @@ step "cpack"
 deb="${work}/package/chatpro_${version}_${arch}.deb"
 make_package "${work}/package"
 [[ -f "${deb}" ]] || fail "no ${deb}; cpack made: $(ls "${work}/package")"
+dev_deb="${work}/package/chatpro-dev_${version}_${arch}.deb"
+[[ -f "${dev_deb}" ]] || fail "no ${dev_deb}; cpack made: $(ls "${work}/package")"
 # The same programs as a later version, to upgrade to.
 next_version="${version}+1"
 step "cpack, as version ${next_version}"
 next_deb="${work}/package-next/chatpro_${next_version}_${arch}.deb"
 make_package "${work}/package-next" -D "CPACK_PACKAGE_VERSION=${next_version}"
 [[ -f "${next_deb}" ]] || fail "no ${next_deb}; cpack made: $(ls "${work}/package-next")"
+next_dev_deb="${work}/package-next/chatpro-dev_${next_version}_${arch}.deb"
+[[ -f "${next_dev_deb}" ]] || fail "no ${next_dev_deb}; cpack made: $(ls "${work}/package-next")"
 
 step "the package's control data"
 depends=$(dpkg-deb -f "${deb}" Depends)
@@ -290,12 +308,29 @@ echo "refused as the policy says: ${out}"
 leftover=$(find /var/lib/chatpro ! -user chatpro)
 [[ -z "${leftover}" ]] || fail "not owned by chatpro: ${leftover}"
 expect_mode /var/lib/chatpro/broker.key chatpro:chatpro 600
+
+step "chatpro-dev: a program of one's own on libchatpro, built with pkg-config"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -i "${dev_deb}" </dev/null ||
+  fail "dpkg -i chatpro-dev failed"
+expect_mode /usr/include/chatpro/client/client.h root:root 644
+expect_mode /usr/lib/libchatpro_client.a root:root 644
+expect_output "pkg-config" "^${version}$" pkg-config --modversion chatpro
+example=/usr/share/doc/chatpro-dev/examples/client_example.cc
+# shellcheck disable=SC2046 # pkg-config's flags are separate words
+"${CXX:-c++}" -std=c++17 -o "${work}/client_example" "${example}" $(pkg-config --cflags --libs chatpro) ||
+  fail "${example} does not build against the installed chatpro-dev"
+dev_invite=$("${cli[@]}" --profile "${work}/admin" admin user add dev --display-name "Dev Eloper" |
+  tail -n 1) || fail "admin user add dev failed"
+expect_output "the program sends" "sent to admin" \
+  "${work}/client_example" "${work}/dev" "${dev_invite}" admin "hello from libchatpro"
+expect_output "the administrator reads it" "hello from libchatpro" \
+  "${cli[@]}" --profile "${work}/admin" history --to dev
 stop_broker
 
 # ------------------------------------------------------------------ upgrade
 step "upgrade to ${next_version}: the edited configuration and the data are kept"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -i "${next_deb}" </dev/null ||
-  fail "upgrading failed"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -i "${next_deb}" "${next_dev_deb}" \
+  </dev/null || fail "upgrading failed"
 [[ "$(dpkg-query -W -f='${Version}' chatpro)" == "${next_version}" ]] ||
   fail "after the upgrade dpkg has version $(dpkg-query -W -f='${Version}' chatpro)"
 grep -q '^\[plugin.no-cards\]' /etc/chatpro/chatpro.conf ||
@@ -310,9 +345,11 @@ stop_broker
 
 # ------------------------------------------------------------------ remove, purge
 step "dpkg -r: programs gone, configuration kept"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -r chatpro </dev/null || fail "dpkg -r failed"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -r chatpro-dev chatpro </dev/null ||
+  fail "dpkg -r failed"
 for path in /usr/bin/chatpro-broker /usr/bin/chatpro /usr/lib/chatpro \
-  /lib/systemd/system/chatpro-broker.service /usr/share/doc/chatpro; do
+  /lib/systemd/system/chatpro-broker.service /usr/share/doc/chatpro /usr/include/chatpro \
+  /usr/lib/libchatpro_client.a /usr/lib/pkgconfig/chatpro.pc; do
   expect_absent "${path}"
 done
 [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' chatpro)" == "rc " ]] ||
@@ -327,10 +364,13 @@ expect_mode /var/lib/chatpro/broker.key chatpro:chatpro 600
 getent passwd chatpro >/dev/null || fail "dpkg -r removed the user chatpro"
 
 step "dpkg -P: configuration gone; data and user kept"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -P chatpro </dev/null || fail "dpkg -P failed"
-status=$(dpkg-query -W -f='${db:Status-Abbrev}' chatpro 2>/dev/null || true)
-[[ -z "${status}" || "${status}" == "un "* || "${status}" == "pn "* ]] ||
-  fail "after dpkg -P the status is '${status}'"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive dpkg -P chatpro-dev chatpro </dev/null ||
+  fail "dpkg -P failed"
+for package in chatpro chatpro-dev; do
+  if known_to_dpkg "${package}"; then
+    fail "after dpkg -P, dpkg still has ${package}: $(dpkg-query -W -f='${db:Status-Abbrev}' "${package}")"
+  fi
+done
 expect_absent /etc/chatpro
 expect_absent /etc/systemd/system/chatpro-broker.service
 expect_absent "${wants}"
