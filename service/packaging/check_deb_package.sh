@@ -1,26 +1,27 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The Debian package, end to end on this machine: cpack builds it; dpkg -i
-# installs it (without a running systemd); the files, owners, modes, the user
-# chatpro and the enabled unit are checked; an administrator's edit of
-# /etc/chatpro/chatpro.conf (a policy plugin by its short name) is made; the
-# installed broker runs as the user chatpro on a free loopback port and the
-# installed `chatpro` client enrolls, chats and sees the plugin at work;
-# SIGTERM stops it cleanly; a program of one's own, built with pkg-config
-# against the installed chatpro-dev, enrolls and sends; an upgrade (the same programs as a later version)
-# keeps the edited configuration and the messages; dpkg -r removes the
-# programs and keeps the configuration; dpkg -P removes the configuration and
-# keeps /var/lib/chatpro and the user, as the README says.
+# The Debian packages, end to end on this machine: cpack builds chatpro and
+# chatpro-dev; dpkg -i installs chatpro (without a running systemd); the
+# files, owners, modes, the user chatpro and the enabled unit are checked; an
+# administrator's edit of /etc/chatpro/chatpro.conf (a policy plugin by its
+# short name) is made; the installed broker runs as the user chatpro on a
+# free loopback port, with the installed unit's command line, and the
+# installed `chatpro` client enrolls, chats and sees the plugin at work; a
+# program of one's own, built with pkg-config against the installed
+# chatpro-dev, enrolls and sends; SIGTERM stops the broker cleanly; an upgrade
+# (the same programs as a later version) keeps the edited configuration and
+# the messages; dpkg -r removes the programs and keeps the configuration;
+# dpkg -P removes the configuration and keeps /var/lib/chatpro and the user,
+# as the README says.
 #
 #   check_deb_package.sh BUILD_DIR VERSION CPACK SOURCE_DIR
 #
 # Needs root or passwordless sudo; exits 77 (skipped, with the reason) without
 # them, or when the machine has ChatPro installed or left over already (a
 # chatpro or chatpro-dev package, the user chatpro, /etc/chatpro or
-# /var/lib/chatpro), which
-# it never touches. Whatever it installed or created is removed on exit, also
-# when a check fails.
+# /var/lib/chatpro), which it never touches. Whatever it installed or created
+# is removed on exit, also when a check fails.
 set -euo pipefail
 
 build_dir=$1 version=$2 cpack=$3 source_dir=$4
