@@ -11,6 +11,8 @@
 // time), and lets the thread go on once the chunk is stored.
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <string>
 
 #include "broker/base/json.h"
 #include "broker/base/log.h"
@@ -337,6 +339,7 @@ void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
   std::uint64_t applied = 0;
   std::uint64_t deleted = 0;
   std::uint64_t stripped = 0;
+  std::map<std::string, RetentionPolicyCounters::Counts> by_policy;
   const Conversation* c = nullptr;  // actions come grouped by conversation
   std::vector<UserId> members;
   for (RetentionAction& a : chunk->actions) {
@@ -365,16 +368,22 @@ void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
       batch.writes.messages.push_back({c->id, a.seq, std::move(a.stripped), true});
       batch.received_mono_us.push_back(0);
       ++stripped;
+      ++by_policy[a.policy].stripped;
     } else {
       batch.writes.message_deletes.push_back({c->id, a.seq});
       ++deleted;
+      ++by_policy[a.policy].deleted;
     }
     ++applied;
   }
-  batch.on_commit.push_back([this, chunk, applied, deleted, stripped](const Status& st) {
+  batch.on_commit.push_back([this, chunk, applied, deleted, stripped,
+                             by_policy = std::move(by_policy)](const Status& st) {
     if (st.ok()) {
       stats_.retention_removed.fetch_add(deleted, std::memory_order_relaxed);
       stats_.retention_stripped.fetch_add(stripped, std::memory_order_relaxed);
+      for (const auto& [policy, n] : by_policy) {
+        stats_.retention_by_policy.Add(policy, n.deleted, n.stripped);
+      }
     } else {
       LOG_ERROR() << "retention could not write a batch: " << st;
     }
@@ -398,6 +407,11 @@ void Broker::FinishRetention() {
   counts.held_protected += late;
   std::int64_t finished = clock_->NowMicros();
   stats_.retention_runs.fetch_add(1, std::memory_order_relaxed);
+  if (!run->status.ok()) {
+    stats_.retention_failures.fetch_add(1, std::memory_order_relaxed);
+  } else if (!run->dry_run) {
+    stats_.retention_last_success_us.store(finished, std::memory_order_relaxed);
+  }
 
   JsonObject details;
   details.Add("trigger", run->trigger)
