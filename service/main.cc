@@ -506,7 +506,7 @@ int Run(int argc, char** argv) {
     return 0;
   }
 
-  // Monitoring: /metrics, /healthz at once; /readyz once the broker serves.
+  // Monitoring: /metrics and /healthz at once; /readyz 503 until the broker serves.
   std::unique_ptr<monitoring::MetricsServer> metrics;
   if (!options->monitoring.listen.empty()) {
     Result<std::unique_ptr<monitoring::MetricsServer>> started = monitoring::MetricsServer::Start(
