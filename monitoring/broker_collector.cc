@@ -227,7 +227,13 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   }
   out.push_back(std::move(by_policy));
   out.push_back(Counter("chatpro_retention_failures_total",
-                        "Retention runs that ended with an error.", s.retention_failures));
+                        "Retention runs that ended with an error or in which a policy plugin "
+                        "failed a decision.",
+                        s.retention_failures));
+  out.push_back(
+      Counter("chatpro_retention_plugin_failures_total",
+              "Retention decisions a policy plugin failed to make (the message was kept).",
+              s.retention_plugin_failures));
   out.push_back(Gauge(
       "chatpro_retention_last_success_timestamp_seconds",
       "When the last retention run (not a dry run) ended without error, in "

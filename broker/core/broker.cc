@@ -308,6 +308,7 @@ Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view us
 void Broker::LoadDeviceCursors(Session& s) {
   DeviceCursors& dc = device_cursors_[s.device];
   if (dc.sessions++ > 0) return;
+  offline_acked_.erase(s.device);
   std::string prefix = store_keys::U64Key(s.device.value());
   Status st = store_->ScanRecords(RecordKind::kCursor, prefix,
                                   [&](std::string_view key, std::string_view value) {
@@ -328,24 +329,30 @@ void Broker::LoadDeviceCursors(Session& s) {
 }
 
 void Broker::UpdateOfflineBacklog() {
-  // Every stored cursor, with the moves not yet written over them: one pass
-  // over the cursor records instead of one lookup per device.
-  std::unordered_map<DeviceId, std::unordered_map<ConversationId, Seq>> acked;
-  Status st = store_->ScanRecords(
-      RecordKind::kCursor, "", [&](std::string_view key, std::string_view value) {
-        if (key.size() != 16 || value.size() != 8) return true;
-        Seq& seq = acked[DeviceId(ReadBigEndian64(key.substr(0, 8)))]
-                        [ConversationId(ReadBigEndian64(key.substr(8)))];
-        seq = std::max(seq, ReadBigEndian64(value));
-        return true;
-      });
-  if (!st.ok()) {
-    LOG_WARNING() << "cannot read the cursors for the offline backlog: " << st;
-    return;
-  }
-  for (const auto& [key, seq] : dirty_cursors_) {
-    Seq& s = acked[key.first][key.second];
-    s = std::max(s, seq);
+  if (!offline_acked_loaded_) {
+    // Once: every stored cursor of a device without a session, with the moves
+    // not yet written over them. From then on DropSession and
+    // LoadDeviceCursors keep the map, so no later run reads the store.
+    Status st = store_->ScanRecords(
+        RecordKind::kCursor, "", [&](std::string_view key, std::string_view value) {
+          if (key.size() != 16 || value.size() != 8) return true;
+          DeviceId device(ReadBigEndian64(key.substr(0, 8)));
+          if (device_cursors_.count(device) != 0) return true;  // connected
+          Seq& seq = offline_acked_[device][ConversationId(ReadBigEndian64(key.substr(8)))];
+          seq = std::max(seq, ReadBigEndian64(value));
+          return true;
+        });
+    if (!st.ok()) {
+      LOG_WARNING() << "cannot read the cursors for the offline backlog: " << st;
+      offline_acked_.clear();
+      return;
+    }
+    for (const auto& [key, seq] : dirty_cursors_) {
+      if (device_cursors_.count(key.first) != 0) continue;
+      Seq& s = offline_acked_[key.first][key.second];
+      s = std::max(s, seq);
+    }
+    offline_acked_loaded_ = true;
   }
   std::uint64_t backlog = 0;
   for (const User* user : directory_.Users()) {
@@ -354,7 +361,7 @@ void Broker::UpdateOfflineBacklog() {
       const Device* device = directory_.FindDevice(id);
       if (device == nullptr || !device->active) continue;
       if (device_cursors_.count(id) != 0) continue;  // connected: not offline
-      auto device_acked = acked.find(id);
+      auto device_acked = offline_acked_.find(id);
       for (ConversationId cid : conversations_.ConversationsOf(user->id)) {
         const Conversation* c = conversations_.Find(cid);
         if (c == nullptr) continue;
@@ -362,7 +369,7 @@ void Broker::UpdateOfflineBacklog() {
         for (const Membership& m : c->members) {
           if (m.user == user->id) from = m.joined_seq;
         }
-        if (device_acked != acked.end()) {
+        if (device_acked != offline_acked_.end()) {
           auto a = device_acked->second.find(cid);
           if (a != device_acked->second.end()) from = std::max(from, a->second);
         }
@@ -407,7 +414,11 @@ void Broker::DetachOnline(Session& s) {
     if (list.empty()) online_.erase(online);
   }
   auto dc = device_cursors_.find(s.device);
-  if (dc != device_cursors_.end() && --dc->second.sessions <= 0) device_cursors_.erase(dc);
+  if (dc != device_cursors_.end() && --dc->second.sessions <= 0) {
+    // Its cursors stay as they are until it connects again.
+    if (offline_acked_loaded_) offline_acked_[s.device] = std::move(dc->second.acked);
+    device_cursors_.erase(dc);
+  }
 }
 
 void Broker::MarkDirty(Session& s) {

@@ -110,11 +110,14 @@ struct BrokerStats {
   std::atomic<std::uint64_t> retention_runs{0};
   std::atomic<std::uint64_t> retention_removed{0};   // messages deleted by retention
   std::atomic<std::uint64_t> retention_stripped{0};  // attachments stripped by retention
-  // Retention runs that ended with an error (a plugin failed, a read or a
-  // write of the store failed), and the wall-clock time (us since the epoch)
-  // the last run that removed for real ended without error (0: none yet).
+  // Retention runs that ended with an error or in which a policy plugin
+  // failed a decision, and the wall-clock time (us since the epoch) the last
+  // run that removed for real ended without either (0: none yet).
   std::atomic<std::uint64_t> retention_failures{0};
   std::atomic<std::int64_t> retention_last_success_us{0};
+  // Retention decisions a plugin failed to make (the message was kept); a run
+  // with any also counts in retention_failures.
+  std::atomic<std::uint64_t> retention_plugin_failures{0};
   RetentionPolicyCounters retention_by_policy;
   std::atomic<std::uint64_t> slow_consumers_cut{0};
   std::atomic<std::uint64_t> batches_committed{0};
@@ -476,6 +479,7 @@ class Broker {
     bool dry_run = true;
     AuditActor actor;
     std::string trigger;  // "request", "timer", "low disk"
+    std::uint64_t plugin_failures_at_start = 0;  // sum of the plugins' retention_failures
     std::int64_t started_at_us = 0;
     std::uint64_t run_audit_seq = 0;  // the entry tombstones refer to
     std::uint64_t late_held_deleted = 0;   // proposals a hold placed meanwhile kept
@@ -500,6 +504,11 @@ class Broker {
   // Recomputes stats_.offline_backlog (from OnTick, every kBacklogIntervalUs).
   void UpdateOfflineBacklog();
   std::int64_t next_backlog_mono_us_ = 0;
+  // The acknowledged cursors of devices without a session (they change only
+  // through a session's acks): read from the store by the first
+  // UpdateOfflineBacklog(), then kept by DropSession and LoadDeviceCursors.
+  std::unordered_map<DeviceId, std::unordered_map<ConversationId, Seq>> offline_acked_;
+  bool offline_acked_loaded_ = false;
   // Asks the accept hooks about a send. OK, or PermissionDenied naming the policy.
   Status AcceptHook(const Session& s, const Conversation& c, const wire::Send& r,
                     AcceptDecision* decision);

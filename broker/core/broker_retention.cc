@@ -24,6 +24,13 @@
 namespace chatpro::core {
 namespace {
 
+// Retention decisions the plugins failed so far (the messages were kept).
+std::uint64_t RetentionPluginFailures(const PluginSet& plugins) {
+  std::uint64_t n = 0;
+  for (const auto& p : plugins.plugins()) n += p->retention_failures.load();
+  return n;
+}
+
 constexpr std::int64_t kDiskCheckIntervalUs = 10 * kMicrosPerSecond;
 // The longest pause between two batches of a run.
 constexpr std::chrono::milliseconds kMaxRetentionPause{100};
@@ -268,6 +275,7 @@ void Broker::StartRetention(const AuditActor& actor, bool dry_run, std::string t
   options.now_us = run->started_at_us;
   options.batch_messages = std::max<std::uint32_t>(1, retention_options_.batch_messages);
   PluginSet* plugins = plugins_ != nullptr ? plugins_ : &no_plugins_;
+  run->plugin_failures_at_start = RetentionPluginFailures(*plugins);
   run->run = std::make_unique<RetentionRun>(
       store_, plugins, std::move(snapshot), holds_.Snapshot(), options,
       [this](std::vector<RetentionAction> actions) { return PostRetentionChunk(std::move(actions)); });
@@ -407,7 +415,11 @@ void Broker::FinishRetention() {
   counts.held_protected += late;
   std::int64_t finished = clock_->NowMicros();
   stats_.retention_runs.fetch_add(1, std::memory_order_relaxed);
-  if (!run->status.ok()) {
+  const std::uint64_t plugin_failures =
+      RetentionPluginFailures(plugins_ != nullptr ? *plugins_ : no_plugins_) -
+      run->plugin_failures_at_start;
+  stats_.retention_plugin_failures.fetch_add(plugin_failures, std::memory_order_relaxed);
+  if (!run->status.ok() || plugin_failures > 0) {
     stats_.retention_failures.fetch_add(1, std::memory_order_relaxed);
   } else if (!run->dry_run) {
     stats_.retention_last_success_us.store(finished, std::memory_order_relaxed);

@@ -65,6 +65,7 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   stats.delivered_catch_up[1] = 3;  // voice
   stats.offline_backlog = 21;
   stats.retention_failures = 2;
+  stats.retention_plugin_failures = 6;
   stats.retention_last_success_us = 1'700'000'000'500'000;
   stats.retention_by_policy.Add("max-age", 5, 1);
   stats.retention_by_policy.Add("max-age", 2, 0);
@@ -109,6 +110,7 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   EXPECT_EQ(CounterWithLabels(*by_policy, {{"policy", "max-age"}, {"action", "delete"}}), 7);
   EXPECT_EQ(CounterWithLabels(*by_policy, {{"policy", "max-age"}, {"action", "strip"}}), 1);
   EXPECT_EQ(Single(families, "chatpro_retention_failures_total"), 2);
+  EXPECT_EQ(Single(families, "chatpro_retention_plugin_failures_total"), 6);
   EXPECT_DOUBLE_EQ(Single(families, "chatpro_retention_last_success_timestamp_seconds"),
                    1'700'000'000.5);
   EXPECT_EQ(Single(families, "chatpro_offline_backlog_messages"), 21);
