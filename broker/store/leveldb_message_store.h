@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,6 +109,16 @@ class LevelDbMessageStore final : public core::MessageStore {
   // Compacts the whole database (deleted values leave the tables) .
   Status CompactMessages() override;
   bool Backlogged() override;
+  // A new LevelDB database in `<dir>/store` and a new blob log in
+  // `<dir>/blobs`, holding every row of one LevelDB snapshot: a data
+  // directory's store, openable by Open() with data_dir = `dir`. Large values
+  // are read from this store's blob log and written to the new one, so the
+  // copy holds only blobs the snapshot points to. While a copy runs, blobs
+  // that removals free are freed only once it ends (so none it still has to
+  // read is punched out). Reads skip the block cache; pacing as `control`
+  // says, and while Backlogged() the copy waits (up to 5 s at a time).
+  Result<core::SnapshotCopyCounts> CopySnapshot(const std::string& dir,
+                                                const core::SnapshotCopyControl& control) override;
 
   const std::string& data_dir() const { return data_dir_; }
   // `<data_dir>/store`, the LevelDB directory.
@@ -121,6 +132,11 @@ class LevelDbMessageStore final : public core::MessageStore {
   // The message bytes a LevelDB value stands for (itself, or the blob it
   // points to).
   Result<std::string> Resolve(std::string_view value);
+  // Frees blobs whose pointers are gone, or keeps them for later while a
+  // snapshot copy may still read them.
+  void ReleaseBlobs(std::vector<BlobRef> refs);
+  // The end of a snapshot copy: frees what was kept for it.
+  void EndCopy();
 
   const std::string data_dir_;
   const std::string store_dir_;
@@ -130,6 +146,9 @@ class LevelDbMessageStore final : public core::MessageStore {
   std::unique_ptr<leveldb::Cache> block_cache_;
   std::unique_ptr<leveldb::DB> db_;
   std::unique_ptr<BlobLog> blobs_;
+  std::mutex release_mutex_;
+  int copies_running_ = 0;                  // GUARDED_BY(release_mutex_)
+  std::vector<BlobRef> deferred_releases_;  // GUARDED_BY(release_mutex_)
 };
 
 }  // namespace chatpro::store
