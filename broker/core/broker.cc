@@ -75,9 +75,8 @@ Status Broker::Open() {
   CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
   if (format != 0 && format < kStoreFormat) {
     LOG_INFO() << "the store has format " << format << "; migrating it to format " << kStoreFormat;
-    int from = format;
     Result<std::vector<const StoreMigration*>> steps =
-        MigrateStore(*store_, format, [this, &from](const StoreMigration& step, WriteBatch* batch) {
+        MigrateStore(*store_, format, [this](const StoreMigration& step, WriteBatch* batch) {
           LOG_INFO() << "migrating the store from format " << step.from << " to " << step.from + 1
                      << ": " << step.what;
           audit_.Append(AuditActor{}, "store.migrate", "store",
@@ -88,11 +87,9 @@ Status Broker::Open() {
                             .Add("broker", kServerVersion)
                             .str(),
                         batch);
-          from = step.from + 1;
         });
-    if (!steps.ok()) {
-      return steps.status().WithContext("migrating the store from format " + std::to_string(from));
-    }
+    // A failed step leaves the store at the format of the last step done.
+    if (!steps.ok()) return steps.status().WithContext("migrating the store");
   }
   store_format_ = kStoreFormat;
   CHATPRO_ASSIGN_OR_RETURN(store_id_, ReadStoreId(*store_));
