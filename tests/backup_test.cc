@@ -234,6 +234,64 @@ TEST_F(Backups, ABackupUnderLoadRestoredIntoANewDataDirServesEveryMessageAckedBe
   EXPECT_EQ(restored.Stop(), 0);
 }
 
+// A broker whose backups copy one byte per second: a backup of more than
+// one chunk (1 MiB) runs until the broker stops.
+class SlowBackups : public Backups {
+ protected:
+  BrokerProcessOptions BrokerOptions() const override {
+    BrokerProcessOptions o;
+    o.extra_args = {"--set", "backup.max_rate=1"};
+    return o;
+  }
+};
+
+TEST_F(SlowBackups, OneBackupRunsAtATimeWhileTheBrokerServesAndAStopLeavesNothingOfIt) {
+  ASSERT_OK_AND_ASSIGN(Profile ana, AddUser("ana"));
+  ASSERT_OK_AND_ASSIGN(auto ana_client, Connect(ana, nullptr));
+  for (std::uint32_t seed : {1u, 2u}) {
+    ASSERT_OK(
+        SendAndWait(*ana_client, Target::User("root"), MakePicture(800000, 1000, seed)).status);
+  }
+  ASSERT_OK_AND_ASSIGN(client::BackupInfo started, root_->StartBackup("slow"));
+  EXPECT_EQ(started.name, "slow");
+  ASSERT_TRUE(WaitUntil([&] {
+    Result<client::BackupInfo> now = root_->BackupStatus();
+    return now.ok() && now->running() && now->bytes > 0;
+  })) << "the backup never showed progress";
+
+  // Only administrators, and one at a time.
+  Result<client::BackupInfo> by_user = ana_client->StartBackup("mine");
+  ASSERT_FALSE(by_user.ok());
+  EXPECT_EQ(by_user.status().code(), StatusCode::kPermissionDenied) << by_user.status();
+  Result<client::BackupInfo> second = root_->StartBackup("second");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_TRUE(Contains(second.status().message(), "'slow' is running")) << second.status();
+
+  // The broker serves meanwhile.
+  ASSERT_OK(SendAndWait(*ana_client, Target::User("root"), MakeText("during the backup")).status);
+  ASSERT_OK_AND_ASSIGN(client::BackupList listed, root_->ListBackups());
+  ASSERT_EQ(listed.backups.size(), 1u);
+  EXPECT_EQ(listed.backups[0].name, "slow");
+  EXPECT_TRUE(listed.backups[0].running());
+
+  // A stop ends it at once; nothing of it stays, and its failure is on record.
+  ana_client.reset();
+  root_.reset();
+  ExitCode stopped = broker_->Stop();
+  ASSERT_EQ(stopped, 0) << DescribeExit(stopped);
+  EXPECT_FALSE(fs::exists(BackupDir("slow")));
+  EXPECT_FALSE(fs::exists(BackupDir(".slow.partial")));
+  ASSERT_OK(broker_->Start());
+  ASSERT_OK_AND_ASSIGN(auto root_client, Connect(root_profile_, nullptr));
+  ASSERT_OK_AND_ASSIGN(std::vector<client::AuditEntryInfo> audit,
+                       root_client->AdminListAudit(0, 100));
+  bool failed = false;
+  for (const auto& e : audit)
+    failed = failed || (e.action == "backup.failed" && e.target == "backup:slow");
+  EXPECT_TRUE(failed) << "no backup.failed entry for the stopped backup";
+}
+
 TEST_F(Backups, ADamagedBackupIsRefusedNamingTheFileAndNothingIsInstalled) {
   ASSERT_OK_AND_ASSIGN(Profile ana, AddUser("ana"));
   {

@@ -10,6 +10,7 @@
 #include <leveldb/slice.h>
 #include <leveldb/write_batch.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -323,6 +324,8 @@ Result<core::SnapshotCopyCounts> LevelDbMessageStore::CopySnapshot(
   std::size_t batch_bytes = 0;
   const auto started = std::chrono::steady_clock::now();
   constexpr std::size_t kChunkBytes = 1 << 20;
+  auto stopped = [&] { return control.cancelled && control.cancelled(); };
+  // Writes the chunk; between chunks, paces the copy.
   auto flush = [&](bool sync) -> Status {
     // Blobs are durable before the pointers to them.
     if (sync) CHATPRO_RETURN_IF_ERROR(copy->blobs_->Sync());
@@ -332,20 +335,26 @@ Result<core::SnapshotCopyCounts> LevelDbMessageStore::CopySnapshot(
     batch.Clear();
     batch_bytes = 0;
     if (control.progress) control.progress(counts);
-    if (control.cancelled && control.cancelled()) {
-      return Status::Unavailable("the copy of the store was stopped");
-    }
-    for (int waits = 0; waits < 250 && Backlogged(); ++waits) {
+    if (stopped()) return Status::Unavailable("the copy of the store was stopped");
+    if (sync) return Status::Ok();  // the last chunk: nothing left to pace
+    for (int waits = 0; waits < 250 && Backlogged() && !stopped(); ++waits) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (control.bytes_per_second != 0) {
-      // Sleep until the bytes so far fit the rate.
-      const double due_s =
-          static_cast<double>(counts.bytes) / static_cast<double>(control.bytes_per_second);
+      // Sleep until the bytes so far fit the rate, in short naps so that a
+      // stop is seen at once. (Capped at a day, which no real rate reaches.)
+      const double due_s = std::min(
+          static_cast<double>(counts.bytes) / static_cast<double>(control.bytes_per_second),
+          86400.0);
       const auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                      std::chrono::duration<double>(due_s));
-      if (due > std::chrono::steady_clock::now()) std::this_thread::sleep_until(due);
+      for (auto now = std::chrono::steady_clock::now(); now < due && !stopped();
+           now = std::chrono::steady_clock::now()) {
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            due - now, std::chrono::milliseconds(100)));
+      }
     }
+    if (stopped()) return Status::Unavailable("the copy of the store was stopped");
     return Status::Ok();
   };
   copy->blobs_->BeginBatch();
