@@ -251,7 +251,7 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
   // writes durable.
   Status written = FromLevelDbStatus(db_->Write(wo, &wb), data_dir_);
   if (!written.ok()) return written;
-  if (!released.empty()) ReleaseBlobs(std::move(released));
+  ReleaseBlobs(std::move(released));
   return Status::Ok();
 }
 
@@ -259,11 +259,14 @@ void LevelDbMessageStore::ReleaseBlobs(std::vector<BlobRef> refs) {
   {
     std::lock_guard<std::mutex> lock(release_mutex_);
     if (copies_running_ > 0) {
-      // A snapshot copy may still read these: freed when it ends (or, after a
-      // crash, left as unreferenced bytes).
+      // A snapshot copy may still read these: freed by the first write after
+      // it ends (or, after a crash, left as unreferenced bytes).
       deferred_releases_.insert(deferred_releases_.end(), refs.begin(), refs.end());
       return;
     }
+    // What earlier copies kept: freed here, on the writer's thread, like the rest.
+    refs.insert(refs.end(), deferred_releases_.begin(), deferred_releases_.end());
+    deferred_releases_.clear();
   }
   for (const BlobRef& ref : refs) {
     Status st = blobs_->Release(ref);
@@ -274,13 +277,8 @@ void LevelDbMessageStore::ReleaseBlobs(std::vector<BlobRef> refs) {
 }
 
 void LevelDbMessageStore::EndCopy() {
-  std::vector<BlobRef> deferred;
-  {
-    std::lock_guard<std::mutex> lock(release_mutex_);
-    if (--copies_running_ > 0) return;
-    deferred.swap(deferred_releases_);
-  }
-  if (!deferred.empty()) ReleaseBlobs(std::move(deferred));
+  std::lock_guard<std::mutex> lock(release_mutex_);
+  --copies_running_;
 }
 
 Result<core::SnapshotCopyCounts> LevelDbMessageStore::CopySnapshot(

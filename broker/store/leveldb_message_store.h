@@ -114,9 +114,10 @@ class LevelDbMessageStore final : public core::MessageStore {
   // directory's store, openable by Open() with data_dir = `dir`. Large values
   // are read from this store's blob log and written to the new one, so the
   // copy holds only blobs the snapshot points to. While a copy runs, blobs
-  // that removals free are freed only once it ends (so none it still has to
-  // read is punched out). Reads skip the block cache; pacing as `control`
-  // says, and while Backlogged() the copy waits (up to 5 s at a time).
+  // that removals free are kept (so none it still has to read is punched
+  // out) and freed by the first write after it ends. Reads skip the block
+  // cache; pacing as `control` says, and while Backlogged() the copy waits
+  // (up to 5 s at a time).
   Result<core::SnapshotCopyCounts> CopySnapshot(const std::string& dir,
                                                 const core::SnapshotCopyControl& control) override;
 
@@ -132,10 +133,11 @@ class LevelDbMessageStore final : public core::MessageStore {
   // The message bytes a LevelDB value stands for (itself, or the blob it
   // points to).
   Result<std::string> Resolve(std::string_view value);
-  // Frees blobs whose pointers are gone, or keeps them for later while a
-  // snapshot copy may still read them.
+  // Frees blobs whose pointers are gone (and those kept for a copy that has
+  // ended), or keeps them for later while a snapshot copy may still read
+  // them. Writer thread only, like every BlobLog change.
   void ReleaseBlobs(std::vector<BlobRef> refs);
-  // The end of a snapshot copy: frees what was kept for it.
+  // The end of a snapshot copy: what was kept for it is freed by the next write.
   void EndCopy();
 
   const std::string data_dir_;
