@@ -548,11 +548,11 @@ int Run(int argc, char** argv) {
     return 0;
   }
 
-  // Monitoring: /metrics, /healthz at once; /readyz once the broker serves.
+  // Monitoring: /metrics and /healthz at once; /readyz 503 until the broker serves.
   std::unique_ptr<monitoring::MetricsServer> metrics;
   if (!options->monitoring.listen.empty()) {
-    Result<std::unique_ptr<monitoring::MetricsServer>> started =
-        monitoring::MetricsServer::Start(options->monitoring, &broker.stats(), kVersion);
+    Result<std::unique_ptr<monitoring::MetricsServer>> started = monitoring::MetricsServer::Start(
+        options->monitoring, {&broker.stats(), kVersion, options->store.data_dir});
     if (!started.ok()) {
       std::cerr << "chatpro-broker: " << started.status().message() << "\n";
       return 1;
@@ -588,7 +588,7 @@ int Run(int argc, char** argv) {
   (*server)->SetTickHook([&notifier] { notifier.WatchdogTick(); });
   broker.Start(server->get(), server->get());
   // Signals are blocked in every thread (see main); this one waits for them.
-  std::thread signals([&server, &notifier] {
+  std::thread signals([&server, &notifier, &metrics] {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -599,6 +599,7 @@ int Run(int argc, char** argv) {
     if (sig != SIGUSR1) {
       LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
       notifier.Stopping("stopping");
+      if (metrics != nullptr) metrics->MarkStopping();
     }
     (*server)->RequestStop();
   });
@@ -612,8 +613,11 @@ int Run(int argc, char** argv) {
 
   (*server)->Run();
   notifier.Stopping("stopping");
-  metrics.reset();  // stop scrapes before the broker and its stats go
+  // /readyz answers 503 until the store is flushed; then the endpoint goes,
+  // before the broker and its stats.
+  if (metrics != nullptr) metrics->MarkStopping();
   broker.Stop();
+  metrics.reset();
   ::kill(::getpid(), SIGUSR1);  // ends the signal thread if the stop came from elsewhere
   signals.join();
   server->reset();
