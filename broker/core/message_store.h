@@ -169,9 +169,9 @@ class MessageStore {
   // background thread. REQUIRES: `dir` does not exist or is empty.
   // On success the copy is on stable storage. On failure returns IoError
   // (ResourceExhausted if the disk is full), DataLoss if a stored value is
-  // damaged, Unavailable if `control.cancelled` stopped it; `dir` then holds
-  // a partial copy for the caller to remove. Default: FailedPrecondition
-  // (this store cannot copy itself).
+  // damaged, Unavailable if `control.cancelled` stopped it, AlreadyExists if
+  // `dir` holds a store; `dir` then may hold a partial copy for the caller to
+  // remove. Default: FailedPrecondition (this store cannot copy itself).
   virtual Result<SnapshotCopyCounts> CopySnapshot(const std::string& dir,
                                                   const SnapshotCopyControl& control);
 };
