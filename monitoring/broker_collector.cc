@@ -248,6 +248,17 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   out.push_back(Counter("chatpro_off_duty_held_total",
                         "Deliveries held until the recipient's working hours start.",
                         s.off_duty_held));
+  MetricFamily backups =
+      Family("chatpro_backups_total", "Backups of the store made while serving, by result.",
+             MetricType::Counter);
+  backups.metric.push_back(CounterValue(Load(s.backups_done), {{"result", "done"}}));
+  backups.metric.push_back(CounterValue(Load(s.backups_failed), {{"result", "failed"}}));
+  out.push_back(std::move(backups));
+  out.push_back(
+      Gauge("chatpro_backup_last_success_timestamp_seconds",
+            "When the newest backup made since the broker started finished (Unix "
+            "time); 0 if none has.",
+            static_cast<double>(s.backup_last_success_us.load(std::memory_order_relaxed)) / 1e6));
   return out;
 }
 

@@ -35,6 +35,7 @@
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
+#include "service/backup_restore.h"
 #include "service/service_notify.h"
 #include "monitoring/metrics_server.h"
 
@@ -50,6 +51,8 @@ Usage:
   chatpro-broker --data-dir DIR --listen ENDPOINT --init-admin NAME
   chatpro-broker --config FILE --check-config
   chatpro-broker --config FILE --rotate-storage-key
+  chatpro-broker --restore BACKUP_DIR [--data-dir DIR] [--force]
+  chatpro-broker --config FILE --backup [NAME]
 
 Runs in the foreground until SIGTERM or SIGINT. On its first start, with no
 users yet, it creates the administrator "admin" and prints a one-time invite
@@ -84,6 +87,15 @@ Options:
                          re-encrypt every message and record under it,
                          remove the old keys from the key file, print what
                          was done, and exit
+  --restore BACKUP_DIR   with the broker stopped: verify the backup (every
+                         file against its manifest), install it as the store
+                         and keys of the data directory, print what was
+                         restored, and exit. A data directory with a store
+                         is refused unless --force, which moves what is
+                         there into DATA_DIR/replaced-<time>
+  --backup [NAME]        with the broker stopped: back the store up into
+                         backup.dir as NAME, and exit (while it runs:
+                         chatpro admin backup start)
   --version              print the version and exit
   --help                 this text
 
@@ -96,6 +108,10 @@ struct Args {
   std::string init_admin;
   bool check_config = false;
   bool rotate_storage_key = false;
+  std::string restore;  // --restore BACKUP_DIR
+  bool backup = false;  // --backup [NAME]
+  std::string backup_name;
+  bool force = false;
 };
 
 int Usage(const std::string& error) {
@@ -347,6 +363,18 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.check_config = true;
     } else if (f == "--rotate-storage-key") {
       a.rotate_storage_key = true;
+    } else if (f == "--restore") {
+      CHATPRO_ASSIGN_OR_RETURN(a.restore, take());
+      if (a.restore.empty()) return Status::InvalidArgument("--restore needs the backup's folder");
+    } else if (f == "--backup") {
+      a.backup = true;
+      if (has_inline) {
+        a.backup_name = inline_value;
+      } else if (i + 1 < argc && argv[i + 1][0] != '-') {
+        a.backup_name = argv[++i];
+      }
+    } else if (f == "--force") {
+      a.force = true;
     } else {
       return Status::InvalidArgument("unknown option " + f);
     }
@@ -374,6 +402,12 @@ int Run(int argc, char** argv) {
   if (args->rotate_storage_key && (!args->init_admin.empty() || args->check_config)) {
     return Usage("--rotate-storage-key runs on its own");
   }
+  if ((!args->restore.empty() || args->backup) &&
+      (!args->init_admin.empty() || args->check_config || args->rotate_storage_key ||
+       (!args->restore.empty() && args->backup))) {
+    return Usage("--restore and --backup run on their own");
+  }
+  if (args->force && args->restore.empty()) return Usage("--force goes with --restore");
 
   std::vector<Setting> file_settings;
   std::string config_dir;
@@ -410,7 +444,9 @@ int Run(int argc, char** argv) {
               << "\n"
               << "  key_file = " << options->store.key_file << "\n"
               << "  metrics = "
-              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n";
+              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n"
+              << "  backup.dir = " << options->backup.dir << "\n"
+              << "  store format = " << service::DescribeStoreFormat(options->store) << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     for (const auto& p : *profiles) {
       std::cout << "  working hours '" << p.name << "' in " << p.hours.time_zone
@@ -420,6 +456,11 @@ int Run(int argc, char** argv) {
   }
   SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
   if (args->rotate_storage_key) return RotateStorageKey(options->store);
+  // Backups with the broker stopped (service/backup_restore.h).
+  if (!args->restore.empty()) {
+    return service::RestoreBackup(args->restore, options->store, args->force);
+  }
+  if (args->backup) return service::OfflineBackup(args->backup_name, *options, kVersion);
 
   // Before the store: a broken plugin stops the start at once. Declared before
   // the broker, so it outlives it (destroyed after the broker has stopped).
@@ -484,6 +525,7 @@ int Run(int argc, char** argv) {
   CasesOptions cases = options->cases;
   if (cases.export_dir.empty()) cases.export_dir = options->store.data_dir + "/exports";
   broker.ConfigureCases(cases, export_zip::ZipExportArchives());
+  broker.ConfigureBackups(service::BackupSetupFor(*options, kVersion));
   // Working hours: the organisation's profiles over the system's tz database.
   std::optional<std::vector<core::ScheduleProfile>> profiles = LoadScheduleProfiles(*options, *zones);
   if (!profiles) return 1;

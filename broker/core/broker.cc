@@ -12,13 +12,12 @@
 #include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/records.h"
+#include "broker/core/store_format.h"
 #include "broker/crypto/keys.h"
 
 namespace chatpro::core {
 namespace {
 
-constexpr std::string_view kFormatKey = "format";
-constexpr std::string_view kFormatVersion = "2";
 constexpr std::string_view kServerVersion = "chatpro-broker/0.1.0";
 // A session's deliveries go out in frames of about this size.
 constexpr std::size_t kDeliveryFrameBytes = 256 << 10;
@@ -78,23 +77,39 @@ Broker::Broker(const CoreOptions& options, Durability durability, ServerIdentity
 Broker::~Broker() { Stop(); }
 
 Status Broker::Open() {
-  Result<std::optional<std::string>> format = store_->GetRecord(RecordKind::kMeta, kFormatKey);
-  if (!format.ok()) return format.status();
-  if (format->has_value()) {
-    if (**format != kFormatVersion) {
-      return Status::FailedPrecondition("the store has format version " + **format +
-                                        "; this broker reads version " +
-                                        std::string(kFormatVersion) +
-                                        ". Use a broker release that can migrate it.");
-    }
-  } else {
+  // The format first: nothing else is read from a store this broker cannot
+  // read. The audit log is loaded before the migrations, which record
+  // themselves in it.
+  CHATPRO_ASSIGN_OR_RETURN(int format, ReadStoreFormat(*store_));
+  CHATPRO_RETURN_IF_ERROR(CheckStoreFormat(format));
+  if (format == 0) {
     WriteBatch b;
-    b.records.push_back({RecordKind::kMeta, std::string(kFormatKey), std::string(kFormatVersion)});
+    InitStoreFormat(&b);
     CHATPRO_RETURN_IF_ERROR(store_->Write(b, true));
   }
+  CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
+  if (format != 0 && format < kStoreFormat) {
+    LOG_INFO() << "the store has format " << format << "; migrating it to format " << kStoreFormat;
+    Result<std::vector<const StoreMigration*>> steps =
+        MigrateStore(*store_, format, [this](const StoreMigration& step, WriteBatch* batch) {
+          LOG_INFO() << "migrating the store from format " << step.from << " to " << step.from + 1
+                     << ": " << step.what;
+          audit_.Append(AuditActor{}, "store.migrate", "store",
+                        JsonObject()
+                            .Add("from", step.from)
+                            .Add("to", step.from + 1)
+                            .Add("change", step.what)
+                            .Add("broker", kServerVersion)
+                            .str(),
+                        batch);
+        });
+    // A failed step leaves the store at the format of the last step done.
+    if (!steps.ok()) return steps.status().WithContext("migrating the store");
+  }
+  store_format_ = kStoreFormat;
+  CHATPRO_ASSIGN_OR_RETURN(store_id_, ReadStoreId(*store_));
   CHATPRO_RETURN_IF_ERROR(directory_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(conversations_.Load(*store_));
-  CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(holds_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(cases_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(schedules_.Load(*store_));
@@ -103,8 +118,9 @@ Status Broker::Open() {
         if (key.size() == 8) next_report_id_ = std::max(next_report_id_, ReadBigEndian64(key) + 1);
         return true;
       }));
-  LOG_INFO() << "store opened: " << directory_.user_count() << " users, "
-             << conversations_.size() << " conversations";
+  LOG_INFO() << "store opened (format " << store_format_ << ", id " << store_id_
+             << "): " << directory_.user_count() << " users, " << conversations_.size()
+             << " conversations";
   return Status::Ok();
 }
 
@@ -151,6 +167,7 @@ void Broker::Stop() {
   if (pipeline_ == nullptr) return;
   StopRetention();
   StopExports();
+  StopBackup();
   FinishOffboardings(true);
   if (!dirty_cursors_.empty()) Batch();
   SubmitBatch();
@@ -575,6 +592,8 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     case wire::Body::PresenceQuery: return HandlePresenceQuery(s, rid, *e.body_as_PresenceQuery());
     case wire::Body::AdminDisconnectReport:
       return HandleAdminDisconnectReport(s, rid, *e.body_as_AdminDisconnectReport());
+    case wire::Body::AdminBackup:
+      return HandleAdminBackup(s, rid, *e.body_as_AdminBackup());
     case wire::Body::Goodbye:
       s.drop_after_send = true;  // what is queued for it still goes out first
       MarkDirty(s);
@@ -1368,6 +1387,7 @@ void Broker::Flush() {
 void Broker::OnTick() {
   stats_.loop_ticks.fetch_add(1, std::memory_order_relaxed);
   PollExports();
+  PollBackup();
   std::int64_t now = clock_->MonotonicMicros();
   if (now >= next_backlog_mono_us_) {
     next_backlog_mono_us_ = now + kBacklogIntervalUs;

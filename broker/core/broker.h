@@ -38,6 +38,7 @@
 #include "broker/base/result.h"
 #include "broker/config/options.h"
 #include "broker/core/audit_log.h"
+#include "broker/core/backup.h"
 #include "broker/core/case_export.h"
 #include "broker/core/client_ids.h"
 #include "broker/core/commit_pipeline.h"
@@ -133,6 +134,11 @@ struct BrokerStats {
   // pairs held until the recipient's working hours start.
   std::atomic<std::uint64_t> urgent_messages{0};
   std::atomic<std::uint64_t> off_duty_held{0};
+  // Backups of the store that completed and that failed; when the newest
+  // completed one finished (Unix microseconds, 0: none yet; a gauge).
+  std::atomic<std::uint64_t> backups_done{0};
+  std::atomic<std::uint64_t> backups_failed{0};
+  std::atomic<std::int64_t> backup_last_success_us{0};
   // From receiving a Send to acknowledging it (stored), and to pushing it
   // live to a recipient's session.
   LatencyHistogram send_latency;
@@ -183,6 +189,14 @@ class Broker {
   // written. Removes what an export cut short by a crash left in the export
   // folder. Call before Start(), or while no export runs.
   void ConfigureCases(const CasesOptions& options, ExportArchiveFactory archives);
+
+  // Backups (broker_backup.cc): where they go, their pace and the key files
+  // they hold. Removes what a backup cut short by a crash left in the
+  // folder. Call after Open(), before Start(). Without it backups are refused.
+  void ConfigureBackups(BackupSetup setup);
+  // After Open(): the store's format version and id (store_format.h).
+  int store_format() const { return store_format_; }
+  const std::string& store_id() const { return store_id_; }
 
   // Before Start(): makes `admin_login` an admin (creating the user if needed)
   // and returns a fresh invite for a device of theirs, stored synchronously.
@@ -550,6 +564,19 @@ class Broker {
   void PollExports();
   // Stops a running export (it fails) and records what ended.
   void StopExports();
+  // ---- backups (broker_backup.cc) ----
+  void HandleAdminBackup(Session& s, std::uint64_t rid, const wire::AdminBackup& r);
+  // Event loop: records the end of a finished backup in the audit log.
+  void PollBackup();
+  // Stops a running backup (it fails, leaving nothing) and records it.
+  void StopBackup();
+  BackupSetup backup_setup_;
+  std::unique_ptr<BackupJob> backup_;
+  AuditActor backup_actor_;
+  bool backup_recorded_ = false;
+  int store_format_ = 0;
+  std::string store_id_;
+
   CasesOptions cases_options_;
   ExportArchiveFactory export_archives_;
   CaseRegistry cases_;
