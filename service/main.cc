@@ -32,6 +32,7 @@
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
 #include "broker/tz/system_zone_db.h"
+#include "service/backup_restore.h"
 #include "monitoring/metrics_server.h"
 #include "service/host.h"
 #include "service/platform.h"
@@ -53,6 +54,8 @@ Usage:
   chatpro-broker --data-dir DIR --listen ENDPOINT --init-admin NAME
   chatpro-broker --config FILE --check-config
   chatpro-broker --config FILE --rotate-storage-key
+  chatpro-broker --restore BACKUP_DIR [--data-dir DIR] [--force]
+  chatpro-broker --config FILE --backup [NAME]
 
 Runs in the foreground until SIGTERM or SIGINT (Ctrl+C), or as a Windows
 service (see below, on Windows). On its first start, with no
@@ -88,6 +91,15 @@ Options:
                          re-encrypt every message and record under it,
                          remove the old keys from the key file, print what
                          was done, and exit
+  --restore BACKUP_DIR   with the broker stopped: verify the backup (every
+                         file against its manifest), install it as the store
+                         and keys of the data directory, print what was
+                         restored, and exit. A data directory with a store
+                         is refused unless --force, which moves what is
+                         there into DATA_DIR/replaced-<time>
+  --backup [NAME]        with the broker stopped: back the store up into
+                         backup.dir as NAME, and exit (while it runs:
+                         chatpro admin backup start)
   --version              print the version and exit
   --help                 this text
 
@@ -100,6 +112,10 @@ struct Args {
   std::string init_admin;
   bool check_config = false;
   bool rotate_storage_key = false;
+  std::string restore;  // --restore BACKUP_DIR
+  bool backup = false;  // --backup [NAME]
+  std::string backup_name;
+  bool force = false;
 };
 
 int Usage(const std::string& error) {
@@ -326,6 +342,18 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.check_config = true;
     } else if (f == "--rotate-storage-key") {
       a.rotate_storage_key = true;
+    } else if (f == "--restore") {
+      CHATPRO_ASSIGN_OR_RETURN(a.restore, take());
+      if (a.restore.empty()) return Status::InvalidArgument("--restore needs the backup's folder");
+    } else if (f == "--backup") {
+      a.backup = true;
+      if (has_inline) {
+        a.backup_name = inline_value;
+      } else if (i + 1 < argc && argv[i + 1][0] != '-') {
+        a.backup_name = argv[++i];
+      }
+    } else if (f == "--force") {
+      a.force = true;
     } else {
       return Status::InvalidArgument("unknown option " + f);
     }
@@ -356,6 +384,12 @@ int Run(int argc, char** argv, service::Host& host) {
   if (args->rotate_storage_key && (!args->init_admin.empty() || args->check_config)) {
     return Usage("--rotate-storage-key runs on its own");
   }
+  if ((!args->restore.empty() || args->backup) &&
+      (!args->init_admin.empty() || args->check_config || args->rotate_storage_key ||
+       (!args->restore.empty() && args->backup))) {
+    return Usage("--restore and --backup run on their own");
+  }
+  if (args->force && args->restore.empty()) return Usage("--force goes with --restore");
 
   std::vector<Setting> file_settings;
   std::string config_dir;
@@ -391,7 +425,9 @@ int Run(int argc, char** argv, service::Host& host) {
               << "\n"
               << "  key_file = " << options->store.key_file << "\n"
               << "  metrics = "
-              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n";
+              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n"
+              << "  backup.dir = " << options->backup.dir << "\n"
+              << "  store format = " << service::DescribeStoreFormat(options->store) << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     for (const auto& p : *profiles) {
       std::cout << "  working hours '" << p.name << "' in " << p.hours.time_zone
@@ -401,6 +437,11 @@ int Run(int argc, char** argv, service::Host& host) {
   }
   SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
   if (args->rotate_storage_key) return RotateStorageKey(options->store);
+  // Backups with the broker stopped (service/backup_restore.h).
+  if (!args->restore.empty()) {
+    return service::RestoreBackup(args->restore, options->store, args->force);
+  }
+  if (args->backup) return service::OfflineBackup(args->backup_name, *options, kVersion);
 
   // Before the store: a broken plugin stops the start at once. Declared before
   // the broker, so it outlives it (destroyed after the broker has stopped).
@@ -469,6 +510,7 @@ int Run(int argc, char** argv, service::Host& host) {
   CasesOptions cases = options->cases;
   if (cases.export_dir.empty()) cases.export_dir = options->store.data_dir + "/exports";
   broker.ConfigureCases(cases, export_zip::ZipExportArchives());
+  broker.ConfigureBackups(service::BackupSetupFor(*options, kVersion));
   // Working hours: the organisation's profiles over the system's tz database.
   std::optional<std::vector<core::ScheduleProfile>> profiles = LoadScheduleProfiles(*options, *zones);
   if (!profiles) return 1;
@@ -491,11 +533,11 @@ int Run(int argc, char** argv, service::Host& host) {
     return 0;
   }
 
-  // Monitoring: /metrics, /healthz at once; /readyz once the broker serves.
+  // Monitoring: /metrics and /healthz at once; /readyz 503 until the broker serves.
   std::unique_ptr<monitoring::MetricsServer> metrics;
   if (!options->monitoring.listen.empty()) {
-    Result<std::unique_ptr<monitoring::MetricsServer>> started =
-        monitoring::MetricsServer::Start(options->monitoring, &broker.stats(), kVersion);
+    Result<std::unique_ptr<monitoring::MetricsServer>> started = monitoring::MetricsServer::Start(
+        options->monitoring, {&broker.stats(), kVersion, options->store.data_dir});
     if (!started.ok()) {
       std::cerr << "chatpro-broker: " << started.status().message() << "\n";
       return 1;
@@ -530,7 +572,11 @@ int Run(int argc, char** argv, service::Host& host) {
   (*server)->SetTickHook([&host] { host.WatchdogTick(); });
   broker.Start(server->get(), server->get());
   transport::ZmqServer* serving = server->get();
-  host.WatchForStop([serving] { serving->RequestStop(); });
+  monitoring::MetricsServer* metrics_server = metrics.get();
+  host.WatchForStop([serving, metrics_server] {
+    if (metrics_server != nullptr) metrics_server->MarkStopping();
+    serving->RequestStop();
+  });
   if (metrics != nullptr) metrics->MarkReady();
   std::cout << "chatpro-broker " << kVersion << " listening on " << (*server)->bound_endpoint()
             << " (data " << options->store.data_dir << ")" << std::endl;
@@ -541,9 +587,12 @@ int Run(int argc, char** argv, service::Host& host) {
 
   (*server)->Run();
   host.Stopping("stopping");
-  metrics.reset();  // stop scrapes before the broker and its stats go
+  // /readyz answers 503 until the store is flushed; then the endpoint goes,
+  // before the broker and its stats.
+  if (metrics != nullptr) metrics->MarkStopping();
   broker.Stop();
-  host.StopWatching();
+  host.StopWatching();  // before the metrics server goes: the stop request names it
+  metrics.reset();
   server->reset();
   db->reset();
   LOG_INFO() << "stopped cleanly";
