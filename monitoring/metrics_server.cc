@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/Net.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/ThreadPool.h>
@@ -108,6 +109,9 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const MonitoringOpti
                                                             MetricsSources sources) {
   std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(sources)));
   try {
+    // Winsock must be started (WSAStartup) before the first socket; Poco's
+    // automatic start is left out of static builds. Nothing to do on POSIX.
+    Poco::Net::initializeNetwork();
     Poco::Net::ServerSocket socket;
 #ifdef _WIN32
     // There SO_REUSEADDR would let a second process take the port.
