@@ -366,7 +366,11 @@ class EventLogLines final : public std::streambuf {
     next_->sputc(static_cast<char>(c));
     return c;
   }
-  int sync() override { return next_->pubsync(); }
+  // std::cerr flushes after every <<: a failing stderr must not fail it either.
+  int sync() override {
+    next_->pubsync();
+    return 0;
+  }
 
  private:
   EventLog* events_;
