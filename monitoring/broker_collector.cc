@@ -7,6 +7,7 @@
 #include <limits>
 #include <utility>
 
+#include "broker/base/log.h"
 #include "broker/base/status.h"
 #include "broker/core/latency_histogram.h"
 
@@ -164,6 +165,11 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   out.push_back(Counter("chatpro_off_duty_held_total",
                         "Deliveries held until the recipient's working hours start.",
                         s.off_duty_held));
+  MetricFamily dropped =
+      Family("chatpro_log_lines_dropped_total",
+             "Log lines dropped because the log target could not keep up.", MetricType::Counter);
+  dropped.metric.push_back(CounterValue(static_cast<double>(DroppedLogLines())));
+  out.push_back(std::move(dropped));
   return out;
 }
 

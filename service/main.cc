@@ -35,6 +35,8 @@
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
+#include "service/daemon.h"
+#include "service/logging.h"
 #include "service/service_notify.h"
 #include "monitoring/metrics_server.h"
 
@@ -47,13 +49,22 @@ const char kUsage[] = R"(chatpro-broker: the ChatPro messaging server.
 
 Usage:
   chatpro-broker [--config FILE] [--data-dir DIR] [--listen ENDPOINT] [options]
+  chatpro-broker --daemon [--pid-file FILE] [--config FILE] [options]
   chatpro-broker --data-dir DIR --listen ENDPOINT --init-admin NAME
   chatpro-broker --config FILE --check-config
   chatpro-broker --config FILE --rotate-storage-key
 
-Runs in the foreground until SIGTERM or SIGINT. On its first start, with no
-users yet, it creates the administrator "admin" and prints a one-time invite
-for their first device.
+Runs in the foreground until SIGTERM or SIGINT, or with --daemon in the
+background. On SIGTERM it stops taking input, writes and acknowledges what it
+has received, closes the store and exits 0. SIGHUP reopens the log file (for
+logrotate). On its first start, with no users yet, it creates the
+administrator "admin" and prints a one-time invite for their first device.
+
+Logging ([log] section): target console (stderr, the default), file (rotated
+by size, log.keep files kept), syslog, journal (systemd), or eventlog (the
+Windows event log, Windows only). Errors before the configuration is read go
+to stderr. --init-admin, --check-config and --rotate-storage-key always log
+to stderr.
 
 Messages, attachments and records about people are encrypted at rest
 (XChaCha20-Poly1305) under the storage key file (store.key_file, default
@@ -74,7 +85,17 @@ Options:
                          (broker.listen)
   --public-address H:P   address written into invites (broker.public_address)
   --durability MODE      fsync (default) or os (broker.durability)
-  --log-level LEVEL      debug, info, warning or error (broker.log_level)
+  --log-level LEVEL      debug, info, warning or error (log.level)
+  --daemon               detach and run in the background; the command
+                         returns 0 once the broker serves (printing what it
+                         printed until then), or 1 with the reason if it
+                         could not start. log.target = console does not
+                         exist for a daemon: it logs to syslog instead, with
+                         a warning (set log.target to file, syslog or
+                         journal to choose)
+  --pid-file FILE        with --daemon: write the daemon's pid to FILE,
+                         locked while it runs and removed when it stops
+                         (default DATA_DIR/chatpro-broker.pid)
   --set KEY=VALUE        any setting, e.g. --set limits.max_text_bytes=32KiB
   --init-admin NAME      create the store if needed, make NAME an
                          administrator, print a one-time invite for their
@@ -96,6 +117,8 @@ struct Args {
   std::string init_admin;
   bool check_config = false;
   bool rotate_storage_key = false;
+  bool daemon = false;
+  std::string pid_file;
 };
 
 int Usage(const std::string& error) {
@@ -297,6 +320,32 @@ void RaiseFileLimit() {
   }
 }
 
+// --daemon: detaches (the original process exits once the broker serves) and
+// writes the pid file; then the log sinks of the [log] section. A daemon has
+// no console: that target becomes syslog, with a warning the original
+// process prints.
+Status StartDaemonAndLogging(const Args& args, BrokerOptions* options,
+                             std::unique_ptr<service::Daemon>* daemon,
+                             std::unique_ptr<service::Logging>* logging) {
+  // The pid file and the log file are in the data folder by default.
+  CHATPRO_RETURN_IF_ERROR(EnsureDataDir(options->store.data_dir));
+  if (args.daemon) {
+    std::string pid_file = args.pid_file.empty()
+                               ? options->store.data_dir + "/chatpro-broker.pid"
+                               : args.pid_file;
+    if (options->log.target == LogTarget::kConsole) {
+      options->log.target = LogTarget::kSyslog;
+      std::cerr << "chatpro-broker: warning: log.target is console, which a daemon does not have; "
+                   "logging to syslog (facility "
+                << options->log.syslog_facility
+                << ") instead. Set log.target to file, syslog or journal to choose." << std::endl;
+    }
+    CHATPRO_ASSIGN_OR_RETURN(*daemon, service::Daemon::Start(pid_file));
+  }
+  CHATPRO_ASSIGN_OR_RETURN(*logging, service::Logging::Start(options->log));
+  return Status::Ok();
+}
+
 Result<Args> ParseArgs(int argc, char** argv) {
   Args a;
   auto value = [&](int& i, const std::string& flag) -> Result<std::string> {
@@ -332,7 +381,7 @@ Result<Args> ParseArgs(int argc, char** argv) {
     } else if (f == "--durability") {
       CHATPRO_RETURN_IF_ERROR(flag("broker.durability"));
     } else if (f == "--log-level") {
-      CHATPRO_RETURN_IF_ERROR(flag("broker.log_level"));
+      CHATPRO_RETURN_IF_ERROR(flag("log.level"));
     } else if (f == "--set" || f.rfind("--set=", 0) == 0) {
       std::string kv = f == "--set" ? std::string() : f.substr(6);
       if (kv.empty()) {
@@ -347,6 +396,10 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.check_config = true;
     } else if (f == "--rotate-storage-key") {
       a.rotate_storage_key = true;
+    } else if (f == "--daemon") {
+      a.daemon = true;
+    } else if (f == "--pid-file") {
+      CHATPRO_ASSIGN_OR_RETURN(a.pid_file, take());
     } else {
       return Status::InvalidArgument("unknown option " + f);
     }
@@ -374,6 +427,10 @@ int Run(int argc, char** argv) {
   if (args->rotate_storage_key && (!args->init_admin.empty() || args->check_config)) {
     return Usage("--rotate-storage-key runs on its own");
   }
+  if (args->daemon && (!args->init_admin.empty() || args->check_config || args->rotate_storage_key)) {
+    return Usage("--daemon is for serving, not with --init-admin, --check-config or --rotate-storage-key");
+  }
+  if (!args->pid_file.empty() && !args->daemon) return Usage("--pid-file goes with --daemon");
 
   std::vector<Setting> file_settings;
   std::string config_dir;
@@ -403,6 +460,11 @@ int Run(int argc, char** argv) {
     std::unique_ptr<core::ZoneDb> zones = tz::SystemZoneDb();
     std::optional<std::vector<core::ScheduleProfile>> profiles = LoadScheduleProfiles(*options, *zones);
     if (!profiles) return 1;
+    Status log_target = service::CheckLogTarget(options->log, options->store.data_dir);
+    if (!log_target.ok()) {
+      std::cerr << "chatpro-broker: invalid configuration: " << log_target.message() << "\n";
+      return 1;
+    }
     std::cout << "configuration is valid\n"
               << "  data_dir = " << options->store.data_dir << "\n"
               << "  listen = " << options->transport.listen << "\n"
@@ -410,7 +472,8 @@ int Run(int argc, char** argv) {
               << "\n"
               << "  key_file = " << options->store.key_file << "\n"
               << "  metrics = "
-              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n";
+              << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n"
+              << "  log = " << service::Logging::Describe(options->log) << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     for (const auto& p : *profiles) {
       std::cout << "  working hours '" << p.name << "' in " << p.hours.time_zone
@@ -418,8 +481,20 @@ int Run(int argc, char** argv) {
     }
     return 0;
   }
-  SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
+  SetLogLevel(ParseLogLevel(options->log.level).value_or(LogLevel::kInfo));
   if (args->rotate_storage_key) return RotateStorageKey(options->store);
+
+  // Serving: detach first if asked (before any thread starts), then install
+  // the log sinks. Both outlive everything declared after them.
+  std::unique_ptr<service::Daemon> daemon;
+  std::unique_ptr<service::Logging> logging;
+  if (args->init_admin.empty()) {
+    Status started = StartDaemonAndLogging(*args, &*options, &daemon, &logging);
+    if (!started.ok()) {
+      std::cerr << "chatpro-broker: " << started.message() << "\n";
+      return 1;
+    }
+  }
 
   // Before the store: a broken plugin stops the start at once. Declared before
   // the broker, so it outlives it (destroyed after the broker has stopped).
@@ -546,14 +621,13 @@ int Run(int argc, char** argv) {
   (*server)->SetTickHook([&notifier] { notifier.WatchdogTick(); });
   broker.Start(server->get(), server->get());
   // Signals are blocked in every thread (see main); this one waits for them.
-  std::thread signals([&server, &notifier] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);  // used below to end this thread after a stop
-    int sig = 0;
-    sigwait(&set, &sig);
+  std::thread signals([&server, &notifier, &logging] {
+    // SIGUSR1 is used below to end this thread after a stop.
+    int sig = service::WaitForStopSignal([&logging] {
+      if (logging == nullptr) return;
+      logging->Reopen();
+      LOG_INFO() << "SIGHUP: reopened the log file";
+    });
     if (sig != SIGUSR1) {
       LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
       notifier.Stopping("stopping");
@@ -567,6 +641,7 @@ int Run(int argc, char** argv) {
   // Ready only now: the store is open and the endpoint bound, so a client
   // that connects once systemd reports the service started is served.
   notifier.Ready("listening on " + (*server)->bound_endpoint());
+  if (daemon != nullptr) daemon->Ready();
 
   (*server)->Run();
   notifier.Stopping("stopping");
@@ -576,7 +651,11 @@ int Run(int argc, char** argv) {
   signals.join();
   server->reset();
   db->reset();
-  LOG_INFO() << "stopped cleanly";
+  std::uint64_t accepted = 0;
+  for (const auto& n : broker.stats().messages_accepted) accepted += n.load();
+  LOG_INFO() << "stopped cleanly: " << accepted << " messages stored in "
+             << broker.stats().batches_committed.load()
+             << " write batches since the start, every one acknowledged; the store is closed";
   return 0;
 }
 
@@ -584,15 +663,10 @@ int Run(int argc, char** argv) {
 }  // namespace chatpro
 
 int main(int argc, char** argv) {
-  // Block the stop signals before any thread starts, so that every thread
-  // (ZeroMQ's, LevelDB's, the pipeline's) inherits the mask and only the
-  // signal thread receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Block the stop and hang-up signals before any thread starts, so that
+  // every thread (ZeroMQ's, LevelDB's, the pipeline's) inherits the mask and
+  // only the signal thread receives them.
+  chatpro::service::BlockServiceSignals();
   signal(SIGPIPE, SIG_IGN);
   chatpro::RaiseFileLimit();
   return chatpro::Run(argc, argv);

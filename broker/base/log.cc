@@ -10,6 +10,7 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::mutex g_mutex;
+std::atomic<std::uint64_t> g_dropped{0};
 LogSink& Sink() {
   static LogSink sink;
   return sink;
@@ -53,5 +54,11 @@ void Log(LogLevel level, std::string_view line) {
                static_cast<int>(LogLevelName(level).size()), LogLevelName(level).data(),
                static_cast<int>(line.size()), line.data());
 }
+
+void CountDroppedLogLines(std::uint64_t lines) {
+  g_dropped.fetch_add(lines, std::memory_order_relaxed);
+}
+
+std::uint64_t DroppedLogLines() { return g_dropped.load(std::memory_order_relaxed); }
 
 }  // namespace chatpro

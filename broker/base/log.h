@@ -8,6 +8,7 @@
 // SetLogLevel() must be called before other threads log.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <sstream>
@@ -29,6 +30,11 @@ std::string_view LogLevelName(LogLevel level);
 std::optional<LogLevel> ParseLogLevel(std::string_view text);
 
 void Log(LogLevel level, std::string_view line);
+
+// Lines a sink dropped rather than wait (e.g. its queue was full while the
+// log target could not keep up), counted for the metrics. Any thread.
+void CountDroppedLogLines(std::uint64_t lines);
+std::uint64_t DroppedLogLines();
 
 // Builds a line with <<, e.g. LOG_INFO() << "listening on " << endpoint;
 class LogLine {
