@@ -299,14 +299,14 @@ class LogPipeline {
 
   void Reopen() { reopen_ = true; }
 
-  void Drain() {
+  void Drain(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
-    drained_.wait_for(lock, std::chrono::seconds(30), [this] { return pending_.load() == 0; });
+    drained_.wait_for(lock, timeout, [this] { return pending_.load() == 0; });
   }
 
   // Writes what is queued, then closes the target.
   void Close() {
-    Drain();
+    Drain(std::chrono::seconds(30));
     async_->close();  // stops the writer thread
     writer_->close();
   }
@@ -341,19 +341,22 @@ Result<std::unique_ptr<Logging>> Logging::Start(const LogOptions& options,
   LogPipeline* sink = pipeline.get();
   SetLogLevel(*level);
   SetLogSink([sink](LogLevel l, std::string_view line) { sink->Write(l, line); });
+  // Bounded: the target may be what is stuck.
+  SetLogFlush([sink] { sink->Drain(std::chrono::seconds(2)); });
   return std::unique_ptr<Logging>(new Logging(std::move(pipeline)));
 }
 
 Logging::Logging(std::unique_ptr<LogPipeline> pipeline) : pipeline_(std::move(pipeline)) {}
 
 Logging::~Logging() {
+  SetLogFlush(nullptr);
   SetLogSink(nullptr);  // from here on, lines go to stderr again
   pipeline_->Close();
 }
 
 void Logging::Reopen() { pipeline_->Reopen(); }
 
-void Logging::Drain() { pipeline_->Drain(); }
+void Logging::Drain(std::chrono::milliseconds timeout) { pipeline_->Drain(timeout); }
 
 std::string Logging::Describe(const LogOptions& options) {
   std::string out;

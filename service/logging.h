@@ -32,6 +32,7 @@
 // during the swap (Log() serialises lines, so other threads may log).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -62,9 +63,10 @@ class Logging {
   // next line (after logrotate moved it). Other targets ignore it.
   void Reopen();
 
-  // Waits until every line logged so far has been written. For tests and
-  // for the moment before the process ends.
-  void Drain();
+  // Waits until every line logged so far has been written, at most
+  // `timeout`. For tests and for the moment before the process ends (also
+  // through FlushLog(), before an abort).
+  void Drain(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // "file /var/log/chatpro/chatpro-broker.log (rotated at 10MiB, 5 kept), text, level info"
   static std::string Describe(const LogOptions& options);

@@ -31,6 +31,14 @@ std::optional<LogLevel> ParseLogLevel(std::string_view text);
 
 void Log(LogLevel level, std::string_view line);
 
+// A sink that queues lines (the service's) also sets how to write out what
+// it holds; FlushLog() does that, e.g. before the process aborts, and
+// LogSinkIsQueued() says whether there is anything of the kind.
+// SetLogFlush() has SetLogSink()'s rules; the others any thread.
+void SetLogFlush(std::function<void()> flush);
+bool LogSinkIsQueued();
+void FlushLog();
+
 // Lines a sink dropped rather than wait (e.g. its queue was full while the
 // log target could not keep up), counted for the metrics. Any thread.
 void CountDroppedLogLines(std::uint64_t lines);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/base/check.h"
 #include "broker/base/log.h"
 
 namespace chatpro::service {
@@ -269,6 +270,23 @@ TEST(Logging, AFloodOfLinesToAStuckTargetIsDroppedCountedAndReportedNeverWaitedF
   EXPECT_EQ(reported, dropped) << "the drop is reported in the log itself\n"
                                << output.substr(0, 2000);
   EXPECT_NE(output.find("after the flood"), std::string::npos);
+}
+
+// A broken invariant aborts the process; its reason is written to the log
+// file (a daemon's stderr goes nowhere) before the abort, not left queued.
+TEST(LoggingDeathTest, ABrokenInvariantReachesTheLogFileBeforeTheAbort) {
+  TempFolder dir;
+  LogOptions o = FileOptions(dir);
+  EXPECT_DEATH(
+      {
+        auto logging = Logging::Start(o);
+        if (logging.ok()) CHATPRO_CHECK(1 + 1 == 3, "arithmetic is broken");
+      },
+      "invariant broken");
+  std::string log = Read(o.file);
+  EXPECT_NE(log.find("ERROR   ["), std::string::npos) << log;
+  EXPECT_NE(log.find("invariant broken at "), std::string::npos) << log;
+  EXPECT_NE(log.find("(arithmetic is broken)"), std::string::npos) << log;
 }
 
 }  // namespace
