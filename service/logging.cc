@@ -11,12 +11,12 @@
 #include <Poco/Formatter.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Message.h>
-#include <pthread.h>
 
 #ifdef _WIN32
 #include <Poco/EventLogChannel.h>
 #else
 #include <Poco/SyslogChannel.h>
+#include <pthread.h>
 #include <unistd.h>
 #endif
 #ifdef __linux__
