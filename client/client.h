@@ -314,6 +314,32 @@ struct ExportInfo {
   bool failed() const { return state == "failed"; }
 };
 
+// A backup of the broker's store (StartBackup, BackupStatus, ListBackups).
+struct BackupInfo {
+  std::string name;
+  std::string state;               // "running", "done", "failed"; "complete" for a listed backup
+  std::int64_t started_at_us = 0;  // the backup is a snapshot of about this moment
+  std::int64_t finished_at_us = 0;
+  std::uint32_t store_format = 0;  // the store's format version
+  std::string store_id;            // the store it came from (hex)
+  std::string broker_version;      // the broker that made it
+  std::uint64_t records = 0;       // rows that are not messages
+  std::uint64_t messages = 0;
+  std::uint64_t blobs = 0;  // large attachments
+  std::uint64_t bytes = 0;  // copied so far
+  std::string path;         // its folder on the broker's machine
+  std::string error;        // why it failed
+
+  bool running() const { return state == "running"; }
+  bool failed() const { return state == "failed"; }
+};
+
+// The backups in the broker's backup folder.
+struct BackupList {
+  std::string folder;
+  std::vector<BackupInfo> backups;  // oldest first; a running one last
+};
+
 // One piece of a finished export file (ReadExportChunk).
 struct ExportChunk {
   std::uint64_t export_id = 0;
@@ -705,6 +731,21 @@ class Client {
                         ExistingFile existing = ExistingFile::kRefuse);
   // Any user: the cases that concerned them, once their embargo has passed.
   virtual Result<std::vector<CaseInfo>> MyDataAccess() = 0;
+
+  // ---- backups (administrators). Each call returns the broker's error on
+  // failure: PermissionDenied, FailedPrecondition (a backup is running, or
+  // the broker has no backup folder), AlreadyExists (the name is taken),
+  // InvalidArgument (a bad name), NotFound (BackupStatus before any backup);
+  // and Unavailable if the broker does not answer.
+
+  // Starts a backup named `name` (empty: "chatpro-YYYYMMDD-HHMMSS", UTC) of
+  // the store as it is now; it runs in the background (BackupStatus tells
+  // how far it is).
+  virtual Result<BackupInfo> StartBackup(std::string name) = 0;
+  // The backup running, or the last one since the broker started.
+  virtual Result<BackupInfo> BackupStatus() = 0;
+  // The complete backups in the broker's backup folder, and a running one.
+  virtual Result<BackupList> ListBackups() = 0;
 
   // ---- working hours. Each call returns the broker's error on failure:
   // PermissionDenied (someone else's schedule without being an administrator,

@@ -696,6 +696,46 @@ Result<ExportInfo> ClientImpl::ExportStatus(std::uint64_t export_id) {
       [export_id](FrameWriter& w, std::uint64_t id) { w.AddExportStatus(id, export_id); });
 }
 
+Result<BackupInfo> ClientImpl::CallForBackup(WriteRequest write) {
+  return Call<BackupInfo>(kEnvelopeOverheadBytes, std::move(write),
+                          [](const wire::Envelope& env) -> Result<BackupInfo> {
+                            if (const auto* info = env.body_as_BackupInfo()) {
+                              return BackupFromWire(*info);
+                            }
+                            return Unexpected(env, "BackupInfo");
+                          });
+}
+
+Result<BackupInfo> ClientImpl::StartBackup(std::string name) {
+  if (name.size() > 64) return Status::InvalidArgument("a backup name has at most 64 characters");
+  return CallForBackup([name](FrameWriter& w, std::uint64_t id) {
+    w.AddAdminBackup(id, wire::BackupAction::Start, name);
+  });
+}
+
+Result<BackupInfo> ClientImpl::BackupStatus() {
+  return CallForBackup([](FrameWriter& w, std::uint64_t id) {
+    w.AddAdminBackup(id, wire::BackupAction::Status, "");
+  });
+}
+
+Result<BackupList> ClientImpl::ListBackups() {
+  return Call<BackupList>(
+      kEnvelopeOverheadBytes,
+      [](FrameWriter& w, std::uint64_t id) { w.AddAdminBackup(id, wire::BackupAction::List, ""); },
+      [](const wire::Envelope& env) -> Result<BackupList> {
+        if (const auto* list = env.body_as_BackupList()) {
+          BackupList out;
+          out.folder = list->folder() ? list->folder()->str() : std::string();
+          if (list->backups() != nullptr) {
+            for (const auto* b : *list->backups()) out.backups.push_back(BackupFromWire(*b));
+          }
+          return out;
+        }
+        return Unexpected(env, "BackupList");
+      });
+}
+
 Result<ExportChunk> ClientImpl::ReadExportChunk(std::uint64_t export_id, std::uint64_t offset,
                                                 std::uint32_t max_bytes) {
   if (export_id == 0) return Status::InvalidArgument("name the export by its id");

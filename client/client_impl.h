@@ -111,6 +111,9 @@ class ClientImpl final : public Client {
   Result<std::vector<CaseInfo>> ListCases() override;
   Result<ExportInfo> StartExport(std::uint64_t case_id) override;
   Result<ExportInfo> ExportStatus(std::uint64_t export_id) override;
+  Result<BackupInfo> StartBackup(std::string name) override;
+  Result<BackupInfo> BackupStatus() override;
+  Result<BackupList> ListBackups() override;
   Result<ExportChunk> ReadExportChunk(std::uint64_t export_id, std::uint64_t offset,
                                       std::uint32_t max_bytes) override;
   Result<std::vector<CaseInfo>> MyDataAccess() override;
@@ -190,6 +193,7 @@ class ClientImpl final : public Client {
   Result<CaseInfo> CallForCase(std::size_t wire_bytes, WriteRequest write);
   Result<std::vector<CaseInfo>> CallForCaseList(WriteRequest write);
   Result<ExportInfo> CallForExport(WriteRequest write);
+  Result<BackupInfo> CallForBackup(WriteRequest write);
   Result<ScheduleInfo> CallForSchedule(std::size_t wire_bytes, WriteRequest write);
   // A round trip whose reply is Done (or, from a broker that says more, any
   // reply that is not an Error).

@@ -473,6 +473,12 @@ void FrameWriter::AddExportStatus(std::uint64_t request_id, std::uint64_t export
   Add(request_id, wire::Body::ExportStatus, wire::CreateExportStatus(fbb_, export_id).Union());
 }
 
+void FrameWriter::AddAdminBackup(std::uint64_t request_id, wire::BackupAction action,
+                                 std::string_view name) {
+  auto n = fbb_.CreateString(name.data(), name.size());
+  Add(request_id, wire::Body::AdminBackup, wire::CreateAdminBackup(fbb_, action, n).Union());
+}
+
 void FrameWriter::AddExportDownload(std::uint64_t request_id, std::uint64_t export_id,
                                     std::uint64_t offset, std::uint32_t max_bytes) {
   Add(request_id, wire::Body::ExportDownload,
@@ -792,6 +798,24 @@ ExportInfo ExportFromWire(const wire::ExportInfo& info) {
   e.bytes = info.bytes();
   e.error = Str(info.error());
   return e;
+}
+
+BackupInfo BackupFromWire(const wire::BackupInfo& info) {
+  BackupInfo b;
+  b.name = Str(info.name());
+  b.state = Str(info.state());
+  b.started_at_us = info.started_at_us();
+  b.finished_at_us = info.finished_at_us();
+  b.store_format = info.store_format();
+  b.store_id = Str(info.store_id());
+  b.broker_version = Str(info.broker_version());
+  b.records = info.records();
+  b.messages = info.messages();
+  b.blobs = info.blobs();
+  b.bytes = info.bytes();
+  b.path = Str(info.path());
+  b.error = Str(info.error());
+  return b;
 }
 
 ExportChunk ExportChunkFromWire(const wire::ExportChunk& chunk) {

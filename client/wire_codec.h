@@ -125,6 +125,7 @@ class FrameWriter {
   void AddCaseList(std::uint64_t request_id);
   void AddExportStart(std::uint64_t request_id, std::uint64_t case_id);
   void AddExportStatus(std::uint64_t request_id, std::uint64_t export_id);
+  void AddAdminBackup(std::uint64_t request_id, wire::BackupAction action, std::string_view name);
   void AddExportDownload(std::uint64_t request_id, std::uint64_t export_id, std::uint64_t offset,
                          std::uint32_t max_bytes);
   void AddMyDataAccess(std::uint64_t request_id);
@@ -222,6 +223,7 @@ RetentionReport RetentionReportFromWire(const wire::RetentionReport& report);
 PluginInfo PluginFromWire(const wire::PluginInfo& info);
 CaseInfo CaseFromWire(const wire::CaseInfo& info);
 ExportInfo ExportFromWire(const wire::ExportInfo& info);
+BackupInfo BackupFromWire(const wire::BackupInfo& info);
 ExportChunk ExportChunkFromWire(const wire::ExportChunk& chunk);
 Schedule ScheduleFromWire(const wire::Schedule& schedule);
 DutyState DutyStateFromWire(const wire::DutyState& state);

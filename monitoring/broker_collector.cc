@@ -2,9 +2,12 @@
 #include "monitoring/broker_collector.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <iterator>
 #include <limits>
+#include <system_error>
 #include <utility>
 
 #include "broker/base/log.h"
@@ -53,10 +56,11 @@ MetricFamily Gauge(std::string name, std::string help, double value,
   return f;
 }
 
-// LatencyHistogram's bucket i counts whole microseconds below 2^i, that is at
-// most 2^i - 1 us, so `le` = (2^i - 1) us is exact; the last bucket is the
-// rest (+Inf).
-MetricFamily Histogram(std::string name, std::string help, const core::LatencyHistogram& h) {
+// LatencyHistogram's bucket i counts whole units (microseconds, or messages
+// for batch sizes) below 2^i, that is at most 2^i - 1, so `le` = (2^i - 1) *
+// `unit` is exact; the last bucket is the rest (+Inf).
+MetricFamily Histogram(std::string name, std::string help, const core::LatencyHistogram& h,
+                       double unit = 1e-6) {
   MetricFamily f = Family(std::move(name), std::move(help), MetricType::Histogram);
   ClientMetric m;
   std::uint64_t cumulative = 0;
@@ -67,20 +71,43 @@ MetricFamily Histogram(std::string name, std::string help, const core::LatencyHi
     b.upper_bound =
         i == core::LatencyHistogram::kBuckets - 1
             ? std::numeric_limits<double>::infinity()
-            : static_cast<double>(core::LatencyHistogram::UpperBoundMicros(i) - 1) / 1e6;
+            : static_cast<double>(core::LatencyHistogram::UpperBoundMicros(i) - 1) * unit;
     m.histogram.bucket.push_back(b);
   }
   // The count from the same bucket reads, so that it equals the +Inf bucket.
   m.histogram.sample_count = cumulative;
-  m.histogram.sample_sum = static_cast<double>(h.SumMicros()) / 1e6;
+  m.histogram.sample_sum = static_cast<double>(h.SumMicros()) * unit;
   f.metric.push_back(std::move(m));
   return f;
 }
 
+// Bytes of the regular files under `dir` (0 if it does not exist). Files may
+// come and go during the walk (compactions): those are skipped.
+double DirectoryBytes(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::uintmax_t total = 0;
+  std::filesystem::recursive_directory_iterator it(dir, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code size_ec;
+    if (!it->is_regular_file(size_ec)) continue;
+    std::uintmax_t size = it->file_size(size_ec);
+    if (!size_ec) total += size;
+  }
+  return static_cast<double>(total);
+}
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
-BrokerCollector::BrokerCollector(const core::BrokerStats* stats, std::string version)
-    : stats_(stats), version_(std::move(version)) {}
+BrokerCollector::BrokerCollector(const core::BrokerStats* stats, std::string version,
+                                 std::string data_dir)
+    : stats_(stats),
+      version_(std::move(version)),
+      data_dir_(std::move(data_dir)),
+      start_time_seconds_(NowSeconds()) {}
 
 std::vector<MetricFamily> BrokerCollector::Collect() const {
   const core::BrokerStats& s = *stats_;
@@ -103,13 +130,27 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                         "Sends recognised as retries of a message already stored.",
                         s.messages_duplicate));
 
-  MetricFamily deliveries = Family("chatpro_deliveries_total",
-                                   "Messages pushed to devices: live, or from the store when a "
-                                   "device catches up.",
-                                   MetricType::Counter);
-  deliveries.metric.push_back(CounterValue(Load(s.deliveries_live), {{"mode", "live"}}));
-  deliveries.metric.push_back(CounterValue(Load(s.deliveries_catch_up), {{"mode", "catch_up"}}));
-  out.push_back(std::move(deliveries));
+  out.push_back(Gauge("chatpro_start_time_seconds",
+                      "When the broker started serving, in seconds since the Unix epoch.",
+                      start_time_seconds_));
+
+  static_assert(std::size(kKinds) == sizeof s.delivered_live / sizeof s.delivered_live[0]);
+  static_assert(std::size(kKinds) == sizeof s.delivered_catch_up / sizeof s.delivered_catch_up[0]);
+  MetricFamily delivered = Family("chatpro_messages_delivered_total",
+                                  "Messages pushed to devices, by content kind and mode: live, "
+                                  "or from the store when a device catches up.",
+                                  MetricType::Counter);
+  for (std::size_t i = 0; i < std::size(kKinds); ++i) {
+    delivered.metric.push_back(
+        CounterValue(Load(s.delivered_live[i]), {{"kind", kKinds[i]}, {"mode", "live"}}));
+    delivered.metric.push_back(
+        CounterValue(Load(s.delivered_catch_up[i]), {{"kind", kKinds[i]}, {"mode", "catch_up"}}));
+  }
+  out.push_back(std::move(delivered));
+  out.push_back(Gauge("chatpro_offline_backlog_messages",
+                      "Messages waiting for devices that are not connected (recomputed about "
+                      "every 15 s).",
+                      Load(s.offline_backlog)));
 
   out.push_back(Histogram("chatpro_send_latency_seconds",
                           "From receiving a send to acknowledging it as stored.", s.send_latency));
@@ -127,6 +168,24 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                         "Messages committed in write batches (divide by "
                         "chatpro_write_batches_total for messages per batch).",
                         s.batch_messages_committed));
+  out.push_back(Histogram("chatpro_write_batch_messages",
+                          "Messages per write batch committed to the store.", s.batch_size, 1.0));
+  if (!data_dir_.empty()) {
+    const std::filesystem::path dir(data_dir_);
+    out.push_back(Gauge("chatpro_store_size_bytes",
+                        "Bytes of the store's files (index and blob logs) on disk.",
+                        DirectoryBytes(dir / "store") + DirectoryBytes(dir / "blobs")));
+    std::error_code ec;
+    std::filesystem::space_info space = std::filesystem::space(dir, ec);
+    if (!ec) {
+      out.push_back(Gauge("chatpro_data_dir_free_bytes",
+                          "Bytes free for the broker on the file system of its data directory.",
+                          static_cast<double>(space.available)));
+      out.push_back(Gauge("chatpro_data_dir_size_bytes",
+                          "Size of the file system of the broker's data directory in bytes.",
+                          static_cast<double>(space.capacity)));
+    }
+  }
 
   static_assert(sizeof s.errors / sizeof s.errors[0] ==
                 static_cast<std::size_t>(StatusCode::kInternal) + 1);
@@ -156,6 +215,31 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                         "Messages deleted by retention.", s.retention_removed));
   out.push_back(Counter("chatpro_retention_stripped_attachments_total",
                         "Attachments stripped by retention.", s.retention_stripped));
+  MetricFamily by_policy =
+      Family("chatpro_retention_removals_total",
+             "Retention removals by policy: messages deleted (action=\"delete\") and "
+             "attachments stripped (action=\"strip\").",
+             MetricType::Counter);
+  for (const auto& [policy, n] : s.retention_by_policy.Snapshot()) {
+    by_policy.metric.push_back(
+        CounterValue(static_cast<double>(n.deleted), {{"policy", policy}, {"action", "delete"}}));
+    by_policy.metric.push_back(
+        CounterValue(static_cast<double>(n.stripped), {{"policy", policy}, {"action", "strip"}}));
+  }
+  out.push_back(std::move(by_policy));
+  out.push_back(Counter("chatpro_retention_failures_total",
+                        "Retention runs that ended with an error or in which a policy plugin "
+                        "failed a decision.",
+                        s.retention_failures));
+  out.push_back(
+      Counter("chatpro_retention_plugin_failures_total",
+              "Retention decisions a policy plugin failed to make (the message was kept).",
+              s.retention_plugin_failures));
+  out.push_back(Gauge(
+      "chatpro_retention_last_success_timestamp_seconds",
+      "When the last retention run (not a dry run) ended without error, in "
+      "seconds since the Unix epoch; 0 if none has since the start.",
+      static_cast<double>(s.retention_last_success_us.load(std::memory_order_relaxed)) / 1e6));
   out.push_back(Counter("chatpro_messages_rejected_by_policy_total",
                         "Sends refused by a policy plugin.", s.messages_rejected_by_policy));
   out.push_back(Counter("chatpro_messages_flagged_total", "Messages flagged by a policy plugin.",
@@ -170,6 +254,17 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
              "Log lines dropped because the log target could not keep up.", MetricType::Counter);
   dropped.metric.push_back(CounterValue(static_cast<double>(DroppedLogLines())));
   out.push_back(std::move(dropped));
+  MetricFamily backups =
+      Family("chatpro_backups_total", "Backups of the store made while serving, by result.",
+             MetricType::Counter);
+  backups.metric.push_back(CounterValue(Load(s.backups_done), {{"result", "done"}}));
+  backups.metric.push_back(CounterValue(Load(s.backups_failed), {{"result", "failed"}}));
+  out.push_back(std::move(backups));
+  out.push_back(
+      Gauge("chatpro_backup_last_success_timestamp_seconds",
+            "When the newest backup made since the broker started finished (Unix "
+            "time); 0 if none has.",
+            static_cast<double>(s.backup_last_success_us.load(std::memory_order_relaxed)) / 1e6));
   return out;
 }
 

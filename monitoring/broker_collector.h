@@ -22,8 +22,11 @@ namespace chatpro::monitoring {
 class BrokerCollector : public prometheus::Collectable {
  public:
   // `version` is exported as the `version` label of chatpro_build_info.
-  // REQUIRES: `stats` outlives the collector.
-  BrokerCollector(const core::BrokerStats* stats, std::string version);
+  // `data_dir` is the broker's data directory: the size of its store and the
+  // free space of its file system are measured there at each scrape (empty:
+  // those two metrics are left out). The start time exported is the moment of
+  // construction. REQUIRES: `stats` outlives the collector.
+  BrokerCollector(const core::BrokerStats* stats, std::string version, std::string data_dir = {});
 
   // One family per metric listed in monitoring/README.md, built from the
   // current values. Counters read at slightly different instants, so a scrape
@@ -33,6 +36,8 @@ class BrokerCollector : public prometheus::Collectable {
  private:
   const core::BrokerStats* const stats_;
   const std::string version_;
+  const std::string data_dir_;
+  const double start_time_seconds_;
 };
 
 }  // namespace chatpro::monitoring

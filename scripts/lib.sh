@@ -22,11 +22,14 @@ CHATPRO_PACKAGES=(
   libsnappy-dev
   libpoco-dev
   prometheus-cpp-dev
+  prometheus
   libsodium-dev
   libhowardhinnant-date-dev
   tzdata
   libgtest-dev
   libsystemd-dev
+  # The Debian package: dpkg-shlibdeps works out its library dependencies.
+  dpkg-dev
 )
 
 # Oldest CMake that reads CMakePresets.json version 3 and satisfies CMakeLists.txt.
@@ -96,6 +99,18 @@ chatpro_ensure_packages() {
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}" ||
     chatpro_die "apt-get install failed for: ${missing[*]}"
+
+  # The prometheus package (promtool, and the Prometheus the tests start on free
+  # ports of their own) also starts a system-wide Prometheus on :9090 where
+  # services may start. Nothing here uses it: stop the one this installation started.
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      "${as_root[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/prometheus ]]; then
+      "${as_root[@]}" /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+    fi
+    chatpro_log "Stopped the Prometheus service the prometheus package starts (tests run their own)"
+  fi
 }
 
 # Dies unless cmake (new enough for the presets) and ninja are on PATH.

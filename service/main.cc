@@ -35,6 +35,7 @@
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
 #include "broker/transport/zmq_server.h"
+#include "service/backup_restore.h"
 #include "service/daemon.h"
 #include "service/logging.h"
 #include "service/service_notify.h"
@@ -53,6 +54,8 @@ Usage:
   chatpro-broker --data-dir DIR --listen ENDPOINT --init-admin NAME
   chatpro-broker --config FILE --check-config
   chatpro-broker --config FILE --rotate-storage-key
+  chatpro-broker --restore BACKUP_DIR [--data-dir DIR] [--force]
+  chatpro-broker --config FILE --backup [NAME]
 
 Runs in the foreground until SIGTERM or SIGINT, or with --daemon in the
 background. On SIGTERM it stops taking input, writes and acknowledges what it
@@ -63,8 +66,8 @@ administrator "admin" and prints a one-time invite for their first device.
 Logging ([log] section): target console (stderr, the default), file (rotated
 by size, log.keep files kept), syslog, journal (systemd), or eventlog (the
 Windows event log, Windows only). Errors before the configuration is read go
-to stderr. --init-admin, --check-config and --rotate-storage-key always log
-to stderr.
+to stderr. --init-admin, --check-config, --rotate-storage-key, --restore and
+--backup always log to stderr.
 
 Messages, attachments and records about people are encrypted at rest
 (XChaCha20-Poly1305) under the storage key file (store.key_file, default
@@ -105,6 +108,15 @@ Options:
                          re-encrypt every message and record under it,
                          remove the old keys from the key file, print what
                          was done, and exit
+  --restore BACKUP_DIR   with the broker stopped: verify the backup (every
+                         file against its manifest), install it as the store
+                         and keys of the data directory, print what was
+                         restored, and exit. A data directory with a store
+                         is refused unless --force, which moves what is
+                         there into DATA_DIR/replaced-<time>
+  --backup [NAME]        with the broker stopped: back the store up into
+                         backup.dir as NAME, and exit (while it runs:
+                         chatpro admin backup start)
   --version              print the version and exit
   --help                 this text
 
@@ -119,6 +131,10 @@ struct Args {
   bool rotate_storage_key = false;
   bool daemon = false;
   std::string pid_file;
+  std::string restore;  // --restore BACKUP_DIR
+  bool backup = false;  // --backup [NAME]
+  std::string backup_name;
+  bool force = false;
 };
 
 int Usage(const std::string& error) {
@@ -400,6 +416,18 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.daemon = true;
     } else if (f == "--pid-file") {
       CHATPRO_ASSIGN_OR_RETURN(a.pid_file, take());
+    } else if (f == "--restore") {
+      CHATPRO_ASSIGN_OR_RETURN(a.restore, take());
+      if (a.restore.empty()) return Status::InvalidArgument("--restore needs the backup's folder");
+    } else if (f == "--backup") {
+      a.backup = true;
+      if (has_inline) {
+        a.backup_name = inline_value;
+      } else if (i + 1 < argc && argv[i + 1][0] != '-') {
+        a.backup_name = argv[++i];
+      }
+    } else if (f == "--force") {
+      a.force = true;
     } else {
       return Status::InvalidArgument("unknown option " + f);
     }
@@ -427,10 +455,19 @@ int Run(int argc, char** argv) {
   if (args->rotate_storage_key && (!args->init_admin.empty() || args->check_config)) {
     return Usage("--rotate-storage-key runs on its own");
   }
-  if (args->daemon && (!args->init_admin.empty() || args->check_config || args->rotate_storage_key)) {
-    return Usage("--daemon is for serving, not with --init-admin, --check-config or --rotate-storage-key");
+  if (args->daemon && (!args->init_admin.empty() || args->check_config || args->rotate_storage_key ||
+                       !args->restore.empty() || args->backup)) {
+    return Usage(
+        "--daemon is for serving, not with --init-admin, --check-config, --rotate-storage-key, "
+        "--restore or --backup");
   }
   if (!args->pid_file.empty() && !args->daemon) return Usage("--pid-file goes with --daemon");
+  if ((!args->restore.empty() || args->backup) &&
+      (!args->init_admin.empty() || args->check_config || args->rotate_storage_key ||
+       (!args->restore.empty() && args->backup))) {
+    return Usage("--restore and --backup run on their own");
+  }
+  if (args->force && args->restore.empty()) return Usage("--force goes with --restore");
 
   std::vector<Setting> file_settings;
   std::string config_dir;
@@ -473,6 +510,8 @@ int Run(int argc, char** argv) {
               << "  key_file = " << options->store.key_file << "\n"
               << "  metrics = "
               << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n"
+              << "  backup.dir = " << options->backup.dir << "\n"
+              << "  store format = " << service::DescribeStoreFormat(options->store) << "\n"
               << "  log = " << service::Logging::Describe(options->log) << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     for (const auto& p : *profiles) {
@@ -483,6 +522,11 @@ int Run(int argc, char** argv) {
   }
   SetLogLevel(ParseLogLevel(options->log.level).value_or(LogLevel::kInfo));
   if (args->rotate_storage_key) return RotateStorageKey(options->store);
+  // Backups with the broker stopped (service/backup_restore.h).
+  if (!args->restore.empty()) {
+    return service::RestoreBackup(args->restore, options->store, args->force);
+  }
+  if (args->backup) return service::OfflineBackup(args->backup_name, *options, kVersion);
 
   // Serving: detach first if asked (before any thread starts), then install
   // the log sinks. Both outlive everything declared after them.
@@ -559,6 +603,7 @@ int Run(int argc, char** argv) {
   CasesOptions cases = options->cases;
   if (cases.export_dir.empty()) cases.export_dir = options->store.data_dir + "/exports";
   broker.ConfigureCases(cases, export_zip::ZipExportArchives());
+  broker.ConfigureBackups(service::BackupSetupFor(*options, kVersion));
   // Working hours: the organisation's profiles over the system's tz database.
   std::optional<std::vector<core::ScheduleProfile>> profiles = LoadScheduleProfiles(*options, *zones);
   if (!profiles) return 1;
@@ -581,11 +626,11 @@ int Run(int argc, char** argv) {
     return 0;
   }
 
-  // Monitoring: /metrics, /healthz at once; /readyz once the broker serves.
+  // Monitoring: /metrics and /healthz at once; /readyz 503 until the broker serves.
   std::unique_ptr<monitoring::MetricsServer> metrics;
   if (!options->monitoring.listen.empty()) {
-    Result<std::unique_ptr<monitoring::MetricsServer>> started =
-        monitoring::MetricsServer::Start(options->monitoring, &broker.stats(), kVersion);
+    Result<std::unique_ptr<monitoring::MetricsServer>> started = monitoring::MetricsServer::Start(
+        options->monitoring, {&broker.stats(), kVersion, options->store.data_dir});
     if (!started.ok()) {
       std::cerr << "chatpro-broker: " << started.status().message() << "\n";
       return 1;
@@ -621,7 +666,7 @@ int Run(int argc, char** argv) {
   (*server)->SetTickHook([&notifier] { notifier.WatchdogTick(); });
   broker.Start(server->get(), server->get());
   // Signals are blocked in every thread (see main); this one waits for them.
-  std::thread signals([&server, &notifier, &logging] {
+  std::thread signals([&server, &notifier, &metrics, &logging] {
     // SIGUSR1 is used below to end this thread after a stop.
     int sig = service::WaitForStopSignal([&logging] {
       if (logging == nullptr) return;
@@ -631,6 +676,7 @@ int Run(int argc, char** argv) {
     if (sig != SIGUSR1) {
       LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
       notifier.Stopping("stopping");
+      if (metrics != nullptr) metrics->MarkStopping();
     }
     (*server)->RequestStop();
   });
@@ -645,8 +691,11 @@ int Run(int argc, char** argv) {
 
   (*server)->Run();
   notifier.Stopping("stopping");
-  metrics.reset();  // stop scrapes before the broker and its stats go
+  // /readyz answers 503 until the store is flushed; then the endpoint goes,
+  // before the broker and its stats.
+  if (metrics != nullptr) metrics->MarkStopping();
   broker.Stop();
+  metrics.reset();
   ::kill(::getpid(), SIGUSR1);  // ends the signal thread if the stop came from elsewhere
   signals.join();
   server->reset();

@@ -97,10 +97,15 @@ TEST_F(Metrics, CountAcceptedMessagesAndAnswerHealthAndReadiness) {
   EXPECT_EQ(Sample(text, "chatpro_messages_accepted_total{kind=\"text\"}"), kSent) << text;
   EXPECT_EQ(Sample(text, "chatpro_messages_accepted_total{kind=\"voice\"}"), 0) << text;
   EXPECT_EQ(Sample(text, "chatpro_messages_accepted_total{kind=\"picture\"}"), 0) << text;
-  EXPECT_GE(Sample(text, "chatpro_deliveries_total{mode=\"live\"}") +
-                Sample(text, "chatpro_deliveries_total{mode=\"catch_up\"}"),
+  EXPECT_GE(Sample(text, "chatpro_messages_delivered_total{kind=\"text\",mode=\"live\"}") +
+                Sample(text, "chatpro_messages_delivered_total{kind=\"text\",mode=\"catch_up\"}"),
             kSent)
       << text;
+  EXPECT_EQ(Sample(text, "chatpro_messages_delivered_total{kind=\"voice\",mode=\"live\"}"), 0)
+      << text;
+  EXPECT_GT(Sample(text, "chatpro_store_size_bytes"), 0) << text;
+  EXPECT_GT(Sample(text, "chatpro_data_dir_free_bytes"), 0) << text;
+  EXPECT_GE(Sample(text, "chatpro_write_batch_messages_count"), 1) << text;
   EXPECT_EQ(Sample(text, "chatpro_send_latency_seconds_count"), kSent) << text;
   EXPECT_EQ(Sample(text, "chatpro_send_latency_seconds_bucket{le=\"+Inf\"}"), kSent) << text;
   // At least root, ana and ben; the sessions their enrollments opened may not

@@ -251,6 +251,16 @@ const std::vector<Field>& Fields() {
          o.cases.export_dir = ResolvePath(v, dir);
          return Status::Ok();
        }},
+      {"backup.dir", "folder of the backups made by chatpro admin backup start, mode 0700 (default <data_dir>/backups)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         if (v.empty()) return Status::InvalidArgument("must not be empty");
+         o.backup.dir = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
+      {"backup.max_rate", "most bytes a backup copies per second; 0 = no limit (default 64MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.backup.max_bytes_per_second, ParseSize(v), 0, 1ull << 40);
+       }},
       {"limits.max_text_bytes", "largest text message (default 64KiB)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.max_text_bytes, ParseSize(v), 1, 16ull << 20);
@@ -700,6 +710,7 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   if (o.store.key_file.empty()) o.store.key_file = o.store.data_dir + "/storage.key";
   if (o.cases.export_dir.empty()) o.cases.export_dir = o.store.data_dir + "/exports";
   if (o.log.file.empty()) o.log.file = o.store.data_dir + "/chatpro-broker.log";
+  if (o.backup.dir.empty()) o.backup.dir = o.store.data_dir + "/backups";
   if (o.transport.max_frame_bytes == 0) {
     o.transport.max_frame_bytes = o.core.max_attachment_bytes + (1ull << 20);
   }

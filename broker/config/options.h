@@ -140,6 +140,15 @@ struct CasesOptions {
   std::string export_dir;
 };
 
+struct BackupOptions {
+  // Where `chatpro admin backup start` writes backups (one folder each, mode
+  // 0700). Default: <data_dir>/backups.
+  std::string dir;
+  // Most bytes a backup copies per second, so that it leaves the disk to live
+  // traffic; 0: no limit. Default: 64 MiB.
+  std::uint64_t max_bytes_per_second = 64ull << 20;
+};
+
 struct MonitoringOptions {
   // HOST:PORT of the HTTP endpoint serving /metrics (Prometheus text format),
   // /healthz and /readyz. Empty turns it off. Default: 127.0.0.1:9464.
@@ -188,6 +197,7 @@ struct BrokerOptions {
   MonitoringOptions monitoring;
   RetentionOptions retention;
   CasesOptions cases;
+  BackupOptions backup;
   StoreOptions store;
   TransportOptions transport;
   CoreOptions core;

@@ -12,13 +12,12 @@
 #include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/records.h"
+#include "broker/core/store_format.h"
 #include "broker/crypto/keys.h"
 
 namespace chatpro::core {
 namespace {
 
-constexpr std::string_view kFormatKey = "format";
-constexpr std::string_view kFormatVersion = "2";
 constexpr std::string_view kServerVersion = "chatpro-broker/0.1.0";
 // A session's deliveries go out in frames of about this size.
 constexpr std::size_t kDeliveryFrameBytes = 256 << 10;
@@ -32,6 +31,8 @@ constexpr std::size_t kInlineBatchMessages = 64;
 constexpr std::uint64_t kInlineBatchBytes = 64 << 10;
 // Cursor moves are written at least this often even without other writes.
 constexpr std::int64_t kCursorFlushUs = 200'000;
+// How often the offline backlog gauge is recomputed (it reads every cursor).
+constexpr std::int64_t kBacklogIntervalUs = 15'000'000;
 
 int ContentIndex(wire::Content type) {
   switch (type) {
@@ -41,6 +42,19 @@ int ContentIndex(wire::Content type) {
     case wire::Content::Deletion: return 4;
     default: return 0;
   }
+}
+
+// The content index of a stored wire::Message. Its bytes were written by the
+// broker (BuildMessage) or read back from the store, so they are not verified
+// again; a misaligned view is copied first.
+int StoredContentIndex(std::string_view bytes) {
+  const char* data = bytes.data();
+  std::string copy;
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+    copy.assign(bytes);
+    data = copy.data();
+  }
+  return ContentIndex(flatbuffers::GetRoot<wire::Message>(data)->content_type());
 }
 
 std::size_t VectorSize(const flatbuffers::Vector<std::uint8_t>* v) {
@@ -63,23 +77,39 @@ Broker::Broker(const CoreOptions& options, Durability durability, ServerIdentity
 Broker::~Broker() { Stop(); }
 
 Status Broker::Open() {
-  Result<std::optional<std::string>> format = store_->GetRecord(RecordKind::kMeta, kFormatKey);
-  if (!format.ok()) return format.status();
-  if (format->has_value()) {
-    if (**format != kFormatVersion) {
-      return Status::FailedPrecondition("the store has format version " + **format +
-                                        "; this broker reads version " +
-                                        std::string(kFormatVersion) +
-                                        ". Use a broker release that can migrate it.");
-    }
-  } else {
+  // The format first: nothing else is read from a store this broker cannot
+  // read. The audit log is loaded before the migrations, which record
+  // themselves in it.
+  CHATPRO_ASSIGN_OR_RETURN(int format, ReadStoreFormat(*store_));
+  CHATPRO_RETURN_IF_ERROR(CheckStoreFormat(format));
+  if (format == 0) {
     WriteBatch b;
-    b.records.push_back({RecordKind::kMeta, std::string(kFormatKey), std::string(kFormatVersion)});
+    InitStoreFormat(&b);
     CHATPRO_RETURN_IF_ERROR(store_->Write(b, true));
   }
+  CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
+  if (format != 0 && format < kStoreFormat) {
+    LOG_INFO() << "the store has format " << format << "; migrating it to format " << kStoreFormat;
+    Result<std::vector<const StoreMigration*>> steps =
+        MigrateStore(*store_, format, [this](const StoreMigration& step, WriteBatch* batch) {
+          LOG_INFO() << "migrating the store from format " << step.from << " to " << step.from + 1
+                     << ": " << step.what;
+          audit_.Append(AuditActor{}, "store.migrate", "store",
+                        JsonObject()
+                            .Add("from", step.from)
+                            .Add("to", step.from + 1)
+                            .Add("change", step.what)
+                            .Add("broker", kServerVersion)
+                            .str(),
+                        batch);
+        });
+    // A failed step leaves the store at the format of the last step done.
+    if (!steps.ok()) return steps.status().WithContext("migrating the store");
+  }
+  store_format_ = kStoreFormat;
+  CHATPRO_ASSIGN_OR_RETURN(store_id_, ReadStoreId(*store_));
   CHATPRO_RETURN_IF_ERROR(directory_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(conversations_.Load(*store_));
-  CHATPRO_RETURN_IF_ERROR(audit_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(holds_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(cases_.Load(*store_));
   CHATPRO_RETURN_IF_ERROR(schedules_.Load(*store_));
@@ -88,8 +118,9 @@ Status Broker::Open() {
         if (key.size() == 8) next_report_id_ = std::max(next_report_id_, ReadBigEndian64(key) + 1);
         return true;
       }));
-  LOG_INFO() << "store opened: " << directory_.user_count() << " users, "
-             << conversations_.size() << " conversations";
+  LOG_INFO() << "store opened (format " << store_format_ << ", id " << store_id_
+             << "): " << directory_.user_count() << " users, " << conversations_.size()
+             << " conversations";
   return Status::Ok();
 }
 
@@ -136,6 +167,7 @@ void Broker::Stop() {
   if (pipeline_ == nullptr) return;
   StopRetention();
   StopExports();
+  StopBackup();
   FinishOffboardings(true);
   if (!dirty_cursors_.empty()) Batch();
   SubmitBatch();
@@ -293,6 +325,7 @@ Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view us
 void Broker::LoadDeviceCursors(Session& s) {
   DeviceCursors& dc = device_cursors_[s.device];
   if (dc.sessions++ > 0) return;
+  offline_acked_.erase(s.device);
   std::string prefix = store_keys::U64Key(s.device.value());
   Status st = store_->ScanRecords(RecordKind::kCursor, prefix,
                                   [&](std::string_view key, std::string_view value) {
@@ -310,6 +343,58 @@ void Broker::LoadDeviceCursors(Session& s) {
     Seq& seq = dc.acked[it->first.second];
     seq = std::max(seq, it->second);
   }
+}
+
+void Broker::UpdateOfflineBacklog() {
+  if (!offline_acked_loaded_) {
+    // Once: every stored cursor of a device without a session, with the moves
+    // not yet written over them. From then on DropSession and
+    // LoadDeviceCursors keep the map, so no later run reads the store.
+    Status st = store_->ScanRecords(
+        RecordKind::kCursor, "", [&](std::string_view key, std::string_view value) {
+          if (key.size() != 16 || value.size() != 8) return true;
+          DeviceId device(ReadBigEndian64(key.substr(0, 8)));
+          if (device_cursors_.count(device) != 0) return true;  // connected
+          Seq& seq = offline_acked_[device][ConversationId(ReadBigEndian64(key.substr(8)))];
+          seq = std::max(seq, ReadBigEndian64(value));
+          return true;
+        });
+    if (!st.ok()) {
+      LOG_WARNING() << "cannot read the cursors for the offline backlog: " << st;
+      offline_acked_.clear();
+      return;
+    }
+    for (const auto& [key, seq] : dirty_cursors_) {
+      if (device_cursors_.count(key.first) != 0) continue;
+      Seq& s = offline_acked_[key.first][key.second];
+      s = std::max(s, seq);
+    }
+    offline_acked_loaded_ = true;
+  }
+  std::uint64_t backlog = 0;
+  for (const User* user : directory_.Users()) {
+    if (!user->active) continue;
+    for (DeviceId id : user->devices) {
+      const Device* device = directory_.FindDevice(id);
+      if (device == nullptr || !device->active) continue;
+      if (device_cursors_.count(id) != 0) continue;  // connected: not offline
+      auto device_acked = offline_acked_.find(id);
+      for (ConversationId cid : conversations_.ConversationsOf(user->id)) {
+        const Conversation* c = conversations_.Find(cid);
+        if (c == nullptr) continue;
+        Seq from = 0;
+        for (const Membership& m : c->members) {
+          if (m.user == user->id) from = m.joined_seq;
+        }
+        if (device_acked != offline_acked_.end()) {
+          auto a = device_acked->second.find(cid);
+          if (a != device_acked->second.end()) from = std::max(from, a->second);
+        }
+        if (c->committed_seq > from) backlog += c->committed_seq - from;
+      }
+    }
+  }
+  stats_.offline_backlog.store(backlog, std::memory_order_relaxed);
 }
 
 void Broker::DropSession(ConnectionId connection, bool tell_transport) {
@@ -346,7 +431,11 @@ void Broker::DetachOnline(Session& s) {
     if (list.empty()) online_.erase(online);
   }
   auto dc = device_cursors_.find(s.device);
-  if (dc != device_cursors_.end() && --dc->second.sessions <= 0) device_cursors_.erase(dc);
+  if (dc != device_cursors_.end() && --dc->second.sessions <= 0) {
+    // Its cursors stay as they are until it connects again.
+    if (offline_acked_loaded_) offline_acked_[s.device] = std::move(dc->second.acked);
+    device_cursors_.erase(dc);
+  }
 }
 
 void Broker::MarkDirty(Session& s) {
@@ -503,6 +592,8 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     case wire::Body::PresenceQuery: return HandlePresenceQuery(s, rid, *e.body_as_PresenceQuery());
     case wire::Body::AdminDisconnectReport:
       return HandleAdminDisconnectReport(s, rid, *e.body_as_AdminDisconnectReport());
+    case wire::Body::AdminBackup:
+      return HandleAdminBackup(s, rid, *e.body_as_AdminBackup());
     case wire::Body::Goodbye:
       s.drop_after_send = true;  // what is queued for it still goes out first
       MarkDirty(s);
@@ -993,6 +1084,7 @@ void Broker::FanOut(const Conversation& c, Seq seq, std::string_view bytes) {
       if (cur->sent + 1 == seq && WindowOpen(*s) && s->pump_not_before_mono_us == 0) {
         Push(*s, *cur, seq, bytes);
         stats_.deliveries_live.fetch_add(1, std::memory_order_relaxed);
+        stats_.delivered_live[StoredContentIndex(bytes)].fetch_add(1, std::memory_order_relaxed);
         if (fan_out_received_mono_us_ != 0) {
           stats_.delivery_latency.Record(clock_->MonotonicMicros() - fan_out_received_mono_us_);
         }
@@ -1049,6 +1141,8 @@ void Broker::Pump(Session& s) {
         }
         Push(s, *cur, m.seq, m.bytes);
         stats_.deliveries_catch_up.fetch_add(1, std::memory_order_relaxed);
+        stats_.delivered_catch_up[StoredContentIndex(m.bytes)].fetch_add(1,
+                                                                         std::memory_order_relaxed);
         if (sessions_.find(connection) == sessions_.end()) return;  // peer gone
         // A full pipe rewound the session and queued a later catch-up; going
         // on now would deliver after a hole.
@@ -1177,6 +1271,7 @@ void Broker::Complete(CommitBatch& batch) {
   stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
   stats_.batch_messages_committed.fetch_add(batch.writes.messages.size(),
                                             std::memory_order_relaxed);
+  stats_.batch_size.Record(static_cast<std::int64_t>(batch.writes.messages.size()));
   if (batch.status.ok()) {
     for (std::size_t i = 0; i < batch.writes.messages.size(); ++i) {
       const WriteBatch::Message& m = batch.writes.messages[i];
@@ -1292,8 +1387,14 @@ void Broker::Flush() {
 }
 
 void Broker::OnTick() {
+  stats_.loop_ticks.fetch_add(1, std::memory_order_relaxed);
   PollExports();
+  PollBackup();
   std::int64_t now = clock_->MonotonicMicros();
+  if (now >= next_backlog_mono_us_) {
+    next_backlog_mono_us_ = now + kBacklogIntervalUs;
+    UpdateOfflineBacklog();
+  }
   if (!dirty_cursors_.empty() && now - cursors_dirty_since_mono_us_ >= kCursorFlushUs) {
     Batch();  // the next Flush writes them
   }

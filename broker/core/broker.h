@@ -38,6 +38,7 @@
 #include "broker/base/result.h"
 #include "broker/config/options.h"
 #include "broker/core/audit_log.h"
+#include "broker/core/backup.h"
 #include "broker/core/case_export.h"
 #include "broker/core/client_ids.h"
 #include "broker/core/commit_pipeline.h"
@@ -60,6 +61,31 @@ struct ServerIdentity {
   std::string public_address;  // HOST:PORT clients reach
 };
 
+// Messages removed by retention, by the name of the policy (plugin) that
+// removed them. Names come from the loaded plugins, so there are few.
+// Thread-safety: Add() on the event loop, Snapshot() from any thread.
+class RetentionPolicyCounters {
+ public:
+  struct Counts {
+    std::uint64_t deleted = 0;
+    std::uint64_t stripped = 0;  // attachments stripped
+  };
+  void Add(const std::string& policy, std::uint64_t deleted, std::uint64_t stripped) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Counts& c = counts_[policy];
+    c.deleted += deleted;
+    c.stripped += stripped;
+  }
+  std::map<std::string, Counts> Snapshot() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return counts_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, Counts> counts_;  // GUARDED_BY(mutex_)
+};
+
 // Counters for monitoring; monotonic unless named as a gauge.
 struct BrokerStats {
   std::atomic<std::uint64_t> frames_received{0};
@@ -68,6 +94,13 @@ struct BrokerStats {
   std::atomic<std::uint64_t> messages_duplicate{0};
   std::atomic<std::uint64_t> deliveries_live{0};
   std::atomic<std::uint64_t> deliveries_catch_up{0};
+  // The same deliveries by content kind (indexes as messages_accepted).
+  std::atomic<std::uint64_t> delivered_live[5] = {};
+  std::atomic<std::uint64_t> delivered_catch_up[5] = {};
+  // Gauge: messages waiting for devices that are not connected (for each
+  // active device without a session, the messages of its conversations past
+  // its acknowledged cursor), recomputed about every 15 s on the event loop.
+  std::atomic<std::uint64_t> offline_backlog{0};
   std::atomic<std::uint64_t> errors[11] = {};  // by StatusCode
   std::atomic<std::uint64_t> auth_refused{0};
   std::atomic<std::uint64_t> rate_limited{0};          // sends refused by a device's rate limit
@@ -78,14 +111,34 @@ struct BrokerStats {
   std::atomic<std::uint64_t> retention_runs{0};
   std::atomic<std::uint64_t> retention_removed{0};   // messages deleted by retention
   std::atomic<std::uint64_t> retention_stripped{0};  // attachments stripped by retention
+  // Retention runs that ended with an error or in which a policy plugin
+  // failed a decision, and the wall-clock time (us since the epoch) the last
+  // run that removed for real ended without either (0: none yet).
+  std::atomic<std::uint64_t> retention_failures{0};
+  std::atomic<std::int64_t> retention_last_success_us{0};
+  // Retention decisions a plugin failed to make (the message was kept); a run
+  // with any also counts in retention_failures.
+  std::atomic<std::uint64_t> retention_plugin_failures{0};
+  RetentionPolicyCounters retention_by_policy;
   std::atomic<std::uint64_t> slow_consumers_cut{0};
   std::atomic<std::uint64_t> batches_committed{0};
   std::atomic<std::uint64_t> batch_messages_committed{0};
+  // Messages per committed write batch, in the power-of-two buckets of a
+  // LatencyHistogram (bucket i counts batches of fewer than 2^i messages).
+  LatencyHistogram batch_size;
+  // Event-loop iterations that ran the timers (OnTick): a value that stops
+  // moving means the loop is stuck.
+  std::atomic<std::uint64_t> loop_ticks{0};
   std::atomic<std::int64_t> sessions{0};  // gauge
   // Working hours: messages sent urgent, and (message, off-duty recipient)
   // pairs held until the recipient's working hours start.
   std::atomic<std::uint64_t> urgent_messages{0};
   std::atomic<std::uint64_t> off_duty_held{0};
+  // Backups of the store that completed and that failed; when the newest
+  // completed one finished (Unix microseconds, 0: none yet; a gauge).
+  std::atomic<std::uint64_t> backups_done{0};
+  std::atomic<std::uint64_t> backups_failed{0};
+  std::atomic<std::int64_t> backup_last_success_us{0};
   // From receiving a Send to acknowledging it (stored), and to pushing it
   // live to a recipient's session.
   LatencyHistogram send_latency;
@@ -136,6 +189,14 @@ class Broker {
   // written. Removes what an export cut short by a crash left in the export
   // folder. Call before Start(), or while no export runs.
   void ConfigureCases(const CasesOptions& options, ExportArchiveFactory archives);
+
+  // Backups (broker_backup.cc): where they go, their pace and the key files
+  // they hold. Removes what a backup cut short by a crash left in the
+  // folder. Call after Open(), before Start(). Without it backups are refused.
+  void ConfigureBackups(BackupSetup setup);
+  // After Open(): the store's format version and id (store_format.h).
+  int store_format() const { return store_format_; }
+  const std::string& store_id() const { return store_id_; }
 
   // Before Start(): makes `admin_login` an admin (creating the user if needed)
   // and returns a fresh invite for a device of theirs, stored synchronously.
@@ -432,6 +493,7 @@ class Broker {
     bool dry_run = true;
     AuditActor actor;
     std::string trigger;  // "request", "timer", "low disk"
+    std::uint64_t plugin_failures_at_start = 0;  // sum of the plugins' retention_failures
     std::int64_t started_at_us = 0;
     std::uint64_t run_audit_seq = 0;  // the entry tombstones refer to
     std::uint64_t late_held_deleted = 0;   // proposals a hold placed meanwhile kept
@@ -453,6 +515,14 @@ class Broker {
   std::optional<std::uint64_t> PostRetentionChunk(std::vector<RetentionAction> actions);
   // The timer and the low-disk check (from OnTick).
   void MaybeScheduleRetention();
+  // Recomputes stats_.offline_backlog (from OnTick, every kBacklogIntervalUs).
+  void UpdateOfflineBacklog();
+  std::int64_t next_backlog_mono_us_ = 0;
+  // The acknowledged cursors of devices without a session (they change only
+  // through a session's acks): read from the store by the first
+  // UpdateOfflineBacklog(), then kept by DropSession and LoadDeviceCursors.
+  std::unordered_map<DeviceId, std::unordered_map<ConversationId, Seq>> offline_acked_;
+  bool offline_acked_loaded_ = false;
   // Asks the accept hooks about a send. OK, or PermissionDenied naming the policy.
   Status AcceptHook(const Session& s, const Conversation& c, const wire::Send& r,
                     AcceptDecision* decision);
@@ -494,6 +564,19 @@ class Broker {
   void PollExports();
   // Stops a running export (it fails) and records what ended.
   void StopExports();
+  // ---- backups (broker_backup.cc) ----
+  void HandleAdminBackup(Session& s, std::uint64_t rid, const wire::AdminBackup& r);
+  // Event loop: records the end of a finished backup in the audit log.
+  void PollBackup();
+  // Stops a running backup (it fails, leaving nothing) and records it.
+  void StopBackup();
+  BackupSetup backup_setup_;
+  std::unique_ptr<BackupJob> backup_;
+  AuditActor backup_actor_;
+  bool backup_recorded_ = false;
+  int store_format_ = 0;
+  std::string store_id_;
+
   CasesOptions cases_options_;
   ExportArchiveFactory export_archives_;
   CaseRegistry cases_;

@@ -11,6 +11,8 @@
 // time), and lets the thread go on once the chunk is stored.
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <string>
 
 #include "broker/base/json.h"
 #include "broker/base/log.h"
@@ -21,6 +23,13 @@
 
 namespace chatpro::core {
 namespace {
+
+// Retention decisions the plugins failed so far (the messages were kept).
+std::uint64_t RetentionPluginFailures(const PluginSet& plugins) {
+  std::uint64_t n = 0;
+  for (const auto& p : plugins.plugins()) n += p->retention_failures.load();
+  return n;
+}
 
 constexpr std::int64_t kDiskCheckIntervalUs = 10 * kMicrosPerSecond;
 // The longest pause between two batches of a run.
@@ -266,6 +275,7 @@ void Broker::StartRetention(const AuditActor& actor, bool dry_run, std::string t
   options.now_us = run->started_at_us;
   options.batch_messages = std::max<std::uint32_t>(1, retention_options_.batch_messages);
   PluginSet* plugins = plugins_ != nullptr ? plugins_ : &no_plugins_;
+  run->plugin_failures_at_start = RetentionPluginFailures(*plugins);
   run->run = std::make_unique<RetentionRun>(
       store_, plugins, std::move(snapshot), holds_.Snapshot(), options,
       [this](std::vector<RetentionAction> actions) { return PostRetentionChunk(std::move(actions)); });
@@ -337,6 +347,7 @@ void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
   std::uint64_t applied = 0;
   std::uint64_t deleted = 0;
   std::uint64_t stripped = 0;
+  std::map<std::string, RetentionPolicyCounters::Counts> by_policy;
   const Conversation* c = nullptr;  // actions come grouped by conversation
   std::vector<UserId> members;
   for (RetentionAction& a : chunk->actions) {
@@ -365,16 +376,22 @@ void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
       batch.writes.messages.push_back({c->id, a.seq, std::move(a.stripped), true});
       batch.received_mono_us.push_back(0);
       ++stripped;
+      ++by_policy[a.policy].stripped;
     } else {
       batch.writes.message_deletes.push_back({c->id, a.seq});
       ++deleted;
+      ++by_policy[a.policy].deleted;
     }
     ++applied;
   }
-  batch.on_commit.push_back([this, chunk, applied, deleted, stripped](const Status& st) {
+  batch.on_commit.push_back([this, chunk, applied, deleted, stripped,
+                             by_policy = std::move(by_policy)](const Status& st) {
     if (st.ok()) {
       stats_.retention_removed.fetch_add(deleted, std::memory_order_relaxed);
       stats_.retention_stripped.fetch_add(stripped, std::memory_order_relaxed);
+      for (const auto& [policy, n] : by_policy) {
+        stats_.retention_by_policy.Add(policy, n.deleted, n.stripped);
+      }
     } else {
       LOG_ERROR() << "retention could not write a batch: " << st;
     }
@@ -398,6 +415,15 @@ void Broker::FinishRetention() {
   counts.held_protected += late;
   std::int64_t finished = clock_->NowMicros();
   stats_.retention_runs.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t plugin_failures =
+      RetentionPluginFailures(plugins_ != nullptr ? *plugins_ : no_plugins_) -
+      run->plugin_failures_at_start;
+  stats_.retention_plugin_failures.fetch_add(plugin_failures, std::memory_order_relaxed);
+  if (!run->status.ok() || plugin_failures > 0) {
+    stats_.retention_failures.fetch_add(1, std::memory_order_relaxed);
+  } else if (!run->dry_run) {
+    stats_.retention_last_success_us.store(finished, std::memory_order_relaxed);
+  }
 
   JsonObject details;
   details.Add("trigger", run->trigger)

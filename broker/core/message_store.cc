@@ -13,6 +13,11 @@ std::uint64_t WriteBatch::ApproximateBytes() const {
   return n;
 }
 
+Result<SnapshotCopyCounts> MessageStore::CopySnapshot(const std::string&,
+                                                      const SnapshotCopyControl&) {
+  return Status::FailedPrecondition("this store cannot copy itself (it is not kept on disk)");
+}
+
 namespace store_keys {
 
 std::string MessageKey(ConversationId conversation, Seq seq) {

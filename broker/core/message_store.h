@@ -92,6 +92,26 @@ struct WriteBatch {
 
 enum class ReadDirection { kForward, kBackward };
 
+// What a snapshot copy (MessageStore::CopySnapshot) wrote.
+struct SnapshotCopyCounts {
+  std::uint64_t records = 0;  // rows that are not messages
+  std::uint64_t messages = 0;
+  std::uint64_t blobs = 0;  // messages kept out of line (large attachments)
+  std::uint64_t bytes = 0;  // keys and values copied, blobs included
+};
+
+// How a snapshot copy is paced and stopped.
+struct SnapshotCopyControl {
+  // Most bytes copied per second, so that a copy leaves the disk to live
+  // traffic. 0: as fast as the disk goes. Default: 0.
+  std::uint64_t bytes_per_second = 0;
+  // Polled between chunks; true stops the copy (it then fails with
+  // Unavailable). Default: never.
+  std::function<bool()> cancelled;
+  // Called after each chunk with the counts so far. Default: none.
+  std::function<void(const SnapshotCopyCounts&)> progress;
+};
+
 class MessageStore {
  public:
   virtual ~MessageStore() = default;
@@ -139,6 +159,21 @@ class MessageStore {
   // writers (retention) wait while it holds; live traffic never does.
   // Default: never.
   virtual bool Backlogged() { return false; }
+
+  // Writes a copy of the whole store as of one moment (a consistent snapshot:
+  // every write batch is in it entirely or not at all) into `dir` as a new
+  // store of the same implementation, openable in place of this one. Writes
+  // go on meanwhile; nothing the snapshot holds is freed until the copy ends.
+  // Values are copied as stored (an encrypting store's values stay sealed).
+  // Runs on the caller's thread for as long as the copy takes: call it from a
+  // background thread. REQUIRES: `dir` does not exist or is empty.
+  // On success the copy is on stable storage. On failure returns IoError
+  // (ResourceExhausted if the disk is full), DataLoss if a stored value is
+  // damaged, Unavailable if `control.cancelled` stopped it, AlreadyExists if
+  // `dir` holds a store; `dir` then may hold a partial copy for the caller to
+  // remove. Default: FailedPrecondition (this store cannot copy itself).
+  virtual Result<SnapshotCopyCounts> CopySnapshot(const std::string& dir,
+                                                  const SnapshotCopyControl& control);
 };
 
 // The key layout shared by ordered-map implementations: one byte of kind,

@@ -81,6 +81,7 @@ RetentionDecision PluginSet::Retention(const chatpro_message_view& message, std:
     std::uint32_t verdict = CHATPRO_RETAIN_KEEP;
     if (!CallGuarded([&] { return p->api->retention(p->retention_instance, &message, now_us, &verdict); }) ||
         verdict > CHATPRO_RETAIN_STRIP_ATTACHMENTS) {
+      p->retention_failures.fetch_add(1);
       if (p->failures.fetch_add(1) % 1000 == 0) {
         LOG_WARNING() << "plugin " << p->name << " failed in its retention hook; the message is kept";
       }

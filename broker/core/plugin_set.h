@@ -39,6 +39,7 @@ struct PluginInstance {
   void* accept_instance = nullptr;     // for on_accept (nullptr if no accept hook)
   void* retention_instance = nullptr;  // for retention (nullptr if no retention hook)
   std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> retention_failures{0};  // the retention hook's share of `failures`
 };
 
 struct AcceptDecision {

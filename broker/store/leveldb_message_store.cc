@@ -10,12 +10,15 @@
 #include <leveldb/slice.h>
 #include <leveldb/write_batch.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #ifndef _WIN32
@@ -248,13 +251,138 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
   // writes durable.
   Status written = FromLevelDbStatus(db_->Write(wo, &wb), data_dir_);
   if (!written.ok()) return written;
-  for (const BlobRef& ref : released) {
+  ReleaseBlobs(std::move(released));
+  return Status::Ok();
+}
+
+void LevelDbMessageStore::ReleaseBlobs(std::vector<BlobRef> refs) {
+  {
+    std::lock_guard<std::mutex> lock(release_mutex_);
+    if (copies_running_ > 0) {
+      // A snapshot copy may still read these: freed by the first write after
+      // it ends (or, after a crash, left as unreferenced bytes).
+      deferred_releases_.insert(deferred_releases_.end(), refs.begin(), refs.end());
+      return;
+    }
+    // What earlier copies kept: freed here, on the writer's thread, like the rest.
+    refs.insert(refs.end(), deferred_releases_.begin(), deferred_releases_.end());
+    deferred_releases_.clear();
+  }
+  for (const BlobRef& ref : refs) {
     Status st = blobs_->Release(ref);
     // The pointer is gone already; a blob that could not be punched out is
     // unreferenced bytes, reported but not a failed write.
     if (!st.ok()) LOG_WARNING() << "could not free a removed blob: " << st;
   }
-  return Status::Ok();
+}
+
+void LevelDbMessageStore::EndCopy() {
+  std::lock_guard<std::mutex> lock(release_mutex_);
+  --copies_running_;
+}
+
+Result<core::SnapshotCopyCounts> LevelDbMessageStore::CopySnapshot(
+    const std::string& dir, const core::SnapshotCopyControl& control) {
+  if (dir.empty()) return Status::InvalidArgument("a snapshot copy needs a folder");
+  // Before the snapshot: a removal whose pointer the snapshot still holds
+  // frees its blob only after the copy.
+  {
+    std::lock_guard<std::mutex> lock(release_mutex_);
+    ++copies_running_;
+  }
+  struct CopyGuard {
+    LevelDbMessageStore* store;
+    ~CopyGuard() { store->EndCopy(); }
+  } copy_guard{this};
+  const leveldb::Snapshot* snapshot = db_->GetSnapshot();
+  struct SnapshotGuard {
+    leveldb::DB* db;
+    const leveldb::Snapshot* snapshot;
+    ~SnapshotGuard() { db->ReleaseSnapshot(snapshot); }
+  } snapshot_guard{db_.get(), snapshot};
+
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create the folder " + dir + ": " + ec.message());
+  StoreOptions copy_options;
+  copy_options.data_dir = dir;
+  copy_options.cache_bytes = 8ull << 20;
+  copy_options.write_buffer_bytes = 16ull << 20;
+  if (fs::exists(fs::path(dir) / "store", ec)) {
+    return Status::AlreadyExists("a store exists in " + dir + " already");
+  }
+  CHATPRO_ASSIGN_OR_RETURN(std::unique_ptr<LevelDbMessageStore> copy, Open(copy_options));
+
+  leveldb::ReadOptions ro = CheckedReads();
+  ro.snapshot = snapshot;
+  ro.fill_cache = false;  // a copy must not push the live working set out of the cache
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+  core::SnapshotCopyCounts counts;
+  leveldb::WriteBatch batch;
+  std::size_t batch_bytes = 0;
+  const auto started = std::chrono::steady_clock::now();
+  constexpr std::size_t kChunkBytes = 1 << 20;
+  auto stopped = [&] { return control.cancelled && control.cancelled(); };
+  // Writes the chunk; between chunks, paces the copy.
+  auto flush = [&](bool sync) -> Status {
+    // Blobs are durable before the pointers to them.
+    if (sync) CHATPRO_RETURN_IF_ERROR(copy->blobs_->Sync());
+    leveldb::WriteOptions wo;
+    wo.sync = sync;
+    CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(copy->db_->Write(wo, &batch), dir));
+    batch.Clear();
+    batch_bytes = 0;
+    if (control.progress) control.progress(counts);
+    if (stopped()) return Status::Unavailable("the copy of the store was stopped");
+    if (sync) return Status::Ok();  // the last chunk: nothing left to pace
+    for (int waits = 0; waits < 250 && Backlogged() && !stopped(); ++waits) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (control.bytes_per_second != 0) {
+      // Sleep until the bytes so far fit the rate, in short naps so that a
+      // stop is seen at once. (Capped at a day, which no real rate reaches.)
+      const double due_s = std::min(
+          static_cast<double>(counts.bytes) / static_cast<double>(control.bytes_per_second),
+          86400.0);
+      const auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     std::chrono::duration<double>(due_s));
+      for (auto now = std::chrono::steady_clock::now(); now < due && !stopped();
+           now = std::chrono::steady_clock::now()) {
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            due - now, std::chrono::milliseconds(100)));
+      }
+    }
+    if (stopped()) return Status::Unavailable("the copy of the store was stopped");
+    return Status::Ok();
+  };
+  copy->blobs_->BeginBatch();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = View(it->key());
+    const std::string_view value = View(it->value());
+    const bool message = !key.empty() && key.front() == core::store_keys::kMessagePrefix;
+    BlobRef ref;
+    if (message && BlobLog::DecodePointer(value, &ref)) {
+      Result<std::string> blob = blobs_->Read(ref);
+      if (!blob.ok()) return blob.status().WithContext("copying the store in " + data_dir_);
+      CHATPRO_ASSIGN_OR_RETURN(BlobRef copied, copy->blobs_->Append(*blob));
+      batch.Put(it->key(), BlobLog::EncodePointer(copied));
+      ++counts.blobs;
+      counts.bytes += key.size() + blob->size();
+      batch_bytes += key.size() + blob->size();
+    } else {
+      batch.Put(it->key(), it->value());
+      counts.bytes += key.size() + value.size();
+      batch_bytes += key.size() + value.size();
+    }
+    ++(message ? counts.messages : counts.records);
+    if (batch_bytes >= kChunkBytes) CHATPRO_RETURN_IF_ERROR(flush(false));
+  }
+  CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(it->status(), data_dir_));
+  it.reset();
+  // The last write is synced: with it the log, and the tables LevelDB has
+  // already synced as it wrote them, hold everything.
+  CHATPRO_RETURN_IF_ERROR(flush(true));
+  return counts;
 }
 
 bool LevelDbMessageStore::Backlogged() {

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,6 +109,17 @@ class LevelDbMessageStore final : public core::MessageStore {
   // Compacts the whole database (deleted values leave the tables) .
   Status CompactMessages() override;
   bool Backlogged() override;
+  // A new LevelDB database in `<dir>/store` and a new blob log in
+  // `<dir>/blobs`, holding every row of one LevelDB snapshot: a data
+  // directory's store, openable by Open() with data_dir = `dir`. Large values
+  // are read from this store's blob log and written to the new one, so the
+  // copy holds only blobs the snapshot points to. While a copy runs, blobs
+  // that removals free are kept (so none it still has to read is punched
+  // out) and freed by the first write after it ends. Reads skip the block
+  // cache; pacing as `control` says, and while Backlogged() the copy waits
+  // (up to 5 s at a time).
+  Result<core::SnapshotCopyCounts> CopySnapshot(const std::string& dir,
+                                                const core::SnapshotCopyControl& control) override;
 
   const std::string& data_dir() const { return data_dir_; }
   // `<data_dir>/store`, the LevelDB directory.
@@ -121,6 +133,12 @@ class LevelDbMessageStore final : public core::MessageStore {
   // The message bytes a LevelDB value stands for (itself, or the blob it
   // points to).
   Result<std::string> Resolve(std::string_view value);
+  // Frees blobs whose pointers are gone (and those kept for a copy that has
+  // ended), or keeps them for later while a snapshot copy may still read
+  // them. Writer thread only, like every BlobLog change.
+  void ReleaseBlobs(std::vector<BlobRef> refs);
+  // The end of a snapshot copy: what was kept for it is freed by the next write.
+  void EndCopy();
 
   const std::string data_dir_;
   const std::string store_dir_;
@@ -130,6 +148,9 @@ class LevelDbMessageStore final : public core::MessageStore {
   std::unique_ptr<leveldb::Cache> block_cache_;
   std::unique_ptr<leveldb::DB> db_;
   std::unique_ptr<BlobLog> blobs_;
+  std::mutex release_mutex_;
+  int copies_running_ = 0;                  // GUARDED_BY(release_mutex_)
+  std::vector<BlobRef> deferred_releases_;  // GUARDED_BY(release_mutex_)
 };
 
 }  // namespace chatpro::store

@@ -53,6 +53,8 @@ std::vector<CommandSpec> AuditCommands();    // admin audit, admin audit verify
 std::vector<CommandSpec> RecordsCommands();
 // schedule show, schedule set, presence, admin disconnect-report
 std::vector<CommandSpec> ScheduleCommands();
+// admin backup start, admin backup status, admin backup list
+std::vector<CommandSpec> BackupCommands();
 
 // Every command, in the order of `chatpro --help`.
 std::vector<CommandSpec> AllCommands();

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -35,6 +38,20 @@ double CounterWithLabel(const MetricFamily& family, const std::string& key,
   return -1;
 }
 
+// The counter of `family` that has all of `labels`, or -1.
+double CounterWithLabels(const MetricFamily& family,
+                         const std::map<std::string, std::string>& labels) {
+  for (const auto& m : family.metric) {
+    std::size_t matched = 0;
+    for (const auto& l : m.label) {
+      auto it = labels.find(l.name);
+      if (it != labels.end() && it->second == l.value) ++matched;
+    }
+    if (matched == labels.size()) return m.counter.value;
+  }
+  return -1;
+}
+
 double Single(const std::vector<MetricFamily>& families, const std::string& name) {
   const MetricFamily* f = Find(families, name);
   if (f == nullptr || f->metric.size() != 1) return -1;
@@ -43,10 +60,17 @@ double Single(const std::vector<MetricFamily>& families, const std::string& name
 
 TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   core::BrokerStats stats;
-  stats.messages_accepted[0] = 7;  // text
-  stats.messages_accepted[2] = 2;  // picture
-  stats.deliveries_live = 11;
-  stats.deliveries_catch_up = 3;
+  stats.messages_accepted[0] = 7;   // text
+  stats.messages_accepted[2] = 2;   // picture
+  stats.delivered_live[0] = 11;     // text
+  stats.delivered_catch_up[1] = 3;  // voice
+  stats.offline_backlog = 21;
+  stats.retention_failures = 2;
+  stats.retention_plugin_failures = 6;
+  stats.retention_last_success_us = 1'700'000'000'500'000;
+  stats.retention_by_policy.Add("max-age", 5, 1);
+  stats.retention_by_policy.Add("max-age", 2, 0);
+  stats.batch_size.Record(3);
   stats.errors[static_cast<int>(StatusCode::kPermissionDenied)] = 4;
   stats.sessions = 5;
   stats.batches_committed = 2;
@@ -74,10 +98,33 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   EXPECT_EQ(CounterWithLabel(*accepted, "kind", "picture"), 2);
   EXPECT_EQ(CounterWithLabel(*accepted, "kind", "deletion"), 0);
 
-  const MetricFamily* deliveries = Find(families, "chatpro_deliveries_total");
-  ASSERT_NE(deliveries, nullptr);
-  EXPECT_EQ(CounterWithLabel(*deliveries, "mode", "live"), 11);
-  EXPECT_EQ(CounterWithLabel(*deliveries, "mode", "catch_up"), 3);
+  const MetricFamily* delivered = Find(families, "chatpro_messages_delivered_total");
+  ASSERT_NE(delivered, nullptr);
+  EXPECT_EQ(delivered->metric.size(), 10u) << "5 kinds x 2 modes";
+  EXPECT_EQ(CounterWithLabels(*delivered, {{"kind", "text"}, {"mode", "live"}}), 11);
+  EXPECT_EQ(CounterWithLabels(*delivered, {{"kind", "text"}, {"mode", "catch_up"}}), 0);
+  EXPECT_EQ(CounterWithLabels(*delivered, {{"kind", "voice"}, {"mode", "catch_up"}}), 3);
+  EXPECT_EQ(CounterWithLabels(*delivered, {{"kind", "picture"}, {"mode", "live"}}), 0);
+
+  const MetricFamily* by_policy = Find(families, "chatpro_retention_removals_total");
+  ASSERT_NE(by_policy, nullptr);
+  EXPECT_EQ(CounterWithLabels(*by_policy, {{"policy", "max-age"}, {"action", "delete"}}), 7);
+  EXPECT_EQ(CounterWithLabels(*by_policy, {{"policy", "max-age"}, {"action", "strip"}}), 1);
+  EXPECT_EQ(Single(families, "chatpro_retention_failures_total"), 2);
+  EXPECT_EQ(Single(families, "chatpro_retention_plugin_failures_total"), 6);
+  EXPECT_DOUBLE_EQ(Single(families, "chatpro_retention_last_success_timestamp_seconds"),
+                   1'700'000'000.5);
+  EXPECT_EQ(Single(families, "chatpro_offline_backlog_messages"), 21);
+  EXPECT_EQ(Find(families, "chatpro_offline_backlog_messages")->type, MetricType::Gauge);
+  const MetricFamily* batch = Find(families, "chatpro_write_batch_messages");
+  ASSERT_NE(batch, nullptr);
+  EXPECT_EQ(batch->type, MetricType::Histogram);
+  EXPECT_EQ(batch->metric[0].histogram.sample_count, 1u);
+  EXPECT_EQ(batch->metric[0].histogram.sample_sum, 3);
+  EXPECT_EQ(batch->metric[0].histogram.bucket[2].upper_bound, 3) << "in messages, not seconds";
+  EXPECT_EQ(batch->metric[0].histogram.bucket[2].cumulative_count, 1u);
+  EXPECT_GT(Single(families, "chatpro_start_time_seconds"), 1.6e9);
+  EXPECT_EQ(Find(families, "chatpro_store_size_bytes"), nullptr) << "no data directory given";
 
   const MetricFamily* errors = Find(families, "chatpro_errors_total");
   ASSERT_NE(errors, nullptr);
@@ -111,6 +158,27 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   ASSERT_EQ(build->metric[0].label.size(), 1u);
   EXPECT_EQ(build->metric[0].label[0].name, "version");
   EXPECT_EQ(build->metric[0].label[0].value, "1.2.3");
+}
+
+TEST(BrokerCollector, MeasuresTheStoreAndTheFreeSpaceOfTheDataDirectory) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("chatpro-collector-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+       "-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::filesystem::create_directories(dir / "store");
+  std::filesystem::create_directories(dir / "blobs" / "sub");
+  std::ofstream(dir / "store" / "000001.ldb") << std::string(1000, 'x');
+  std::ofstream(dir / "blobs" / "sub" / "blob") << std::string(234, 'y');
+  std::ofstream(dir / "server.key") << std::string(5000, 'z');  // not the store
+
+  core::BrokerStats stats;
+  BrokerCollector collector(&stats, "0", dir.string());
+  std::vector<MetricFamily> families = collector.Collect();
+  EXPECT_EQ(Single(families, "chatpro_store_size_bytes"), 1234);
+  EXPECT_GT(Single(families, "chatpro_data_dir_free_bytes"), 0);
+  EXPECT_GE(Single(families, "chatpro_data_dir_size_bytes"),
+            Single(families, "chatpro_data_dir_free_bytes"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(BrokerCollector, ReadsTheStatsAgainOnEveryCollect) {

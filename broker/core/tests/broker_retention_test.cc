@@ -345,6 +345,14 @@ TEST_F(RetentionTest, RunDeletesWhatThePolicySaysAndLeavesATombstoneForEach) {
   EXPECT_NE(runs[0].details.find("\"deleted\":5"), std::string::npos) << runs[0].details;
   EXPECT_NE(runs[0].details.find("\"trigger\":\"request\""), std::string::npos) << runs[0].details;
   EXPECT_EQ(h_->broker().stats().retention_removed.load(), 5u);
+  // For monitoring: by policy, and a success.
+  std::map<std::string, RetentionPolicyCounters::Counts> by_policy =
+      h_->broker().stats().retention_by_policy.Snapshot();
+  ASSERT_EQ(by_policy.size(), 1u);
+  EXPECT_EQ(by_policy["delete-after-1d"].deleted, 5u);
+  EXPECT_EQ(by_policy["delete-after-1d"].stripped, 0u);
+  EXPECT_EQ(h_->broker().stats().retention_failures.load(), 0u);
+  EXPECT_EQ(h_->broker().stats().retention_last_success_us.load(), h_->clock().NowMicros());
 }
 
 TEST_F(RetentionTest, DryRunReportsWhatWouldGoAndRemovesNothing) {
@@ -455,6 +463,10 @@ TEST_F(RetentionTest, FailingPluginNeverDeletesAndIsCounted) {
   EXPECT_TRUE(p->retention_hook());
   EXPECT_FALSE(p->accept_hook());
   EXPECT_EQ(p->failures(), 3u);
+  // Monitoring sees a failed run (retention is not doing its job), not a success.
+  EXPECT_EQ(h_->broker().stats().retention_failures.load(), 1u);
+  EXPECT_EQ(h_->broker().stats().retention_plugin_failures.load(), 3u);
+  EXPECT_EQ(h_->broker().stats().retention_last_success_us.load(), 0);
 }
 
 TEST_F(RetentionTest, PluginThatThrowsOrAnswersNonsenseNeverDeletes) {

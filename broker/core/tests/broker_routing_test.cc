@@ -198,6 +198,53 @@ TEST_F(RoutingTest, TextVoiceAndPictureContentRoundTripByteForByte) {
   EXPECT_EQ(stats.messages_accepted[0].load(), 1u);
   EXPECT_EQ(stats.messages_accepted[1].load(), 1u);
   EXPECT_EQ(stats.messages_accepted[2].load(), 1u);
+  // Each went live to bob and to alice's own session.
+  EXPECT_EQ(stats.delivered_live[0].load(), 2u);
+  EXPECT_EQ(stats.delivered_live[1].load(), 2u);
+  EXPECT_EQ(stats.delivered_live[2].load(), 2u);
+  EXPECT_EQ(stats.delivered_live[3].load(), 0u);
+}
+
+TEST_F(RoutingTest, OfflineBacklogCountsMessagesWaitingForDevicesThatAreNotConnected) {
+  TestClient alice = AddUser("alice");
+  TestClient bob = AddUser("bob");
+  auto tick_after_interval = [&] {
+    h_->clock().Advance(16 * kMicrosPerSecond);
+    h_->broker().OnTick();
+    return h_->broker().stats().offline_backlog.load();
+  };
+  const BrokerStats& stats = h_->broker().stats();
+  h_->TimeOutSessions();  // everyone offline
+  alice = h_->Reconnect(alice);
+  for (ClientMsgId id = 1; id <= 3; ++id) {
+    alice.Send(Request().SendText(id, ToUser("bob"), id, "while you were out").Finish());
+  }
+  ASSERT_TRUE(Settle());
+  EXPECT_EQ(tick_after_interval(), 3u) << "bob's device waits for three";
+  // Alice's device has its own messages (they were delivered to it too).
+  std::vector<MessageView> own = Deliveries(alice.Take());
+  ASSERT_EQ(own.size(), 3u);
+  alice.Send(Request().Ack({{own[0].conversation_id, own[2].seq}}).Finish());
+
+  // Bob connects, catches up (deliveries from the store) and acknowledges.
+  bob = h_->Reconnect(bob);
+  ASSERT_TRUE(Settle());
+  std::vector<MessageView> got = Deliveries(bob.Take());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(stats.delivered_catch_up[0].load(), 3u);
+  EXPECT_EQ(tick_after_interval(), 0u) << "a connected device is not offline";
+  bob.Send(Request().Ack({{got[0].conversation_id, got[2].seq}}).Finish());
+  ASSERT_TRUE(h_->SettleCursors());
+  h_->TimeOutSessions();
+  EXPECT_EQ(tick_after_interval(), 0u) << "bob has read everything";
+  h_->Restart();  // the cursors come back from the store
+  EXPECT_EQ(tick_after_interval(), 0u) << "after a restart";
+
+  // A second device of bob's has seen nothing yet.
+  bob = h_->Reconnect(bob);
+  TestClient bob_tablet = h_->AddDevice(bob);
+  h_->TimeOutSessions();
+  EXPECT_EQ(tick_after_interval(), 3u);
 }
 
 TEST_F(RoutingTest, OpenDirectFindsTheSameConversationFromBothSides) {

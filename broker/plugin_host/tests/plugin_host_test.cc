@@ -4,7 +4,9 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 namespace chatpro::plugin_host {
@@ -62,9 +64,13 @@ TEST(PluginHost, AFileThatIsNoLibraryIsRefused) {
   PluginsOptions o{"", {Instance("odd", CHATPRO_TEST_PLUGIN_DIR "/../CMakeFiles")}};
   std::string e = LoadError(o, StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Has(e, "plugin 'odd'")) << e;
-  o.instances[0].library = std::string(__FILE__);  // a regular file, but not a library
+  // A regular file, but not a library.
+  const std::string text_file = ::testing::TempDir() + "chatpro_not_a_library.so";
+  std::ofstream(text_file) << "this is text, not a shared library\n";
+  o.instances[0].library = text_file;
   e = LoadError(o, StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Has(e, "cannot load the library")) << e;
+  std::remove(text_file.c_str());
 }
 
 TEST(PluginHost, ALibraryWithoutTheEntrySymbolIsRefused) {
