@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "broker/base/log.h"
 #include "broker/base/status.h"
 #include "broker/core/latency_histogram.h"
 
@@ -248,6 +249,11 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   out.push_back(Counter("chatpro_off_duty_held_total",
                         "Deliveries held until the recipient's working hours start.",
                         s.off_duty_held));
+  MetricFamily dropped =
+      Family("chatpro_log_lines_dropped_total",
+             "Log lines dropped because the log target could not keep up.", MetricType::Counter);
+  dropped.metric.push_back(CounterValue(static_cast<double>(DroppedLogLines())));
+  out.push_back(std::move(dropped));
   MetricFamily backups =
       Family("chatpro_backups_total", "Backups of the store made while serving, by result.",
              MetricType::Counter);

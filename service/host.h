@@ -37,8 +37,10 @@ class Host {
   // From now on, calls `request_stop` once, from a thread of the host's, when
   // the host asks the broker to stop (SIGTERM or SIGINT; Ctrl+C; the service
   // manager's STOP or SHUTDOWN), after reporting Stopping itself. A request
-  // that came before this call is passed on at once.
-  virtual void WatchForStop(std::function<void()> request_stop) = 0;
+  // that came before this call is passed on at once. Calls `reopen_log` on
+  // SIGHUP (POSIX hosts only), from the same thread.
+  virtual void WatchForStop(std::function<void()> request_stop,
+                            std::function<void()> reopen_log) = 0;
   // After it returns, `request_stop` is not called any more.
   virtual void StopWatching() = 0;
 };
@@ -47,9 +49,10 @@ class Host {
 // service has its own: windows_service.h). REQUIRES: PrepareProcess() ran.
 std::unique_ptr<Host> ConsoleHost();
 
-// Process-wide set-up, before any thread starts. POSIX: blocks the stop
-// signals in every thread (the host's own thread waits for them), ignores
-// SIGPIPE, and raises the open-file limit. Windows: nothing yet.
+// Process-wide set-up, before any thread starts. POSIX: blocks the stop and
+// hang-up signals in every thread (service/daemon.h; the host's own thread
+// waits for them), ignores SIGPIPE, and raises the open-file limit. Windows:
+// nothing yet.
 void PrepareProcess();
 
 }  // namespace chatpro::service

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "broker/base/log.h"
+#include "service/daemon.h"
 #include "service/host.h"
 #include "service/service_notify.h"
 
@@ -26,20 +27,18 @@ class PosixHost final : public Host {
   void Stopping(const std::string& status) override { notifier_.Stopping(status); }
   void WatchdogTick() override { notifier_.WatchdogTick(); }
 
-  void WatchForStop(std::function<void()> request_stop) override {
-    signals_ = std::thread([this, request_stop = std::move(request_stop)] {
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGTERM);
-      sigaddset(&set, SIGINT);
-      sigaddset(&set, SIGUSR1);  // sent by StopWatching to end this thread
-      int sig = 0;
-      sigwait(&set, &sig);
-      if (sig == SIGUSR1) return;
-      LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
-      notifier_.Stopping("stopping");
-      request_stop();
-    });
+  void WatchForStop(std::function<void()> request_stop, std::function<void()> reopen_log) override {
+    signals_ = std::thread(
+        [this, request_stop = std::move(request_stop), reopen_log = std::move(reopen_log)] {
+          // SIGUSR1 is sent by StopWatching to end this thread.
+          int sig = WaitForStopSignal([&reopen_log] {
+            if (reopen_log) reopen_log();
+          });
+          if (sig == SIGUSR1) return;
+          LOG_INFO() << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+          notifier_.Stopping("stopping");
+          request_stop();
+        });
   }
 
   void StopWatching() override {
@@ -60,15 +59,10 @@ class PosixHost final : public Host {
 std::unique_ptr<Host> ConsoleHost() { return std::make_unique<PosixHost>(); }
 
 void PrepareProcess() {
-  // Block the stop signals before any thread starts, so that every thread
-  // (ZeroMQ's, LevelDB's, the pipeline's) inherits the mask and only the
-  // host's thread receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Block the stop and hang-up signals before any thread starts, so that
+  // every thread (ZeroMQ's, LevelDB's, the pipeline's) inherits the mask and
+  // only the host's thread receives them.
+  BlockServiceSignals();
   signal(SIGPIPE, SIG_IGN);
   struct rlimit rl;
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

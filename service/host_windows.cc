@@ -28,7 +28,7 @@ class WindowsConsoleHost final : public Host {
   void Stopping(const std::string&) override {}
   void WatchdogTick() override {}
 
-  void WatchForStop(std::function<void()> request_stop) override {
+  void WatchForStop(std::function<void()> request_stop, std::function<void()>) override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       request_stop_ = std::move(request_stop);

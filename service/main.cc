@@ -33,6 +33,8 @@
 #include "broker/transport/zmq_server.h"
 #include "broker/tz/system_zone_db.h"
 #include "service/backup_restore.h"
+#include "service/daemon.h"
+#include "service/logging.h"
 #include "monitoring/metrics_server.h"
 #include "service/host.h"
 #include "service/platform.h"
@@ -51,16 +53,25 @@ const char kUsage[] = R"(chatpro-broker: the ChatPro messaging server.
 
 Usage:
   chatpro-broker [--config FILE] [--data-dir DIR] [--listen ENDPOINT] [options]
+  chatpro-broker --daemon [--pid-file FILE] [--config FILE] [options]
   chatpro-broker --data-dir DIR --listen ENDPOINT --init-admin NAME
   chatpro-broker --config FILE --check-config
   chatpro-broker --config FILE --rotate-storage-key
   chatpro-broker --restore BACKUP_DIR [--data-dir DIR] [--force]
   chatpro-broker --config FILE --backup [NAME]
 
-Runs in the foreground until SIGTERM or SIGINT (Ctrl+C), or as a Windows
-service (see below, on Windows). On its first start, with no
-users yet, it creates the administrator "admin" and prints a one-time invite
-for their first device.
+Runs in the foreground until SIGTERM or SIGINT (Ctrl+C), with --daemon in the
+background (Unix), or as a Windows service (see below, on Windows). On SIGTERM
+it stops taking input, writes and acknowledges what it has received, closes the
+store and exits 0. SIGHUP reopens the log file (for logrotate). On its first
+start, with no users yet, it creates the administrator "admin" and prints a
+one-time invite for their first device.
+
+Logging ([log] section): target console (stderr, the default), file (rotated
+by size, log.keep files kept), syslog, journal (systemd), or eventlog (the
+Windows event log, Windows only). Errors before the configuration is read go
+to stderr. --init-admin, --check-config, --rotate-storage-key, --restore and
+--backup always log to stderr.
 
 Messages, attachments and records about people are encrypted at rest
 (XChaCha20-Poly1305) under the storage key file (store.key_file, default
@@ -81,7 +92,17 @@ Options:
                          (broker.listen)
   --public-address H:P   address written into invites (broker.public_address)
   --durability MODE      fsync (default) or os (broker.durability)
-  --log-level LEVEL      debug, info, warning or error (broker.log_level)
+  --log-level LEVEL      debug, info, warning or error (log.level)
+  --daemon               detach and run in the background; the command
+                         returns 0 once the broker serves (printing what it
+                         printed until then), or 1 with the reason if it
+                         could not start. log.target = console does not
+                         exist for a daemon: it logs to syslog instead, with
+                         a warning (set log.target to file, syslog or
+                         journal to choose)
+  --pid-file FILE        with --daemon: write the daemon's pid to FILE,
+                         locked while it runs and removed when it stops
+                         (default DATA_DIR/chatpro-broker.pid)
   --set KEY=VALUE        any setting, e.g. --set limits.max_text_bytes=32KiB
   --init-admin NAME      create the store if needed, make NAME an
                          administrator, print a one-time invite for their
@@ -112,6 +133,8 @@ struct Args {
   std::string init_admin;
   bool check_config = false;
   bool rotate_storage_key = false;
+  bool daemon = false;
+  std::string pid_file;
   std::string restore;  // --restore BACKUP_DIR
   bool backup = false;  // --backup [NAME]
   std::string backup_name;
@@ -292,6 +315,32 @@ std::string DescribePlugin(const core::PluginInstance& p) {
   return "'" + p.name + "' = " + p.api->name + " (" + p.library + "; " + hooks + ")";
 }
 
+// --daemon: detaches (the original process exits once the broker serves) and
+// writes the pid file; then the log sinks of the [log] section. A daemon has
+// no console: that target becomes syslog, with a warning the original
+// process prints.
+Status StartDaemonAndLogging(const Args& args, BrokerOptions* options,
+                             std::unique_ptr<service::Daemon>* daemon,
+                             std::unique_ptr<service::Logging>* logging) {
+  // The pid file and the log file are in the data folder by default.
+  CHATPRO_RETURN_IF_ERROR(EnsureDataDir(options->store.data_dir));
+  if (args.daemon) {
+    std::string pid_file = args.pid_file.empty()
+                               ? options->store.data_dir + "/chatpro-broker.pid"
+                               : args.pid_file;
+    if (options->log.target == LogTarget::kConsole) {
+      options->log.target = LogTarget::kSyslog;
+      std::cerr << "chatpro-broker: warning: log.target is console, which a daemon does not have; "
+                   "logging to syslog (facility "
+                << options->log.syslog_facility
+                << ") instead. Set log.target to file, syslog or journal to choose." << std::endl;
+    }
+    CHATPRO_ASSIGN_OR_RETURN(*daemon, service::Daemon::Start(pid_file));
+  }
+  CHATPRO_ASSIGN_OR_RETURN(*logging, service::Logging::Start(options->log));
+  return Status::Ok();
+}
+
 Result<Args> ParseArgs(int argc, char** argv) {
   Args a;
   auto value = [&](int& i, const std::string& flag) -> Result<std::string> {
@@ -327,7 +376,7 @@ Result<Args> ParseArgs(int argc, char** argv) {
     } else if (f == "--durability") {
       CHATPRO_RETURN_IF_ERROR(flag("broker.durability"));
     } else if (f == "--log-level") {
-      CHATPRO_RETURN_IF_ERROR(flag("broker.log_level"));
+      CHATPRO_RETURN_IF_ERROR(flag("log.level"));
     } else if (f == "--set" || f.rfind("--set=", 0) == 0) {
       std::string kv = f == "--set" ? std::string() : f.substr(6);
       if (kv.empty()) {
@@ -342,6 +391,10 @@ Result<Args> ParseArgs(int argc, char** argv) {
       a.check_config = true;
     } else if (f == "--rotate-storage-key") {
       a.rotate_storage_key = true;
+    } else if (f == "--daemon") {
+      a.daemon = true;
+    } else if (f == "--pid-file") {
+      CHATPRO_ASSIGN_OR_RETURN(a.pid_file, take());
     } else if (f == "--restore") {
       CHATPRO_ASSIGN_OR_RETURN(a.restore, take());
       if (a.restore.empty()) return Status::InvalidArgument("--restore needs the backup's folder");
@@ -384,6 +437,13 @@ int Run(int argc, char** argv, service::Host& host) {
   if (args->rotate_storage_key && (!args->init_admin.empty() || args->check_config)) {
     return Usage("--rotate-storage-key runs on its own");
   }
+  if (args->daemon && (!args->init_admin.empty() || args->check_config || args->rotate_storage_key ||
+                       !args->restore.empty() || args->backup)) {
+    return Usage(
+        "--daemon is for serving, not with --init-admin, --check-config, --rotate-storage-key, "
+        "--restore or --backup");
+  }
+  if (!args->pid_file.empty() && !args->daemon) return Usage("--pid-file goes with --daemon");
   if ((!args->restore.empty() || args->backup) &&
       (!args->init_admin.empty() || args->check_config || args->rotate_storage_key ||
        (!args->restore.empty() && args->backup))) {
@@ -418,6 +478,11 @@ int Run(int argc, char** argv, service::Host& host) {
     std::unique_ptr<core::ZoneDb> zones = tz::SystemZoneDb();
     std::optional<std::vector<core::ScheduleProfile>> profiles = LoadScheduleProfiles(*options, *zones);
     if (!profiles) return 1;
+    Status log_target = service::CheckLogTarget(options->log, options->store.data_dir);
+    if (!log_target.ok()) {
+      std::cerr << "chatpro-broker: invalid configuration: " << log_target.message() << "\n";
+      return 1;
+    }
     std::cout << "configuration is valid\n"
               << "  data_dir = " << options->store.data_dir << "\n"
               << "  listen = " << options->transport.listen << "\n"
@@ -427,7 +492,8 @@ int Run(int argc, char** argv, service::Host& host) {
               << "  metrics = "
               << (options->monitoring.listen.empty() ? "off" : options->monitoring.listen) << "\n"
               << "  backup.dir = " << options->backup.dir << "\n"
-              << "  store format = " << service::DescribeStoreFormat(options->store) << "\n";
+              << "  store format = " << service::DescribeStoreFormat(options->store) << "\n"
+              << "  log = " << service::Logging::Describe(options->log) << "\n";
     for (const auto& p : (*plugins)->plugins()) std::cout << "  plugin " << DescribePlugin(*p) << "\n";
     for (const auto& p : *profiles) {
       std::cout << "  working hours '" << p.name << "' in " << p.hours.time_zone
@@ -435,13 +501,25 @@ int Run(int argc, char** argv, service::Host& host) {
     }
     return 0;
   }
-  SetLogLevel(ParseLogLevel(options->log_level).value_or(LogLevel::kInfo));
+  SetLogLevel(ParseLogLevel(options->log.level).value_or(LogLevel::kInfo));
   if (args->rotate_storage_key) return RotateStorageKey(options->store);
   // Backups with the broker stopped (service/backup_restore.h).
   if (!args->restore.empty()) {
     return service::RestoreBackup(args->restore, options->store, args->force);
   }
   if (args->backup) return service::OfflineBackup(args->backup_name, *options, kVersion);
+
+  // Serving: detach first if asked (before any thread starts), then install
+  // the log sinks. Both outlive everything declared after them.
+  std::unique_ptr<service::Daemon> daemon;
+  std::unique_ptr<service::Logging> logging;
+  if (args->init_admin.empty()) {
+    Status started = StartDaemonAndLogging(*args, &*options, &daemon, &logging);
+    if (!started.ok()) {
+      std::cerr << "chatpro-broker: " << started.message() << "\n";
+      return 1;
+    }
+  }
 
   // Before the store: a broken plugin stops the start at once. Declared before
   // the broker, so it outlives it (destroyed after the broker has stopped).
@@ -573,10 +651,16 @@ int Run(int argc, char** argv, service::Host& host) {
   broker.Start(server->get(), server->get());
   transport::ZmqServer* serving = server->get();
   monitoring::MetricsServer* metrics_server = metrics.get();
-  host.WatchForStop([serving, metrics_server] {
-    if (metrics_server != nullptr) metrics_server->MarkStopping();
-    serving->RequestStop();
-  });
+  host.WatchForStop(
+      [serving, metrics_server] {
+        if (metrics_server != nullptr) metrics_server->MarkStopping();
+        serving->RequestStop();
+      },
+      [&logging] {
+        if (logging == nullptr) return;
+        logging->Reopen();
+        LOG_INFO() << "SIGHUP: reopened the log file";
+      });
   if (metrics != nullptr) metrics->MarkReady();
   std::cout << "chatpro-broker " << kVersion << " listening on " << (*server)->bound_endpoint()
             << " (data " << options->store.data_dir << ")" << std::endl;
@@ -584,6 +668,7 @@ int Run(int argc, char** argv, service::Host& host) {
   // Ready only now: the store is open and the endpoint bound, so a client
   // that connects once the service manager reports the service started is served.
   host.Ready("listening on " + (*server)->bound_endpoint());
+  if (daemon != nullptr) daemon->Ready();
 
   (*server)->Run();
   host.Stopping("stopping");
@@ -595,7 +680,11 @@ int Run(int argc, char** argv, service::Host& host) {
   metrics.reset();
   server->reset();
   db->reset();
-  LOG_INFO() << "stopped cleanly";
+  std::uint64_t accepted = 0;
+  for (const auto& n : broker.stats().messages_accepted) accepted += n.load();
+  LOG_INFO() << "stopped cleanly: " << accepted << " messages stored in "
+             << broker.stats().batches_committed.load()
+             << " write batches since the start; the store is closed";
   return 0;
 }
 

@@ -260,7 +260,7 @@ class ServiceHost final : public Host {
   void Stopping(const std::string&) override { Report(SERVICE_STOP_PENDING, kWaitHintMs); }
   void WatchdogTick() override {}
 
-  void WatchForStop(std::function<void()> request_stop) override {
+  void WatchForStop(std::function<void()> request_stop, std::function<void()>) override {
     std::unique_lock<std::mutex> lock(mutex_);
     if (stop_requested_) {
       lock.unlock();

@@ -149,6 +149,8 @@ class BrokerProcess {
   Status Restart();
   // SIGKILL without reaping; for use from another thread. Kill() reaps later.
   void KillNow() const { child_.SignalNow(SIGKILL); }
+  // Sends `sig` (e.g. SIGHUP) without waiting.
+  void SignalNow(int sig) const { child_.SignalNow(sig); }
 
   bool running() const { return child_.running(); }
   const std::string& admin_invite() const { return admin_invite_; }

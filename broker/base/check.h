@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // CHATPRO_CHECK: for broken invariants, which are bugs, not errors. It logs the
-// place and the reason to stderr and aborts. Never use it for input that comes
+// place and the reason to stderr (and to the configured log, written out
+// first) and aborts. Never use it for input that comes
 // from the network, a file or a user: those get a Status.
 #pragma once
 

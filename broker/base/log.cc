@@ -10,6 +10,12 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::mutex g_mutex;
+std::atomic<std::uint64_t> g_dropped{0};
+std::atomic<bool> g_queued{false};
+std::function<void()>& Flush() {
+  static std::function<void()> flush;
+  return flush;
+}
 LogSink& Sink() {
   static LogSink sink;
   return sink;
@@ -20,6 +26,23 @@ LogSink& Sink() {
 void SetLogSink(LogSink sink) {
   std::lock_guard<std::mutex> lock(g_mutex);
   Sink() = std::move(sink);
+}
+
+void SetLogFlush(std::function<void()> flush) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_queued = flush != nullptr;
+  Flush() = std::move(flush);
+}
+
+bool LogSinkIsQueued() { return g_queued.load(); }
+
+void FlushLog() {
+  std::function<void()> flush;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    flush = Flush();
+  }
+  if (flush) flush();
 }
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
@@ -53,5 +76,11 @@ void Log(LogLevel level, std::string_view line) {
                static_cast<int>(LogLevelName(level).size()), LogLevelName(level).data(),
                static_cast<int>(line.size()), line.data());
 }
+
+void CountDroppedLogLines(std::uint64_t lines) {
+  g_dropped.fetch_add(lines, std::memory_order_relaxed);
+}
+
+std::uint64_t DroppedLogLines() { return g_dropped.load(std::memory_order_relaxed); }
 
 }  // namespace chatpro

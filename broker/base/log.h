@@ -8,6 +8,7 @@
 // SetLogLevel() must be called before other threads log.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <sstream>
@@ -29,6 +30,19 @@ std::string_view LogLevelName(LogLevel level);
 std::optional<LogLevel> ParseLogLevel(std::string_view text);
 
 void Log(LogLevel level, std::string_view line);
+
+// A sink that queues lines (the service's) also sets how to write out what
+// it holds; FlushLog() does that, e.g. before the process aborts, and
+// LogSinkIsQueued() says whether there is anything of the kind.
+// SetLogFlush() has SetLogSink()'s rules; the others any thread.
+void SetLogFlush(std::function<void()> flush);
+bool LogSinkIsQueued();
+void FlushLog();
+
+// Lines a sink dropped rather than wait (e.g. its queue was full while the
+// log target could not keep up), counted for the metrics. Any thread.
+void CountDroppedLogLines(std::uint64_t lines);
+std::uint64_t DroppedLogLines();
 
 // Builds a line with <<, e.g. LOG_INFO() << "listening on " << endpoint;
 class LogLine {

@@ -89,6 +89,40 @@ Status SetDuration(std::int64_t* out, std::string_view value, std::int64_t min_u
   return Status::Ok();
 }
 
+Status SetLevelName(std::string* out, std::string_view v) {
+  if (v != "debug" && v != "info" && v != "warning" && v != "error") {
+    return Status::InvalidArgument("must be debug, info, warning or error");
+  }
+  *out = std::string(v);
+  return Status::Ok();
+}
+
+Status SetLogTarget(LogTarget* out, std::string_view v) {
+  if (v == "console") {
+    *out = LogTarget::kConsole;
+  } else if (v == "file") {
+    *out = LogTarget::kFile;
+#ifdef _WIN32
+  } else if (v == "syslog" || v == "journal") {
+    return Status::InvalidArgument("is for Linux and other Unix systems; on Windows use console, "
+                                   "file or eventlog");
+  } else if (v == "eventlog") {
+    *out = LogTarget::kEventLog;
+#else
+  } else if (v == "syslog") {
+    *out = LogTarget::kSyslog;
+  } else if (v == "journal") {
+    *out = LogTarget::kJournal;
+  } else if (v == "eventlog") {
+    return Status::InvalidArgument("is the Windows event log, for Windows only; on this system "
+                                   "use console, file, syslog or journal");
+#endif
+  } else {
+    return Status::InvalidArgument("must be console, file, syslog, journal or eventlog");
+  }
+  return Status::Ok();
+}
+
 std::string ResolvePath(std::string_view value, const std::string& dir) {
   std::string p(value);
   // "/x" counts as absolute on Windows too (the current drive's root).
@@ -149,13 +183,62 @@ const std::vector<Field>& Fields() {
          }
          return Status::Ok();
        }},
-      {"broker.log_level", "debug, info, warning or error (default info)",
+      {"broker.log_level", "the older name of log.level; sets the same thing",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
-         if (v != "debug" && v != "info" && v != "warning" && v != "error") {
-           return Status::InvalidArgument("must be debug, info, warning or error");
-         }
-         o.log_level = std::string(v);
+         return SetLevelName(&o.log.level, v);
+       }},
+      {"log.target",
+       "where log lines go: console (stderr), file, syslog, journal (systemd), or eventlog "
+       "(Windows only) (default console)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetLogTarget(&o.log.target, v);
+       }},
+      {"log.level", "debug, info, warning or error (default info)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetLevelName(&o.log.level, v);
+       }},
+      {"log.file", "the log file of target = file (default <data_dir>/chatpro-broker.log)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         if (v.empty()) return Status::InvalidArgument("must not be empty");
+         o.log.file = ResolvePath(v, dir);
          return Status::Ok();
+       }},
+      {"log.rotate_size", "start a new log file at this size, 0 = never (default 10MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         Result<std::uint64_t> size = ParseSize(v);
+         if (size.ok() && *size == 0) {
+           o.log.rotate_size = 0;
+           return Status::Ok();
+         }
+         return SetBounded(&o.log.rotate_size, size, 4 << 10, 1ull << 40);
+       }},
+      {"log.keep", "rotated log files kept, FILE.0 the newest (default 5)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.log.keep, ParseUnsigned(v), 1, 1000);
+       }},
+      {"log.format", "text or json (one JSON object per line) for console and file (default text)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (v == "text") {
+           o.log.format = LogFormat::kText;
+         } else if (v == "json") {
+           o.log.format = LogFormat::kJson;
+         } else {
+           return Status::InvalidArgument("must be text or json");
+         }
+         return Status::Ok();
+       }},
+      {"log.syslog_facility", "facility of target = syslog: daemon, user, local0 ... local7 (default daemon)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         static const char* const kFacilities[] = {"daemon", "user",   "local0", "local1",
+                                                   "local2", "local3", "local4", "local5",
+                                                   "local6", "local7"};
+         for (const char* f : kFacilities) {
+           if (v == f) {
+             o.log.syslog_facility = std::string(v);
+             return Status::Ok();
+           }
+         }
+         return Status::InvalidArgument("must be daemon, user or local0 ... local7");
        }},
       {"store.cache_size", "LevelDB block cache (default 64MiB)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
@@ -655,6 +738,7 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   CHATPRO_RETURN_IF_ERROR(ScheduleSettings::Check(o));
   if (o.store.key_file.empty()) o.store.key_file = o.store.data_dir + "/storage.key";
   if (o.cases.export_dir.empty()) o.cases.export_dir = o.store.data_dir + "/exports";
+  if (o.log.file.empty()) o.log.file = o.store.data_dir + "/chatpro-broker.log";
   if (o.backup.dir.empty()) o.backup.dir = o.store.data_dir + "/backups";
   if (o.transport.max_frame_bytes == 0) {
     o.transport.max_frame_bytes = o.core.max_attachment_bytes + (1ull << 20);

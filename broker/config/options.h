@@ -155,7 +155,44 @@ struct MonitoringOptions {
   std::string listen = "127.0.0.1:9464";
 };
 
+// Where log lines go: the [log] section. The service builds the sinks
+// (service/logging.h).
+enum class LogTarget {
+  kConsole,   // standard error
+  kFile,      // a file, rotated by size
+  kSyslog,    // the local syslog daemon (syslog(3))
+  kJournal,   // the systemd journal, with structured fields
+  kEventLog,  // the Windows event log (Windows only)
+};
+
+enum class LogFormat {
+  kText,  // "2026-11-25T08:00:00.123Z INFO  [thread] message"
+  kJson,  // one JSON object per line: time, level, thread, message
+};
+
+struct LogOptions {
+  // Default: kConsole.
+  LogTarget target = LogTarget::kConsole;
+  // One of debug, info, warning, error (`log.level`, or its older name
+  // `broker.log_level`). Default: info.
+  std::string level = "info";
+  // The log file of the file target. Default: <data_dir>/chatpro-broker.log.
+  std::string file;
+  // The file target starts a new file when the current one reaches this size;
+  // 0 never rotates. Default: 10 MiB.
+  std::uint64_t rotate_size = 10ull << 20;
+  // Rotated files kept beside the current one (FILE.0 is the newest); older
+  // ones are deleted. Default: 5.
+  std::uint32_t keep = 5;
+  // Format of console and file lines. Default: kText.
+  LogFormat format = LogFormat::kText;
+  // Facility of the syslog target: daemon, user or local0 ... local7.
+  // Default: daemon.
+  std::string syslog_facility = "daemon";
+};
+
 struct BrokerOptions {
+  LogOptions log;
   PluginsOptions plugins;
   MonitoringOptions monitoring;
   RetentionOptions retention;
@@ -171,8 +208,6 @@ struct BrokerOptions {
   // members of a [schedule.NAME] profile), from `[urgent] allowed`.
   // Default: none (nobody).
   std::vector<std::string> urgent_allowed;
-  // One of debug, info, warning, error. Default: info.
-  std::string log_level = "info";
   // The config file the options came from, if any.
   std::string config_path;
 };

@@ -648,6 +648,8 @@ void Broker::HandleHello(Session& s, std::uint64_t rid, const wire::Hello& r) {
       static_cast<std::uint32_t>(MaxFrameBytes()), *highest);
   s.replies.AddEnvelope(rid, wire::Body::HelloReply, body.Union());
   MarkDirty(s);
+  LOG_DEBUG() << "session " << s.connection << ": " << u->login << " (device " << s.device.value()
+              << ") said hello, " << (s.receive ? "receiving" : "send-only");
 }
 
 // ------------------------------------------------------------------ sending

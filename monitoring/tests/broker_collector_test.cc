@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "broker/base/log.h"
 #include "broker/base/status.h"
 
 namespace chatpro::monitoring {
@@ -146,6 +147,9 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   EXPECT_EQ(Single(families, "chatpro_messages_rejected_by_policy_total"), 16);
   EXPECT_EQ(Single(families, "chatpro_messages_flagged_total"), 17);
   EXPECT_EQ(Single(families, "chatpro_urgent_messages_total"), 18);
+  const double dropped_before = Single(families, "chatpro_log_lines_dropped_total");
+  CountDroppedLogLines(3);
+  EXPECT_EQ(Single(collector.Collect(), "chatpro_log_lines_dropped_total"), dropped_before + 3);
 
   const MetricFamily* build = Find(families, "chatpro_build_info");
   ASSERT_NE(build, nullptr);

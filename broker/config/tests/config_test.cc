@@ -313,5 +313,86 @@ TEST(Config, ScheduleAndUrgentErrorsNameTheKeyAndLine) {
   EXPECT_NE(m.find("unknown setting 'urgent.who'"), std::string::npos) << m;
 }
 
+TEST(Config, LogSectionSetsTargetFileRotationAndFormat) {
+  auto file = ParseConfigText(
+      "[broker]\ndata_dir = /srv/chatpro\n[log]\ntarget = file\nlevel = warning\n"
+      "file = logs/broker.log\nrotate_size = 1MiB\nkeep = 3\nformat = json\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->log.target, LogTarget::kFile);
+  EXPECT_EQ(o->log.level, "warning");
+  EXPECT_EQ(o->log.file, "/etc/chatpro/logs/broker.log") << "relative to the config file's folder";
+  EXPECT_EQ(o->log.rotate_size, 1ull << 20);
+  EXPECT_EQ(o->log.keep, 3u);
+  EXPECT_EQ(o->log.format, LogFormat::kJson);
+}
+
+TEST(Config, LogDefaultsToTheConsoleAtInfoWithTheFileInTheDataDir) {
+  auto file = ParseConfigText("[broker]\ndata_dir = /srv/chatpro\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->log.target, LogTarget::kConsole);
+  EXPECT_EQ(o->log.level, "info");
+  EXPECT_EQ(o->log.file, "/srv/chatpro/chatpro-broker.log");
+  EXPECT_EQ(o->log.rotate_size, 10ull << 20);
+  EXPECT_EQ(o->log.keep, 5u);
+  EXPECT_EQ(o->log.format, LogFormat::kText);
+  EXPECT_EQ(o->log.syslog_facility, "daemon");
+}
+
+TEST(Config, BrokerLogLevelIsTheOlderNameOfLogLevelAndTheLaterSettingWins) {
+  auto file = ParseConfigText("[broker]\nlog_level = debug\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->log.level, "debug");
+  std::vector<Setting> flags = {{"log.level", "error", "--set log.level"}};
+  o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->log.level, "error") << "the command line wins";
+}
+
+TEST(Config, BadLogSettingsAreRefusedNamingTheKey) {
+  struct Case {
+    const char* text;
+    const char* key;
+    const char* why;
+  };
+  const Case cases[] = {
+      {"[log]\ntarget = printer\n", "log.target", "must be console, file, syslog, journal or eventlog"},
+      {"[log]\nlevel = verbose\n", "log.level", "must be debug, info, warning or error"},
+      {"[broker]\nlog_level = loud\n", "broker.log_level", "must be debug"},
+      {"[log]\nformat = xml\n", "log.format", "must be text or json"},
+      {"[log]\nkeep = 0\n", "log.keep", "between 1 and 1000"},
+      {"[log]\nrotate_size = 100\n", "log.rotate_size", "between"},
+      {"[log]\nsyslog_facility = kern\n", "log.syslog_facility", "daemon, user or local0"},
+      {"[log]\nfile = \"\"\n", "log.file", "must not be empty"},
+#ifndef _WIN32
+      {"[log]\ntarget = eventlog\n", "log.target", "for Windows only"},
+#endif
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    auto file = ParseConfigText(c.text, "c.conf");
+    ASSERT_TRUE(file.ok());
+    auto o = BuildOptions(*file, {}, "/etc/chatpro");
+    ASSERT_FALSE(o.ok());
+    EXPECT_NE(o.status().message().find(c.key), std::string::npos) << o.status();
+    EXPECT_NE(o.status().message().find(c.why), std::string::npos) << o.status();
+    EXPECT_NE(o.status().message().find("c.conf:2"), std::string::npos) << o.status();
+  }
+}
+
+TEST(Config, RotateSizeZeroMeansNeverRotate) {
+  auto file = ParseConfigText("[log]\nrotate_size = 0\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  auto o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->log.rotate_size, 0u);
+}
+
 }  // namespace
 }  // namespace chatpro
