@@ -6,7 +6,8 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
 # Defines CHATPRO_ROOT (the repository root), CHATPRO_PACKAGES (the Debian packages the
-# build needs; the only list of them) and chatpro_* functions. Expects `set -euo pipefail`.
+# build needs; the only list of them), CHATPRO_WIN64_PACKAGES (what the Windows cross-build
+# and its Wine test add) and chatpro_* functions. Expects `set -euo pipefail`.
 
 # Debian 12 packages needed to build and test ChatPro. Keep this the only copy of the list.
 CHATPRO_PACKAGES=(
