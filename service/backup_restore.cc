@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "service/backup_restore.h"
 
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -26,19 +25,6 @@ namespace fs = std::filesystem;
 int Fail(const std::string& why) {
   std::cerr << "chatpro-broker: " << why << "\n";
   return 1;
-}
-
-std::string UtcStamp(std::int64_t us, const char* format) {
-  std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-#ifdef _WIN32
-  gmtime_s(&tm, &secs);
-#else
-  gmtime_r(&secs, &tm);
-#endif
-  char buf[48];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
 }
 
 void SyncPath(const fs::path& path) {
@@ -131,7 +117,7 @@ int RestoreBackup(const std::string& backup_dir, const StoreOptions& store, bool
 
   SystemClock clock;
   if (has_store || has_keys) {
-    const fs::path aside = data_dir / ("replaced-" + UtcStamp(clock.NowMicros(), "%Y%m%dT%H%M%SZ"));
+    const fs::path aside = data_dir / ("replaced-" + FormatUtc(clock.NowMicros(), "%Y%m%dT%H%M%SZ"));
     fs::create_directory(aside, ec);
     if (ec) return Fail("cannot create " + aside.string() + ": " + ec.message());
     fs::permissions(aside, fs::perms::owner_all, fs::perm_options::replace, ec);
@@ -194,7 +180,7 @@ int RestoreBackup(const std::string& backup_dir, const StoreOptions& store, bool
   Result<int> format = core::ReadStoreFormat(**db);
   if (!format.ok()) return Fail("the restored store cannot be read: " + format.status().message());
   std::cout << "restored backup '" << manifest->name << "' (made "
-            << UtcStamp(manifest->started_at_us, "%Y-%m-%d %H:%M:%S UTC") << " by "
+            << FormatUtc(manifest->started_at_us, "%Y-%m-%d %H:%M:%S UTC") << " by "
             << manifest->broker_version << ", store format " << *format << ", store id "
             << manifest->store_id << "): " << manifest->messages << " messages, "
             << manifest->records << " records, " << manifest->blobs << " attachments into "
@@ -232,7 +218,7 @@ int OfflineBackup(const std::string& name, const BrokerOptions& options,
   core::BackupPlan plan;
   plan.setup = BackupSetupFor(options, version);
   plan.setup.bytes_per_second = 0;  // nothing else uses the disk's time
-  plan.name = name.empty() ? UtcStamp(clock.NowMicros(), "chatpro-%Y%m%d-%H%M%S") : name;
+  plan.name = name.empty() ? FormatUtc(clock.NowMicros(), "chatpro-%Y%m%d-%H%M%S") : name;
   plan.store_format = *format;
   plan.store_id = *id;
   plan.started_at_us = clock.NowMicros();

@@ -2,18 +2,13 @@
 //
 // Monitoring from the outside: a real chatpro-broker with metrics.listen set,
 // scraped over HTTP the way Prometheus and a liveness probe would.
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
-#include <exception>
-#include <istream>
 #include <sstream>
 #include <string>
 
 #include "tests/chat_fixture.h"
+#include "tests/http_get.h"
 
 namespace chatpro::testing {
 namespace {
@@ -21,32 +16,6 @@ namespace {
 using client::Profile;
 using client::SendResult;
 using client::Target;
-
-struct HttpReply {
-  int status = 0;  // 0: no answer
-  std::string body;
-  std::string error;
-};
-
-HttpReply Get(int port, const std::string& path) {
-  HttpReply reply;
-  try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-    session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    reply.status = static_cast<int>(response.getStatus());
-    std::ostringstream body;
-    Poco::StreamCopier::copyStream(in, body);
-    reply.body = body.str();
-  } catch (const std::exception& e) {
-    reply.error = e.what();
-  }
-  return reply;
-}
 
 // The value of the sample `name_and_labels` (e.g. `x_total{kind="text"}`) in
 // Prometheus text, or -1 if it is not there.
@@ -73,9 +42,9 @@ class Metrics : public BrokerTest {
 };
 
 TEST_F(Metrics, CountAcceptedMessagesAndAnswerHealthAndReadiness) {
-  HttpReply health = Get(metrics_port_, "/healthz");
+  HttpReply health = HttpGet(metrics_port_, "/healthz");
   EXPECT_EQ(health.status, 200) << health.error;
-  HttpReply ready = Get(metrics_port_, "/readyz");
+  HttpReply ready = HttpGet(metrics_port_, "/readyz");
   EXPECT_EQ(ready.status, 200) << ready.error;
 
   ASSERT_OK_AND_ASSIGN(Profile ana, AddUser("ana"));
@@ -91,7 +60,7 @@ TEST_F(Metrics, CountAcceptedMessagesAndAnswerHealthAndReadiness) {
   }
   ASSERT_TRUE(ben_inbox->WaitFor(kSent));
 
-  HttpReply scrape = Get(metrics_port_, "/metrics");
+  HttpReply scrape = HttpGet(metrics_port_, "/metrics");
   ASSERT_EQ(scrape.status, 200) << scrape.error;
   const std::string& text = scrape.body;
   EXPECT_EQ(Sample(text, "chatpro_messages_accepted_total{kind=\"text\"}"), kSent) << text;
@@ -115,7 +84,7 @@ TEST_F(Metrics, CountAcceptedMessagesAndAnswerHealthAndReadiness) {
   EXPECT_EQ(Sample(text, "chatpro_errors_total{code=\"internal\"}"), 0) << text;
   EXPECT_NE(text.find("chatpro_build_info{version=\""), std::string::npos) << text;
 
-  EXPECT_EQ(Get(metrics_port_, "/nothing-here").status, 404);
+  EXPECT_EQ(HttpGet(metrics_port_, "/nothing-here").status, 404);
 }
 
 }  // namespace

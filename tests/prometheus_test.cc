@@ -10,10 +10,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
 
@@ -27,6 +23,7 @@
 #include <vector>
 
 #include "tests/chat_fixture.h"
+#include "tests/http_get.h"
 
 #ifndef CHATPRO_PROMETHEUS_PATH
 #define CHATPRO_PROMETHEUS_PATH ""
@@ -40,31 +37,6 @@ using client::SendResult;
 using client::Target;
 
 const std::string kMonitoringDir = CHATPRO_MONITORING_DIR;
-
-struct HttpReply {
-  int status = 0;  // 0: no answer
-  std::string body;
-};
-
-HttpReply Get(int port, const std::string& path_and_query) {
-  HttpReply reply;
-  try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-    session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path_and_query,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    reply.status = static_cast<int>(response.getStatus());
-    std::ostringstream body;
-    Poco::StreamCopier::copyStream(in, body);
-    reply.body = body.str();
-  } catch (const std::exception& e) {
-    reply.body = e.what();
-  }
-  return reply;
-}
 
 // Metric names in Prometheus text: every sample's name, and every family
 // named by a # TYPE line (a family may have no samples yet, e.g. removals by
@@ -125,8 +97,8 @@ class PrometheusMonitoring : public BrokerTest {
 
 TEST_F(PrometheusMonitoring, DashboardAndAlertRulesUseOnlyMetricsTheBrokerExposes) {
   ASSERT_NO_FATAL_FAILURE(SendTexts(1));
-  HttpReply scrape = Get(metrics_port_, "/metrics");
-  ASSERT_EQ(scrape.status, 200) << scrape.body;
+  HttpReply scrape = HttpGet(metrics_port_, "/metrics");
+  ASSERT_EQ(scrape.status, 200) << scrape.body << scrape.error;
   const std::set<std::string> exposed = ExposedNames(scrape.body);
   ASSERT_TRUE(exposed.count("chatpro_messages_accepted_total")) << scrape.body;
 
@@ -223,7 +195,7 @@ class PrometheusProcess {
       if (!st.ok()) return st;
       auto deadline = std::chrono::steady_clock::now() + kWaitTimeout;
       while (std::chrono::steady_clock::now() < deadline && !process_.Poll()) {
-        if (Get(port_, "/-/ready").status == 200) return Status::Ok();
+        if (HttpGet(port_, "/-/ready").status == 200) return Status::Ok();
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       process_.Kill();  // ended (port taken?) or never ready: try again
@@ -235,8 +207,8 @@ class PrometheusProcess {
   Poco::JSON::Array::Ptr Query(const std::string& promql, std::string* raw) {
     Poco::URI uri("/api/v1/query");
     uri.addQueryParameter("query", promql);
-    HttpReply reply = Get(port_, uri.getPathAndQuery());
-    *raw = reply.body;
+    HttpReply reply = HttpGet(port_, uri.getPathAndQuery());
+    *raw = reply.error.empty() ? reply.body : reply.error;
     if (reply.status != 200) return nullptr;
     try {
       auto answer = Poco::JSON::Parser().parse(reply.body).extract<Poco::JSON::Object::Ptr>();
@@ -293,7 +265,7 @@ TEST_F(PrometheusMonitoring, RealPrometheusScrapesTheBrokerAndReadsMessagesAccep
             kSent)
       << raw;
   // The shipped rules loaded, and none fires for a healthy broker.
-  HttpReply rules = Get(prometheus.port(), "/api/v1/rules");
+  HttpReply rules = HttpGet(prometheus.port(), "/api/v1/rules");
   EXPECT_EQ(rules.status, 200);
   EXPECT_NE(rules.body.find("ChatProBrokerDown"), std::string::npos) << rules.body;
   EXPECT_NE(rules.body.find("ChatProRetentionFailing"), std::string::npos) << rules.body;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace chatpro {
 
@@ -46,5 +47,9 @@ class FakeClock final : public Clock {
 };
 
 constexpr std::int64_t kMicrosPerSecond = 1'000'000;
+
+// Unix microseconds as UTC text through strftime(3), e.g.
+// FormatUtc(t, "%Y-%m-%dT%H:%M:%SZ"). At most 63 characters.
+std::string FormatUtc(std::int64_t unix_micros, const char* strftime_format);
 
 }  // namespace chatpro

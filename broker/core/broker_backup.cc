@@ -6,9 +6,9 @@
 // start, the end (done or failed) and listings are in the audit log; the
 // backup's own start entry is in the backup, since the copy begins only once
 // that entry is stored.
-#include <ctime>
 #include <filesystem>
 
+#include "broker/base/clock.h"
 #include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/broker.h"
@@ -19,19 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kDefaultVersion = "chatpro-broker/0.1.0";
-
-std::string DefaultBackupName(std::int64_t now_us) {
-  std::time_t secs = static_cast<std::time_t>(now_us / 1'000'000);
-  std::tm tm{};
-#ifdef _WIN32
-  gmtime_s(&tm, &secs);
-#else
-  gmtime_r(&secs, &tm);
-#endif
-  char buf[40];
-  std::strftime(buf, sizeof buf, "chatpro-%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
 
 // The fields of one BackupInfo.
 struct BackupInfoFields {
@@ -153,7 +140,7 @@ void Broker::HandleAdminBackup(Session& s, std::uint64_t rid, const wire::AdminB
   }
   const std::int64_t now = clock_->NowMicros();
   std::string name = r.name() == nullptr || r.name()->size() == 0
-                         ? DefaultBackupName(now)
+                         ? FormatUtc(now, "chatpro-%Y%m%d-%H%M%S")
                          : std::string(r.name()->string_view());
   Status valid = ValidateBackupName(name);
   if (!valid.ok()) return ReplyError(s, rid, valid);

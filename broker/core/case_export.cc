@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <unordered_set>
 
+#include "broker/base/clock.h"
 #include "broker/base/json.h"
 #include "broker/core/records.h"
 
@@ -24,18 +24,7 @@ constexpr std::uint64_t kPageBytes = 8ull << 20;
 constexpr std::uint8_t kEdited = 1;
 constexpr std::uint8_t kDeleted = 2;
 
-std::string IsoTime(std::int64_t us) {
-  std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-#ifdef _WIN32
-  gmtime_s(&tm, &secs);
-#else
-  gmtime_r(&secs, &tm);
-#endif
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string IsoTime(std::int64_t us) { return FormatUtc(us, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string HtmlEscape(std::string_view s) {
   std::string out;
