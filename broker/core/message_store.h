@@ -96,7 +96,7 @@ enum class ReadDirection { kForward, kBackward };
 struct SnapshotCopyCounts {
   std::uint64_t records = 0;  // rows that are not messages
   std::uint64_t messages = 0;
-  std::uint64_t blobs = 0;  // messages kept out of line (large attachments)
+  std::uint64_t blobs = 0;  // message values kept out of line (in blob files)
   std::uint64_t bytes = 0;  // keys and values copied, blobs included
 };
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,9 @@ constexpr std::string_view kPointerMagic("\xff" "CPBLOB" "\xff", 8);
 constexpr std::uint32_t kHeaderMagic = 0x43504231;  // "CPB1"
 constexpr std::size_t kHeaderBytes = 12;             // magic u32 + length u64
 constexpr std::size_t kPointerBytes = 8 + 4 + 8 + 8;
+// Appends are written once this much is buffered, so that a big batch needs
+// no more memory than this beyond its values.
+constexpr std::size_t kFlushBytes = 1 << 20;
 
 Status ErrnoStatus(const std::string& what) {
   int e = errno;
@@ -110,17 +114,18 @@ void BlobLog::BeginBatch() {
 }
 
 void BlobLog::Rollback() {
+  pending_.clear();
   // Files started during the batch hold nothing referenced: empty them.
-  if (current_ != batch_file_) {
-    if (::ftruncate(current_fd_, 0) != 0) { /* garbage stays; never referenced */ }
-    current_size_ = 0;
-    return;
-  }
-  if (::ftruncate(current_fd_, static_cast<off_t>(batch_size_)) == 0) current_size_ = batch_size_;
+  const off_t keep = current_ != batch_file_ ? 0 : static_cast<off_t>(batch_size_);
+  if (::ftruncate(current_fd_, keep) != 0) { /* garbage stays; never referenced */ }
+  // Appends continue from what the file really holds.
+  struct stat st;
+  if (::fstat(current_fd_, &st) == 0) current_size_ = static_cast<std::uint64_t>(st.st_size);
 }
 
 Result<BlobRef> BlobLog::Append(std::string_view bytes) {
   if (current_size_ >= file_bytes_) {
+    CHATPRO_RETURN_IF_ERROR(Flush());
     unsynced_[current_] = current_fd_;  // sync it before it is left behind
     current_fd_ = -1;
     CHATPRO_RETURN_IF_ERROR(StartFile(current_ + 1));
@@ -130,17 +135,34 @@ Result<BlobRef> BlobLog::Append(std::string_view bytes) {
   std::string len;
   AppendBigEndian64(&len, bytes.size());
   std::memcpy(header + 4, len.data(), 8);
-  if (!WriteAll(current_fd_, header, sizeof header) ||
-      !WriteAll(current_fd_, bytes.data(), bytes.size())) {
-    return ErrnoStatus("cannot write blob file " + PathOf(current_));
+  if (pending_.empty() && bytes.size() >= kFlushBytes) {
+    // A big value goes straight to the file instead of through the buffer.
+    if (!WriteAll(current_fd_, header, sizeof header) ||
+        !WriteAll(current_fd_, bytes.data(), bytes.size())) {
+      return ErrnoStatus("cannot write blob file " + PathOf(current_));
+    }
+  } else {
+    pending_.append(header, sizeof header);
+    pending_.append(bytes.data(), bytes.size());
   }
   BlobRef ref{current_, current_size_ + kHeaderBytes, bytes.size()};
   current_size_ += kHeaderBytes + bytes.size();
   unsynced_[current_] = current_fd_;
+  if (pending_.size() >= kFlushBytes) CHATPRO_RETURN_IF_ERROR(Flush());
   return ref;
 }
 
+Status BlobLog::Flush() {
+  if (pending_.empty()) return Status::Ok();
+  if (!WriteAll(current_fd_, pending_.data(), pending_.size())) {
+    return ErrnoStatus("cannot write blob file " + PathOf(current_));
+  }
+  pending_.clear();
+  return Status::Ok();
+}
+
 Status BlobLog::Sync() {
+  CHATPRO_RETURN_IF_ERROR(Flush());
   for (auto it = unsynced_.begin(); it != unsynced_.end();) {
     if (base::SyncFile(it->second) != 0)
       return ErrnoStatus("cannot sync blob file " + PathOf(it->first));
@@ -163,55 +185,119 @@ Result<int> BlobLog::ReadFd(std::uint32_t number) {
   return fd;
 }
 
-Result<std::string> BlobLog::Read(const BlobRef& ref) {
-  CHATPRO_ASSIGN_OR_RETURN(int fd, ReadFd(ref.file));
-  if (ref.offset < kHeaderBytes) return Status::DataLoss("a blob pointer is damaged");
-  std::string buf(kHeaderBytes + ref.length, '\0');
+Status BlobLog::ReadSpan(std::uint32_t file, std::uint64_t start, std::string* buf) {
+  CHATPRO_ASSIGN_OR_RETURN(int fd, ReadFd(file));
   std::size_t done = 0;
-  while (done < buf.size()) {
-    long r =
-        base::ReadAt(fd, buf.data() + done, buf.size() - done, ref.offset - kHeaderBytes + done);
+  while (done < buf->size()) {
+    long r = base::ReadAt(fd, buf->data() + done, buf->size() - done, start + done);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return ErrnoStatus("cannot read blob file " + PathOf(ref.file));
-    if (r == 0) return Status::DataLoss("blob file " + PathOf(ref.file) + " is shorter than a pointer says");
+    if (r < 0) return ErrnoStatus("cannot read blob file " + PathOf(file));
+    if (r == 0) return Status::DataLoss("blob file " + PathOf(file) + " is shorter than a pointer says");
     done += static_cast<std::size_t>(r);
   }
-  if (GetU32(buf.data()) != kHeaderMagic ||
-      ReadBigEndian64(std::string_view(buf).substr(4, 8)) != ref.length) {
-    return Status::DataLoss("blob file " + PathOf(ref.file) + " does not match its pointer");
-  }
-  buf.erase(0, kHeaderBytes);
-  return buf;
+  return Status::Ok();
 }
 
-Status BlobLog::Release(const BlobRef& ref) {
-  if (ref.offset < kHeaderBytes) return Status::DataLoss("a blob pointer is damaged");
-  int fd = ::open(PathOf(ref.file).c_str(), O_WRONLY | base::kOpenFlags);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::Ok();
-    return ErrnoStatus("cannot open blob file " + PathOf(ref.file));
+Result<std::string> BlobLog::Read(const BlobRef& ref) {
+  CHATPRO_ASSIGN_OR_RETURN(std::vector<std::string> one, ReadMany({ref}));
+  return std::move(one.front());
+}
+
+Result<std::vector<std::string>> BlobLog::ReadMany(const std::vector<BlobRef>& refs) {
+  // Gaps up to this size (removed blobs, other conversations' messages) are
+  // read through rather than paid for with another system call.
+  constexpr std::uint64_t kMaxGapBytes = 4096;
+  constexpr std::uint64_t kMaxSpanBytes = 4 << 20;
+  std::vector<std::string> out;
+  out.reserve(refs.size());
+  std::string span;
+  std::size_t i = 0;
+  while (i < refs.size()) {
+    if (refs[i].offset < kHeaderBytes) return Status::DataLoss("a blob pointer is damaged");
+    const std::uint64_t start = refs[i].offset - kHeaderBytes;
+    std::uint64_t end = refs[i].offset + refs[i].length;
+    std::size_t j = i + 1;
+    for (; j < refs.size(); ++j) {
+      const BlobRef& next = refs[j];
+      if (next.file != refs[i].file || next.offset < end + kHeaderBytes ||
+          next.offset - kHeaderBytes - end > kMaxGapBytes ||
+          next.offset + next.length - start > kMaxSpanBytes) {
+        break;
+      }
+      end = next.offset + next.length;
+    }
+    span.assign(end - start, '\0');
+    CHATPRO_RETURN_IF_ERROR(ReadSpan(refs[i].file, start, &span));
+    for (; i < j; ++i) {
+      const BlobRef& ref = refs[i];
+      const std::string_view header(span.data() + (ref.offset - kHeaderBytes - start), kHeaderBytes);
+      if (GetU32(header.data()) != kHeaderMagic ||
+          ReadBigEndian64(header.substr(4, 8)) != ref.length) {
+        return Status::DataLoss("blob file " + PathOf(ref.file) + " does not match its pointer");
+      }
+      out.emplace_back(span, ref.offset - start, ref.length);
+    }
   }
-  off_t start = static_cast<off_t>(ref.offset - kHeaderBytes);
-  off_t length = static_cast<off_t>(ref.length + kHeaderBytes);
-  Status st;
+  return out;
+}
+
+Status BlobLog::Release(const BlobRef& ref) { return ReleaseMany({ref}); }
+
+Status BlobLog::ReleaseMany(std::vector<BlobRef> refs) {
+  for (const BlobRef& ref : refs) {
+    if (ref.offset < kHeaderBytes) return Status::DataLoss("a blob pointer is damaged");
+  }
+  std::sort(refs.begin(), refs.end(), [](const BlobRef& a, const BlobRef& b) {
+    return a.file != b.file ? a.file < b.file : a.offset < b.offset;
+  });
+  Status first_error;
+  std::size_t i = 0;
+  while (i < refs.size()) {
+    const std::uint32_t file = refs[i].file;
+    int fd = ::open(PathOf(file).c_str(), O_WRONLY | base::kOpenFlags);
+    if (fd < 0 && errno != ENOENT && first_error.ok()) {
+      first_error = ErrnoStatus("cannot open blob file " + PathOf(file));
+    }
+    // Ranges of this file, merged where one blob (with its header) ends
+    // where the next begins.
+    while (i < refs.size() && refs[i].file == file) {
+      std::uint64_t start = refs[i].offset - kHeaderBytes;
+      std::uint64_t end = refs[i].offset + refs[i].length;
+      for (++i; i < refs.size() && refs[i].file == file && refs[i].offset - kHeaderBytes <= end;
+           ++i) {
+        end = std::max(end, refs[i].offset + refs[i].length);
+      }
+      if (fd >= 0) {
+        Status st = PunchOut(fd, file, start, end - start);
+        if (!st.ok() && first_error.ok()) first_error = st;
+      }
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  return first_error;
+}
+
+Status BlobLog::PunchOut(int fd, std::uint32_t file, std::uint64_t start, std::uint64_t length) {
 #ifdef FALLOC_FL_PUNCH_HOLE
-  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, length) != 0) {
-    st = ErrnoStatus("cannot free blob bytes in " + PathOf(ref.file));
+  // A range smaller than a block is zeroed in place, so the bytes are gone
+  // either way; whole blocks go back to the file system.
+  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(start),
+                  static_cast<off_t>(length)) != 0) {
+    return ErrnoStatus("cannot free blob bytes in " + PathOf(file));
   }
+  return Status::Ok();
 #else
   // Without hole punching, overwrite the bytes with zeros.
-  std::string zeros(static_cast<size_t>(std::min<off_t>(length, 1 << 20)), '\0');
-  for (off_t done = 0; done < length && st.ok();) {
-    size_t n = static_cast<size_t>(std::min<off_t>(length - done, static_cast<off_t>(zeros.size())));
-    if (base::WriteAt(fd, zeros.data(), n, static_cast<std::uint64_t>(start + done)) !=
-        static_cast<long>(n)) {
-      st = ErrnoStatus("cannot clear blob bytes in " + PathOf(ref.file));
+  std::string zeros(static_cast<size_t>(std::min<std::uint64_t>(length, 1 << 20)), '\0');
+  for (std::uint64_t done = 0; done < length;) {
+    size_t n = static_cast<size_t>(std::min<std::uint64_t>(length - done, zeros.size()));
+    if (base::WriteAt(fd, zeros.data(), n, start + done) != static_cast<long>(n)) {
+      return ErrnoStatus("cannot clear blob bytes in " + PathOf(file));
     }
-    done += static_cast<off_t>(n);
+    done += n;
   }
+  return Status::Ok();
 #endif
-  ::close(fd);
-  return st;
 }
 
 std::uint64_t BlobLog::SizeBytes() const {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// BlobLog: append-only files for large values (pictures, voice), so that
-// LevelDB keeps only a small pointer to them and never copies them again in
-// its own log, tables and compactions (key-value separation, as in WiscKey).
+// BlobLog: append-only files for message values, so that LevelDB keeps only a
+// small pointer to each and never copies the value again in its own log,
+// tables and compactions (key-value separation, as in WiscKey). Pictures and
+// voice gain most; for short texts it still saves LevelDB most of its bytes.
 //
 // Files live in `<data_dir>/blobs` as 00000001.blob, 00000002.blob, ...; a
 // new file starts once the current one passes `file_bytes`. Each blob is
@@ -10,8 +11,13 @@
 // detected rather than followed. A blob whose pointer never reached LevelDB
 // (a crash between the two writes) is unreferenced garbage, never wrong data.
 //
-// Lifecycle: Open() finds the files and continues the newest; Append() and
-// Sync() from one writer thread; Read() from any thread at the same time.
+// Appends are buffered: a batch's values reach the file in one write at
+// Flush() (or Sync()), which must come before any pointer to them is written
+// elsewhere.
+//
+// Lifecycle: Open() finds the files and continues the newest; Append(),
+// Flush(), Sync() and Release() from one writer thread; Read() from any
+// thread at the same time.
 // Thread-safety: as above; Read() takes an internal lock to find the file.
 #pragma once
 
@@ -21,6 +27,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/base/result.h"
 
@@ -40,23 +47,33 @@ class BlobLog {
   BlobLog(const BlobLog&) = delete;
   BlobLog& operator=(const BlobLog&) = delete;
 
-  // Appends `bytes`. On failure (ResourceExhausted if the disk is full,
-  // IoError otherwise) nothing of this batch's appends is kept: call
-  // Rollback() to cut the file back to where the batch started.
+  // Appends `bytes` (buffered; see Flush). On failure (ResourceExhausted if
+  // the disk is full, IoError otherwise) nothing of this batch's appends is
+  // kept: call Rollback() to cut the file back to where the batch started.
   Result<BlobRef> Append(std::string_view bytes);
+  // Writes what Append() has buffered to the file (not synced). REQUIRES:
+  // called before a pointer returned by Append() is stored anywhere. On
+  // failure: as Append().
+  Status Flush();
   // Marks where the current batch starts, for Rollback().
   void BeginBatch();
   void Rollback();
-  // Makes every append so far durable (fdatasync of each file written since
-  // the last Sync()).
+  // Makes every append so far durable (Flush, then fdatasync of each file
+  // written since the last Sync()).
   Status Sync();
 
   // Frees a blob whose pointer is gone: its bytes (and header) are punched out
   // of the file, so they are really gone from the disk, not just unreferenced.
   Status Release(const BlobRef& ref);
+  // Release() of many blobs: neighbouring blobs (a conversation's messages
+  // removed together) are punched out as one range, one open per file.
+  Status ReleaseMany(std::vector<BlobRef> refs);
 
   // Reads a blob. DataLoss if the header does not match the pointer.
   Result<std::string> Read(const BlobRef& ref);
+  // Reads blobs in the given order, neighbours in one read (a conversation's
+  // messages written together lie side by side). As Read() otherwise.
+  Result<std::vector<std::string>> ReadMany(const std::vector<BlobRef>& refs);
 
   // Bytes in all blob files.
   std::uint64_t SizeBytes() const;
@@ -75,13 +92,16 @@ class BlobLog {
   Status StartFile(std::uint32_t number);
   std::string PathOf(std::uint32_t number) const;
   Result<int> ReadFd(std::uint32_t number);
+  Status ReadSpan(std::uint32_t file, std::uint64_t start, std::string* buf);
+  Status PunchOut(int fd, std::uint32_t file, std::uint64_t start, std::uint64_t length);
 
   const std::string dir_;
   const std::uint64_t file_bytes_;
   // Writer side.
   std::uint32_t current_ = 0;
   int current_fd_ = -1;
-  std::uint64_t current_size_ = 0;
+  std::uint64_t current_size_ = 0;  // including pending_
+  std::string pending_;             // appended, not written yet
   std::uint32_t batch_file_ = 0;
   std::uint64_t batch_size_ = 0;
   std::map<std::uint32_t, int> unsynced_;  // file -> fd written since the last Sync

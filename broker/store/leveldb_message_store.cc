@@ -40,8 +40,6 @@ constexpr std::size_t kMessageKeyBytes = 17;
 constexpr std::size_t kConversationPrefixBytes = 9;
 // Ten bits per key gives about 1% false positives, LevelDB's recommended setting.
 constexpr int kBloomBitsPerKey = 10;
-// Messages from this size on go to the blob log.
-constexpr std::size_t kBlobThresholdBytes = 64 << 10;
 constexpr std::uint64_t kBlobFileBytes = 256ull << 20;
 
 std::string_view View(const leveldb::Slice& s) { return std::string_view(s.data(), s.size()); }
@@ -198,20 +196,25 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
   leveldb::WriteBatch wb;
   bool wrote_blobs = false;
   blobs_->BeginBatch();
+  // Every message value goes to the blob log and LevelDB keeps a pointer:
+  // LevelDB's log, tables and compactions then move 45 bytes per message
+  // instead of the whole message, and the blob log writes a batch's values in
+  // one go. (Stores written before keep their small values in LevelDB; both
+  // forms are read.)
   for (const core::WriteBatch::Message& m : batch.messages) {
-    const std::string key = core::store_keys::MessageKey(m.conversation, m.seq);
-    // Small values that happen to start like a pointer take the blob path
-    // too, so that no stored value is ever misread.
-    if (m.bytes.size() >= kBlobThresholdBytes || BlobLog::LooksLikePointer(m.bytes)) {
-      Result<BlobRef> ref = blobs_->Append(m.bytes);
-      if (!ref.ok()) {
-        blobs_->Rollback();
-        return ref.status().WithContext("store in " + data_dir_);
-      }
-      wb.Put(key, BlobLog::EncodePointer(*ref));
-      wrote_blobs = true;
-    } else {
-      wb.Put(key, m.bytes);
+    Result<BlobRef> ref = blobs_->Append(m.bytes);
+    if (!ref.ok()) {
+      blobs_->Rollback();
+      return ref.status().WithContext("store in " + data_dir_);
+    }
+    wb.Put(core::store_keys::MessageKey(m.conversation, m.seq), BlobLog::EncodePointer(*ref));
+    wrote_blobs = true;
+  }
+  if (wrote_blobs) {
+    Status flushed = blobs_->Flush();
+    if (!flushed.ok()) {
+      blobs_->Rollback();
+      return flushed.WithContext("store in " + data_dir_);
     }
   }
   // Deleted and overwritten messages: their blobs are released once the batch
@@ -269,12 +272,11 @@ void LevelDbMessageStore::ReleaseBlobs(std::vector<BlobRef> refs) {
     refs.insert(refs.end(), deferred_releases_.begin(), deferred_releases_.end());
     deferred_releases_.clear();
   }
-  for (const BlobRef& ref : refs) {
-    Status st = blobs_->Release(ref);
-    // The pointer is gone already; a blob that could not be punched out is
-    // unreferenced bytes, reported but not a failed write.
-    if (!st.ok()) LOG_WARNING() << "could not free a removed blob: " << st;
-  }
+  if (refs.empty()) return;
+  Status st = blobs_->ReleaseMany(std::move(refs));
+  // The pointer is gone already; a blob that could not be punched out is
+  // unreferenced bytes, reported but not a failed write.
+  if (!st.ok()) LOG_WARNING() << "could not free a removed blob: " << st;
 }
 
 void LevelDbMessageStore::EndCopy() {
@@ -327,7 +329,7 @@ Result<core::SnapshotCopyCounts> LevelDbMessageStore::CopySnapshot(
   // Writes the chunk; between chunks, paces the copy.
   auto flush = [&](bool sync) -> Status {
     // Blobs are durable before the pointers to them.
-    if (sync) CHATPRO_RETURN_IF_ERROR(copy->blobs_->Sync());
+    CHATPRO_RETURN_IF_ERROR(sync ? copy->blobs_->Sync() : copy->blobs_->Flush());
     leveldb::WriteOptions wo;
     wo.sync = sync;
     CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(copy->db_->Write(wo, &batch), dir));
@@ -413,14 +415,25 @@ Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
   } else {
     SeekAtOrBefore(it.get(), target);
   }
+  // Values in the blob log are read after the scan, neighbours together.
+  std::vector<BlobRef> refs;
+  std::vector<std::size_t> ref_slots;
   std::uint64_t bytes = 0;
   while (it->Valid() && out.size() < limit && bytes < max_bytes) {
     const std::string_view key = View(it->key());
     if (!StartsWith(key, prefix)) break;
     CHATPRO_ASSIGN_OR_RETURN(Seq seq, SeqOfMessageKey(key));
-    CHATPRO_ASSIGN_OR_RETURN(std::string message, Resolve(View(it->value())));
-    out.push_back({seq, std::move(message)});
-    bytes += out.back().bytes.size();
+    const std::string_view value = View(it->value());
+    BlobRef ref;
+    if (BlobLog::DecodePointer(value, &ref)) {
+      refs.push_back(ref);
+      ref_slots.push_back(out.size());
+      out.push_back({seq, std::string()});
+      bytes += ref.length;
+    } else {
+      out.push_back({seq, std::string(value)});
+      bytes += value.size();
+    }
     if (forward) {
       it->Next();
     } else {
@@ -428,6 +441,16 @@ Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
     }
   }
   CHATPRO_RETURN_IF_ERROR(FromLevelDbStatus(it->status(), data_dir_));
+  it.reset();
+  if (!refs.empty()) {
+    if (!forward) {
+      // Backwards the blobs come newest first; read them in file order.
+      std::reverse(refs.begin(), refs.end());
+      std::reverse(ref_slots.begin(), ref_slots.end());
+    }
+    CHATPRO_ASSIGN_OR_RETURN(std::vector<std::string> values, blobs_->ReadMany(refs));
+    for (std::size_t k = 0; k < values.size(); ++k) out[ref_slots[k]].bytes = std::move(values[k]);
+  }
   return out;
 }
 

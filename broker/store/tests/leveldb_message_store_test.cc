@@ -8,8 +8,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <leveldb/db.h>
+#include <leveldb/options.h>
 #include <leveldb/status.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -325,6 +328,122 @@ TEST(LevelDbMessageStore, ADeletedOrReplacedPictureIsGoneFromTheBlobFiles) {
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].bytes, "text only now");
+}
+
+std::string Text(Seq seq) { return "TEXT-" + std::to_string(seq) + "-" + std::string(250, 't'); }
+
+TEST(LevelDbMessageStore, TextsLiveInBlobFilesSoLevelDbHoldsOnlyPointers) {
+  testing::TempDir dir;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  {
+    std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+    ASSERT_NE(store, nullptr);
+    // Two conversations interleaved in the same batches, as live traffic writes them.
+    for (Seq first = 1; first <= 3000; first += 1000) {
+      WriteBatch batch;
+      for (Seq seq = first; seq < first + 1000; ++seq) {
+        batch.messages.push_back({ConversationId(1), seq, Text(seq)});
+        batch.messages.push_back({ConversationId(2), seq, "other " + std::to_string(seq)});
+      }
+      ASSERT_TRUE(store->Write(batch, /*sync=*/false).ok());
+    }
+    EXPECT_FALSE(FolderContains(store->store_dir(), "TEXT-17-"));
+    EXPECT_TRUE(FolderContains(dir.Sub("data") + "/blobs", "TEXT-17-"));
+  }
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  auto forward =
+      store->ReadMessages(ConversationId(1), 1, 5000, ReadDirection::kForward, ~std::uint64_t{0});
+  ASSERT_TRUE(forward.ok()) << forward.status();
+  ASSERT_EQ(forward->size(), 3000u);
+  for (Seq seq = 1; seq <= 3000; ++seq) {
+    ASSERT_EQ((*forward)[seq - 1].seq, seq);
+    ASSERT_EQ((*forward)[seq - 1].bytes, Text(seq));
+  }
+  auto backward =
+      store->ReadMessages(ConversationId(2), 2500, 100, ReadDirection::kBackward, ~std::uint64_t{0});
+  ASSERT_TRUE(backward.ok()) << backward.status();
+  ASSERT_EQ(backward->size(), 100u);
+  for (std::size_t i = 0; i < backward->size(); ++i) {
+    EXPECT_EQ((*backward)[i].seq, 2500 - i);
+    EXPECT_EQ((*backward)[i].bytes, "other " + std::to_string(2500 - i));
+  }
+}
+
+TEST(LevelDbMessageStore, RemovedTextsAreGoneFromTheBlobFilesAndTheirNeighboursStay) {
+  testing::TempDir dir;
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(OptionsFor(dir.Sub("data")));
+  ASSERT_NE(store, nullptr);
+  WriteBatch put;
+  for (Seq seq = 1; seq <= 2000; ++seq) put.messages.push_back({ConversationId(1), seq, Text(seq)});
+  ASSERT_TRUE(store->Write(put, true).ok());
+  const std::string blobs = dir.Sub("data") + "/blobs";
+  const std::uint64_t before = AllocatedBytes(blobs);
+
+  // What a retention run removes: the oldest run of a conversation, plus a
+  // few messages here and there.
+  WriteBatch remove;
+  for (Seq seq = 1; seq <= 1500; ++seq) remove.message_deletes.push_back({ConversationId(1), seq});
+  remove.message_deletes.push_back({ConversationId(1), 1700});
+  remove.message_deletes.push_back({ConversationId(1), 1900});
+  ASSERT_TRUE(store->Write(remove, true).ok());
+  EXPECT_FALSE(FolderContains(blobs, "TEXT-1-"));
+  EXPECT_FALSE(FolderContains(blobs, "TEXT-1499-"));
+  EXPECT_FALSE(FolderContains(blobs, "TEXT-1700-"));
+  EXPECT_FALSE(FolderContains(blobs, "TEXT-1900-"));
+  // Whole blocks of the removed run went back to the file system.
+  EXPECT_LT(AllocatedBytes(blobs), before - 256u * 1500 * 9 / 10);
+  auto left = store->ReadMessages(ConversationId(1), 0, 5000, ReadDirection::kForward,
+                                  ~std::uint64_t{0});
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->size(), 498u);
+  for (const auto& m : *left) {
+    EXPECT_GT(m.seq, 1500u);
+    EXPECT_NE(m.seq, 1700u);
+    EXPECT_NE(m.seq, 1900u);
+    EXPECT_EQ(m.bytes, Text(m.seq));
+  }
+}
+
+TEST(LevelDbMessageStore, ValuesKeptInLevelDbByEarlierVersionsAreStillRead) {
+  testing::TempDir dir;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  {
+    std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+    ASSERT_NE(store, nullptr);
+    WriteBatch batch;
+    batch.messages.push_back({ConversationId(4), 2, "kept as a blob"});
+    ASSERT_TRUE(store->Write(batch, true).ok());
+  }
+  {
+    // Earlier versions stored values under 64 KiB inline.
+    leveldb::DB* raw = nullptr;
+    leveldb::Options o;
+    ASSERT_TRUE(leveldb::DB::Open(o, dir.Sub("data") + "/store", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), core::store_keys::MessageKey(ConversationId(4), 1),
+                        "stored inline")
+                    .ok());
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), core::store_keys::MessageKey(ConversationId(4), 3),
+                        "also inline")
+                    .ok());
+  }
+  std::unique_ptr<LevelDbMessageStore> store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  for (ReadDirection direction : {ReadDirection::kForward, ReadDirection::kBackward}) {
+    auto all = store->ReadMessages(ConversationId(4), direction == ReadDirection::kForward ? 0 : 9,
+                                   10, direction, ~std::uint64_t{0});
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(all->size(), 3u);
+    std::vector<std::string> texts;
+    for (const auto& m : *all) texts.push_back(m.bytes);
+    if (direction == ReadDirection::kBackward) std::reverse(texts.begin(), texts.end());
+    EXPECT_EQ(texts, (std::vector<std::string>{"stored inline", "kept as a blob", "also inline"}));
+  }
+  // Removing an inline value frees no blob and fails nothing.
+  WriteBatch remove;
+  remove.message_deletes.push_back({ConversationId(4), 1});
+  ASSERT_TRUE(store->Write(remove, true).ok());
 }
 
 TEST(LevelDbMessageStore, ASmallValueThatLooksLikeABlobPointerIsKeptAsIs) {
