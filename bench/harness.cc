@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bench/harness.h"
 
+#include <iterator>
+
+#include <sys/resource.h>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -79,6 +85,28 @@ std::string LastLine(const std::string& text) {
 }
 
 }  // namespace
+
+double ProcessCpuUs(pid_t pid) {
+  if (pid == 0) {
+    struct rusage ru;
+    if (::getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+    return us(ru.ru_utime) + us(ru.ru_stime);
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which may hold spaces: state is field 3,
+  // utime and stime are fields 14 and 15.
+  std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
+  }
+  return ticks * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 void PinToCpu(int cpu) {
   cpu_set_t set;

@@ -108,4 +108,9 @@ class TempDir {
 // Pins the calling process (and threads it starts later) to `cpu`.
 void PinToCpu(int cpu);
 
+// CPU time (user + system, all threads) a process has used so far, in
+// microseconds: this process for pid 0. -1 if it cannot be read. Unlike wall
+// times, CPU time per message hardly changes with other load on the machine.
+double ProcessCpuUs(pid_t pid);
+
 }  // namespace chatpro::bench

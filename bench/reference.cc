@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bench/reference.h"
 
+#include "bench/harness.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -103,10 +105,12 @@ ReferenceResult RunReferenceThroughput(int messages, std::size_t payload_bytes, 
   zmq::socket_t sender = Dealer(hop.context, "s", hop.endpoint);
   std::string payload(payload_bytes, 'x');
   std::int64_t start = NowNs();
+  const double cpu_start = ProcessCpuUs(0);
   for (int i = 0; i < messages; ++i) {
     sender.send(zmq::buffer(payload), zmq::send_flags::none);
   }
   for (auto& t : threads) t.join();
+  result.cpu_us_per_message = (ProcessCpuUs(0) - cpu_start) / static_cast<double>(messages);
   hop.stop = true;
   forwarder.join();
   double seconds = static_cast<double>(last_ns.load() - start) / 1e9;

@@ -19,6 +19,7 @@ struct ReferenceResult {
   double megabytes_per_second = 0;
   std::vector<double> latencies_us;  // for the fixed-rate run
   bool complete = false;             // every message arrived
+  double cpu_us_per_message = 0;     // CPU of sender, forwarder and receivers
 };
 
 // One sender, one forwarder, `receivers` receivers (each gets every message).

@@ -149,6 +149,10 @@ struct OneToOneResult {
   double megabytes_per_second = 0;
   bool lost_nothing = false;
   std::vector<double> latencies_us;
+  // CPU time per message while the messages flowed: the broker process
+  // (0 if it is not known) and this one (the two clients' libchatpro).
+  double broker_cpu_us_per_message = 0;
+  double clients_cpu_us_per_message = 0;
 };
 
 // From the device of profile `from` to the device of `to` (login `to_login`)
@@ -179,6 +183,9 @@ OneToOneResult SendOneToOne(const Pair& setup, int from, int to,
   // Only what this run sends counts (the conversation may hold earlier runs').
   inbox.Expect(static_cast<std::uint64_t>(messages));
   Acks acks;
+  const pid_t broker_pid = setup.broker->pid();
+  const double broker_cpu_start = broker_pid > 0 ? ProcessCpuUs(broker_pid) : -1;
+  const double clients_cpu_start = ProcessCpuUs(0);
   std::int64_t start = NowNs();
   auto interval = rate > 0 ? std::chrono::nanoseconds(1'000'000'000 / rate) : std::chrono::nanoseconds(0);
   auto t0 = Clock::now();
@@ -188,6 +195,11 @@ OneToOneResult SendOneToOne(const Pair& setup, int from, int to,
   }
   bool all = inbox.WaitAll(TimeoutFor(static_cast<std::uint64_t>(messages)));
   double seconds = static_cast<double>(NowNs() - start) / 1e9;
+  const double broker_cpu_end = broker_pid > 0 ? ProcessCpuUs(broker_pid) : -1;
+  if (broker_cpu_start >= 0 && broker_cpu_end >= 0) {
+    result.broker_cpu_us_per_message = (broker_cpu_end - broker_cpu_start) / messages;
+  }
+  result.clients_cpu_us_per_message = (ProcessCpuUs(0) - clients_cpu_start) / messages;
   (*sender)->Flush(std::chrono::seconds(30));
   result.lost_nothing = all && inbox.in_order() &&
                         acks.ok.load() == static_cast<std::uint64_t>(messages) &&
@@ -254,29 +266,41 @@ Metric MakeMetric(const std::string& id, const std::string& title, const std::st
 
 }  // namespace
 
-std::vector<Metric> RunW1(const BenchOptions& o) {
-  Metric m = MakeMetric("W1", "1:1 text 200 B, durability os", "msgs/s", true, 700000, ">= 700000");
+namespace {
+
+// W1 and W2: the rate, and the CPU time per message behind it (the broker's,
+// and the whole path's: broker plus both clients, against the bare hop's).
+std::vector<Metric> RunOneToOneTexts(const BenchOptions& o, const std::string& id,
+                                     const std::string& durability, int messages, double target) {
+  const std::string title = "1:1 text 200 B, durability " + durability;
+  const std::string target_text = ">= " + std::to_string(static_cast<long long>(target));
+  Metric rate = MakeMetric(id, title, "msgs/s", true, target, target_text);
+  Metric broker_cpu = MakeMetric(id, title, "broker CPU µs/msg", false, 0, "");
+  Metric all_cpu = MakeMetric(id, title, "all CPU µs/msg", false, 0, "");
   for (int r = 0; r < o.repeat; ++r) {
-    OneToOneResult res = OneToOne(o, "os", o.w1_messages, Texts(o.text_bytes), o.text_bytes);
-    m.runs.push_back(res.messages_per_second);
-    m.lost_nothing = m.lost_nothing && res.lost_nothing;
-    ReferenceResult ref = RunReferenceThroughput(o.w1_messages, o.text_bytes, 1);
-    m.reference_runs.push_back(ref.messages_per_second);
+    OneToOneResult res = OneToOne(o, durability, messages, Texts(o.text_bytes), o.text_bytes);
+    rate.runs.push_back(res.messages_per_second);
+    rate.lost_nothing = rate.lost_nothing && res.lost_nothing;
+    if (res.broker_cpu_us_per_message > 0) broker_cpu.runs.push_back(res.broker_cpu_us_per_message);
+    all_cpu.runs.push_back(res.broker_cpu_us_per_message + res.clients_cpu_us_per_message);
+    ReferenceResult ref = RunReferenceThroughput(messages, o.text_bytes, 1);
+    rate.reference_runs.push_back(ref.messages_per_second);
+    all_cpu.reference_runs.push_back(ref.cpu_us_per_message);
   }
-  return {m};
+  std::vector<Metric> out = {rate};
+  if (!broker_cpu.runs.empty()) out.push_back(broker_cpu);
+  out.push_back(all_cpu);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Metric> RunW1(const BenchOptions& o) {
+  return RunOneToOneTexts(o, "W1", "os", o.w1_messages, 700000);
 }
 
 std::vector<Metric> RunW2(const BenchOptions& o) {
-  Metric m = MakeMetric("W2", "1:1 text 200 B, durability fsync", "msgs/s", true, 300000,
-                        ">= 300000");
-  for (int r = 0; r < o.repeat; ++r) {
-    OneToOneResult res = OneToOne(o, "fsync", o.w2_messages, Texts(o.text_bytes), o.text_bytes);
-    m.runs.push_back(res.messages_per_second);
-    m.lost_nothing = m.lost_nothing && res.lost_nothing;
-    ReferenceResult ref = RunReferenceThroughput(o.w2_messages, o.text_bytes, 1);
-    m.reference_runs.push_back(ref.messages_per_second);
-  }
-  return {m};
+  return RunOneToOneTexts(o, "W2", "fsync", o.w2_messages, 300000);
 }
 
 std::vector<Metric> RunW3(const BenchOptions& o) {
