@@ -240,6 +240,23 @@ TEST_F(InputTest, FrameThatIsNotEightByteAlignedIsReadCorrectly) {
   EXPECT_EQ(got[0].text, "from an odd address");
 }
 
+// Found by tests/fuzz/fuzz_admin (regressions/fuzz_admin/empty-frame-odd-address):
+// copying an empty frame at an odd address passed a null pointer to memcpy.
+TEST_F(InputTest, EmptyFrameAtAnOddAddressIsRefused) {
+  std::uint64_t storage[2] = {0, 0};
+  const auto* odd = reinterpret_cast<const std::uint8_t*>(storage) + 1;
+  std::uint64_t counted = Errors(StatusCode::kInvalidArgument);
+  h_->broker().OnFrame(alice_.connection, alice_.zap_user_id, "127.0.0.1", odd, 0);
+  ASSERT_TRUE(Settle());
+  std::vector<Envelope> got = alice_.Take();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].type, wire::Body::Error);
+  EXPECT_EQ(got[0].error_code, wire::ErrorCode::InvalidArgument);
+  EXPECT_EQ(Errors(StatusCode::kInvalidArgument), counted + 1);
+  Envelope ack = SendText(alice_, Conv(direct_), next_id_++, "still here");
+  EXPECT_EQ(ack.type, wire::Body::SendAck) << ack.error_message;
+}
+
 TEST_F(InputTest, NestedMessagesAreAlignedForReadingInPlace) {
   alice_.Send(SendFrame("odd length text", 73));
   ASSERT_TRUE(Settle());
