@@ -528,6 +528,15 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     if (type == wire::Body::ConfirmWipe) return HandleConfirmWipe(s, rid);
     return ReplyError(s, rid, Status::PermissionDenied("this device was revoked"));
   }
+  // The verifier accepts a union whose type is set and whose value is absent;
+  // every handler below reads its body, so such a request is refused here.
+  if (type != wire::Body::NONE && static_cast<int>(type) <= static_cast<int>(wire::Body::MAX) &&
+      e.body() == nullptr) {
+    return ReplyError(s, rid,
+                      Status::InvalidArgument("the envelope names a " +
+                                              std::string(wire::EnumNameBody(type)) +
+                                              " but holds none"));
+  }
   if (!s.device.valid()) {
     if (type == wire::Body::Enroll) {
       HandleEnroll(s, rid, *e.body_as_Enroll());

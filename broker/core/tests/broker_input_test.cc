@@ -132,6 +132,19 @@ TEST_F(InputTest, EnvelopeWithoutBodyIsRefused) {
   ExpectRefused(r.Finish(), wire::ErrorCode::InvalidArgument, 43);
 }
 
+// Found by tests/fuzz/fuzz_frame (regressions/fuzz_frame/history-without-body):
+// the verifier accepts a union type without its value, and the handlers read
+// the body through a null pointer, which crashed the broker.
+TEST_F(InputTest, EnvelopeWithABodyTypeButNoBodyIsRefused) {
+  for (wire::Body type : {wire::Body::History, wire::Body::Send, wire::Body::Hello,
+                          wire::Body::Block, wire::Body::AdminAddUser, wire::Body::ScheduleSet}) {
+    SCOPED_TRACE(wire::EnumNameBody(type));
+    Request r;
+    r.Raw(44, type, flatbuffers::Offset<void>());
+    ExpectRefused(r.Finish(), wire::ErrorCode::InvalidArgument, 44);
+  }
+}
+
 TEST_F(InputTest, ReplyOrEventSentToTheBrokerIsRefused) {
   Request pong;
   pong.Raw(44, wire::Body::Pong, wire::CreatePong(pong.builder(), 1).Union());
