@@ -31,6 +31,10 @@ CHATPRO_PACKAGES=(
   libsystemd-dev
   # The Debian package: dpkg-shlibdeps works out its library dependencies.
   dpkg-dev
+  # The fuzz targets (scripts/fuzz): clang, and libFuzzer's runtime, which Debian
+  # ships in clang's runtime package.
+  clang
+  libclang-rt-14-dev
 )
 
 # What the Windows build adds (scripts/windows-deps, scripts/test-windows): the

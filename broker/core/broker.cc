@@ -479,7 +479,9 @@ void Broker::OnFrame(ConnectionId connection, std::string_view user_id,
 
   // FlatBuffers reads scalars in place: a frame must start 8-byte aligned.
   // ZeroMQ keeps small messages inside its message struct, which may not be.
-  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+  // An empty frame has nothing to copy (and memcpy from it into an empty
+  // vector's null buffer is undefined behaviour).
+  if (size > 0 && reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
     aligned_frame_.resize((size + 7) / 8);
     std::memcpy(aligned_frame_.data(), data, size);
     data = reinterpret_cast<const std::uint8_t*>(aligned_frame_.data());
@@ -525,6 +527,15 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
   if (s.revoked) {
     if (type == wire::Body::ConfirmWipe) return HandleConfirmWipe(s, rid);
     return ReplyError(s, rid, Status::PermissionDenied("this device was revoked"));
+  }
+  // The verifier accepts a union whose type is set and whose value is absent;
+  // every handler below reads its body, so such a request is refused here.
+  if (type != wire::Body::NONE && static_cast<int>(type) <= static_cast<int>(wire::Body::MAX) &&
+      e.body() == nullptr) {
+    return ReplyError(s, rid,
+                      Status::InvalidArgument("the envelope names a " +
+                                              std::string(wire::EnumNameBody(type)) +
+                                              " but holds none"));
   }
   if (!s.device.valid()) {
     if (type == wire::Body::Enroll) {

@@ -451,7 +451,10 @@ void Broker::FinishRetention() {
              << counts.stripped << ", kept by holds " << counts.held_protected
              << (run->status.ok() ? std::string() : ", stopped: " + run->status.ToString());
 
-  for (const auto& [connection, rid] : run->waiting) {
+  for (const auto& [connection, waiting_rid] : run->waiting) {
+    // A named copy: C++17 lambdas cannot capture a structured binding (clang
+    // refuses it; gcc accepts it as an extension).
+    std::uint64_t rid = waiting_rid;
     Status status = run->status;
     bool dry = run->dry_run;
     std::int64_t started = run->started_at_us;

@@ -132,6 +132,19 @@ TEST_F(InputTest, EnvelopeWithoutBodyIsRefused) {
   ExpectRefused(r.Finish(), wire::ErrorCode::InvalidArgument, 43);
 }
 
+// Found by tests/fuzz/fuzz_frame (regressions/fuzz_frame/history-without-body):
+// the verifier accepts a union type without its value, and the handlers read
+// the body through a null pointer, which crashed the broker.
+TEST_F(InputTest, EnvelopeWithABodyTypeButNoBodyIsRefused) {
+  for (wire::Body type : {wire::Body::History, wire::Body::Send, wire::Body::Hello,
+                          wire::Body::Block, wire::Body::AdminAddUser, wire::Body::ScheduleSet}) {
+    SCOPED_TRACE(wire::EnumNameBody(type));
+    Request r;
+    r.Raw(44, type, flatbuffers::Offset<void>());
+    ExpectRefused(r.Finish(), wire::ErrorCode::InvalidArgument, 44);
+  }
+}
+
 TEST_F(InputTest, ReplyOrEventSentToTheBrokerIsRefused) {
   Request pong;
   pong.Raw(44, wire::Body::Pong, wire::CreatePong(pong.builder(), 1).Union());
@@ -238,6 +251,23 @@ TEST_F(InputTest, FrameThatIsNotEightByteAlignedIsReadCorrectly) {
   std::vector<MessageView> got = Deliveries(bob_.Take());
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].text, "from an odd address");
+}
+
+// Found by tests/fuzz/fuzz_admin (regressions/fuzz_admin/empty-frame-odd-address):
+// copying an empty frame at an odd address passed a null pointer to memcpy.
+TEST_F(InputTest, EmptyFrameAtAnOddAddressIsRefused) {
+  std::uint64_t storage[2] = {0, 0};
+  const auto* odd = reinterpret_cast<const std::uint8_t*>(storage) + 1;
+  std::uint64_t counted = Errors(StatusCode::kInvalidArgument);
+  h_->broker().OnFrame(alice_.connection, alice_.zap_user_id, "127.0.0.1", odd, 0);
+  ASSERT_TRUE(Settle());
+  std::vector<Envelope> got = alice_.Take();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].type, wire::Body::Error);
+  EXPECT_EQ(got[0].error_code, wire::ErrorCode::InvalidArgument);
+  EXPECT_EQ(Errors(StatusCode::kInvalidArgument), counted + 1);
+  Envelope ack = SendText(alice_, Conv(direct_), next_id_++, "still here");
+  EXPECT_EQ(ack.type, wire::Body::SendAck) << ack.error_message;
 }
 
 TEST_F(InputTest, NestedMessagesAreAlignedForReadingInPlace) {

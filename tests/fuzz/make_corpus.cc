@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// fuzz_make_corpus: writes the seed corpus of the fuzz targets (corpus/ in
+// this folder) from the real builders, so that it can be remade when the
+// protocol grows:
+//
+//   build/bin/fuzz_make_corpus tests/fuzz/corpus service/chatpro.conf
+//
+//   fuzz_frame         one frame per request type, as libchatpro's FrameWriter
+//                      builds them, plus a frame of several requests
+//   fuzz_admin         for each request type of the mapping in fuzz_admin.cc,
+//                      its selector byte and field bytes; raw admin frames
+//   fuzz_config        the example config file and variants (flags after %%)
+//   fuzz_client_frame  frames the broker sends: replies, a delivery, an error
+//
+// The output is deterministic (no keys, no clock), so a remade corpus differs
+// only where the builders changed. Existing files of the same name are
+// overwritten; nothing else is removed.
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "chatpro/schemas/wire_generated.h"
+#include "client/wire_codec.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace wire = chatpro::wire;
+namespace client = chatpro::client;
+using client::internal::FrameWriter;
+
+bool Write(const fs::path& dir, const std::string& name, const std::string& bytes) {
+  fs::create_directories(dir);
+  std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) {
+    std::fprintf(stderr, "cannot write %s\n", (dir / name).string().c_str());
+    return false;
+  }
+  return true;
+}
+
+std::string Bytes(const flatbuffers::DetachedBuffer& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+// One frame with one request, built by `add`.
+template <typename F>
+std::string Frame(F&& add) {
+  FrameWriter w;
+  add(w);
+  return Bytes(w.Finish());
+}
+
+bool MakeFrames(const fs::path& dir) {
+  client::Schedule schedule;
+  schedule.time_zone = "Europe/Berlin";
+  schedule.week = {client::DayHours{0, {client::WorkPeriod{480, 1020}}}};
+  schedule.days_off = {"2026-12-24"};
+  schedule.shifts = {client::ShiftChange{"2026-12-27", {client::WorkPeriod{600, 840}}}};
+  client::CaseRequest case_request;
+  case_request.legal_basis = "subject access request 2026-17";
+  case_request.subjects = {"ana"};
+  const client::Target carol = client::Target::User("carol");
+  const std::vector<std::pair<std::string, std::string>> frames = {
+      {"hello", Frame([](FrameWriter& w) { w.AddHello(1, "seed/1", true); })},
+      {"send-text", Frame([&](FrameWriter& w) { w.AddSend(2, 1, carol, client::Text{"hi"}); })},
+      {"send-voice", Frame([&](FrameWriter& w) {
+         w.AddSend(3, 2, carol, client::Voice{"opus", 1200, std::string(16, '\x01')});
+       })},
+      {"send-picture", Frame([&](FrameWriter& w) {
+         w.AddSend(4, 3, carol, client::Picture{"image/png", 1, 1, "\x89PNG", ""});
+       })},
+      {"send-edit", Frame([&](FrameWriter& w) {
+         w.AddSend(5, 4, client::Target::Conversation(1), client::Edit{1, "fixed"});
+       })},
+      {"send-deletion", Frame([&](FrameWriter& w) {
+         w.AddSend(6, 5, client::Target::Conversation(1), client::Deletion{1});
+       })},
+      {"ack", Frame([](FrameWriter& w) { w.AddAck({{1, 1}}); })},
+      {"ping", Frame([](FrameWriter& w) { w.AddPing(7); })},
+      {"goodbye", Frame([](FrameWriter& w) { w.AddGoodbye(); })},
+      {"enroll", Frame([](FrameWriter& w) {
+         w.AddEnroll(8, std::string(32, '\x07'), "seed phone", "seed/1");
+       })},
+      {"history", Frame([&](FrameWriter& w) { w.AddHistory(9, carol, client::HistoryQuery{}); })},
+      {"open-direct", Frame([](FrameWriter& w) { w.AddOpenDirect(10, "dave"); })},
+      {"create-group", Frame([](FrameWriter& w) { w.AddCreateGroup(11, "night", {"carol"}); })},
+      {"add-members", Frame([](FrameWriter& w) { w.AddAddMembers(12, 2, {"dave"}, false); })},
+      {"remove-member", Frame([](FrameWriter& w) { w.AddRemoveMember(13, 2, "dave"); })},
+      {"leave-group", Frame([](FrameWriter& w) { w.AddLeaveGroup(14, 2); })},
+      {"list-conversations", Frame([](FrameWriter& w) { w.AddListConversations(15); })},
+      {"create-invite", Frame([](FrameWriter& w) { w.AddCreateInvite(16, ""); })},
+      {"directory", Frame([](FrameWriter& w) { w.AddDirectory(17); })},
+      {"list-devices", Frame([](FrameWriter& w) { w.AddListDevices(18, ""); })},
+      {"revoke-device", Frame([](FrameWriter& w) { w.AddRevokeDevice(19, "ana", 2); })},
+      {"confirm-wipe", Frame([](FrameWriter& w) { w.AddConfirmWipe(20); })},
+      {"block", Frame([](FrameWriter& w) { w.AddBlock(21, "carol"); })},
+      {"unblock", Frame([](FrameWriter& w) { w.AddUnblock(22, "carol"); })},
+      {"list-blocked", Frame([](FrameWriter& w) { w.AddListBlocked(23); })},
+      {"report", Frame([](FrameWriter& w) { w.AddReport(24, 1, 1, "spam"); })},
+      {"my-data-access", Frame([](FrameWriter& w) { w.AddMyDataAccess(25); })},
+      {"schedule-get", Frame([](FrameWriter& w) { w.AddScheduleGet(26, ""); })},
+      {"schedule-set", Frame([&](FrameWriter& w) { w.AddScheduleSet(27, "", schedule); })},
+      {"presence-query", Frame([](FrameWriter& w) { w.AddPresenceQuery(28, 1); })},
+      {"admin-add-user", Frame([](FrameWriter& w) {
+         w.AddAdminAddUser(29, "erin", "Erin", client::Role::kUser);
+       })},
+      {"admin-list-users", Frame([](FrameWriter& w) { w.AddAdminListUsers(30); })},
+      {"admin-list-audit", Frame([](FrameWriter& w) { w.AddAdminListAudit(31, 0, 10); })},
+      {"case-open", Frame([&](FrameWriter& w) { w.AddCaseOpen(32, case_request); })},
+      {"export-download", Frame([](FrameWriter& w) { w.AddExportDownload(33, 1, 0, 4096); })},
+      {"several", Frame([&](FrameWriter& w) {
+         w.AddHello(40, "seed/1", true);
+         w.AddOpenDirect(41, "carol");
+         w.AddSend(42, 10, carol, client::Text{"first"});
+         w.AddSend(43, 10, carol, client::Text{"first"});  // the resend
+         w.AddHistory(44, carol, client::HistoryQuery{});
+         w.AddAck({{1, 1}});
+       })},
+  };
+  for (const auto& [name, bytes] : frames) {
+    if (!Write(dir, name, bytes)) return false;
+  }
+  return true;
+}
+
+bool MakeAdmin(const fs::path& dir) {
+  // fuzz_admin.cc maps the first byte (mod 28) to a request type and reads
+  // its fields from the bytes after it; these give each type once with
+  // mostly small values, and a few frames of several requests.
+  for (int type = 0; type < 28; ++type) {
+    std::string in;
+    in.push_back(static_cast<char>(type));
+    for (int i = 0; i < 24; ++i) in.push_back(static_cast<char>((type * 7 + i * 3) % 0x90));
+    if (!Write(dir, "type-" + std::to_string(type), in)) return false;
+  }
+  // Add erin, deactivate her, reactivate her; open a case and approve it.
+  if (!Write(dir, "add-deactivate-reactivate",
+             std::string("\x00\x07\x41\x01\x02\x07\x03\x07", 8))) {
+    return false;
+  }
+  if (!Write(dir, "case-open-approve",
+             std::string("\x0f\x00\x80\x01\x01\x00", 6) + std::string(16, '\0') +
+                 std::string("\x00\x00\x10\x01", 4))) {
+    return false;
+  }
+  // 0xFF: the rest is a raw frame.
+  std::string raw = Frame([](FrameWriter& w) {
+    w.AddAdminListUsers(1);
+    w.AddAdminVerifyAudit(2);
+    w.AddAdminListHolds(3, true);
+  });
+  return Write(dir, "raw-admin-frame", "\xff" + raw);
+}
+
+bool MakeConfig(const fs::path& dir, const fs::path& example) {
+  std::ifstream in(example, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in || text.empty()) {
+    std::fprintf(stderr, "cannot read %s\n", example.string().c_str());
+    return false;
+  }
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"chatpro.conf", text},
+      {"minimal", "[broker]\nlisten = tcp://127.0.0.1:7070\n"},
+      {"sizes-durations",
+       "[limits]\nmax_text_bytes = 32KiB\nmax_attachment_bytes = 16MiB\n"
+       "[sessions]\ntimeout = 90s\n[retention]\ninterval = 1h\n"},
+      {"quoted", "[broker]\npublic_address = \"chat.example.org:7070\" # comment\n"},
+      {"plugin", "[plugin.keep]\nlibrary = keep_newest\ncount = 100\ncount = 200\n"},
+      {"schedule",
+       "[schedule.office]\ntime_zone = Europe/Berlin\nweek = mon-fri 08:00-17:00\n"
+       "[urgent]\nallowed = role:admin, user:ana, profile:office\n"},
+      {"flags", "[broker]\ndurability = os\n\n%%\nlimits.max_text_bytes=8KiB\n"
+                "plugin.keep.library=keep_newest\nbroker.listen=tcp://127.0.0.1:7071\n"},
+      {"bad-line", "[broker]\nthis line has no equals sign\n"},
+      {"bad-section", "[broker\nlisten = x\n"},
+  };
+  for (const auto& [name, bytes] : files) {
+    if (!Write(dir, name, bytes)) return false;
+  }
+  return true;
+}
+
+std::string BrokerFrame(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t rid, wire::Body type,
+                        flatbuffers::Offset<void> body) {
+  std::vector<flatbuffers::Offset<wire::Envelope>> envelopes = {
+      wire::CreateEnvelope(fbb, rid, type, body)};
+  wire::FinishFrameBuffer(fbb, wire::CreateFrame(fbb, 1, fbb.CreateVector(envelopes)));
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+bool MakeClientFrames(const fs::path& dir) {
+  std::vector<std::pair<std::string, std::string>> frames;
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    auto body = wire::CreateHelloReplyDirect(fbb, 1, "0.1.0", 3, "ana", "Ana", wire::Role::User, 4,
+                                             65536, 16 << 20, 17 << 20, 0);
+    frames.emplace_back("hello-reply", BrokerFrame(fbb, 1, wire::Body::HelloReply, body.Union()));
+  }
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    auto body = wire::CreateSendAck(fbb, 1, 2, 3, 1'700'000'000'000'000, false);
+    frames.emplace_back("send-ack", BrokerFrame(fbb, 2, wire::Body::SendAck, body.Union()));
+  }
+  {
+    flatbuffers::FlatBufferBuilder message;
+    auto text = wire::CreateText(message, message.CreateString("hello"));
+    message.Finish(wire::CreateMessage(message, 2, 3, 3, message.CreateString("ana"), 4, 1,
+                                       1'700'000'000'000'000, wire::Content::Text,
+                                       text.Union()));
+    flatbuffers::FlatBufferBuilder fbb;
+    auto nested = fbb.CreateVector(message.GetBufferPointer(), message.GetSize());
+    auto body = wire::CreateDelivery(fbb, nested);
+    frames.emplace_back("delivery", BrokerFrame(fbb, 0, wire::Body::Delivery, body.Union()));
+
+    flatbuffers::FlatBufferBuilder history;
+    auto entry = wire::CreateDelivery(
+        history, history.CreateVector(message.GetBufferPointer(), message.GetSize()));
+    std::vector<flatbuffers::Offset<wire::Delivery>> entries = {entry};
+    auto reply = wire::CreateHistoryReply(history, 2, history.CreateVector(entries), false);
+    frames.emplace_back("history-reply",
+                        BrokerFrame(history, 3, wire::Body::HistoryReply, reply.Union()));
+  }
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    auto body = wire::CreateErrorDirect(fbb, wire::ErrorCode::NotFound, "no such user: erin");
+    frames.emplace_back("error", BrokerFrame(fbb, 4, wire::Body::Error, body.Union()));
+  }
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    std::vector<flatbuffers::Offset<wire::UserInfo>> users = {
+        wire::CreateUserInfoDirect(fbb, 1, "boss", "Boss", wire::Role::Admin, true, 1, 0)};
+    auto body = wire::CreateUserList(fbb, fbb.CreateVector(users));
+    frames.emplace_back("user-list", BrokerFrame(fbb, 5, wire::Body::UserList, body.Union()));
+  }
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    auto body = wire::CreateRevokedDirect(fbb, "offboarded", true);
+    frames.emplace_back("revoked", BrokerFrame(fbb, 0, wire::Body::Revoked, body.Union()));
+  }
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    auto body = wire::CreatePong(fbb, 1'700'000'000'000'000);
+    frames.emplace_back("pong", BrokerFrame(fbb, 6, wire::Body::Pong, body.Union()));
+  }
+  for (const auto& [name, bytes] : frames) {
+    if (!Write(dir, name, bytes)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s CORPUS_DIR EXAMPLE_CONFIG\n", argv[0]);
+    return 2;
+  }
+  fs::path root(argv[1]);
+  bool ok = MakeFrames(root / "fuzz_frame") && MakeAdmin(root / "fuzz_admin") &&
+            MakeConfig(root / "fuzz_config", argv[2]) &&
+            MakeClientFrames(root / "fuzz_client_frame");
+  return ok ? 0 : 1;
+}
