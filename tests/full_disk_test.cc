@@ -342,6 +342,47 @@ TEST_F(FullDisk, RefusesSendsKeepsServingReadsLosesNothingAndRecoversByItselfWhe
   RecordProperty("acknowledged", static_cast<int>(acknowledged));
 }
 
+// A picture that does not fit in the blob files waits in its failed write,
+// unacknowledged, while later sends are refused; once space is freed it is
+// stored whole and acknowledged, and is readable after a restart.
+TEST_F(FullDisk, APictureThatDoesNotFitIsStoredWholeOnceSpaceIsFreedAndNeverAcknowledgedBefore) {
+  ASSERT_OK_AND_ASSIGN(Profile ana, AddUser("ana"));
+  ASSERT_OK_AND_ASSIGN(client::Client * ana_client, Connect(ana, nullptr, false));
+  ASSERT_OK_AND_ASSIGN(client::Conversation direct, ana_client->OpenDirect("root"));
+  const Target to = Target::Conversation(direct.id);
+  const std::string filler = disk_->path() + "/filler";
+  ASSERT_GT(FillUp(filler), 0u);
+
+  const client::Content picture = PictureFor(7);
+  std::future<SendResult> waiting = ana_client->Send(to, picture);
+  EXPECT_EQ(waiting.wait_for(std::chrono::seconds(1)), std::future_status::timeout)
+      << "a picture was answered although the disk had no room for it";
+  Status refusal;
+  for (auto until = std::chrono::steady_clock::now() + kWaitTimeout;
+       refusal.ok() && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    auto f = ana_client->Send(to, MakeText("refused"));
+    ASSERT_OK_AND_ASSIGN(SendResult r, Await(f));
+    ASSERT_NE(r.seq, 1u) << "a text overtook the waiting picture";
+    refusal = r.status;
+  }
+  EXPECT_EQ(refusal.code(), StatusCode::kResourceExhausted) << refusal;
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+
+  ASSERT_TRUE(fs::remove(filler));
+  ASSERT_OK_AND_ASSIGN(SendResult stored, Await(waiting));
+  ASSERT_TRUE(stored.status.ok()) << stored.status;
+  EXPECT_EQ(stored.seq, 1u);
+
+  root_.reset();
+  clients_.clear();
+  ASSERT_OK(broker_->Restart());
+  ASSERT_OK_AND_ASSIGN(client::Client * reader, Connect(ana, nullptr, false));
+  ASSERT_OK_AND_ASSIGN(std::vector<Message> history, ReadAll(*reader, direct.id));
+  ASSERT_EQ(history.size(), 1u) << "refused texts must not be stored";
+  EXPECT_TRUE(SameContent(picture, history[0].content));
+}
+
 // The low-space mark: below store.min_free the broker refuses new messages
 // before the disk is really full, and accepts them again by itself once
 // space is freed.
