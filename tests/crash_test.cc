@@ -78,8 +78,7 @@ std::uint64_t EnvNumber(const char* name, std::uint64_t fallback) {
 }
 
 bool IsPicture(int sender, std::size_t i) {
-  return sender == 0 && i % kPictureEvery == kPictureEvery - 1 &&
-         i / kPictureEvery < kMaxPictures;
+  return sender == 0 && i % kPictureEvery == kPictureEvery - 1 && i / kPictureEvery < kMaxPictures;
 }
 
 // What sender `s` sends as its i-th message: the same bytes every time it is
@@ -125,8 +124,9 @@ class Crash : public BrokerTest, public ::testing::WithParamInterface<const char
   BrokerProcessOptions BrokerOptions() const override {
     BrokerProcessOptions o;
     // A load test: the per-device rate limit would refuse most of the flood.
-    o.extra_args = {"--durability", GetParam(), "--set", "rate.messages_per_second=0",
-                    "--set", "rate.bytes_per_second=0"};
+    o.extra_args = {"--durability", GetParam(),
+                    "--set",        "rate.messages_per_second=0",
+                    "--set",        "rate.bytes_per_second=0"};
     return o;
   }
 
@@ -157,9 +157,8 @@ TEST_P(Crash, EveryAcknowledgedMessageIsThereOnceAndInOrderAfterEachSigkillUnder
   const std::uint64_t seed = EnvNumber(
       "CHATPRO_CRASH_SEED",
       static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
-  std::cout << "crash test (" << GetParam() << "): " << rounds
-            << " rounds, seed " << seed << " (CHATPRO_CRASH_SEED=" << seed
-            << " replays the delays)" << std::endl;
+  std::cout << "crash test (" << GetParam() << "): " << rounds << " rounds, seed " << seed
+            << " (CHATPRO_CRASH_SEED=" << seed << " replays the delays)" << std::endl;
   RecordProperty("seed", std::to_string(seed));
   std::mt19937_64 random(seed);
 
@@ -310,7 +309,8 @@ TEST_P(Crash, EveryAcknowledgedMessageIsThereOnceAndInOrderAfterEachSigkillUnder
     ++restarts;
     std::string recovery = StoreRecoveryLog();
     ASSERT_EQ(recovery.find("Corruption"), std::string::npos)
-        << "LevelDB found damage while recovering:\n" << recovery;
+        << "LevelDB found damage while recovering:\n"
+        << recovery;
     check_acknowledged(acked);
     if (HasFatalFailure()) return;
   }
@@ -338,9 +338,8 @@ TEST_P(Crash, EveryAcknowledgedMessageIsThereOnceAndInOrderAfterEachSigkillUnder
     }
     ASSERT_OK_AND_ASSIGN(std::vector<Message> history,
                          ReadFrom(*ben_client, senders[s].conversation, base_seq[s] + 1));
-    ASSERT_EQ(history.size(), results.size())
-        << "the conversation holds " << history.size() << " messages for " << results.size()
-        << " sends";
+    ASSERT_EQ(history.size(), results.size()) << "the conversation holds " << history.size()
+                                              << " messages for " << results.size() << " sends";
     for (std::size_t i = 0; i < history.size(); ++i) {
       ASSERT_EQ(history[i].seq, base_seq[s] + i + 1) << "gap at position " << i;
       ASSERT_EQ(results[i]->seq, history[i].seq) << "send " << i << " acknowledged at another seq";
@@ -362,9 +361,8 @@ TEST_P(Crash, EveryAcknowledgedMessageIsThereOnceAndInOrderAfterEachSigkillUnder
     for (int s = 0; s < kSenders; ++s) {
       const auto& have = seqs[senders[s].conversation];
       const std::size_t want = histories[s].size();
-      if (static_cast<std::size_t>(std::count_if(have.begin(), have.end(), [&](std::uint64_t q) {
-            return q > base_seq[s];
-          })) < want) {
+      if (static_cast<std::size_t>(std::count_if(
+              have.begin(), have.end(), [&](std::uint64_t q) { return q > base_seq[s]; })) < want) {
         return false;
       }
     }

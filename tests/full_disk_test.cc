@@ -243,7 +243,8 @@ TEST_F(FullDisk, RefusesSendsKeepsServingReadsLosesNothingAndRecoversByItselfWhe
   };
   // Texts and pictures fill most of the disk, every one acknowledged.
   for (std::size_t i = 0; i < 60; ++i) {
-    SendResult result = answer(send(i % 10 == 9 ? client::Content(PictureFor(i)) : MakeText(Text(i))));
+    SendResult result =
+        answer(send(i % 10 == 9 ? client::Content(PictureFor(i)) : MakeText(Text(i))));
     ASSERT_TRUE(result.status.ok()) << "send " << i << ": " << result.status;
   }
   // Then a filler file takes what is left.
@@ -269,8 +270,7 @@ TEST_F(FullDisk, RefusesSendsKeepsServingReadsLosesNothingAndRecoversByItselfWhe
     SendResult result = answer(send(c));
     EXPECT_EQ(result.status.code(), StatusCode::kResourceExhausted) << result.status;
   }
-  EXPECT_GE(Sample(Metrics(), "chatpro_errors_total{code=\"resource_exhausted\"}"), 2)
-      << Metrics();
+  EXPECT_GE(Sample(Metrics(), "chatpro_errors_total{code=\"resource_exhausted\"}"), 2) << Metrics();
 
   // Reads go on: history, the conversation list, another device catching up.
   ASSERT_OK_AND_ASSIGN(std::vector<Message> history, ReadAll(*ben_client, direct.id));
@@ -280,8 +280,8 @@ TEST_F(FullDisk, RefusesSendsKeepsServingReadsLosesNothingAndRecoversByItselfWhe
   auto tablet_inbox = std::make_shared<Inbox>();
   ASSERT_OK_AND_ASSIGN(client::Client * tablet, Connect(ben_tablet, tablet_inbox));
   (void)tablet;
-  EXPECT_TRUE(tablet_inbox->WaitFor(60)) << "the other device did not catch up: "
-                                         << tablet_inbox->size();
+  EXPECT_TRUE(tablet_inbox->WaitFor(60))
+      << "the other device did not catch up: " << tablet_inbox->size();
 
   // Probes: ready no longer (with the reason), healthy still.
   std::string why;
@@ -309,8 +309,9 @@ TEST_F(FullDisk, RefusesSendsKeepsServingReadsLosesNothingAndRecoversByItselfWhe
   }
   ASSERT_TRUE(after.status.ok()) << "the broker did not recover by itself: " << after.status;
   for (std::size_t i = 0; i < 5; ++i) {
-    SendResult result = answer(
-        send(i == 2 ? client::Content(PictureFor(2000)) : MakeText("recovered " + std::to_string(i))));
+    client::Content content = MakeText("recovered " + std::to_string(i));
+    if (i == 2) content = PictureFor(2000);
+    SendResult result = answer(send(std::move(content)));
     ASSERT_TRUE(result.status.ok()) << result.status;
   }
   ASSERT_TRUE(ana_client->Flush(kWaitTimeout)) << "sends that waited for space never completed";
@@ -329,7 +330,8 @@ TEST_F(FullDisk, RefusesSendsKeepsServingReadsLosesNothingAndRecoversByItselfWhe
   for (std::size_t i = 0; i < sent.size(); ++i) {
     SendResult r = answer(sent[i]);
     if (!r.status.ok()) {
-      EXPECT_EQ(r.status.code(), StatusCode::kResourceExhausted) << "send " << i << ": " << r.status;
+      EXPECT_EQ(r.status.code(), StatusCode::kResourceExhausted)
+          << "send " << i << ": " << r.status;
       continue;  // refused: must not be stored (checked by the order below)
     }
     ++acknowledged;
