@@ -170,6 +170,10 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                         s.batch_messages_committed));
   out.push_back(Histogram("chatpro_write_batch_messages",
                           "Messages per write batch committed to the store.", s.batch_size, 1.0));
+  out.push_back(Gauge("chatpro_store_refusing_messages",
+                      "1 while new messages are refused because they cannot be stored (data "
+                      "directory below store.min_free, or store writes failing).",
+                      s.refusing_messages.load(std::memory_order_relaxed) ? 1.0 : 0.0));
   if (!data_dir_.empty()) {
     const std::filesystem::path dir(data_dir_);
     out.push_back(Gauge("chatpro_store_size_bytes",

@@ -53,8 +53,14 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     }
     if (path == "/readyz") {
       switch (server_->state()) {
-        case MetricsServer::State::kReady:
+        case MetricsServer::State::kReady: {
+          std::string refusing = server_->RefusingMessages();
+          if (!refusing.empty()) {
+            return Answer(request, response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
+                          refusing + "\n");
+          }
           return Answer(request, response, HTTPResponse::HTTP_OK, "ready\n");
+        }
         case MetricsServer::State::kStarting:
           return Answer(request, response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "starting\n");
         case MetricsServer::State::kStopping:
@@ -161,6 +167,16 @@ MetricsServer::~MetricsServer() {
   }
   wake_.notify_all();
   if (watcher_.joinable()) watcher_.join();
+}
+
+std::string MetricsServer::RefusingMessages() const {
+  const core::BrokerStats& stats = *sources_.stats;
+  if (!stats.refusing_messages.load(std::memory_order_relaxed)) return "";
+  if (stats.data_dir_full.load(std::memory_order_relaxed)) {
+    return "refusing new messages: data directory full (reads are served; free space on the "
+           "data directory and the broker accepts messages again by itself)";
+  }
+  return "refusing new messages: store writes fail (reads are served; see the broker's log)";
 }
 
 void MetricsServer::MarkReady() {

@@ -7,7 +7,9 @@
 //             not run its timers for `stuck_after` (a stuck broker is not
 //             healthy); 200 while starting and stopping;
 //   /readyz   200 once MarkReady() was called and until MarkStopping(); 503
-//             before and after.
+//             before and after, and while the broker refuses new messages
+//             because it cannot store them (data directory full, store
+//             writes failing), with the reason in the body.
 // Any other path answers 404. The HTTP server is Poco's (prometheus-cpp's own
 // Exposer can only answer 200).
 //
@@ -78,6 +80,9 @@ class MetricsServer {
   State state() const { return state_.load(); }
   // Empty if healthy, else why not.
   std::string Unhealthy() const;
+  // Empty unless the broker refuses new messages because it cannot store
+  // them; then why (for /readyz).
+  std::string RefusingMessages() const;
   const BrokerCollector& collector() const { return *collector_; }
 
  private:

@@ -578,6 +578,7 @@ int Run(int argc, char** argv, service::Host& host) {
   if (plugins != nullptr) broker.SetPlugins(plugins.get());
   const std::string data_dir = options->store.data_dir;
   broker.SetRetention(options->retention, [data_dir] { return FreeBytes(data_dir); });
+  broker.SetMinFreeBytes(options->store.min_free_bytes, [data_dir] { return FreeBytes(data_dir); });
   host.Starting("loading the store");
   st = broker.Open();
   if (!st.ok()) {

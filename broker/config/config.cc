@@ -248,6 +248,12 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.store.write_buffer_bytes, ParseSize(v), 1 << 20, 1ull << 32);
        }},
+      {"store.min_free",
+       "refuse new messages while the data folder's disk has less free space than this, 0 "
+       "for only when a write fails (default 64MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.store.min_free_bytes, ParseSize(v), 0, 1ull << 50);
+       }},
       {"store.key_file",
        "storage key ring that encrypts the store at rest; back it up with the data (default "
        "<data_dir>/storage.key)",

@@ -29,6 +29,11 @@ struct StoreOptions {
   std::uint64_t cache_bytes = 64ull << 20;
   // LevelDB write buffer (memtable) size. Default: 64 MiB.
   std::uint64_t write_buffer_bytes = 64ull << 20;
+  // New messages are refused (ResourceExhausted, "data directory full: ...")
+  // while the data directory's file system has less than this free; reads go
+  // on and sends are accepted again by themselves once there is room. 0: only
+  // when a write really fails. Default: 64 MiB.
+  std::uint64_t min_free_bytes = 64ull << 20;
   // The storage key ring that encrypts messages and personal records at rest
   // (crypto::StorageKeyRing). Created with a new key, mode 0600, when the
   // store is new; a store with data and no key file is refused. Back it up:

@@ -896,13 +896,51 @@ Status Broker::ChargeRate(const Session& s, std::uint64_t bytes) {
   return Status::Ok();
 }
 
-void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
+Status Broker::StorageRefusal() const {
   if (pipeline_ != nullptr && pipeline_->degraded()) {
-    return ReplyError(s, rid,
-                      Status::Unavailable("the broker cannot store messages right now (" +
-                                          pipeline_->last_error().message() +
-                                          "); try again later"));
+    const Status error = pipeline_->last_error();
+    if (error.code() == StatusCode::kResourceExhausted) {
+      return Status::ResourceExhausted(
+          "data directory full: the broker cannot store new messages until space is freed (" +
+          error.message() + "); messages already acknowledged are safe");
+    }
+    return Status::Unavailable("the broker cannot store messages right now (" + error.message() +
+                               "); try again later");
   }
+  if (low_space_) {
+    return Status::ResourceExhausted(
+        "data directory full: " + std::to_string(low_space_free_bytes_) +
+        " bytes free, below store.min_free (" + std::to_string(min_free_bytes_) +
+        "); new messages are refused until space is freed");
+  }
+  return Status::Ok();
+}
+
+void Broker::CheckStorage(std::int64_t now_mono_us) {
+  if (space_probe_ && min_free_bytes_ > 0 && now_mono_us >= next_space_check_mono_us_) {
+    next_space_check_mono_us_ = now_mono_us + kMicrosPerSecond;
+    const std::uint64_t free = space_probe_();
+    const bool low = free < min_free_bytes_;
+    if (low && !low_space_) {
+      LOG_WARNING() << "data directory full: " << free << " bytes free, below store.min_free ("
+                    << min_free_bytes_
+                    << "); refusing new messages until space is freed (reads go on)";
+    } else if (!low && low_space_) {
+      LOG_INFO() << "data directory has " << free
+                 << " bytes free again; accepting new messages";
+    }
+    low_space_ = low;
+    low_space_free_bytes_ = free;
+  }
+  const bool failing = pipeline_ != nullptr && pipeline_->degraded();
+  const bool full = low_space_ || (failing && pipeline_->last_error().code() ==
+                                                  StatusCode::kResourceExhausted);
+  stats_.data_dir_full.store(full, std::memory_order_relaxed);
+  stats_.refusing_messages.store(low_space_ || failing, std::memory_order_relaxed);
+}
+
+void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
+  if (Status refusal = StorageRefusal(); !refusal.ok()) return ReplyError(s, rid, refusal);
   if (r.client_msg_id() == 0 || r.client_msg_id() == kMaxClientMsgId) {
     return ReplyError(s, rid, Status::InvalidArgument(
                                   "a message needs a client_msg_id between 1 and 2^64-2"));
@@ -1409,6 +1447,7 @@ void Broker::OnTick() {
   if (!dirty_cursors_.empty() && now - cursors_dirty_since_mono_us_ >= kCursorFlushUs) {
     Batch();  // the next Flush writes them
   }
+  CheckStorage(now);
   ServeRetention();
   MaybeScheduleRetention();
   if (schedules_.active()) ServeSchedules();

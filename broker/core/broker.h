@@ -139,6 +139,11 @@ struct BrokerStats {
   std::atomic<std::uint64_t> backups_done{0};
   std::atomic<std::uint64_t> backups_failed{0};
   std::atomic<std::int64_t> backup_last_success_us{0};
+  // Gauge: 1 while new messages are refused because they cannot be stored
+  // (the data directory is below its free-space mark, or store writes fail),
+  // and whether that is for lack of space; updated about once a second.
+  std::atomic<bool> refusing_messages{false};
+  std::atomic<bool> data_dir_full{false};
   // From receiving a Send to acknowledging it (stored), and to pushing it
   // live to a recipient's session.
   LatencyHistogram send_latency;
@@ -168,6 +173,16 @@ class Broker {
   void SetRetention(const RetentionOptions& options, std::function<std::uint64_t()> free_bytes) {
     retention_options_ = options;
     free_bytes_ = std::move(free_bytes);
+  }
+  // Refuses new messages (ResourceExhausted, "data directory full: ...")
+  // while `free_bytes` reports less than `min_free_bytes` free where the
+  // store lives, probed about once a second; 0 or no probe: never. Refusing
+  // before the disk is really full leaves room for what is already on its way
+  // to the store, LevelDB's compactions and the other records. Reads and
+  // every other request go on. Call before Start().
+  void SetMinFreeBytes(std::uint64_t min_free_bytes, std::function<std::uint64_t()> free_bytes) {
+    min_free_bytes_ = min_free_bytes;
+    space_probe_ = std::move(free_bytes);
   }
 
   // Working hours (broker_schedule.cc): the organisation's schedule
@@ -543,6 +558,18 @@ class Broker {
   std::atomic<bool> retention_cancel_{false};
   std::int64_t next_retention_mono_us_ = 0;
   std::int64_t next_disk_check_mono_us_ = 0;
+
+  // ---- refusing messages that cannot be stored (broker.cc) ----
+  // OK, or why a new message is refused now: the data directory is below
+  // min_free_bytes_, or the commit pipeline's writes fail.
+  Status StorageRefusal() const;
+  // From OnTick: probes the free space once a second and keeps the stats.
+  void CheckStorage(std::int64_t now_mono_us);
+  std::uint64_t min_free_bytes_ = 0;
+  std::function<std::uint64_t()> space_probe_;
+  std::int64_t next_space_check_mono_us_ = 0;
+  bool low_space_ = false;
+  std::uint64_t low_space_free_bytes_ = 0;
 
   // ---- cases and exports (broker_cases.cc) ----
   // Records a refused case or export request in the audit log and answers

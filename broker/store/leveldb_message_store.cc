@@ -152,7 +152,8 @@ Result<std::unique_ptr<LevelDbMessageStore>> LevelDbMessageStore::OpenWithEnv(
   std::unique_ptr<leveldb::Cache> block_cache(
       leveldb::NewLRUCache(ClampToSize(options.cache_bytes)));
 
-  leveldb::Options o;
+  auto db_options = std::make_unique<leveldb::Options>();
+  leveldb::Options& o = *db_options;
   o.create_if_missing = true;
   o.filter_policy = filter_policy.get();
   o.block_cache = block_cache.get();
@@ -172,27 +173,79 @@ Result<std::unique_ptr<LevelDbMessageStore>> LevelDbMessageStore::OpenWithEnv(
 
   return std::unique_ptr<LevelDbMessageStore>(new LevelDbMessageStore(
       std::move(data_dir), std::move(store_dir), std::move(filter_policy), std::move(block_cache),
-      std::move(db), std::move(blobs)));
+      std::move(db), std::move(blobs), std::move(db_options)));
 }
 
 LevelDbMessageStore::LevelDbMessageStore(std::string data_dir, std::string store_dir,
                                          std::unique_ptr<const leveldb::FilterPolicy> filter_policy,
                                          std::unique_ptr<leveldb::Cache> block_cache,
                                          std::unique_ptr<leveldb::DB> db,
-                                         std::unique_ptr<BlobLog> blobs)
+                                         std::unique_ptr<BlobLog> blobs,
+                                         std::unique_ptr<leveldb::Options> db_options)
     : data_dir_(std::move(data_dir)),
       store_dir_(std::move(store_dir)),
       filter_policy_(std::move(filter_policy)),
       block_cache_(std::move(block_cache)),
       db_(std::move(db)),
+      db_options_(std::move(db_options)),
       blobs_(std::move(blobs)) {}
 
 LevelDbMessageStore::~LevelDbMessageStore() {
   // The database uses the cache and the filter policy until it is closed.
+  std::unique_lock<std::shared_mutex> lock(db_mutex_);
   db_.reset();
 }
 
+Status LevelDbMessageStore::CheckOpen() const {
+  if (db_ != nullptr) return Status::Ok();
+  return Status::Unavailable("the store in " + data_dir_ +
+                             " is closed after a failed write and not reopened yet");
+}
+
+Status LevelDbMessageStore::Reopen() {
+  // Recovery writes what the old logs hold into a table before it starts a
+  // new log; without room for that the open would fail half-way and leave
+  // no database to read from. So wait, with the old one open, for room.
+  std::uint64_t log_bytes = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(store_dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->path().extension() != ".log") continue;
+    const std::uint64_t bytes = it->file_size(entry_ec);
+    if (!entry_ec) log_bytes += bytes;
+  }
+  constexpr std::uint64_t kReopenSlackBytes = 1ull << 20;  // manifest, LOG, table overhead
+  const fs::space_info space = fs::space(data_dir_, ec);
+  if (!ec && space.available < log_bytes + kReopenSlackBytes) {
+    return Status::ResourceExhausted(
+        "data directory full: " + std::to_string(space.available) + " bytes free in " +
+        data_dir_ + ", the store needs about " + std::to_string(log_bytes + kReopenSlackBytes) +
+        " to recover from the failed write");
+  }
+  std::unique_lock<std::shared_mutex> lock(db_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return Status::Unavailable("the store in " + data_dir_ +
+                               " waits for a reader to finish before it reopens");
+  }
+  db_.reset();
+  leveldb::DB* raw_db = nullptr;
+  const leveldb::Status s = leveldb::DB::Open(*db_options_, store_dir_, &raw_db);
+  db_.reset(raw_db);
+  if (!s.ok()) {
+    db_.reset();
+    return FromLevelDbStatus(s, data_dir_).WithContext("reopening the store after a failed write");
+  }
+  reopen_needed_ = false;
+  LOG_INFO() << "store in " << data_dir_ << " reopened after a failed write";
+  return Status::Ok();
+}
+
 Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
+  // A failed write may have left half a record in the log or a sticky error
+  // in LevelDB: nothing more is written until the database is reopened.
+  if (reopen_needed_) CHATPRO_RETURN_IF_ERROR(Reopen());
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  CHATPRO_RETURN_IF_ERROR(CheckOpen());
   leveldb::WriteBatch wb;
   bool wrote_blobs = false;
   blobs_->BeginBatch();
@@ -254,7 +307,10 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
   // An empty batch still goes to LevelDB: with sync it makes earlier unsynced
   // writes durable.
   Status written = FromLevelDbStatus(db_->Write(wo, &wb), data_dir_);
-  if (!written.ok()) return written;
+  if (!written.ok()) {
+    reopen_needed_ = true;
+    return written;
+  }
   ReleaseBlobs(std::move(released));
   return Status::Ok();
 }
@@ -297,6 +353,8 @@ Result<core::SnapshotCopyCounts> LevelDbMessageStore::CopySnapshot(
     LevelDbMessageStore* store;
     ~CopyGuard() { store->EndCopy(); }
   } copy_guard{this};
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  CHATPRO_RETURN_IF_ERROR(CheckOpen());
   const leveldb::Snapshot* snapshot = db_->GetSnapshot();
   struct SnapshotGuard {
     leveldb::DB* db;
@@ -392,11 +450,15 @@ bool LevelDbMessageStore::Backlogged() {
   // LevelDB compacts level 0 from 4 files on and slows every write from 8 on;
   // past 4, background writers leave it the time to catch up.
   std::string files;
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  if (db_ == nullptr) return false;
   if (!db_->GetProperty("leveldb.num-files-at-level0", &files)) return false;
   return std::strtoul(files.c_str(), nullptr, 10) > 4;
 }
 
 Status LevelDbMessageStore::CompactMessages() {
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  CHATPRO_RETURN_IF_ERROR(CheckOpen());
   db_->CompactRange(nullptr, nullptr);
   return Status::Ok();
 }
@@ -408,6 +470,8 @@ Result<std::vector<core::StoredMessage>> LevelDbMessageStore::ReadMessages(
   if (limit == 0) return out;
   const std::string target = core::store_keys::MessageKey(conversation, from);
   const std::string_view prefix = std::string_view(target).substr(0, kConversationPrefixBytes);
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  CHATPRO_RETURN_IF_ERROR(CheckOpen());
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(CheckedReads()));
   const bool forward = direction == core::ReadDirection::kForward;
   if (forward) {
@@ -465,6 +529,8 @@ Result<Seq> LevelDbMessageStore::LastSeq(ConversationId conversation) {
   const std::string target =
       core::store_keys::MessageKey(conversation, std::numeric_limits<Seq>::max());
   const std::string_view prefix = std::string_view(target).substr(0, kConversationPrefixBytes);
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  CHATPRO_RETURN_IF_ERROR(CheckOpen());
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(CheckedReads()));
   SeekAtOrBefore(it.get(), target);
   if (it->Valid()) {
@@ -478,6 +544,8 @@ Result<Seq> LevelDbMessageStore::LastSeq(ConversationId conversation) {
 Result<std::optional<std::string>> LevelDbMessageStore::GetRecord(core::RecordKind kind,
                                                                   std::string_view key) {
   std::string value;
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  CHATPRO_RETURN_IF_ERROR(CheckOpen());
   const leveldb::Status s =
       db_->Get(CheckedReads(), core::store_keys::RecordKey(kind, key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
@@ -489,7 +557,10 @@ Status LevelDbMessageStore::ScanRecords(
     core::RecordKind kind, std::string_view start,
     const std::function<bool(std::string_view, std::string_view)>& fn) {
   // The iterator reads a snapshot and holds no lock, so fn may write to the
-  // store; it will not see its own writes in this scan.
+  // store; it will not see its own writes in this scan. (A write that needs
+  // a reopen meanwhile is refused with Unavailable, never waits for us.)
+  std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
+  CHATPRO_RETURN_IF_ERROR(CheckOpen());
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(CheckedReads()));
   const char kind_byte = static_cast<char>(kind);
   for (it->Seek(core::store_keys::RecordKey(kind, start)); it->Valid(); it->Next()) {

@@ -28,10 +28,12 @@
 // back into the store.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +50,7 @@ class Cache;
 class DB;
 class Env;
 class FilterPolicy;
+struct Options;
 }  // namespace leveldb
 
 namespace chatpro::store {
@@ -90,8 +93,18 @@ class LevelDbMessageStore final : public core::MessageStore {
   //  * After a failed sync or a failed background compaction (for example the
   //    disk filled up while writing a table), LevelDB refuses every further
   //    write with that same error until the database is closed and opened
-  //    again, even once the disk has room. Append failures (the common
-  //    disk-full case on the log) do not stick.
+  //    again, even once the disk has room. An append cut short leaves half a
+  //    record in LevelDB's log, and LevelDB would append the next records
+  //    behind it, where its recovery drops them as corrupt.
+  // So after any failed write the next Write() first reopens the database
+  // (recovery ends the old log at the half record and starts a new one), and
+  // only then writes. It reopens only once the data directory has room for
+  // recovery (about the size of the logs); until then Write() returns
+  // ResourceExhausted ("data directory full: ...") and reads go on from the
+  // open database. A reopen waits for no reader: while one reads (a backup's
+  // long scan) Write() returns Unavailable and the caller retries. If the
+  // reopen itself fails, reads return Unavailable until a later Write()
+  // reopens it.
   Status Write(const core::WriteBatch& batch, bool sync) override;
   Result<std::vector<core::StoredMessage>> ReadMessages(ConversationId conversation, Seq from,
                                                         std::size_t limit,
@@ -129,7 +142,15 @@ class LevelDbMessageStore final : public core::MessageStore {
   LevelDbMessageStore(std::string data_dir, std::string store_dir,
                       std::unique_ptr<const leveldb::FilterPolicy> filter_policy,
                       std::unique_ptr<leveldb::Cache> block_cache, std::unique_ptr<leveldb::DB> db,
-                      std::unique_ptr<BlobLog> blobs);
+                      std::unique_ptr<BlobLog> blobs, std::unique_ptr<leveldb::Options> db_options);
+  // Closes and opens the database again after a failed write (see Write()).
+  // Writer thread only. On failure the database stays as it was if it was
+  // not closed yet (ResourceExhausted: too little room; Unavailable: a
+  // reader holds it), else is null until a later call succeeds.
+  Status Reopen();
+  // Reads call this under a shared lock of db_mutex_: Unavailable while a
+  // failed reopen left no database.
+  Status CheckOpen() const;
   // The message bytes a LevelDB value stands for (itself, or the blob it
   // points to).
   Result<std::string> Resolve(std::string_view value);
@@ -146,7 +167,13 @@ class LevelDbMessageStore final : public core::MessageStore {
   // also closes db_ explicitly first.
   std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;
   std::unique_ptr<leveldb::Cache> block_cache_;
-  std::unique_ptr<leveldb::DB> db_;
+  // Shared by every use of db_, exclusive only to replace it (Reopen()).
+  mutable std::shared_mutex db_mutex_;
+  std::unique_ptr<leveldb::DB> db_;  // GUARDED_BY(db_mutex_); null after a failed reopen
+  // The options the database was opened with, for Reopen().
+  const std::unique_ptr<leveldb::Options> db_options_;
+  // A write failed: the next Write() reopens the database first.
+  std::atomic<bool> reopen_needed_{false};
   std::unique_ptr<BlobLog> blobs_;
   std::mutex release_mutex_;
   int copies_running_ = 0;                  // GUARDED_BY(release_mutex_)

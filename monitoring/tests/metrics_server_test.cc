@@ -82,6 +82,34 @@ TEST(MetricsServer, ReadinessIs503UntilReadyAnd503AgainWhileStopping) {
   EXPECT_EQ(Get(server->port(), "/readyz").status, 503) << "a stopping server stays unready";
 }
 
+TEST(MetricsServer, ReadinessIs503WithTheReasonWhileNewMessagesCannotBeStored) {
+  core::BrokerStats stats;
+  std::unique_ptr<MetricsServer> server = StartOnFreePort(&stats);
+  ASSERT_NE(server, nullptr);
+  server->MarkReady();
+
+  stats.refusing_messages = true;
+  stats.data_dir_full = true;
+  Reply full = Get(server->port(), "/readyz");
+  EXPECT_EQ(full.status, 503) << full.body;
+  EXPECT_NE(full.body.find("data directory full"), std::string::npos) << full.body;
+  EXPECT_EQ(Get(server->port(), "/healthz").status, 200)
+      << "a full disk is not cured by a restart: the broker stays healthy";
+  Reply metrics = Get(server->port(), "/metrics");
+  EXPECT_NE(metrics.body.find("chatpro_store_refusing_messages 1"), std::string::npos)
+      << metrics.body;
+
+  stats.data_dir_full = false;
+  Reply failing = Get(server->port(), "/readyz");
+  EXPECT_EQ(failing.status, 503) << failing.body;
+  EXPECT_NE(failing.body.find("store writes fail"), std::string::npos) << failing.body;
+
+  stats.refusing_messages = false;
+  Reply ready = Get(server->port(), "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(ready.body, "ready\n");
+}
+
 TEST(MetricsServer, ServesTheMetricsInPrometheusTextAndNothingElse) {
   core::BrokerStats stats;
   stats.messages_accepted[0] = 4;

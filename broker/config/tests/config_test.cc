@@ -195,11 +195,12 @@ TEST(Config, ReadsRetentionAndCasesSettings) {
   auto file = ParseConfigText(
       "[broker]\ndata_dir = /srv/chatpro\n"
       "[retention]\ninterval = 15min\nbatch_messages = 200\nlow_disk_free = 5GiB\n"
-      "[cases]\napproval_valid = 24h\nembargo = 14d\n",
+      "[cases]\napproval_valid = 24h\nembargo = 14d\n[store]\nmin_free = 256MiB\n",
       "c.conf");
   ASSERT_TRUE(file.ok());
   auto o = BuildOptions(*file, {}, "/etc/chatpro");
   ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->store.min_free_bytes, 256ull << 20);
   EXPECT_EQ(o->retention.interval_us, 15ll * 60 * 1'000'000);
   EXPECT_EQ(o->retention.batch_messages, 200u);
   EXPECT_EQ(o->retention.low_disk_free_bytes, 5ull << 30);
@@ -216,6 +217,7 @@ TEST(Config, ReadsRetentionAndCasesSettings) {
 
   o = BuildOptions({}, {}, "");
   ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->store.min_free_bytes, 64ull << 20);
   EXPECT_EQ(o->retention.interval_us, 3600ll * 1'000'000);
   EXPECT_EQ(o->retention.batch_messages, 500u);
 

@@ -43,15 +43,22 @@ TEST_F(DurabilityTest, SendIsAcknowledgedOnlyOnceTheStoreHasIt) {
   EXPECT_TRUE(alice.Take().empty()) << "acknowledged before it was stored";
   EXPECT_TRUE(bob.Take().empty()) << "delivered before it was stored";
 
-  // New messages are refused with a retryable error while writes fail.
+  // New messages are refused while writes fail, saying the disk is full.
   alice.Send(Request().SendText(3, Conv(direct), 3, "refused").Finish());
   bob.Send(Request().SendText(4, Conv(direct), 40, "refused too").Finish());
   h_->broker().Flush();
   Envelope refused = alice.TakeReply(3);
   ASSERT_EQ(refused.type, wire::Body::Error);
-  EXPECT_EQ(refused.error_code, wire::ErrorCode::Unavailable);
-  EXPECT_EQ(bob.TakeReply(4).error_code, wire::ErrorCode::Unavailable);
-  EXPECT_EQ(h_->broker().stats().errors[static_cast<int>(StatusCode::kUnavailable)].load(), 2u);
+  EXPECT_EQ(refused.error_code, wire::ErrorCode::ResourceExhausted);
+  EXPECT_EQ(refused.error_message.rfind("data directory full: ", 0), 0u) << refused.error_message;
+  EXPECT_NE(refused.error_message.find("disk full"), std::string::npos)
+      << "the store's own reason is kept: " << refused.error_message;
+  EXPECT_EQ(bob.TakeReply(4).error_code, wire::ErrorCode::ResourceExhausted);
+  EXPECT_EQ(
+      h_->broker().stats().errors[static_cast<int>(StatusCode::kResourceExhausted)].load(), 2u);
+  h_->broker().OnTick();
+  EXPECT_TRUE(h_->broker().stats().refusing_messages.load());
+  EXPECT_TRUE(h_->broker().stats().data_dir_full.load());
 
   h_->store().FailWrites(Status::Ok());
   ASSERT_TRUE(Settle());
@@ -69,6 +76,71 @@ TEST_F(DurabilityTest, SendIsAcknowledgedOnlyOnceTheStoreHasIt) {
   EXPECT_EQ(all[0].text, "before");
   EXPECT_EQ(all[1].text, "while the disk is full");
   EXPECT_EQ(all[2].text, "refused");
+  h_->broker().OnTick();
+  EXPECT_FALSE(h_->broker().stats().refusing_messages.load());
+}
+
+TEST_F(DurabilityTest, WritesFailingForAnotherReasonRefuseSendsAsUnavailable) {
+  TestClient alice = AddUser("alice");
+  TestClient bob = AddUser("bob");
+  std::uint64_t direct = SendText(alice, ToUser("bob"), 1, "before").conversation_id;
+  alice.Take();
+  bob.Take();
+  h_->store().FailWrites(Status::IoError("input/output error"));
+  std::uint64_t attempts = h_->write_attempts();
+  alice.Send(Request().SendText(2, Conv(direct), 2, "stuck").Finish());
+  h_->broker().Flush();
+  ASSERT_TRUE(h_->WaitForWriteAttempts(attempts + 2));
+  alice.Send(Request().SendText(3, Conv(direct), 3, "refused").Finish());
+  h_->broker().Flush();
+  Envelope refused = alice.TakeReply(3);
+  ASSERT_EQ(refused.type, wire::Body::Error);
+  EXPECT_EQ(refused.error_code, wire::ErrorCode::Unavailable) << refused.error_message;
+  h_->broker().OnTick();
+  EXPECT_TRUE(h_->broker().stats().refusing_messages.load());
+  EXPECT_FALSE(h_->broker().stats().data_dir_full.load()) << "not a full disk";
+  h_->store().FailWrites(Status::Ok());
+  ASSERT_TRUE(Settle());
+  EXPECT_EQ(alice.TakeReply(2).seq, 2u);
+}
+
+TEST_F(DurabilityTest, BelowTheFreeSpaceMarkSendsAreRefusedAndReadsGoOnUntilSpaceIsFreed) {
+  TestClient alice = AddUser("alice");
+  TestClient bob = AddUser("bob");
+  std::uint64_t direct = SendText(alice, ToUser("bob"), 1, "before").conversation_id;
+  alice.Take();
+  bob.Take();
+  std::uint64_t free_bytes = 10 << 20;
+  h_->broker().SetMinFreeBytes(64 << 20, [&free_bytes] { return free_bytes; });
+  h_->broker().OnTick();
+
+  alice.Send(Request().SendText(2, Conv(direct), 2, "refused").Finish());
+  h_->broker().Flush();
+  Envelope refused = alice.TakeReply(2);
+  ASSERT_EQ(refused.type, wire::Body::Error);
+  EXPECT_EQ(refused.error_code, wire::ErrorCode::ResourceExhausted);
+  EXPECT_NE(refused.error_message.find("data directory full: 10485760 bytes free, below "
+                                       "store.min_free (67108864)"),
+            std::string::npos)
+      << refused.error_message;
+  EXPECT_EQ(
+      h_->broker().stats().errors[static_cast<int>(StatusCode::kResourceExhausted)].load(), 1u);
+  EXPECT_TRUE(h_->broker().stats().refusing_messages.load());
+  EXPECT_TRUE(h_->broker().stats().data_dir_full.load());
+  // Reads are served.
+  std::vector<MessageView> read = ReadAll(*h_, bob, direct);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].text, "before");
+
+  // Space freed: the next probe (about a second later) lets sends in again.
+  free_bytes = 1ull << 30;
+  h_->clock().Advance(1'100'000);
+  h_->broker().OnTick();
+  EXPECT_FALSE(h_->broker().stats().refusing_messages.load());
+  EXPECT_EQ(SendText(alice, Conv(direct), 2, "accepted").seq, 2u);
+  read = ReadAll(*h_, bob, direct);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[1].text, "accepted");
 }
 
 TEST_F(DurabilityTest, ZeroClientMessageIdIsRefused) {

@@ -237,6 +237,94 @@ TEST(LevelDbMessageStore, AWriteOnAFullDiskIsResourceExhaustedAndNamesTheDataDir
   store.reset();  // before the Env it uses
 }
 
+// The messages 1..count of conversation 1 as stored, "" for a missing seq.
+std::vector<std::string> ReadConversation(LevelDbMessageStore& store, Seq count) {
+  std::vector<std::string> out(count);
+  Result<std::vector<core::StoredMessage>> read =
+      store.ReadMessages(ConversationId(1), 1, 1000, ReadDirection::kForward, 1ull << 30);
+  EXPECT_TRUE(read.ok()) << read.status();
+  if (!read.ok()) return out;
+  for (const core::StoredMessage& m : *read) {
+    if (m.seq >= 1 && m.seq <= count) out[m.seq - 1] = m.bytes;
+  }
+  return out;
+}
+
+WriteBatch OneMessage(Seq seq, std::string bytes) {
+  WriteBatch batch;
+  batch.messages.push_back({ConversationId(1), seq, std::move(bytes)});
+  return batch;
+}
+
+// Regression: a log append cut short by a full disk left half a record in
+// LevelDB's log, and the writes that succeeded after it (acknowledged to
+// their senders) were appended behind it; at the next open LevelDB dropped
+// the rest of that log block as corrupt, and those messages with it.
+TEST(LevelDbMessageStore, EveryWriteThatSucceededAfterAHalfWrittenLogRecordSurvivesAReopen) {
+  testing::TempDir dir;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  {
+    testing::DiskFullEnv env;
+    Result<std::unique_ptr<LevelDbMessageStore>> opened =
+        LevelDbMessageStore::OpenWithEnv(options, &env);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    std::unique_ptr<LevelDbMessageStore> store = std::move(opened).value();
+    ASSERT_TRUE(store->Write(OneMessage(1, "before the disk filled"), true).ok());
+    env.set_failing(true);
+    env.set_partial_appends(true);
+    Status full = store->Write(OneMessage(2, std::string(1000, 'x')), true);
+    EXPECT_EQ(full.code(), StatusCode::kResourceExhausted) << full;
+    // Space is back: the same batch is retried, then the flow goes on.
+    env.set_failing(false);
+    Status retried = store->Write(OneMessage(2, std::string(1000, 'x')), true);
+    ASSERT_TRUE(retried.ok()) << retried;
+    for (Seq seq = 3; seq <= 10; ++seq) {
+      Status st = store->Write(OneMessage(seq, "after " + std::to_string(seq)), true);
+      ASSERT_TRUE(st.ok()) << st;
+    }
+    // Readers saw every write while it ran.
+    std::vector<std::string> live = ReadConversation(*store, 10);
+    EXPECT_EQ(live[9], "after 10");
+    store.reset();  // before the Env it uses
+  }
+  std::unique_ptr<LevelDbMessageStore> reopened = MustOpen(options);
+  ASSERT_NE(reopened, nullptr);
+  std::vector<std::string> stored = ReadConversation(*reopened, 10);
+  EXPECT_EQ(stored[0], "before the disk filled");
+  EXPECT_EQ(stored[1], std::string(1000, 'x'));
+  for (Seq seq = 3; seq <= 10; ++seq) {
+    EXPECT_EQ(stored[seq - 1], "after " + std::to_string(seq)) << "acknowledged write lost";
+  }
+}
+
+// A failed sync makes LevelDB refuse every later write with the same error,
+// even once the disk has room again; the store reopens the database instead
+// of staying unwritable until the broker is restarted.
+TEST(LevelDbMessageStore, WritesSucceedAgainAfterAFailedSyncOnceTheDiskHasRoom) {
+  testing::TempDir dir;
+  const StoreOptions options = OptionsFor(dir.Sub("data"));
+  testing::DiskFullEnv env;
+  Result<std::unique_ptr<LevelDbMessageStore>> opened =
+      LevelDbMessageStore::OpenWithEnv(options, &env);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<LevelDbMessageStore> store = std::move(opened).value();
+  ASSERT_TRUE(store->Write(OneMessage(1, "one"), true).ok());
+  env.set_failing_syncs(true);
+  Status failed = store->Write(OneMessage(2, "two"), true);
+  EXPECT_EQ(failed.code(), StatusCode::kResourceExhausted) << failed;
+  // Reads go on while writes fail.
+  EXPECT_EQ(ReadConversation(*store, 1)[0], "one");
+  env.set_failing_syncs(false);
+  Status retried = store->Write(OneMessage(2, "two"), true);
+  ASSERT_TRUE(retried.ok()) << retried;
+  ASSERT_TRUE(store->Write(OneMessage(3, "three"), true).ok());
+  EXPECT_EQ(ReadConversation(*store, 3), (std::vector<std::string>{"one", "two", "three"}));
+  store.reset();
+  std::unique_ptr<LevelDbMessageStore> reopened = MustOpen(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(ReadConversation(*reopened, 3), (std::vector<std::string>{"one", "two", "three"}));
+}
+
 // ---- translation of leveldb::Status -------------------------------------------
 
 std::uint64_t FolderBytes(const std::string& dir) {

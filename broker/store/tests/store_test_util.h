@@ -58,12 +58,21 @@ class TempDir {
 // Wraps the default Env; while failing() is on, appends to LevelDB's log files
 // fail with ENOSPC's text, so Write() fails the way it does on a full disk.
 // Table files are left alone, so background compaction never fails.
+//
+// With partial_appends() on, a failing append first hands half of its bytes to
+// the file, as write(2) does when the disk fills in the middle of a record.
+// With failing_syncs() on, syncs of the log fail instead (the append itself
+// succeeds): LevelDB then refuses every later write until it is reopened.
 class DiskFullEnv final : public leveldb::EnvWrapper {
  public:
   DiskFullEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
 
   void set_failing(bool failing) { failing_ = failing; }
   bool failing() const { return failing_; }
+  void set_partial_appends(bool partial) { partial_appends_ = partial; }
+  bool partial_appends() const { return partial_appends_; }
+  void set_failing_syncs(bool failing) { failing_syncs_ = failing; }
+  bool failing_syncs() const { return failing_syncs_; }
 
   leveldb::Status NewWritableFile(const std::string& name, leveldb::WritableFile** file) override {
     return Wrap(name, target()->NewWritableFile(name, file), file);
@@ -81,12 +90,22 @@ class DiskFullEnv final : public leveldb::EnvWrapper {
     ~File() override { delete base_; }
 
     leveldb::Status Append(const leveldb::Slice& data) override {
-      if (env_->failing()) return leveldb::Status::IOError(name_, "No space left on device");
+      if (env_->failing()) {
+        if (env_->partial_appends()) {
+          leveldb::Status half = base_->Append(leveldb::Slice(data.data(), data.size() / 2));
+          if (half.ok()) half = base_->Flush();
+          if (!half.ok()) return half;
+        }
+        return leveldb::Status::IOError(name_, "No space left on device");
+      }
       return base_->Append(data);
     }
     leveldb::Status Close() override { return base_->Close(); }
     leveldb::Status Flush() override { return base_->Flush(); }
-    leveldb::Status Sync() override { return base_->Sync(); }
+    leveldb::Status Sync() override {
+      if (env_->failing_syncs()) return leveldb::Status::IOError(name_, "No space left on device");
+      return base_->Sync();
+    }
 
    private:
     const std::string name_;
@@ -101,6 +120,8 @@ class DiskFullEnv final : public leveldb::EnvWrapper {
   }
 
   std::atomic<bool> failing_{false};
+  std::atomic<bool> partial_appends_{false};
+  std::atomic<bool> failing_syncs_{false};
 };
 
 }  // namespace chatpro::store::testing
