@@ -102,6 +102,12 @@ struct BrokerStats {
   // its acknowledged cursor), recomputed about every 15 s on the event loop.
   std::atomic<std::uint64_t> offline_backlog{0};
   std::atomic<std::uint64_t> errors[11] = {};  // by StatusCode
+  // Counted by front ends inside the broker process (the web admin console),
+  // which hold the stats only as const: errors they answer themselves before
+  // a request reaches the core (by StatusCode; chatpro_errors_total adds them
+  // in), and console sign-ins by result (0 ok, 1 refused, 2 locked out).
+  mutable std::atomic<std::uint64_t> front_end_errors[11] = {};
+  mutable std::atomic<std::uint64_t> console_logins[3] = {};
   std::atomic<std::uint64_t> auth_refused{0};
   std::atomic<std::uint64_t> rate_limited{0};          // sends refused by a device's rate limit
   std::atomic<std::uint64_t> connections_refused{0};   // handshakes refused by an address limit
