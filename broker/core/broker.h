@@ -284,6 +284,11 @@ class Broker {
     DeviceId device;  // invalid for an enrollment session
     UserId user;
     std::string enrollment_key;  // set for an enrollment session
+    // A web console session of `user` ("c:<user id>", in-process): no device,
+    // no deliveries, no events; requests are checked as from the user's device.
+    bool console = false;
+    // The console service itself ("s:console"): only the console's requests.
+    bool console_service = false;
     std::string address;         // the peer's network address
     bool receive = true;
     // Revoked: the device was revoked while connected. The session then only
@@ -384,6 +389,20 @@ class Broker {
   void HandleExportStatus(Session& s, std::uint64_t rid, const wire::ExportStatus& r);
   void HandleExportDownload(Session& s, std::uint64_t rid, const wire::ExportDownload& r);
   void HandleMyDataAccess(Session& s, std::uint64_t rid);
+
+  // The web admin console (broker_console.cc).
+  // Requests of a console user's session ("c:"): refuses an unknown or
+  // inactive user and requests only a device can make, then dispatches as
+  // for a device.
+  void DispatchConsole(Session& s, const wire::Envelope& e);
+  // Requests of the console service ("s:console").
+  void DispatchConsoleService(Session& s, const wire::Envelope& e);
+  void HandleAdminSetConsolePassword(Session& s, std::uint64_t rid,
+                                     const wire::AdminSetConsolePassword& r);
+  void HandleConsoleCredentials(Session& s, std::uint64_t rid, const wire::ConsoleCredentials& r);
+  void HandleConsoleAudit(Session& s, std::uint64_t rid, const wire::ConsoleAudit& r);
+  // Dispatch's requests common to device and console sessions.
+  void DispatchUser(Session& s, const wire::Envelope& e);
 
   // Roles. Each returns PermissionDenied naming what the caller may not do.
   Status RequireAdmin(const Session& s, std::string_view what) const;
