@@ -5,7 +5,6 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <cctype>
@@ -14,6 +13,7 @@
 #include "admin-console/static_assets.h"
 #include "admin-console/wire_json.h"
 #include "broker/base/json.h"
+#include "broker/crypto/password.h"
 
 namespace chatpro::console {
 namespace {
@@ -400,7 +400,7 @@ HttpResponse ConsoleApp::SignIn(Context& ctx) {
   if (login.empty() || password.empty()) {
     return Error(Status::InvalidArgument("login and password are required"));
   }
-  if (login.size() > 256 || password.size() > 4096) {
+  if (login.size() > 128 || password.size() > crypto::kMaxPasswordBytes) {
     return Error(Status::InvalidArgument("login or password too long"));
   }
   const std::string& address = ctx.request.client_address;
@@ -424,8 +424,7 @@ HttpResponse ConsoleApp::SignIn(Context& ctx) {
   if (creds.ok() && creds->type() == wire::Body::ConsoleCredentialsReply) {
     const auto* r = creds->envelope().body_as_ConsoleCredentialsReply();
     std::string hash = r->password_hash() ? r->password_hash()->str() : std::string();
-    bool verified = !hash.empty() &&
-                    crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+    bool verified = !hash.empty() && crypto::VerifyPassword(hash, password);
     ok = verified && r->active() &&
          (r->role() == wire::Role::Admin || r->role() == wire::Role::Auditor);
     user = {r->user_id(), r->login() ? r->login()->str() : login,
@@ -434,32 +433,25 @@ HttpResponse ConsoleApp::SignIn(Context& ctx) {
   } else {
     // Unknown login: spend the same time as a wrong password would.
     std::call_once(dummy_once_, [this] {
-      char out[crypto_pwhash_STRBYTES];
-      static const char kNothing[] = "no such login";
-      if (crypto_pwhash_str(out, kNothing, sizeof kNothing - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                            crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0) {
-        dummy_hash_ = out;
-      }
+      Result<std::string> hash = crypto::HashPassword("no such login here");
+      if (hash.ok()) dummy_hash_ = *hash;
     });
-    if (!dummy_hash_.empty()) {
-      // The outcome does not matter: the login is refused either way.
-      if (crypto_pwhash_str_verify(dummy_hash_.c_str(), password.data(), password.size()) == 0) {
-        ok = false;
-      }
+    if (!dummy_hash_.empty() && crypto::VerifyPassword(dummy_hash_, password)) {
+      ok = false;  // the outcome does not matter: refused either way
     }
   }
   if (!ok) {
     bool locked = limiter_.RecordFailure(address, login);
     CountLogin(kLoginRefused);
-    AuditConsole("sign-in.refused", login, address, false);
-    if (locked) AuditConsole("lock-out", login, address, false);
+    AuditConsole("signin_refused", login, address, false);
+    if (locked) AuditConsole("lockout", login, address, false);
     HttpResponse r = Error(Status::PermissionDenied(kSignInRefused));
     r.status = 401;
     return r;
   }
   limiter_.RecordSuccess(address, login);
   CountLogin(kLoginOk);
-  AuditConsole("sign-in", user.login, address, true);
+  AuditConsole("signin", user.login, address, true);
   SessionStore::Created created = sessions_.Create(user);
   HttpResponse r = Json(200, SessionJson(created.session));
   r.headers.emplace_back("Set-Cookie", std::string(kCookieName) + "=" + created.token +
@@ -473,7 +465,7 @@ HttpResponse ConsoleApp::CurrentSession(Context& ctx) {
 
 HttpResponse ConsoleApp::SignOut(Context& ctx) {
   sessions_.End(ctx.token);
-  AuditConsole("sign-out", ctx.session->user.login, ctx.request.client_address, true);
+  AuditConsole("signout", ctx.session->user.login, ctx.request.client_address, true);
   HttpResponse r = Json(200, JsonObject().Add("done", true).str());
   r.headers.emplace_back("Set-Cookie", std::string(kCookieName) +
                                            "=; HttpOnly; Secure; SameSite=Strict; Path=/; "

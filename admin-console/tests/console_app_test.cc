@@ -97,7 +97,7 @@ TEST_F(ConsoleAppTest, SignInSetsAStrictHttpOnlySecureCookieAndReturnsTheSession
   EXPECT_EQ(r.body.find(token), std::string::npos) << "the cookie is not readable by scripts";
   EXPECT_EQ(stats_.console_logins[0].load(), 1u);
   ASSERT_EQ(core_.audit().size(), 1u);
-  EXPECT_EQ(core_.audit()[0].event, "sign-in");
+  EXPECT_EQ(core_.audit()[0].event, "signin");
   EXPECT_EQ(core_.audit()[0].address, "192.0.2.10");
 }
 
@@ -112,7 +112,7 @@ TEST_F(ConsoleAppTest, CurrentSessionAndSignOut) {
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.Header("Set-Cookie").find("Max-Age=0"), std::string::npos);
   EXPECT_EQ(As("GET", "/api/v1/session").status, 401);
-  EXPECT_EQ(core_.audit().back().event, "sign-out");
+  EXPECT_EQ(core_.audit().back().event, "signout");
 }
 
 TEST_F(ConsoleAppTest, UnknownLoginAndWrongPasswordAnswerTheSame) {
@@ -127,7 +127,7 @@ TEST_F(ConsoleAppTest, UnknownLoginAndWrongPasswordAnswerTheSame) {
   EXPECT_TRUE(wrong.Header("Set-Cookie").empty());
   EXPECT_EQ(stats_.console_logins[1].load(), 3u);
   EXPECT_EQ(core_.audit().size(), 3u);
-  EXPECT_EQ(core_.audit()[1].event, "sign-in.refused");
+  EXPECT_EQ(core_.audit()[1].event, "signin_refused");
   EXPECT_FALSE(core_.audit()[1].ok);
 }
 
@@ -146,7 +146,7 @@ TEST_F(ConsoleAppTest, TooManyFailuresLockOutWithRetryAfterAndAreAudited) {
   EXPECT_NE(r.body.find("\"code\":\"resource_exhausted\""), std::string::npos);
   EXPECT_EQ(stats_.console_logins[2].load(), 1u);
   bool lockout_audited = false;
-  for (const auto& a : core_.audit()) lockout_audited |= a.event == "lock-out";
+  for (const auto& a : core_.audit()) lockout_audited |= a.event == "lockout";
   EXPECT_TRUE(lockout_audited);
   clock_.Advance(5 * kMinute);
   EXPECT_EQ(SignIn("root", "correct horse").status, 200);
