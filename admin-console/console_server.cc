@@ -82,7 +82,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       out.body = ConsoleApp::ErrorJson(Status::Internal("the console failed to answer"));
     }
     try {
-      response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
+      response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
       for (const auto& [name, value] : out.headers) response.add(name, value);
       if (!out.content_type.empty()) response.setContentType(out.content_type);
       response.setContentLength(static_cast<std::streamsize>(out.body.size()));

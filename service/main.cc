@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -36,6 +37,9 @@
 #include "service/daemon.h"
 #include "service/logging.h"
 #include "monitoring/metrics_server.h"
+#if defined(CHATPRO_HAS_CONSOLE)
+#include "admin-console/console_server.h"
+#endif
 #include "service/host.h"
 #include "service/platform.h"
 #if defined(_WIN32)
@@ -414,6 +418,43 @@ Result<Args> ParseArgs(int argc, char** argv) {
   return a;
 }
 
+#if defined(CHATPRO_HAS_CONSOLE)
+// Stands in for the transport's in-process caller (transport::ZmqLocalCaller)
+// until it is there: the console serves its pages, and its API answers 503.
+class UnconnectedLocalCaller final : public core::LocalCaller {
+ public:
+  Result<std::string> Call(std::string_view, std::string_view,
+                           std::chrono::milliseconds) override {
+    return Status::Unavailable("the console is not connected to the broker's core in this build");
+  }
+};
+
+// Starts the web admin console if configured; nullptr if it is off. On
+// failure returns the Status naming what is wrong (the broker does not start).
+Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions& options,
+                                                            core::LocalCaller* caller,
+                                                            const Clock* clock,
+                                                            const core::BrokerStats* stats,
+                                                            std::int64_t started_at_us) {
+  if (!options.console.enabled) return std::unique_ptr<console::ConsoleServer>();
+  console::ConsoleDeps deps;
+  deps.caller = caller;
+  deps.clock = clock;
+  deps.stats = stats;
+  deps.version = kVersion;
+  deps.started_at_us = started_at_us;
+  Result<std::unique_ptr<console::ConsoleServer>> started =
+      console::ConsoleServer::Start(options.console, options.store.data_dir, std::move(deps));
+  if (!started.ok()) return started.status();
+  LOG_INFO() << "admin console on " << (*started)->url();
+  if (!(*started)->fingerprint().empty()) {
+    LOG_INFO() << "admin console certificate " << (*started)->cert_file()
+               << ", SHA-256 fingerprint " << (*started)->fingerprint();
+  }
+  return started;
+}
+#endif
+
 int Run(int argc, char** argv, service::Host& host) {
   for (int i = 1; i < argc; ++i) {
     std::string f = argv[i];
@@ -648,6 +689,25 @@ int Run(int argc, char** argv, service::Host& host) {
   // The watchdog is pinged from the event loop itself, so that a hung loop
   // (not just a live process) gets the broker restarted.
   (*server)->SetTickHook([&host] { host.WatchdogTick(); });
+  const std::int64_t started_at_us = clock.NowMicros();
+  // The web admin console: after the store is open and the transport is up;
+  // it stops before the transport.
+#if defined(CHATPRO_HAS_CONSOLE)
+  // The one place where the console gets its way into the core: replace
+  // `local_caller` with the transport's transport::ZmqLocalCaller.
+  UnconnectedLocalCaller local_caller;
+  Result<std::unique_ptr<console::ConsoleServer>> console =
+      StartConsole(*options, &local_caller, &clock, &broker.stats(), started_at_us);
+  if (!console.ok()) {
+    std::cerr << "chatpro-broker: " << console.status().message() << "\n";
+    return 1;
+  }
+#else
+  (void)started_at_us;
+  if (options->console.enabled) {
+    LOG_WARNING() << "this build of chatpro-broker has no admin console; console.enabled is ignored";
+  }
+#endif
   broker.Start(server->get(), server->get());
   transport::ZmqServer* serving = server->get();
   monitoring::MetricsServer* metrics_server = metrics.get();
@@ -672,6 +732,9 @@ int Run(int argc, char** argv, service::Host& host) {
 
   (*server)->Run();
   host.Stopping("stopping");
+#if defined(CHATPRO_HAS_CONSOLE)
+  console->reset();  // before the broker and the transport: it calls them
+#endif
   // /readyz answers 503 until the store is flushed; then the endpoint goes,
   // before the broker and its stats.
   if (metrics != nullptr) metrics->MarkStopping();
