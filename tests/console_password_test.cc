@@ -6,6 +6,7 @@
 // password and never holds the hash.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,19 @@ TEST_F(ConsolePasswordTest, CliSetsAHashedPasswordAndThePlainTextIsRefused) {
   EXPECT_TRUE(Contains(audit.out, "console.password_cleared")) << audit.out;
   EXPECT_FALSE(Contains(audit.out, "argon2")) << audit.out;
   EXPECT_FALSE(Contains(audit.out, "correct horse")) << audit.out;
+
+  // Neither the store (records are sealed at rest) nor the log shows a hash.
+  root_.reset();
+  ExitCode stopped = broker_->Stop();
+  ASSERT_EQ(stopped, 0) << DescribeExit(stopped);
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(broker_->data_dir())) {
+    if (!entry.is_regular_file()) continue;
+    EXPECT_FALSE(Contains(ReadWholeFile(entry.path().string()), "$argon2id$")) << entry.path();
+  }
+  EXPECT_FALSE(Contains(broker_->Log(), "$argon2id$"));
+  EXPECT_TRUE(Contains(broker_->Log(), "console password set for audrey")) << broker_->Log();
+  Status started = broker_->Start();
+  ASSERT_TRUE(started.ok()) << started;
 }
 
 }  // namespace
