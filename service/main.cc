@@ -31,6 +31,7 @@
 #include "broker/export_zip/zip_export_archive.h"
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
+#include "broker/transport/zmq_local_caller.h"
 #include "broker/transport/zmq_server.h"
 #include "broker/tz/system_zone_db.h"
 #include "service/backup_restore.h"
@@ -674,6 +675,10 @@ int Run(int argc, char** argv, service::Host& host) {
   if (options->transport.public_address.empty()) {
     broker.SetPublicAddress(PublicAddressFor((*server)->bound_endpoint()));
   }
+  // How the admin console will call the core in-process (same requests and
+  // rules as a device). Shut down after the loop stops and before the server
+  // goes: its sockets live in the server's ZeroMQ context.
+  auto local_caller = std::make_unique<transport::ZmqLocalCaller>(**server);
   if (!broker.HasUsers()) {
     Result<std::string> invite = broker.CreateBootstrapInvite("admin");
     if (!invite.ok()) {
@@ -741,6 +746,8 @@ int Run(int argc, char** argv, service::Host& host) {
   broker.Stop();
   host.StopWatching();  // before the metrics server goes: the stop request names it
   metrics.reset();
+  local_caller->Shutdown();
+  local_caller.reset();
   server->reset();
   db->reset();
   std::uint64_t accepted = 0;

@@ -222,6 +222,10 @@ class Broker {
   // address `peer_address`.
   void OnFrame(ConnectionId connection, std::string_view user_id, std::string_view peer_address,
                const std::uint8_t* data, std::size_t size);
+  // Input the transport dropped without passing it on (e.g. a message on the
+  // in-process route from a principal that may not use it): counted in
+  // stats().errors like a refused request.
+  void CountDroppedInput(StatusCode code) { CountError(code); }
   // The commit pipeline finished batches.
   void OnWake();
   // Timers: session timeouts, paced catch-up. Call about every 100 ms.

@@ -5,6 +5,8 @@
 // that user's device) or as the console service ("s:console", which may only
 // look up credentials and record sign-ins). Console passwords are argon2id
 // hashes made at the edge; the core checks their form and stores them.
+#include <algorithm>
+
 #include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/broker.h"
@@ -110,12 +112,18 @@ void Broker::HandleConsoleCredentials(Session& s, std::uint64_t rid,
 }
 
 void Broker::HandleConsoleAudit(Session& s, std::uint64_t rid, const wire::ConsoleAudit& r) {
+  // The console names its events ("signin", "signout", "signin_refused",
+  // "lockout", ...); the core only keeps the name to a safe, short word.
   const std::string_view event = View(r.event());
-  if (event != "signin" && event != "signout" && event != "signin_refused" &&
-      event != "lockout") {
+  const bool word = !event.empty() && event.size() <= 32 &&
+                    std::all_of(event.begin(), event.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                             c == '-' || c == '.';
+                    });
+  if (!word) {
     return ReplyError(s, rid,
-                      Status::InvalidArgument("a console audit event is signin, signout, "
-                                              "signin_refused or lockout"));
+                      Status::InvalidArgument("a console audit event is 1 to 32 of a-z, 0-9, "
+                                              "'_', '-' and '.', e.g. signin"));
   }
   // A refused sign-in carries whatever a browser typed: bounded and text.
   const std::string_view login = View(r.login());
@@ -128,10 +136,11 @@ void Broker::HandleConsoleAudit(Session& s, std::uint64_t rid, const wire::Conso
                                               std::to_string(kMaxConsoleFieldBytes) + " bytes"));
   }
   // Who signed in or out acted; a refusal or lock-out is the broker's own.
+  const bool acted = event == "signin" || event == "signout";
   AuditActor actor;
   actor.via = "console";
   const User* u = directory_.FindUserByLogin(login);
-  if (u != nullptr && (event == "signin" || event == "signout")) {
+  if (u != nullptr && acted) {
     actor.user = u->id;
     actor.login = u->login;
   }

@@ -293,7 +293,7 @@ TEST_F(ConsoleTest, ConsoleAuditRecordsSignInsInTheChainedLog) {
   TestClient service = h_->ConsoleService();
   ASSERT_EQ(ConsoleAudit(service, "signin", "admin", true).type, wire::Body::Done);
   ASSERT_EQ(ConsoleAudit(service, "signin_refused", "mallory", false).type, wire::Body::Done);
-  Envelope bad = ConsoleAudit(service, "sudo", "admin", true);
+  Envelope bad = ConsoleAudit(service, "Sign In!", "admin", true);
   EXPECT_EQ(bad.error_code, wire::ErrorCode::InvalidArgument);
   EXPECT_EQ(ConsoleAudit(service, "signin", std::string(200, 'x'), false).error_code,
             wire::ErrorCode::InvalidArgument);
