@@ -420,16 +420,6 @@ Result<Args> ParseArgs(int argc, char** argv) {
 }
 
 #if defined(CHATPRO_HAS_CONSOLE)
-// Stands in for the transport's in-process caller (transport::ZmqLocalCaller)
-// until it is there: the console serves its pages, and its API answers 503.
-class UnconnectedLocalCaller final : public core::LocalCaller {
- public:
-  Result<std::string> Call(std::string_view, std::string_view,
-                           std::chrono::milliseconds) override {
-    return Status::Unavailable("the console is not connected to the broker's core in this build");
-  }
-};
-
 // Starts the web admin console if configured; nullptr if it is off. On
 // failure returns the Status naming what is wrong (the broker does not start).
 Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions& options,
@@ -698,11 +688,9 @@ int Run(int argc, char** argv, service::Host& host) {
   // The web admin console: after the store is open and the transport is up;
   // it stops before the transport.
 #if defined(CHATPRO_HAS_CONSOLE)
-  // The one place where the console gets its way into the core: replace
-  // `local_caller` with the transport's transport::ZmqLocalCaller.
-  UnconnectedLocalCaller local_caller;
+  // It reaches the core through the in-process caller, as console principals.
   Result<std::unique_ptr<console::ConsoleServer>> console =
-      StartConsole(*options, &local_caller, &clock, &broker.stats(), started_at_us);
+      StartConsole(*options, local_caller.get(), &clock, &broker.stats(), started_at_us);
   if (!console.ok()) {
     std::cerr << "chatpro-broker: " << console.status().message() << "\n";
     return 1;
@@ -738,7 +726,9 @@ int Run(int argc, char** argv, service::Host& host) {
   (*server)->Run();
   host.Stopping("stopping");
 #if defined(CHATPRO_HAS_CONSOLE)
-  console->reset();  // before the broker and the transport: it calls them
+  // Before the caller and the transport: its requests in progress use them
+  // (and return Unavailable now that the loop has stopped).
+  console->reset();
 #endif
   // /readyz answers 503 until the store is flushed; then the endpoint goes,
   // before the broker and its stats.
