@@ -180,7 +180,8 @@ Status BrokerProcess::Launch() {
                                      "--set", "rate.messages_per_second=0",
                                      "--set", "rate.bytes_per_second=0",
                                      "--set", "limits.connections_per_address=0",
-                                     "--set", "limits.auth_failures_per_minute=0"};
+                                     "--set", "limits.auth_failures_per_minute=0",
+                                     "--set", "console.enabled=false"};
     argv.insert(argv.end(), settings_.extra_args.begin(), settings_.extra_args.end());
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());

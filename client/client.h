@@ -663,6 +663,12 @@ class Client {
   // either direction (PermissionDenied). Unblock undoes it.
   virtual Status Block(std::string login) = 0;
   virtual Status Unblock(std::string login) = 0;
+  // Sets the password `login` (empty: the caller) signs in to the web admin
+  // console with, as an argon2id hash made by crypto::HashPassword (never the
+  // password itself: the broker refuses anything but such a hash with
+  // InvalidArgument); an empty hash clears it. Others' passwords are for
+  // administrators (PermissionDenied); NotFound for an unknown login.
+  virtual Status SetConsolePassword(std::string login, std::string password_hash) = 0;
   // The logins the caller has blocked.
   virtual Result<std::vector<std::string>> ListBlocked() = 0;
   // Reports message `seq` of a conversation the caller is a member of; the

@@ -465,6 +465,14 @@ Status ClientImpl::Unblock(std::string login) {
   });
 }
 
+Status ClientImpl::SetConsolePassword(std::string login, std::string password_hash) {
+  std::size_t bytes = kEnvelopeOverheadBytes + login.size() + password_hash.size();
+  return CallForDone(bytes, [login = std::move(login), hash = std::move(password_hash)](
+                                FrameWriter& w, std::uint64_t id) {
+    w.AddAdminSetConsolePassword(id, login, hash);
+  });
+}
+
 Result<std::vector<std::string>> ClientImpl::ListBlocked() {
   return Call<std::vector<std::string>>(
       kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddListBlocked(id); },

@@ -112,6 +112,7 @@ class ClientImpl final : public Client {
   Result<ExportInfo> StartExport(std::uint64_t case_id) override;
   Result<ExportInfo> ExportStatus(std::uint64_t export_id) override;
   Result<BackupInfo> StartBackup(std::string name) override;
+  Status SetConsolePassword(std::string login, std::string password_hash) override;
   Result<BackupInfo> BackupStatus() override;
   Result<BackupList> ListBackups() override;
   Result<ExportChunk> ReadExportChunk(std::uint64_t export_id, std::uint64_t offset,

@@ -473,6 +473,14 @@ void FrameWriter::AddExportStatus(std::uint64_t request_id, std::uint64_t export
   Add(request_id, wire::Body::ExportStatus, wire::CreateExportStatus(fbb_, export_id).Union());
 }
 
+void FrameWriter::AddAdminSetConsolePassword(std::uint64_t request_id, std::string_view login,
+                                             std::string_view password_hash) {
+  auto l = fbb_.CreateString(login.data(), login.size());
+  auto h = fbb_.CreateString(password_hash.data(), password_hash.size());
+  Add(request_id, wire::Body::AdminSetConsolePassword,
+      wire::CreateAdminSetConsolePassword(fbb_, l, h).Union());
+}
+
 void FrameWriter::AddAdminBackup(std::uint64_t request_id, wire::BackupAction action,
                                  std::string_view name) {
   auto n = fbb_.CreateString(name.data(), name.size());

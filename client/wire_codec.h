@@ -126,6 +126,8 @@ class FrameWriter {
   void AddExportStart(std::uint64_t request_id, std::uint64_t case_id);
   void AddExportStatus(std::uint64_t request_id, std::uint64_t export_id);
   void AddAdminBackup(std::uint64_t request_id, wire::BackupAction action, std::string_view name);
+  void AddAdminSetConsolePassword(std::uint64_t request_id, std::string_view login,
+                                  std::string_view password_hash);
   void AddExportDownload(std::uint64_t request_id, std::uint64_t export_id, std::uint64_t offset,
                          std::uint32_t max_bytes);
   void AddMyDataAccess(std::uint64_t request_id);

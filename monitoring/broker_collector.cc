@@ -199,9 +199,18 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   // Code 0 (ok) is not an error.
   for (std::size_t i = 1; i < std::size(s.errors); ++i) {
     errors.metric.push_back(CounterValue(
-        Load(s.errors[i]), {{"code", std::string(StatusCodeName(static_cast<StatusCode>(i)))}}));
+        Load(s.errors[i]) + Load(s.front_end_errors[i]),
+        {{"code", std::string(StatusCodeName(static_cast<StatusCode>(i)))}}));
   }
   out.push_back(std::move(errors));
+
+  MetricFamily logins = Family("chatpro_console_logins_total",
+                               "Sign-ins to the web admin console, by result.", MetricType::Counter);
+  const char* const kLoginResults[] = {"ok", "refused", "locked"};
+  for (std::size_t i = 0; i < std::size(kLoginResults); ++i) {
+    logins.metric.push_back(CounterValue(Load(s.console_logins[i]), {{"result", kLoginResults[i]}}));
+  }
+  out.push_back(std::move(logins));
 
   out.push_back(
       Counter("chatpro_auth_refused_total", "Handshakes refused authentication.", s.auth_refused));

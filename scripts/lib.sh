@@ -22,6 +22,8 @@ CHATPRO_PACKAGES=(
   libleveldb-dev
   libsnappy-dev
   libpoco-dev
+  # OpenSSL 3 headers: the admin console's HTTPS and its self-signed certificate.
+  libssl-dev
   prometheus-cpp-dev
   prometheus
   libsodium-dev

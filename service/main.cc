@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -30,12 +31,16 @@
 #include "broker/export_zip/zip_export_archive.h"
 #include "broker/plugin_host/plugin_host.h"
 #include "broker/store/leveldb_message_store.h"
+#include "broker/transport/zmq_local_caller.h"
 #include "broker/transport/zmq_server.h"
 #include "broker/tz/system_zone_db.h"
 #include "service/backup_restore.h"
 #include "service/daemon.h"
 #include "service/logging.h"
 #include "monitoring/metrics_server.h"
+#if defined(CHATPRO_HAS_CONSOLE)
+#include "admin-console/console_server.h"
+#endif
 #include "service/host.h"
 #include "service/platform.h"
 #if defined(_WIN32)
@@ -414,6 +419,33 @@ Result<Args> ParseArgs(int argc, char** argv) {
   return a;
 }
 
+#if defined(CHATPRO_HAS_CONSOLE)
+// Starts the web admin console if configured; nullptr if it is off. On
+// failure returns the Status naming what is wrong (the broker does not start).
+Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions& options,
+                                                            core::LocalCaller* caller,
+                                                            const Clock* clock,
+                                                            const core::BrokerStats* stats,
+                                                            std::int64_t started_at_us) {
+  if (!options.console.enabled) return std::unique_ptr<console::ConsoleServer>();
+  console::ConsoleDeps deps;
+  deps.caller = caller;
+  deps.clock = clock;
+  deps.stats = stats;
+  deps.version = kVersion;
+  deps.started_at_us = started_at_us;
+  Result<std::unique_ptr<console::ConsoleServer>> started =
+      console::ConsoleServer::Start(options.console, options.store.data_dir, std::move(deps));
+  if (!started.ok()) return started.status();
+  LOG_INFO() << "admin console on " << (*started)->url();
+  if (!(*started)->fingerprint().empty()) {
+    LOG_INFO() << "admin console certificate " << (*started)->cert_file()
+               << ", SHA-256 fingerprint " << (*started)->fingerprint();
+  }
+  return started;
+}
+#endif
+
 int Run(int argc, char** argv, service::Host& host) {
   for (int i = 1; i < argc; ++i) {
     std::string f = argv[i];
@@ -634,6 +666,10 @@ int Run(int argc, char** argv, service::Host& host) {
   if (options->transport.public_address.empty()) {
     broker.SetPublicAddress(PublicAddressFor((*server)->bound_endpoint()));
   }
+  // How the admin console will call the core in-process (same requests and
+  // rules as a device). Shut down after the loop stops and before the server
+  // goes: its sockets live in the server's ZeroMQ context.
+  auto local_caller = std::make_unique<transport::ZmqLocalCaller>(**server);
   if (!broker.HasUsers()) {
     Result<std::string> invite = broker.CreateBootstrapInvite("admin");
     if (!invite.ok()) {
@@ -649,6 +685,23 @@ int Run(int argc, char** argv, service::Host& host) {
   // The watchdog is pinged from the event loop itself, so that a hung loop
   // (not just a live process) gets the broker restarted.
   (*server)->SetTickHook([&host] { host.WatchdogTick(); });
+  const std::int64_t started_at_us = clock.NowMicros();
+  // The web admin console: after the store is open and the transport is up;
+  // it stops before the transport.
+#if defined(CHATPRO_HAS_CONSOLE)
+  // It reaches the core through the in-process caller, as console principals.
+  Result<std::unique_ptr<console::ConsoleServer>> console =
+      StartConsole(*options, local_caller.get(), &clock, &broker.stats(), started_at_us);
+  if (!console.ok()) {
+    std::cerr << "chatpro-broker: " << console.status().message() << "\n";
+    return 1;
+  }
+#else
+  (void)started_at_us;
+  if (options->console.enabled) {
+    LOG_WARNING() << "this build of chatpro-broker has no admin console; console.enabled is ignored";
+  }
+#endif
   broker.Start(server->get(), server->get());
   transport::ZmqServer* serving = server->get();
   monitoring::MetricsServer* metrics_server = metrics.get();
@@ -673,12 +726,19 @@ int Run(int argc, char** argv, service::Host& host) {
 
   (*server)->Run();
   host.Stopping("stopping");
+#if defined(CHATPRO_HAS_CONSOLE)
+  // Before the caller and the transport: its requests in progress use them
+  // (and return Unavailable now that the loop has stopped).
+  console->reset();
+#endif
   // /readyz answers 503 until the store is flushed; then the endpoint goes,
   // before the broker and its stats.
   if (metrics != nullptr) metrics->MarkStopping();
   broker.Stop();
   host.StopWatching();  // before the metrics server goes: the stop request names it
   metrics.reset();
+  local_caller->Shutdown();
+  local_caller.reset();
   server->reset();
   db->reset();
   std::uint64_t accepted = 0;

@@ -302,9 +302,10 @@ std::string BrokerProcess::endpoint() const {
 }
 
 std::vector<std::string> BrokerProcess::BaseArgs() const {
-  // Metrics off unless a test turns them on (extra_args come later and win):
-  // brokers of parallel tests must not share the default metrics port.
-  return {"--data-dir", data_dir_, "--listen", endpoint(), "--set", "metrics.listen="};
+  // Metrics and the console off unless a test turns them on (extra_args come
+  // later and win): brokers of parallel tests must not share default ports.
+  return {"--data-dir", data_dir_, "--listen", endpoint(), "--set", "metrics.listen=",
+          "--set", "console.enabled=false"};
 }
 
 Status BrokerProcess::Init() {

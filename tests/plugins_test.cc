@@ -24,7 +24,8 @@ class BrokerPlugins : public ::testing::Test {
   RunResult Run(std::vector<std::string> extra) {
     std::vector<std::string> argv = {BrokerPath(), "--data-dir", dir_.Sub("data"), "--listen",
                                      "tcp://127.0.0.1:" + std::to_string(PickFreePort()),
-                                     "--set", "metrics.listen="};
+                                     "--set", "metrics.listen=", "--set",
+                                     "console.enabled=false"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunProgram(argv, dir_.path());
   }

@@ -89,6 +89,17 @@ Status SetDuration(std::int64_t* out, std::string_view value, std::int64_t min_u
   return Status::Ok();
 }
 
+Status SetBool(bool* out, std::string_view v) {
+  if (v == "true") {
+    *out = true;
+  } else if (v == "false") {
+    *out = false;
+  } else {
+    return Status::InvalidArgument("must be true or false");
+  }
+  return Status::Ok();
+}
+
 Status SetLevelName(std::string* out, std::string_view v) {
   if (v != "debug" && v != "info" && v != "warning" && v != "error") {
     return Status::InvalidArgument("must be debug, info, warning or error");
@@ -171,6 +182,57 @@ const std::vector<Field>& Fields() {
          }
          o.monitoring.listen = std::string(v);
          return Status::Ok();
+       }},
+      {"console.enabled", "serve the web admin console: true or false (default true)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBool(&o.console.enabled, v);
+       }},
+      {"console.listen", "HOST:PORT of the web admin console (default 0.0.0.0:8443)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (v.find(':') == std::string_view::npos || v.back() == ':') {
+           return Status::InvalidArgument("must be HOST:PORT");
+         }
+         o.console.listen = std::string(v);
+         return Status::Ok();
+       }},
+      {"console.cert_file",
+       "PEM certificate (chain) of the console's HTTPS; with key_file (default: a self-signed "
+       "one made in <data_dir>/console)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         o.console.cert_file = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
+      {"console.key_file", "PEM private key of console.cert_file",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         o.console.key_file = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
+      {"console.plain_http",
+       "serve the console over plain HTTP; only with a loopback console.listen (default false)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBool(&o.console.plain_http, v);
+       }},
+      {"console.max_request_bytes", "largest console request body (default 1MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.console.max_request_bytes, ParseSize(v), 1024, 64ull << 20);
+       }},
+      {"console.session_idle", "a console session ends after this long unused (default 15min)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.console.session_idle_us, v, 1'000'000ll);
+       }},
+      {"console.session_max", "a console session ends this long after sign-in (default 8h)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.console.session_max_us, v, 1'000'000ll);
+       }},
+      {"console.login_attempts",
+       "failed console sign-ins per address or login within 15 minutes before a lock-out "
+       "(default 5)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.console.login_attempts, ParseUnsigned(v), 1, 1000);
+       }},
+      {"console.login_lockout", "how long a console sign-in lock-out lasts (default 5min)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.console.login_lockout_us, v, 1'000'000ll);
        }},
       {"broker.durability", "fsync (ack after a synced group commit) or os (default fsync)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
@@ -757,7 +819,39 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   if (o.core.max_text_bytes > o.transport.max_frame_bytes) {
     return Status::InvalidArgument("limits.max_text_bytes must not exceed limits.max_frame_bytes");
   }
+  if (o.console.cert_file.empty() != o.console.key_file.empty()) {
+    return Status::InvalidArgument(
+        "console.cert_file and console.key_file go together: set both, or neither for a "
+        "self-signed certificate");
+  }
+  // Passwords and session cookies must not cross a network in clear.
+  if (o.console.enabled && o.console.plain_http && !IsLoopbackListen(o.console.listen)) {
+    return Status::InvalidArgument("console.plain_http = true needs a loopback console.listen "
+                                   "(127.0.0.1:PORT or [::1]:PORT), not '" +
+                                   o.console.listen + "'");
+  }
   return o;
+}
+
+bool IsLoopbackListen(std::string_view host_port) {
+  std::size_t colon = host_port.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view host = host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (!std::isdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return dots == 3;
 }
 
 std::vector<std::pair<std::string, std::string>> DescribeSettings() {

@@ -59,4 +59,7 @@ Result<std::uint64_t> ParseSize(std::string_view text);
 // "30s" -> 30'000'000 microseconds.
 Result<std::int64_t> ParseDuration(std::string_view text);
 
+// Whether HOST:PORT names a loopback host (127.0.0.0/8, ::1, localhost).
+bool IsLoopbackListen(std::string_view host_port);
+
 }  // namespace chatpro

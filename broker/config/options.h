@@ -160,6 +160,33 @@ struct MonitoringOptions {
   std::string listen = "127.0.0.1:9464";
 };
 
+// The web admin console (admin-console/): the [console] section.
+struct ConsoleOptions {
+  // Whether the broker serves the console. Default: true.
+  bool enabled = true;
+  // HOST:PORT it listens on (port 0 picks a free one). Default: 0.0.0.0:8443.
+  std::string listen = "0.0.0.0:8443";
+  // PEM certificate chain and private key for HTTPS. Both or neither; with
+  // neither a self-signed certificate is made at the first start in
+  // <data_dir>/console and reused. Default: empty.
+  std::string cert_file;
+  std::string key_file;
+  // Plain HTTP instead of HTTPS; allowed only with a loopback listen address
+  // (a reverse proxy on the same machine). Default: false.
+  bool plain_http = false;
+  // Largest request body; larger ones answer 413. Default: 1 MiB.
+  std::uint64_t max_request_bytes = 1ull << 20;
+  // A session ends after this long without a request. Default: 15 minutes.
+  std::int64_t session_idle_us = 15ll * 60 * 1'000'000;
+  // A session ends this long after its sign-in, however busy. Default: 8 hours.
+  std::int64_t session_max_us = 8ll * 3600 * 1'000'000;
+  // Failed sign-ins (per client address, and per login) within 15 minutes
+  // that lock further sign-ins out. Default: 5.
+  std::uint32_t login_attempts = 5;
+  // How long such a lock-out lasts. Default: 5 minutes.
+  std::int64_t login_lockout_us = 5ll * 60 * 1'000'000;
+};
+
 // Where log lines go: the [log] section. The service builds the sinks
 // (service/logging.h).
 enum class LogTarget {
@@ -200,6 +227,7 @@ struct BrokerOptions {
   LogOptions log;
   PluginsOptions plugins;
   MonitoringOptions monitoring;
+  ConsoleOptions console;
   RetentionOptions retention;
   CasesOptions cases;
   BackupOptions backup;

@@ -8,6 +8,7 @@
 
 #include "broker/base/check.h"
 #include "broker/base/encoding.h"
+#include "broker/base/json.h"
 #include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
 
@@ -230,6 +231,16 @@ std::uint64_t AuditLog::Append(const AuditActor& actor, std::string_view action,
   e.action = std::string(action);
   e.target = std::string(target);
   e.details = std::move(details_json);
+  if (!actor.via.empty()) {
+    // First, so that a reader sees at once that no device was involved.
+    std::string via = JsonObject().Add("via", actor.via).str();
+    if (e.details.size() <= 2) {
+      e.details = std::move(via);
+    } else {
+      via.back() = ',';
+      e.details.replace(0, 1, via);
+    }
+  }
   e.prev_hash = last_hash_;
   e.hash = Hash(e);
   batch->records.push_back({RecordKind::kAudit, store_keys::U64Key(e.seq), Encode(e)});

@@ -34,6 +34,10 @@ struct AuditActor {
   UserId user;
   std::string login;
   DeviceId device;
+  // "console" when the user acted through the web admin console (no device);
+  // Append then records it as "via" in the entry's details, which the hash
+  // covers, so entries from before the console verify unchanged.
+  std::string via = {};
 };
 
 struct AuditEntry {
@@ -67,7 +71,8 @@ class AuditLog {
   // entries never overwrite old ones; Verify reports the hole).
   Status Load(MessageStore& store);
 
-  // Appends an entry stamped now to `batch`. Returns its seq.
+  // Appends an entry stamped now to `batch`. Returns its seq. `details_json`
+  // is a JSON object (or empty); a non-empty actor.via is added to it.
   // REQUIRES: Load() has returned OK (else the chain would restart at 1 over
   // the stored one).
   std::uint64_t Append(const AuditActor& actor, std::string_view action, std::string_view target,

@@ -297,6 +297,23 @@ Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view us
     if (!key) return nullptr;
     s->enrollment_key = *key;
     s->receive = false;
+  } else if (user_id.substr(0, 2) == "c:") {
+    // Only the in-process route presents these (network user ids come from
+    // ZAP). Whether the user exists and is active is checked per request, so
+    // that a deactivation refuses the session's next request.
+    std::string_view digits = user_id.substr(2);
+    if (digits.empty() || digits.size() > 19) return nullptr;
+    std::uint64_t id = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return nullptr;
+      id = id * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    s->user = UserId(id);
+    s->console = true;
+    s->receive = false;
+  } else if (user_id == "s:console") {
+    s->console_service = true;
+    s->receive = false;
   } else {
     return nullptr;
   }
@@ -537,6 +554,8 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
                                               std::string(wire::EnumNameBody(type)) +
                                               " but holds none"));
   }
+  if (s.console) return DispatchConsole(s, e);
+  if (s.console_service) return DispatchConsoleService(s, e);
   if (!s.device.valid()) {
     if (type == wire::Body::Enroll) {
       HandleEnroll(s, rid, *e.body_as_Enroll());
@@ -549,6 +568,12 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
     }
     return;
   }
+  DispatchUser(s, e);
+}
+
+void Broker::DispatchUser(Session& s, const wire::Envelope& e) {
+  std::uint64_t rid = e.request_id();
+  wire::Body type = e.body_type();
   switch (type) {
     case wire::Body::Send: return HandleSend(s, rid, *e.body_as_Send());
     case wire::Body::Ack: return HandleAck(s, *e.body_as_Ack());
@@ -605,6 +630,13 @@ void Broker::Dispatch(Session& s, const wire::Envelope& e) {
       return HandleAdminDisconnectReport(s, rid, *e.body_as_AdminDisconnectReport());
     case wire::Body::AdminBackup:
       return HandleAdminBackup(s, rid, *e.body_as_AdminBackup());
+    case wire::Body::AdminSetConsolePassword:
+      return HandleAdminSetConsolePassword(s, rid, *e.body_as_AdminSetConsolePassword());
+    case wire::Body::ConsoleCredentials:
+    case wire::Body::ConsoleAudit:
+      return ReplyError(s, rid,
+                        Status::PermissionDenied(std::string(wire::EnumNameBody(type)) +
+                                                 " is only for the console service"));
     case wire::Body::Goodbye:
       s.drop_after_send = true;  // what is queued for it still goes out first
       MarkDirty(s);

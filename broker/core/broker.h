@@ -102,6 +102,12 @@ struct BrokerStats {
   // its acknowledged cursor), recomputed about every 15 s on the event loop.
   std::atomic<std::uint64_t> offline_backlog{0};
   std::atomic<std::uint64_t> errors[11] = {};  // by StatusCode
+  // Counted by front ends inside the broker process (the web admin console),
+  // which hold the stats only as const: errors they answer themselves before
+  // a request reaches the core (by StatusCode; chatpro_errors_total adds them
+  // in), and console sign-ins by result (0 ok, 1 refused, 2 locked out).
+  mutable std::atomic<std::uint64_t> front_end_errors[11] = {};
+  mutable std::atomic<std::uint64_t> console_logins[3] = {};
   std::atomic<std::uint64_t> auth_refused{0};
   std::atomic<std::uint64_t> rate_limited{0};          // sends refused by a device's rate limit
   std::atomic<std::uint64_t> connections_refused{0};   // handshakes refused by an address limit
@@ -231,6 +237,10 @@ class Broker {
   // address `peer_address`.
   void OnFrame(ConnectionId connection, std::string_view user_id, std::string_view peer_address,
                const std::uint8_t* data, std::size_t size);
+  // Input the transport dropped without passing it on (e.g. a message on the
+  // in-process route from a principal that may not use it): counted in
+  // stats().errors like a refused request.
+  void CountDroppedInput(StatusCode code) { CountError(code); }
   // The commit pipeline finished batches.
   void OnWake();
   // Timers: session timeouts, paced catch-up. Call about every 100 ms.
@@ -293,6 +303,11 @@ class Broker {
     DeviceId device;  // invalid for an enrollment session
     UserId user;
     std::string enrollment_key;  // set for an enrollment session
+    // A web console session of `user` ("c:<user id>", in-process): no device,
+    // no deliveries, no events; requests are checked as from the user's device.
+    bool console = false;
+    // The console service itself ("s:console"): only the console's requests.
+    bool console_service = false;
     std::string address;         // the peer's network address
     bool receive = true;
     // Revoked: the device was revoked while connected. The session then only
@@ -393,6 +408,20 @@ class Broker {
   void HandleExportStatus(Session& s, std::uint64_t rid, const wire::ExportStatus& r);
   void HandleExportDownload(Session& s, std::uint64_t rid, const wire::ExportDownload& r);
   void HandleMyDataAccess(Session& s, std::uint64_t rid);
+
+  // The web admin console (broker_console.cc).
+  // Requests of a console user's session ("c:"): refuses an unknown or
+  // inactive user and requests only a device can make, then dispatches as
+  // for a device.
+  void DispatchConsole(Session& s, const wire::Envelope& e);
+  // Requests of the console service ("s:console").
+  void DispatchConsoleService(Session& s, const wire::Envelope& e);
+  void HandleAdminSetConsolePassword(Session& s, std::uint64_t rid,
+                                     const wire::AdminSetConsolePassword& r);
+  void HandleConsoleCredentials(Session& s, std::uint64_t rid, const wire::ConsoleCredentials& r);
+  void HandleConsoleAudit(Session& s, std::uint64_t rid, const wire::ConsoleAudit& r);
+  // Dispatch's requests common to device and console sessions.
+  void DispatchUser(Session& s, const wire::Envelope& e);
 
   // Roles. Each returns PermissionDenied naming what the caller may not do.
   Status RequireAdmin(const Session& s, std::string_view what) const;

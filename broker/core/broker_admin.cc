@@ -43,7 +43,8 @@ Status Broker::RequireAdminOrAuditor(const Session& s, std::string_view what) co
 
 AuditActor Broker::ActorOf(const Session& s) const {
   const User* u = directory_.FindUser(s.user);
-  return AuditActor{s.user, u == nullptr ? std::string() : u->login, s.device};
+  return AuditActor{s.user, u == nullptr ? std::string() : u->login, s.device,
+                    s.console ? "console" : ""};
 }
 
 void Broker::Audit(const Session& s, std::string_view action, std::string_view target,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "broker/base/check.h"
 #include "broker/base/encoding.h"
 #include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
@@ -132,6 +133,7 @@ Status Directory::Load(MessageStore& store) {
         u->active = r->active();
         u->created_at_us = r->created_at_us();
         u->deactivated_at_us = r->deactivated_at_us();
+        u->console_password_hash = std::string(AsView(r->console_password_hash()));
         next_user_id_ = std::max(next_user_id_, u->id.value() + 1);
         users_by_login_[u->login] = u->id;
         users_[u->id] = std::move(u);
@@ -231,8 +233,12 @@ void Directory::PutUser(const User& u, WriteBatch* batch) const {
   flatbuffers::FlatBufferBuilder fbb;
   auto login = fbb.CreateString(u.login);
   auto display = fbb.CreateString(u.display_name);
+  // No field for a user without a console password, so that their record is
+  // what it was before consoles existed.
+  flatbuffers::Offset<flatbuffers::String> console_hash;
+  if (!u.console_password_hash.empty()) console_hash = fbb.CreateString(u.console_password_hash);
   fbb.Finish(store::CreateUserRecord(fbb, u.id.value(), login, display, u.role, u.active,
-                                     u.created_at_us, u.deactivated_at_us));
+                                     u.created_at_us, u.deactivated_at_us, console_hash));
   batch->records.push_back({RecordKind::kUser, store_keys::U64Key(u.id.value()), Finish(fbb)});
 }
 
@@ -290,6 +296,13 @@ Result<const Device*> Directory::AddDevice(UserId user, std::string_view public_
   devices_by_key_[d->public_key] = d->id;
   devices_[d->id] = std::move(d);
   return out;
+}
+
+void Directory::SetConsolePasswordHash(UserId user, std::string_view hash, WriteBatch* batch) {
+  auto it = users_.find(user);
+  CHATPRO_CHECK(it != users_.end(), "SetConsolePasswordHash for an unknown user");
+  it->second->console_password_hash = std::string(hash);
+  PutUser(*it->second, batch);
 }
 
 void Directory::SetClientVersion(DeviceId device, std::string_view version, WriteBatch* batch) {

@@ -40,6 +40,8 @@ struct User {
   std::int64_t created_at_us = 0;
   std::int64_t deactivated_at_us = 0;
   std::vector<DeviceId> devices;
+  // The web console's argon2id password hash; empty: no console password.
+  std::string console_password_hash;
 };
 
 struct Device {
@@ -102,6 +104,9 @@ class Directory {
   Deactivation DeactivateUser(UserId user, std::int64_t now_us, WriteBatch* batch);
   // Lets `user` back in. Their devices stay revoked. REQUIRES: the user exists.
   void ReactivateUser(UserId user, WriteBatch* batch);
+  // Sets (or, with an empty hash, clears) the console password hash of
+  // `user`. REQUIRES: the user exists; the caller has checked the hash.
+  void SetConsolePasswordHash(UserId user, std::string_view hash, WriteBatch* batch);
   // Revokes one device. REQUIRES: the device exists.
   void RevokeDevice(DeviceId device, std::int64_t now_us, WriteBatch* batch);
   // Records when and from where a device was last seen.

@@ -40,6 +40,7 @@ ZmqServer::ZmqServer(const TransportOptions& options, core::Broker* broker)
       context_(1),
       zap_(context_, zmq::socket_type::rep),
       router_(context_, zmq::socket_type::router),
+      local_(context_, zmq::socket_type::router),
       wake_rx_(context_, zmq::socket_type::pair),
       wake_tx_(context_, zmq::socket_type::pair) {}
 
@@ -73,6 +74,12 @@ Status ZmqServer::Bind(const crypto::KeyPair& server_keys) {
     }
     wake_rx_.bind(kWakeEndpoint);
     wake_tx_.connect(kWakeEndpoint);
+    // The in-process route: replies to a caller that went away are dropped
+    // at once (EHOSTUNREACH) instead of waiting in a pipe nobody reads.
+    local_.set(zmq::sockopt::router_mandatory, 1);
+    local_.set(zmq::sockopt::linger, 0);
+    local_.set(zmq::sockopt::sndhwm, options_.send_hwm);
+    local_.bind(kLocalEndpoint);
 
     router_.set(zmq::sockopt::curve_server, 1);
     router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(server_keys.secret_key.data(),
@@ -122,6 +129,7 @@ void ZmqServer::Wake() {
 
 void ZmqServer::RequestStop() {
   stop_ = true;
+  serving_ = false;
   wake_pending_ = false;
   Wake();
 }
@@ -214,7 +222,79 @@ void ZmqServer::ReadFrames() {
   }
 }
 
+void ZmqServer::ReadLocalFrames() {
+  for (int n = 0; n < kFramesPerIteration; ++n) {
+    if ((n & 63) == 63 && !broker_->WantsInput()) return;
+    std::vector<zmq::message_t> parts;
+    zmq::message_t first;
+    if (!local_.recv(first, zmq::recv_flags::dontwait)) return;
+    parts.push_back(std::move(first));
+    while (parts.back().more()) {
+      zmq::message_t next;
+      if (!local_.recv(next)) break;
+      parts.push_back(std::move(next));
+    }
+    // [routing id][principal][frame]; only the console's principals.
+    const std::string_view principal =
+        parts.size() == 3 ? parts[1].to_string_view() : std::string_view();
+    const bool console_principal =
+        (principal.size() > 2 && principal.size() <= 32 && principal.substr(0, 2) == "c:") ||
+        principal == "s:console";
+    if (!console_principal) {
+      local_dropped_.fetch_add(1);
+      broker_->CountDroppedInput(StatusCode::kPermissionDenied);
+      LOG_WARNING() << "dropped a message on " << kLocalEndpoint << " with "
+                    << (parts.size() == 3 ? "a principal that may not use it"
+                                          : std::to_string(parts.size()) + " parts instead of 3");
+      continue;
+    }
+    std::string key = parts[0].to_string();
+    key.push_back('\0');
+    key.append(principal);
+    auto it = local_ids_.find(key);
+    core::ConnectionId connection;
+    if (it == local_ids_.end()) {
+      connection = next_connection_++;
+      local_ids_.emplace(key, connection);
+      local_routes_.emplace(connection, LocalRoute{parts[0].to_string(), std::string(principal)});
+    } else {
+      connection = it->second;
+    }
+    broker_->OnFrame(connection, principal, "console",
+                     static_cast<const std::uint8_t*>(parts[2].data()), parts[2].size());
+  }
+}
+
+core::SendOutcome ZmqServer::SendLocal(core::ConnectionId connection,
+                                       flatbuffers::DetachedBuffer* frame) {
+  auto route = local_routes_.find(connection);
+  if (route == local_routes_.end()) return core::SendOutcome::kGone;
+  auto forget = [&] {
+    local_ids_.erase(route->second.routing_id + '\0' + route->second.principal);
+    local_routes_.erase(route);
+  };
+  try {
+    zmq::send_result_t sent = local_.send(zmq::buffer(route->second.routing_id),
+                                          zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    if (!sent) return core::SendOutcome::kFull;
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EHOSTUNREACH) LOG_ERROR() << "local send failed: " << e.what();
+    forget();
+    return core::SendOutcome::kGone;
+  }
+  try {
+    // The routing id was accepted, so the rest goes into the same pipe.
+    local_.send(zmq::buffer(route->second.principal), zmq::send_flags::sndmore);
+    local_.send(zmq::buffer(frame->data(), frame->size()), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    LOG_ERROR() << "local send to connection " << connection << " failed: " << e.what();
+  }
+  *frame = flatbuffers::DetachedBuffer();
+  return core::SendOutcome::kSent;
+}
+
 core::SendOutcome ZmqServer::Send(core::ConnectionId connection, flatbuffers::DetachedBuffer* frame) {
+  if (local_routes_.count(connection) != 0) return SendLocal(connection, frame);
   auto route = routes_.find(connection);
   if (route == routes_.end()) return core::SendOutcome::kGone;
   try {
@@ -245,6 +325,12 @@ core::SendOutcome ZmqServer::Send(core::ConnectionId connection, flatbuffers::De
 }
 
 void ZmqServer::Forget(core::ConnectionId connection) {
+  auto local = local_routes_.find(connection);
+  if (local != local_routes_.end()) {
+    local_ids_.erase(local->second.routing_id + '\0' + local->second.principal);
+    local_routes_.erase(local);
+    return;
+  }
   auto route = routes_.find(connection);
   if (route == routes_.end()) return;
   ids_.erase(route->second);
@@ -253,20 +339,24 @@ void ZmqServer::Forget(core::ConnectionId connection) {
 
 void ZmqServer::Run() {
   auto last_tick = std::chrono::steady_clock::now();
+  serving_ = !stop_;
   while (!stop_) {
+    const short input = static_cast<short>(broker_->WantsInput() ? ZMQ_POLLIN : 0);
     zmq::pollitem_t items[] = {
         {zap_.handle(), 0, ZMQ_POLLIN, 0},
         {wake_rx_.handle(), 0, ZMQ_POLLIN, 0},
-        {router_.handle(), 0, static_cast<short>(broker_->WantsInput() ? ZMQ_POLLIN : 0), 0},
+        {router_.handle(), 0, input, 0},
+        {local_.handle(), 0, input, 0},
     };
     try {
-      zmq::poll(items, 3, kTick);
+      zmq::poll(items, 4, kTick);
       if (items[0].revents & ZMQ_POLLIN) HandleZap();
       if (items[1].revents & ZMQ_POLLIN) {
         DrainWake();
         broker_->OnWake();
       }
       if (items[2].revents & ZMQ_POLLIN) ReadFrames();
+      if (items[3].revents & ZMQ_POLLIN) ReadLocalFrames();
       auto now = std::chrono::steady_clock::now();
       if (now - last_tick >= kTick) {
         last_tick = now;
@@ -278,10 +368,11 @@ void ZmqServer::Run() {
       }
       broker_->Flush();
     } catch (const zmq::error_t& e) {
-      if (e.num() == ETERM) return;
+      if (e.num() == ETERM) break;
       LOG_ERROR() << "event loop: " << e.what();
     }
   }
+  serving_ = false;
 }
 
 }  // namespace chatpro::transport

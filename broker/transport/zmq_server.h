@@ -13,8 +13,19 @@
 // Routing ids that ZeroMQ gives connections are mapped to ConnectionIds; the
 // device behind a connection is the ZAP user-id, never the routing id.
 //
+// The in-process route: a second ROUTER, on inproc://chatpro-local in the same
+// context, polled by the same loop, takes [routing id][principal][frame] from
+// front ends inside the process (ZmqLocalCaller). Only the principals of
+// core::LocalCaller ("c:<user id>", "s:console") are accepted there; each
+// (routing id, principal) pair is a connection of its own, numbered from the
+// same counter as network connections, and replies go back as
+// [routing id][principal][frame]. Network peers cannot present these
+// principals: their user ids come from ZAP ("d:", "e:").
+//
 // Lifecycle: Create() (binds; fails if the ZAP handler or the endpoint cannot
-// be bound), Run() on one thread until RequestStop(), then destroy.
+// be bound), Run() on one thread until RequestStop(), then destroy. Every
+// socket made on context() elsewhere (ZmqLocalCaller's) must be closed before
+// the server is destroyed: terminating the context waits for them.
 // Thread-safety: Run, Send and Forget on the loop thread; Wake and
 // RequestStop from any thread (not from a signal handler).
 #pragma once
@@ -63,30 +74,52 @@ class ZmqServer final : public core::Transport, public core::Waker {
   void Forget(core::ConnectionId connection) override;
   void Wake() override;
 
-  std::size_t connections() const { return routes_.size(); }
+  std::size_t connections() const { return routes_.size() + local_routes_.size(); }
+
+  // The context the in-process route lives in, for ZmqLocalCaller's sockets.
+  zmq::context_t& context() { return context_; }
+  // True while Run() serves (from its start until RequestStop()); any thread.
+  bool serving() const { return serving_.load(); }
+  // Messages on the in-process route that were dropped (malformed, or a
+  // principal that is not a console's); any thread.
+  std::uint64_t local_dropped() const { return local_dropped_.load(); }
+
+  static constexpr char kLocalEndpoint[] = "inproc://chatpro-local";
 
  private:
   ZmqServer(const TransportOptions& options, core::Broker* broker);
   Status Bind(const crypto::KeyPair& server_keys);
   void HandleZap();
   void ReadFrames();
+  void ReadLocalFrames();
   void DrainWake();
+  core::SendOutcome SendLocal(core::ConnectionId connection, flatbuffers::DetachedBuffer* frame);
 
   const TransportOptions options_;
   core::Broker* const broker_;
   zmq::context_t context_;
   zmq::socket_t zap_;
   zmq::socket_t router_;
+  zmq::socket_t local_;  // the in-process route's ROUTER
   zmq::socket_t wake_rx_;
   std::mutex wake_mutex_;
   zmq::socket_t wake_tx_;  // GUARDED_BY(wake_mutex_)
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> serving_{false};
+  std::atomic<std::uint64_t> local_dropped_{0};
   std::function<void()> tick_hook_;
   std::string bound_endpoint_;
 
   std::unordered_map<std::string, core::ConnectionId> ids_;     // routing id -> connection
   std::unordered_map<core::ConnectionId, std::string> routes_;  // connection -> routing id
+  // The in-process route: (routing id, principal) <-> connection.
+  struct LocalRoute {
+    std::string routing_id;
+    std::string principal;
+  };
+  std::unordered_map<std::string, core::ConnectionId> local_ids_;  // routing id + '\0' + principal
+  std::unordered_map<core::ConnectionId, LocalRoute> local_routes_;
   core::ConnectionId next_connection_ = 1;
 };
 

@@ -65,7 +65,7 @@ std::vector<CommandSpec> AllCommands() {
   std::vector<CommandSpec> all;
   for (auto part : {AccountCommands(), DeviceCommands(), SendCommands(), ReadCommands(),
                     GroupCommands(), ScheduleCommands(), SafetyCommands(), AuditCommands(),
-                    RecordsCommands(), BackupCommands()}) {
+                    RecordsCommands(), BackupCommands(), ConsoleCommands()}) {
     for (auto& c : part) all.push_back(std::move(c));
   }
   return all;

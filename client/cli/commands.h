@@ -55,6 +55,8 @@ std::vector<CommandSpec> RecordsCommands();
 std::vector<CommandSpec> ScheduleCommands();
 // admin backup start, admin backup status, admin backup list
 std::vector<CommandSpec> BackupCommands();
+// admin console-password
+std::vector<CommandSpec> ConsoleCommands();
 
 // Every command, in the order of `chatpro --help`.
 std::vector<CommandSpec> AllCommands();

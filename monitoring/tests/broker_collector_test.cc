@@ -72,6 +72,12 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   stats.retention_by_policy.Add("max-age", 2, 0);
   stats.batch_size.Record(3);
   stats.errors[static_cast<int>(StatusCode::kPermissionDenied)] = 4;
+  // The console's own refusals count as errors of their code too.
+  stats.front_end_errors[static_cast<int>(StatusCode::kPermissionDenied)] = 3;
+  stats.front_end_errors[static_cast<int>(StatusCode::kResourceExhausted)] = 2;
+  stats.console_logins[0] = 5;
+  stats.console_logins[1] = 6;
+  stats.console_logins[2] = 1;
   stats.sessions = 5;
   stats.batches_committed = 2;
   stats.batch_messages_committed = 9;
@@ -129,7 +135,13 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   const MetricFamily* errors = Find(families, "chatpro_errors_total");
   ASSERT_NE(errors, nullptr);
   EXPECT_EQ(errors->metric.size(), 10u) << "every code but ok";
-  EXPECT_EQ(CounterWithLabel(*errors, "code", "permission_denied"), 4);
+  EXPECT_EQ(CounterWithLabel(*errors, "code", "permission_denied"), 7);
+  EXPECT_EQ(CounterWithLabel(*errors, "code", "resource_exhausted"), 2);
+  const MetricFamily* logins = Find(families, "chatpro_console_logins_total");
+  ASSERT_NE(logins, nullptr);
+  EXPECT_EQ(CounterWithLabel(*logins, "result", "ok"), 5);
+  EXPECT_EQ(CounterWithLabel(*logins, "result", "refused"), 6);
+  EXPECT_EQ(CounterWithLabel(*logins, "result", "locked"), 1);
   EXPECT_EQ(CounterWithLabel(*errors, "code", "not_found"), 0);
   EXPECT_EQ(CounterWithLabel(*errors, "code", "ok"), -1);
 

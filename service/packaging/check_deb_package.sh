@@ -251,7 +251,8 @@ for _ in $(seq 1 50); do
 done
 [[ -n "${port}" ]] || fail "no free loopback port found"
 endpoint="tcp://127.0.0.1:${port}"
-broker=("${unit_command[@]}" --set "broker.listen=${endpoint}" --set metrics.listen=)
+broker=("${unit_command[@]}" --set "broker.listen=${endpoint}" --set metrics.listen=
+  --set console.enabled=false)
 cli=(/usr/bin/chatpro)
 
 # start_broker NAME: starts the installed broker as chatpro, its output in

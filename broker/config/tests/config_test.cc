@@ -396,5 +396,51 @@ TEST(Config, RotateSizeZeroMeansNeverRotate) {
   EXPECT_EQ(o->log.rotate_size, 0u);
 }
 
+
+TEST(Config, ConsoleDefaultsAndPlainHttpOnlyOnLoopback) {
+  auto o = BuildOptions({}, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->console.enabled);
+  EXPECT_EQ(o->console.listen, "0.0.0.0:8443");
+  EXPECT_FALSE(o->console.plain_http);
+  EXPECT_EQ(o->console.max_request_bytes, 1u << 20);
+  EXPECT_EQ(o->console.session_idle_us, 15ll * 60 * 1'000'000);
+  EXPECT_EQ(o->console.session_max_us, 8ll * 3600 * 1'000'000);
+  EXPECT_EQ(o->console.login_attempts, 5u);
+  EXPECT_EQ(o->console.login_lockout_us, 5ll * 60 * 1'000'000);
+
+  auto file = ParseConfigText(
+      "[console]\nlisten = 127.0.0.1:8080\nplain_http = true\nsession_idle = 5min\n"
+      "cert_file = tls/c.pem\nkey_file = tls/k.pem\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok());
+  o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->console.plain_http);
+  EXPECT_EQ(o->console.session_idle_us, 5ll * 60 * 1'000'000);
+  EXPECT_EQ(o->console.cert_file, "/etc/chatpro/tls/c.pem");
+
+  std::vector<Setting> flags = {{"console.listen", "0.0.0.0:8080", "--set console.listen"}};
+  o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("console.plain_http"), std::string::npos)
+      << o.status();
+
+  flags = {{"console.key_file", "", "--set console.key_file"}};
+  EXPECT_FALSE(BuildOptions(*file, flags, "/etc/chatpro").ok());
+  flags = {{"console.enabled", "maybe", "--set console.enabled"}};
+  EXPECT_FALSE(BuildOptions({}, flags, "/etc/chatpro").ok());
+}
+
+TEST(Config, LoopbackListenAddresses) {
+  for (const char* yes : {"127.0.0.1:80", "127.1.2.3:0", "[::1]:8443", "localhost:1"}) {
+    EXPECT_TRUE(IsLoopbackListen(yes)) << yes;
+  }
+  for (const char* no : {"0.0.0.0:8443", "10.0.0.1:80", "127.0.0.1.example.com:80", "[::]:80",
+                         "host:80", "8443"}) {
+    EXPECT_FALSE(IsLoopbackListen(no)) << no;
+  }
+}
+
 }  // namespace
 }  // namespace chatpro

@@ -229,6 +229,16 @@ void DecodeEnvelope(const wire::Envelope& e, Envelope* out) {
       out->revoked_reason = Str(e.body_as_Revoked()->reason());
       out->wipe = e.body_as_Revoked()->wipe();
       break;
+    case wire::Body::ConsoleCredentialsReply: {
+      const wire::ConsoleCredentialsReply* r = e.body_as_ConsoleCredentialsReply();
+      out->user_id = r->user_id();
+      out->login = Str(r->login());
+      out->display_name = Str(r->display_name());
+      out->role = r->role();
+      out->active = r->active();
+      out->password_hash = Str(r->password_hash());
+      break;
+    }
     default:
       break;
   }
@@ -597,6 +607,26 @@ std::vector<Seq> SeqRange(Seq first, Seq last) {
 }
 
 // ------------------------------------------------------------------ clients
+
+TestClient BrokerHarness::Console(const TestClient& client) {
+  TestClient c;
+  c.harness = this;
+  c.connection = NewConnectionId();
+  c.zap_user_id = "c:" + std::to_string(client.user_id);
+  c.address = "console";
+  c.login = client.login;
+  c.user_id = client.user_id;
+  return c;
+}
+
+TestClient BrokerHarness::ConsoleService() {
+  TestClient c;
+  c.harness = this;
+  c.connection = NewConnectionId();
+  c.zap_user_id = "s:console";
+  c.address = "console";
+  return c;
+}
 
 void TestClient::Send(const std::string& frame) const {
   harness->broker().OnFrame(connection, zap_user_id, address,

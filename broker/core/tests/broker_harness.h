@@ -356,6 +356,9 @@ struct Envelope {
   // Revoked
   std::string revoked_reason;
   bool wipe = false;
+  // ConsoleCredentialsReply (and user_id, login, display_name, role)
+  bool active = false;
+  std::string password_hash;
 };
 
 // Verifies and decodes frames the broker sent; a frame that fails
@@ -456,6 +459,11 @@ class BrokerHarness {
                      wire::Role role = wire::Role::User, std::string_view display_name = "");
   // `client`'s user invites (CreateInvite) and enrolls another device.
   TestClient AddDevice(const TestClient& client);
+  // A web console session ("c:<user id>", peer "console") of `client`'s user,
+  // or the console service ("s:console") with an empty client. Nothing is
+  // sent yet.
+  TestClient Console(const TestClient& client);
+  TestClient ConsoleService();
   // A new session (connection) of the same device, after Hello.
   TestClient Reconnect(const TestClient& client, bool receive = true);
 

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "admin-console/static_assets.h"
+
+namespace chatpro::console {
+
+const Asset* FindAsset(std::string_view path) {
+  if (path == "/") path = "/index.html";
+  // The table is matched exactly, so no path can leave it; refusing these
+  // outright also keeps them out of any later lookup that might decode.
+  if (path.find("..") != std::string_view::npos || path.find('\\') != std::string_view::npos ||
+      path.find('%') != std::string_view::npos || path.find('\0') != std::string_view::npos) {
+    return nullptr;
+  }
+  for (const Asset& a : Assets()) {
+    if (a.path == path) return &a;
+  }
+  return nullptr;
+}
+
+}  // namespace chatpro::console

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// FakeCore: a core::LocalCaller for the console's unit tests that answers
+// wire frames the way the core does for the requests the console sends
+// (principals, roles, inactive users, errors), over an in-memory user list.
+// The end-to-end tests through a real broker live in tests/.
+//
+// Thread-safety: Call may run on several threads; the test thread changes
+// users only while no request is in flight.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "broker/core/local_port.h"
+#include "chatpro/schemas/wire_generated.h"
+
+namespace chatpro::console::testing {
+
+struct FakeUser {
+  std::uint64_t id = 0;
+  std::string login;
+  std::string display_name;
+  wire::Role role = wire::Role::User;
+  bool active = true;
+  std::string password_hash;  // "" : no console password
+};
+
+struct AuditRecord {
+  std::string event, login, address;
+  bool ok = false;
+};
+
+class FakeCore : public core::LocalCaller {
+ public:
+  Result<std::string> Call(std::string_view principal, std::string_view frame,
+                           std::chrono::milliseconds timeout) override;
+
+  // Adds a user whose console password is `password` (hashed cheaply).
+  void AddUser(std::uint64_t id, const std::string& login, const std::string& display_name,
+               wire::Role role, const std::string& password);
+  void SetActive(const std::string& login, bool active);
+
+  std::vector<AuditRecord> audit() const;
+  // Requests that came as a signed-in user ("c:..."), by body type name.
+  std::vector<std::string> user_requests() const;
+  std::atomic<bool> unavailable{false};
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<FakeUser> users_;
+  std::vector<AuditRecord> audit_;
+  std::vector<std::string> user_requests_;
+};
+
+}  // namespace chatpro::console::testing

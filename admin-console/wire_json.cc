@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "admin-console/wire_json.h"
+
+#include <utility>
+#include <vector>
+
+#include "broker/base/encoding.h"
+#include "broker/base/json.h"
+
+namespace chatpro::console {
+namespace {
+
+namespace fb = flatbuffers;
+
+std::string Str(const fb::String* s) { return s ? s->str() : std::string(); }
+
+// One Frame holding one envelope of `type`, built by `body`.
+template <typename BuildBody>
+std::string OneRequest(wire::Body type, BuildBody body) {
+  fb::FlatBufferBuilder fbb(256);
+  fb::Offset<void> b = body(fbb);
+  std::vector<fb::Offset<wire::Envelope>> envelopes = {
+      wire::CreateEnvelope(fbb, kRequestId, type, b)};
+  fbb.Finish(wire::CreateFrameDirect(fbb, 1, &envelopes), wire::FrameIdentifier());
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+std::string UserJson(const wire::UserInfo& u) {
+  return JsonObject()
+      .Add("id", static_cast<std::uint64_t>(u.id()))
+      .Add("login", Str(u.login()))
+      .Add("display_name", Str(u.display_name()))
+      .Add("role", RoleName(u.role()))
+      .Add("active", u.active())
+      .Add("devices", static_cast<std::uint64_t>(u.devices()))
+      .Add("created_at_us", static_cast<std::int64_t>(u.created_at_us()))
+      .str();
+}
+
+std::string DeviceJson(const wire::DeviceInfo& d) {
+  return JsonObject()
+      .Add("id", static_cast<std::uint64_t>(d.id()))
+      .Add("name", Str(d.name()))
+      .Add("client_version", Str(d.client_version()))
+      .Add("created_at_us", static_cast<std::int64_t>(d.created_at_us()))
+      .Add("last_seen_us", static_cast<std::int64_t>(d.last_seen_us()))
+      .Add("last_address", Str(d.last_address()))
+      .Add("active", d.active())
+      .Add("revoked_at_us", static_cast<std::int64_t>(d.revoked_at_us()))
+      .Add("online", d.online())
+      .str();
+}
+
+std::string AuditJson(const wire::AuditEntry& e) {
+  std::string hash;
+  if (e.hash() != nullptr) {
+    hash = HexEncode(std::string_view(reinterpret_cast<const char*>(e.hash()->data()),
+                                      e.hash()->size()));
+  }
+  // `details` is a JSON object written by the core, passed on as a string:
+  // the console never splices stored text into its own JSON.
+  return JsonObject()
+      .Add("seq", static_cast<std::uint64_t>(e.seq()))
+      .Add("at_us", static_cast<std::int64_t>(e.at_us()))
+      .Add("actor", Str(e.actor()))
+      .Add("action", Str(e.action()))
+      .Add("target", Str(e.target()))
+      .Add("details", Str(e.details()))
+      .Add("hash", hash)
+      .str();
+}
+
+template <typename T, typename ToJson>
+std::string JsonArray(const fb::Vector<fb::Offset<T>>* items, ToJson to_json) {
+  std::string out = "[";
+  if (items != nullptr) {
+    for (fb::uoffset_t i = 0; i < items->size(); ++i) {
+      if (i > 0) out += ',';
+      out += to_json(*items->Get(i));
+    }
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string_view RoleName(wire::Role role) {
+  switch (role) {
+    case wire::Role::Admin:
+      return "admin";
+    case wire::Role::Auditor:
+      return "auditor";
+    case wire::Role::User:
+      break;
+  }
+  return "user";
+}
+
+Result<wire::Role> RoleFromName(std::string_view name) {
+  if (name == "user") return wire::Role::User;
+  if (name == "admin") return wire::Role::Admin;
+  if (name == "auditor") return wire::Role::Auditor;
+  return Status::InvalidArgument("role must be user, admin or auditor");
+}
+
+StatusCode StatusCodeFromWire(wire::ErrorCode code) {
+  auto n = static_cast<std::uint16_t>(code);
+  if (n == 0 || n > static_cast<std::uint16_t>(StatusCode::kInternal)) return StatusCode::kInternal;
+  // The two enums share their numbers by design (broker/base/status.h).
+  return static_cast<StatusCode>(n);
+}
+
+std::string ConsoleCredentialsFrame(std::string_view login) {
+  return OneRequest(wire::Body::ConsoleCredentials, [&](fb::FlatBufferBuilder& fbb) {
+    auto l = fbb.CreateString(login.data(), login.size());
+    return wire::CreateConsoleCredentials(fbb, l).Union();
+  });
+}
+
+std::string ConsoleAuditFrame(std::string_view event, std::string_view login,
+                              std::string_view address, bool ok) {
+  return OneRequest(wire::Body::ConsoleAudit, [&](fb::FlatBufferBuilder& fbb) {
+    auto e = fbb.CreateString(event.data(), event.size());
+    auto l = fbb.CreateString(login.data(), login.size());
+    auto a = fbb.CreateString(address.data(), address.size());
+    return wire::CreateConsoleAudit(fbb, e, l, a, ok).Union();
+  });
+}
+
+std::string AdminListUsersFrame() {
+  return OneRequest(wire::Body::AdminListUsers, [](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminListUsers(fbb).Union();
+  });
+}
+
+std::string AdminAddUserFrame(std::string_view login, std::string_view display_name,
+                              wire::Role role) {
+  return OneRequest(wire::Body::AdminAddUser, [&](fb::FlatBufferBuilder& fbb) {
+    auto l = fbb.CreateString(login.data(), login.size());
+    auto d = fbb.CreateString(display_name.data(), display_name.size());
+    return wire::CreateAdminAddUser(fbb, l, d, role).Union();
+  });
+}
+
+std::string AdminDeactivateUserFrame(std::string_view login) {
+  return OneRequest(wire::Body::AdminDeactivateUser, [&](fb::FlatBufferBuilder& fbb) {
+    auto l = fbb.CreateString(login.data(), login.size());
+    return wire::CreateAdminDeactivateUser(fbb, l).Union();
+  });
+}
+
+std::string AdminReactivateUserFrame(std::string_view login) {
+  return OneRequest(wire::Body::AdminReactivateUser, [&](fb::FlatBufferBuilder& fbb) {
+    auto l = fbb.CreateString(login.data(), login.size());
+    return wire::CreateAdminReactivateUser(fbb, l).Union();
+  });
+}
+
+std::string ListDevicesFrame(std::string_view login) {
+  return OneRequest(wire::Body::ListDevices, [&](fb::FlatBufferBuilder& fbb) {
+    auto l = fbb.CreateString(login.data(), login.size());
+    return wire::CreateListDevices(fbb, l).Union();
+  });
+}
+
+std::string AdminListAuditFrame(std::uint64_t from_seq, std::uint32_t limit) {
+  return OneRequest(wire::Body::AdminListAudit, [&](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminListAudit(fbb, from_seq, limit).Union();
+  });
+}
+
+std::string AdminVerifyAuditFrame() {
+  return OneRequest(wire::Body::AdminVerifyAudit, [](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminVerifyAudit(fbb).Union();
+  });
+}
+
+Result<Reply> Reply::Parse(std::string frame) {
+  fb::Verifier verifier(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
+  if (!wire::VerifyFrameBuffer(verifier)) {
+    return Status::Internal("the broker's reply is not a valid frame");
+  }
+  const wire::Frame* f = wire::GetFrame(frame.data());
+  if (f->envelopes() != nullptr) {
+    for (const wire::Envelope* e : *f->envelopes()) {
+      if (e->request_id() != kRequestId) continue;
+      if (const wire::Error* error = e->body_as_Error()) {
+        return Status(StatusCodeFromWire(error->code()), Str(error->message()));
+      }
+      return Reply(std::move(frame), e);
+    }
+  }
+  return Status::Internal("the broker's reply does not answer the request");
+}
+
+Result<std::string> ReplyJson(const Reply& reply) {
+  const wire::Envelope& e = reply.envelope();
+  switch (e.body_type()) {
+    case wire::Body::Done:
+      return JsonObject().Add("done", true).str();
+    case wire::Body::UserList:
+      return JsonObject().AddRaw("users", JsonArray(e.body_as_UserList()->users(), UserJson)).str();
+    case wire::Body::InviteReply: {
+      const auto* r = e.body_as_InviteReply();
+      return JsonObject()
+          .Add("login", Str(r->login()))
+          .Add("invite", Str(r->invite()))
+          .Add("expires_at_us", static_cast<std::int64_t>(r->expires_at_us()))
+          .str();
+    }
+    case wire::Body::OffboardingReply: {
+      const auto* r = e.body_as_OffboardingReply();
+      return JsonObject()
+          .Add("login", Str(r->login()))
+          .Add("asked_at_us", static_cast<std::int64_t>(r->asked_at_us()))
+          .Add("devices_revoked", static_cast<std::uint64_t>(r->devices_revoked()))
+          .Add("sessions_closed", static_cast<std::uint64_t>(r->sessions_closed()))
+          .Add("last_session_closed_at_us",
+               static_cast<std::int64_t>(r->last_session_closed_at_us()))
+          .Add("invites_cancelled", static_cast<std::uint64_t>(r->invites_cancelled()))
+          .str();
+    }
+    case wire::Body::DeviceList: {
+      const auto* r = e.body_as_DeviceList();
+      return JsonObject()
+          .Add("login", Str(r->login()))
+          .AddRaw("devices", JsonArray(r->devices(), DeviceJson))
+          .str();
+    }
+    case wire::Body::AuditList:
+      return JsonObject()
+          .AddRaw("entries", JsonArray(e.body_as_AuditList()->entries(), AuditJson))
+          .str();
+    case wire::Body::AuditVerifyReply: {
+      const auto* r = e.body_as_AuditVerifyReply();
+      return JsonObject()
+          .Add("whole", r->whole())
+          .Add("records", static_cast<std::uint64_t>(r->records()))
+          .Add("first_broken_seq", static_cast<std::uint64_t>(r->first_broken_seq()))
+          .Add("message", Str(r->message()))
+          .str();
+    }
+    default:
+      break;
+  }
+  return Status::Internal(std::string("the console does not show a ") +
+                          wire::EnumNameBody(e.body_type()) + " reply");
+}
+
+}  // namespace chatpro::console

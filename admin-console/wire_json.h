@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The console's translation between its JSON API and the wire protocol
+// (schemas/wire.fbs), in one place: building the one-request Frames the core
+// answers (the same requests the CLI sends), verifying reply Frames, and
+// turning reply tables into JSON. Adding an endpoint means adding a builder
+// here and, if its reply is new, a case in ReplyJson.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "broker/base/result.h"
+#include "chatpro/schemas/wire_generated.h"
+
+namespace chatpro::console {
+
+// The request id every console frame uses (one request per frame).
+constexpr std::uint64_t kRequestId = 1;
+
+// ------------------------------------------------------------- requests
+
+std::string ConsoleCredentialsFrame(std::string_view login);
+std::string ConsoleAuditFrame(std::string_view event, std::string_view login,
+                              std::string_view address, bool ok);
+std::string AdminListUsersFrame();
+std::string AdminAddUserFrame(std::string_view login, std::string_view display_name,
+                              wire::Role role);
+std::string AdminDeactivateUserFrame(std::string_view login);
+std::string AdminReactivateUserFrame(std::string_view login);
+std::string ListDevicesFrame(std::string_view login);
+std::string AdminListAuditFrame(std::uint64_t from_seq, std::uint32_t limit);
+std::string AdminVerifyAuditFrame();
+
+// ------------------------------------------------------------- replies
+
+// A verified reply frame, kept with its bytes.
+class Reply {
+ public:
+  // Verifies `frame` and finds the envelope answering kRequestId. On failure
+  // returns Internal (a frame the core should never send), or the Status of
+  // the Error envelope the core answered with.
+  static Result<Reply> Parse(std::string frame);
+
+  const wire::Envelope& envelope() const { return *envelope_; }
+  wire::Body type() const { return envelope_->body_type(); }
+
+ private:
+  Reply(std::string bytes, const wire::Envelope* envelope)
+      : bytes_(std::move(bytes)), envelope_(envelope) {}
+  std::string bytes_;  // heap storage: moving the string keeps envelope_ valid
+  const wire::Envelope* envelope_;
+};
+
+// The reply as a JSON object (users, devices, audit entries, ...). On failure
+// returns Internal for a reply type the console does not map.
+Result<std::string> ReplyJson(const Reply& reply);
+
+// Role names in JSON: "user", "admin", "auditor".
+std::string_view RoleName(wire::Role role);
+// On failure returns InvalidArgument naming the accepted names.
+Result<wire::Role> RoleFromName(std::string_view name);
+
+// StatusCode from the wire's ErrorCode (Internal for an unknown code).
+StatusCode StatusCodeFromWire(wire::ErrorCode code);
+
+}  // namespace chatpro::console
