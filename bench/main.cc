@@ -63,7 +63,8 @@ The long run, instead of the workloads:
                      warm-up (the first quarter): the median RSS of the last
                      third of the samples may exceed the first third's by 10%
                      + 16 MiB, the highest fd count by 8
-  --rate N           messages per second in all (default: half of a quick W1)
+  --rate N           messages per second in all (default: half of the mix's
+                     capacity, measured first for up to 10 s at full speed)
   --sample-interval S  seconds between samples (default 5)
   --json FILE        with --soak: the samples and the verdict as JSON
 )";

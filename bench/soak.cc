@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -169,14 +170,6 @@ SoakVerdict JudgeSoak(const std::vector<SoakSample>& samples, const SoakOptions&
 
 int RunSoak(const BenchOptions& bench, const SoakOptions& options) {
   int rate = options.rate;
-  if (rate <= 0) {
-    std::fprintf(stderr, "chatpro-bench: measuring W1 for the soak's rate ...\n");
-    double capacity = MeasureW1(bench, bench.short_run ? 5000 : 100000);
-    rate = std::max(1, static_cast<int>(capacity / 2));
-    std::fprintf(stderr, "chatpro-bench: W1 %.0f messages/s; the soak runs at %d\n", capacity,
-                 rate);
-  }
-
   TempDir dir;
   BrokerSettings settings;
   settings.broker_path = bench.broker_path;
@@ -238,6 +231,56 @@ int RunSoak(const BenchOptions& bench, const SoakOptions& options) {
   }
   const std::uint64_t group_id = group->id;
 
+  // Message k of the mix: from user k % 4, a group text every third, a
+  // picture every 100th, otherwise a 1:1 text.
+  const std::string text(kTextBytes, 't');
+  client::Picture picture;
+  picture.mime_type = "image/png";
+  picture.width = 64;
+  picture.height = 64;
+  picture.image = std::string(kPictureBytes, 'p');
+  auto SendOne = [&](std::uint64_t k, std::function<void(const client::SendResult&)> done) {
+    const std::size_t from = k % kSteadyUsers;
+    client::Target to = client::Target::Conversation(k % 3 == 0 ? group_id : direct[from]);
+    client::Content content = client::Text{text};
+    if (k % 100 == 99) {
+      to = client::Target::Conversation(direct[from]);
+      content = picture;
+    }
+    steady[from]->SendAsync(to, std::move(content), std::move(done));
+  };
+
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<int> outstanding{0};
+  if (rate <= 0) {
+    // The capacity of this very mix on this machine: as fast as the broker
+    // acknowledges, with a bounded number of sends outstanding; the soak
+    // then runs at half of it.
+    const double seconds = std::min(10.0, std::max(3.0, options.seconds / 20));
+    std::fprintf(stderr, "chatpro-bench: measuring the mix's capacity for %.0f s ...\n", seconds);
+    const std::uint64_t acked_before = acked.acked();
+    const auto t0 = Clock::now();
+    const auto until = t0 + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(seconds));
+    for (std::uint64_t k = 0; Clock::now() < until;) {
+      if (outstanding.load() >= 1000) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        continue;
+      }
+      ++outstanding;
+      SendOne(k++, [&acked, &outstanding](const client::SendResult& r) {
+        acked.On(r);
+        --outstanding;
+      });
+      ++sent;
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double capacity = static_cast<double>(acked.acked() - acked_before) / elapsed;
+    for (auto& c : steady) c->Flush(std::chrono::seconds(60));
+    rate = std::max(1, static_cast<int>(capacity / 2));
+    std::printf("capacity of the mix: %.0f messages/s acknowledged\n", capacity);
+  }
+
   std::printf("ChatPro soak: %.0f s at %d messages/s (1:1 texts, group texts, a 64 KiB picture "
               "every 100th, history reads, devices connecting and leaving), durability os\n",
               options.seconds, rate);
@@ -246,28 +289,12 @@ int RunSoak(const BenchOptions& bench, const SoakOptions& options) {
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(options.seconds));
-  std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> sent{0};
 
   std::thread sender([&] {
-    const std::string text(kTextBytes, 't');
-    client::Picture picture;
-    picture.mime_type = "image/png";
-    picture.width = 64;
-    picture.height = 64;
-    picture.image = std::string(kPictureBytes, 'p');
     const auto interval = std::chrono::nanoseconds(1'000'000'000LL / rate);
     for (std::uint64_t k = 0; Clock::now() < end; ++k) {
       std::this_thread::sleep_until(start + interval * static_cast<std::int64_t>(k));
-      const std::size_t from = k % kSteadyUsers;
-      client::Target to = client::Target::Conversation(k % 3 == 0 ? group_id : direct[from]);
-      client::Content content = client::Text{text};
-      if (k % 100 == 99) {
-        to = client::Target::Conversation(direct[from]);
-        content = picture;
-      }
-      steady[from]->SendAsync(to, std::move(content),
-                              [&acked](const client::SendResult& r) { acked.On(r); });
+      SendOne(k, [&acked](const client::SendResult& r) { acked.On(r); });
       ++sent;
     }
   });

@@ -20,7 +20,8 @@ namespace chatpro::bench {
 
 struct SoakOptions {
   double seconds = 60;
-  // Messages per second in all; 0: half of a quick W1 measurement.
+  // Messages per second in all; 0: half of the mix's capacity, measured
+  // first at full speed.
   int rate = 0;
   // Seconds between samples of the broker's memory and descriptors.
   double sample_interval_s = 5;

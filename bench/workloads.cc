@@ -254,11 +254,6 @@ Metric MakeMetric(const std::string& id, const std::string& title, const std::st
 
 }  // namespace
 
-double MeasureW1(const BenchOptions& o, int messages) {
-  OneToOneResult res = OneToOne(o, "os", messages, Texts(o.text_bytes), o.text_bytes);
-  return res.lost_nothing ? res.messages_per_second : 0;
-}
-
 std::vector<Metric> RunW1(const BenchOptions& o) {
   Metric m = MakeMetric("W1", "1:1 text 200 B, durability os", "msgs/s", true, 700000, ">= 700000");
   for (int r = 0; r < o.repeat; ++r) {

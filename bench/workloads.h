@@ -53,9 +53,6 @@ std::vector<Metric> RunW6(const BenchOptions& o);
 std::vector<Metric> RunW7(const BenchOptions& o);
 std::vector<Metric> RunW8(const BenchOptions& o);
 
-// W1 once with `messages` messages: messages per second (0 on failure).
-double MeasureW1(const BenchOptions& o, int messages);
-
 // The W6 worker process: connects the devices listed in `keys_file` to
 // `endpoint` (lines FIRST:LAST of the file), says Hello on each, prints
 // "connected" and waits for
