@@ -274,6 +274,38 @@ TEST_F(DeliveryTest, LiveDeliveriesRespectTheByteWindow) {
   EXPECT_EQ(DeliveredSeqs(bob.Take(), direct), std::vector<Seq>{1});
 }
 
+TEST_F(DeliveryTest, DeviceWhoseWindowStaysFullWithoutAnAckIsCountedCutOncePerStall) {
+  CoreOptions options;
+  options.delivery_window_bytes = 1000;
+  Boot(options);
+  TestClient alice = AddUser("alice");
+  TestClient bob = AddUser("bob");
+  alice = h_->Reconnect(alice, /*receive=*/false);
+  std::uint64_t direct = 0;
+  for (ClientMsgId id = 1; id <= 3; ++id) {
+    direct = SendText(alice, ToUser("bob"), id, std::string(2000, 'x')).conversation_id;
+  }
+  EXPECT_EQ(DeliveredSeqs(bob.Take(), direct), std::vector<Seq>{1});
+  auto tick = [&](std::int64_t us) {
+    h_->clock().Advance(us);
+    h_->broker().OnTick();
+  };
+  tick(1'100'000);  // the sweep sees the full window
+  EXPECT_EQ(h_->broker().stats().slow_consumers_cut.load(), 0u);
+  tick(options.slow_consumer_timeout_us + 1'100'000);
+  const std::uint64_t cut = h_->broker().stats().slow_consumers_cut.load();
+  EXPECT_GE(cut, 1u);
+  tick(1'100'000);
+  EXPECT_EQ(h_->broker().stats().slow_consumers_cut.load(), cut);  // the same stall
+
+  // It reads again, then stalls again: one more cut.
+  AckAndSettle(bob, direct, 1);
+  EXPECT_EQ(DeliveredSeqs(bob.Take(), direct), std::vector<Seq>{2});
+  tick(1'100'000);
+  tick(options.slow_consumer_timeout_us + 1'100'000);
+  EXPECT_EQ(h_->broker().stats().slow_consumers_cut.load(), cut + 1);
+}
+
 TEST_F(DeliveryTest, CatchUpRespectsTheByteWindow) {
   CoreOptions options;
   options.delivery_window_bytes = 1000;
