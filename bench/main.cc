@@ -60,8 +60,8 @@ The long run, instead of the workloads:
                      for SECONDS against a broker of its own, sampling its
                      resident memory and open fds; exits non-zero if a send
                      fails, anything is lost, or memory or fds grow after the
-                     warm-up (the first quarter): the median RSS of the last
-                     third of the samples may exceed the first third's by 10%
+                     warm-up (the first quarter): the median anonymous RSS of
+                     the last third of the samples may exceed the first third's by 10%
                      + 16 MiB, the highest fd count by 8
   --rate N           messages per second in all (default: half of the mix's
                      capacity, measured first for up to 10 s at full speed)

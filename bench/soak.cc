@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -27,6 +28,15 @@ constexpr int kSteadyUsers = 4;   // connected all the time, send and receive
 constexpr int kChurnUsers = 2;    // group members whose devices come and go
 constexpr std::size_t kTextBytes = 200;
 constexpr std::size_t kPictureBytes = 64 << 10;
+
+std::uint64_t AnonymousResidentBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("RssAnon:", 0) == 0) return std::strtoull(line.c_str() + 8, nullptr, 10) * 1024;
+  }
+  return 0;
+}
 
 int OpenFds(pid_t pid) {
   DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
@@ -143,11 +153,11 @@ SoakVerdict JudgeSoak(const std::vector<SoakSample>& samples, const SoakOptions&
   const std::size_t third = judged.size() / 3;
   std::vector<std::uint64_t> first_rss, last_rss;
   for (std::size_t i = 0; i < third; ++i) {
-    first_rss.push_back(judged[i].rss_bytes);
+    first_rss.push_back(judged[i].anon_bytes);
     v.fds_first_max = std::max(v.fds_first_max, judged[i].fds);
   }
   for (std::size_t i = judged.size() - third; i < judged.size(); ++i) {
-    last_rss.push_back(judged[i].rss_bytes);
+    last_rss.push_back(judged[i].anon_bytes);
     v.fds_last_max = std::max(v.fds_last_max, judged[i].fds);
   }
   v.rss_first_median = Median(first_rss);
@@ -158,7 +168,7 @@ SoakVerdict JudgeSoak(const std::vector<SoakSample>& samples, const SoakOptions&
   v.rss_flat = static_cast<double>(v.rss_last_median) <= rss_bound;
   v.fds_flat = v.fds_last_max <= v.fds_first_max + options.fd_slack;
   std::ostringstream out;
-  out << "resident memory, median of the first third after the warm-up "
+  out << "anonymous resident memory (RssAnon), median of the first third after the warm-up "
       << Mib(v.rss_first_median) << ", of the last third " << Mib(v.rss_last_median)
       << " (bound " << Mib(static_cast<std::uint64_t>(rss_bound)) << "): "
       << (v.rss_flat ? "flat" : "GROWING") << "; open fds, highest of the first third "
@@ -326,19 +336,21 @@ int RunSoak(const BenchOptions& bench, const SoakOptions& options) {
   });
 
   std::vector<SoakSample> samples;
-  std::printf("%8s %12s %6s %12s %12s %12s\n", "t (s)", "RSS (MiB)", "fds", "sent", "acked",
-              "delivered");
+  std::printf("%8s %10s %10s %6s %12s %12s %12s\n", "t (s)", "RSS (MiB)", "anon (MiB)", "fds",
+              "sent", "acked", "delivered");
   auto sample = [&] {
     SoakSample s;
     s.t_s = std::chrono::duration<double>(Clock::now() - start).count();
     s.rss_bytes = (*broker)->ResidentBytes();
+    s.anon_bytes = AnonymousResidentBytes((*broker)->pid());
     s.fds = OpenFds((*broker)->pid());
     s.sent = sent.load();
     s.acked = acked.acked();
     s.delivered = received.delivered();
     samples.push_back(s);
-    std::printf("%8.0f %12.1f %6d %12llu %12llu %12llu\n", s.t_s,
-                static_cast<double>(s.rss_bytes) / (1 << 20), s.fds,
+    std::printf("%8.0f %10.1f %10.1f %6d %12llu %12llu %12llu\n", s.t_s,
+                static_cast<double>(s.rss_bytes) / (1 << 20),
+                static_cast<double>(s.anon_bytes) / (1 << 20), s.fds,
                 static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
                 static_cast<unsigned long long>(s.delivered));
     std::fflush(stdout);
@@ -401,8 +413,8 @@ int RunSoak(const BenchOptions& bench, const SoakOptions& options) {
         << ",\"failed\":" << failed << ",\"gaps\":" << received.gaps()
         << ",\"other_failures\":" << other_failures.load()
         << ",\"everything_arrived\":" << (everything_arrived ? "true" : "false")
-        << ",\"rss_first_median\":" << verdict.rss_first_median
-        << ",\"rss_last_median\":" << verdict.rss_last_median
+        << ",\"anon_first_median\":" << verdict.rss_first_median
+        << ",\"anon_last_median\":" << verdict.rss_last_median
         << ",\"fds_first_max\":" << verdict.fds_first_max
         << ",\"fds_last_max\":" << verdict.fds_last_max
         << ",\"rss_flat\":" << (verdict.rss_flat ? "true" : "false")
@@ -410,7 +422,7 @@ int RunSoak(const BenchOptions& bench, const SoakOptions& options) {
         << ",\"pass\":" << (ok ? "true" : "false") << ",\"samples\":[";
     for (std::size_t i = 0; i < samples.size(); ++i) {
       const SoakSample& s = samples[i];
-      out << (i ? "," : "") << "{\"t\":" << s.t_s << ",\"rss\":" << s.rss_bytes
+      out << (i ? "," : "") << "{\"t\":" << s.t_s << ",\"rss\":" << s.rss_bytes << ",\"anon\":" << s.anon_bytes
           << ",\"fds\":" << s.fds << ",\"sent\":" << s.sent << ",\"acked\":" << s.acked
           << ",\"delivered\":" << s.delivered << "}";
     }
