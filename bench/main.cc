@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench/soak.h"
 #include "bench/workloads.h"
 #include "broker/crypto/keys.h"
 
@@ -52,6 +53,20 @@ Options:
   --group-size N     members for W3 (default 100)
   --devices N        idle devices for W6 (default 10000)
   --pictures N       pictures for W5 (default 4000)
+
+The long run, instead of the workloads:
+  --soak SECONDS     mixed traffic (1:1 and group texts, a picture every 100th
+                     message, history reads, devices connecting and leaving)
+                     for SECONDS against a broker of its own, sampling its
+                     resident memory and open fds; exits non-zero if a send
+                     fails, anything is lost, or memory or fds grow after the
+                     warm-up (the first quarter): the median anonymous RSS of
+                     the last third of the samples may exceed the first third's by 10%
+                     + 16 MiB, the highest fd count by 8
+  --rate N           messages per second in all (default: half of the mix's
+                     capacity, measured first for up to 10 s at full speed)
+  --sample-interval S  seconds between samples (default 5)
+  --json FILE        with --soak: the samples and the verdict as JSON
 )";
 
 std::string SelfPath() {
@@ -70,6 +85,8 @@ int Run(int argc, char** argv) {
   std::set<std::string> workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"};
   std::string json_path;
   int messages = 0, group = 0, devices = 0, pictures = 0;
+  SoakOptions soak;
+  bool soak_mode = false;
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
   for (int i = 1; i < argc; ++i) {
@@ -113,6 +130,17 @@ int Run(int argc, char** argv) {
       devices = std::atoi(next().c_str());
     } else if (a == "--pictures") {
       pictures = std::atoi(next().c_str());
+    } else if (a == "--soak") {
+      soak_mode = true;
+      soak.seconds = std::atof(next().c_str());
+      if (soak.seconds < 10) {
+        std::cerr << "chatpro-bench: --soak needs at least 10 seconds\n";
+        return 2;
+      }
+    } else if (a == "--rate") {
+      soak.rate = std::atoi(next().c_str());
+    } else if (a == "--sample-interval") {
+      soak.sample_interval_s = std::max(0.5, std::atof(next().c_str()));
     } else {
       std::cerr << "chatpro-bench: unknown option " << a << "\n" << kUsage;
       return 2;
@@ -134,6 +162,10 @@ int Run(int argc, char** argv) {
   if (devices > 0) o.w6_devices = devices;
   if (pictures > 0) o.w5_messages = pictures;
   if (!crypto::InitCrypto().ok()) return 1;
+  if (soak_mode) {
+    soak.json_path = json_path;
+    return RunSoak(o, soak);
+  }
   if (!o.attach_profile.empty()) {
     workloads.erase("W2");
     workloads.erase("W7");

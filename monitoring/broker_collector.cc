@@ -219,7 +219,7 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
   out.push_back(Counter("chatpro_rate_limited_total", "Sends refused by a device's rate limit.",
                         s.rate_limited));
   out.push_back(Counter("chatpro_slow_consumers_cut_total",
-                        "Sessions dropped because they did not keep up with their deliveries.",
+                        "Live streams cut because the device did not keep up; it catches up from the store.",
                         s.slow_consumers_cut));
   out.push_back(Counter("chatpro_devices_revoked_total", "Devices revoked.", s.devices_revoked));
   out.push_back(

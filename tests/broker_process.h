@@ -153,6 +153,9 @@ class BrokerProcess {
   void SignalNow(int sig) const { child_.SignalNow(sig); }
 
   bool running() const { return child_.running(); }
+  // The running broker's process id (-1 when not running), e.g. to read its
+  // memory and open files from /proc.
+  pid_t pid() const { return child_.pid(); }
   const std::string& admin_invite() const { return admin_invite_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& log_path() const { return log_path_; }

@@ -374,13 +374,27 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetDuration(&o.core.session_timeout_us, v, 1'000'000ll);
        }},
-      {"limits.delivery_window_messages", "unacknowledged deliveries per device (default 4096)",
+      {"limits.delivery_window_messages", "unacknowledged deliveries per device (default 32768)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.delivery_window_messages, ParseUnsigned(v), 1, 1u << 20);
        }},
-      {"limits.delivery_window_bytes", "unacknowledged delivery bytes per device (default 8MiB)",
+      {"limits.delivery_window_bytes", "unacknowledged delivery bytes per device (default 16MiB)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetBounded(&o.core.delivery_window_bytes, ParseSize(v), 64 << 10, 1ull << 32);
+       }},
+      {"limits.slow_consumer_timeout",
+       "a device whose delivery window stays full this long without an ack is cut (default 10s)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetDuration(&o.core.slow_consumer_timeout_us, v, 1'000'000ll);
+       }},
+      {"limits.handshake_timeout",
+       "close a connection that has not completed its handshake after this long (default 10s)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         Status st = SetDuration(&o.transport.handshake_timeout_us, v, 100'000ll);
+         if (st.ok() && o.transport.handshake_timeout_us > 3600ll * 1'000'000) {
+           return Status::InvalidArgument("must be at most 1h");
+         }
+         return st;
        }},
       {"limits.history_page_max", "most messages in one history page (default 500)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {

@@ -52,6 +52,10 @@ struct TransportOptions {
   std::uint64_t max_frame_bytes = 0;
   // ZeroMQ send high-water mark per client, in frames. Default: 10000.
   int send_hwm = 10000;
+  // A connection that has not completed its ZMTP/CURVE handshake within this
+  // long is closed (ZMQ_HANDSHAKE_IVL), so that clients sending half a
+  // handshake cannot hold file descriptors. Default: 10 s.
+  std::int64_t handshake_timeout_us = 10ll * 1'000'000;
 };
 
 struct CoreOptions {
@@ -70,9 +74,14 @@ struct CoreOptions {
   // Default: 60 s.
   std::int64_t session_timeout_us = 60ll * 1'000'000;
   // Deliveries a device may have unacknowledged before the broker stops
-  // pushing and lets it catch up from the store. Default: 4096 messages, 8 MiB.
+  // pushing and lets it catch up from the store. They bound what the broker
+  // holds for one device that stops reading. Default: 32768 messages, 16 MiB.
   std::uint32_t delivery_window_messages = 32768;
   std::uint64_t delivery_window_bytes = 16ull << 20;
+  // A device whose delivery window stays full without an acknowledgement for
+  // this long is counted as a slow consumer cut (it gets nothing more until it
+  // acks, then catches up from the store). Default: 10 s.
+  std::int64_t slow_consumer_timeout_us = 10ll * 1'000'000;
   // Most messages in one history page. Default: 500.
   std::uint32_t history_page_max = 500;
   // Per device: messages per second, and how many may come at once above that

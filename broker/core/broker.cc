@@ -197,6 +197,10 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
   if (options_.connections_per_address != 0) {
     auto open = sessions_per_address_.find(addr);
     if (open != sessions_per_address_.end() && open->second >= options_.connections_per_address) {
+      ReapGoneSessions(addr);
+      open = sessions_per_address_.find(addr);
+    }
+    if (open != sessions_per_address_.end() && open->second >= options_.connections_per_address) {
       stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
       d.reason = "too many connections from this address";
       NoteAuthFailure(address, d.reason, /*unknown_key=*/false);
@@ -231,6 +235,26 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
   }
   NoteAuthFailure(address, d.reason, /*unknown_key=*/true);
   return d;
+}
+
+void Broker::ReapGoneSessions(const std::string& address) {
+  if (transport_ == nullptr) return;
+  const std::int64_t now = clock_->MonotonicMicros();
+  AuthFailures& f = auth_failures_[address];
+  if (f.last_reap_mono_us != 0 && now - f.last_reap_mono_us < kMicrosPerSecond) return;
+  f.last_reap_mono_us = now;
+  std::vector<ConnectionId> gone;
+  for (const auto& [id, s] : sessions_) {
+    if (s->address != address) continue;
+    // A frame without envelopes: a client reads nothing in it.
+    flatbuffers::DetachedBuffer probe = FrameWriter().Finish();
+    if (transport_->Send(id, &probe) == SendOutcome::kGone) gone.push_back(id);
+  }
+  for (ConnectionId id : gone) DropSession(id, true);
+  if (!gone.empty()) {
+    LOG_DEBUG() << "dropped " << gone.size() << " sessions from " << address
+                << " whose peers had gone";
+  }
 }
 
 void Broker::NoteAuthFailure(std::string_view address, std::string_view reason,
@@ -1098,6 +1122,9 @@ void Broker::HandleAck(Session& s, const wire::Ack& r) {
     Seq seq = std::min<Seq>(c->seq(), cur.sent);
     if (seq <= cur.acked) continue;
     cur.acked = seq;
+    // It reads again: a later stall is a new cut.
+    s.cut = false;
+    s.window_full_since_mono_us = 0;
     while (!cur.in_flight.empty() && cur.in_flight.front().first <= seq) {
       s.in_flight_messages -= 1;
       s.in_flight_bytes -= cur.in_flight.front().second;
@@ -1137,7 +1164,11 @@ bool Broker::WindowOpen(const Session& s) const {
          s.in_flight_bytes < options_.delivery_window_bytes;
 }
 
-void Broker::Push(Session& s, ConvCursor& cursor, Seq seq, std::string_view bytes) {
+void Broker::Push(Session& s, ConversationId conversation, ConvCursor& cursor, Seq seq,
+                  std::string_view bytes) {
+  bool in_frame = false;
+  for (const auto& start : s.frame_starts) in_frame = in_frame || start.first == conversation;
+  if (!in_frame) s.frame_starts.emplace_back(conversation, cursor.sent);
   s.deliveries.AddDelivery(bytes);
   cursor.sent = seq;
   cursor.in_flight.emplace_back(seq, static_cast<std::uint32_t>(bytes.size()));
@@ -1163,7 +1194,7 @@ void Broker::FanOut(const Conversation& c, Seq seq, std::string_view bytes) {
       ConvCursor* cur = CursorFor(*s, c);
       if (cur == nullptr || cur->sent >= seq) continue;
       if (cur->sent + 1 == seq && WindowOpen(*s) && s->pump_not_before_mono_us == 0) {
-        Push(*s, *cur, seq, bytes);
+        Push(*s, c.id, *cur, seq, bytes);
         stats_.deliveries_live.fetch_add(1, std::memory_order_relaxed);
         stats_.delivered_live[StoredContentIndex(bytes)].fetch_add(1, std::memory_order_relaxed);
         if (fan_out_received_mono_us_ != 0) {
@@ -1220,7 +1251,7 @@ void Broker::Pump(Session& s) {
           behind = true;
           break;
         }
-        Push(s, *cur, m.seq, m.bytes);
+        Push(s, c->id, *cur, m.seq, m.bytes);
         stats_.deliveries_catch_up.fetch_add(1, std::memory_order_relaxed);
         stats_.delivered_catch_up[StoredContentIndex(m.bytes)].fetch_add(1,
                                                                          std::memory_order_relaxed);
@@ -1242,20 +1273,36 @@ void Broker::Pump(Session& s) {
 }
 
 void Broker::Rewind(Session& s) {
-  // The pipe to a slow consumer is full: forget what was pushed but not
-  // acknowledged and let it catch up from the store once it reads again.
-  for (auto& [id, cur] : s.cursors) {
-    cur.sent = cur.acked;
-    cur.in_flight.clear();
+  // The pipe to a slow consumer is full and refused the frame just built:
+  // take back exactly its deliveries. The frames queued before it stay in
+  // the pipe and will reach the device, so they stay in its window: forgetting
+  // them would let the next pump queue another window's worth behind them
+  // (memory growing with every pause) and deliver them twice.
+  for (const auto& [id, before] : s.frame_starts) {
+    auto it = s.cursors.find(id);
+    if (it == s.cursors.end()) continue;
+    ConvCursor& cur = it->second;
+    while (!cur.in_flight.empty() && cur.in_flight.back().first > before) {
+      s.in_flight_messages -= 1;
+      s.in_flight_bytes -= cur.in_flight.back().second;
+      cur.in_flight.pop_back();
+    }
+    cur.sent = std::max(before, cur.acked);
   }
-  s.in_flight_messages = 0;
-  s.in_flight_bytes = 0;
+  s.frame_starts.clear();
   s.deliveries = FrameWriter();
   s.needs_pump = true;
   s.pump_not_before_mono_us = clock_->MonotonicMicros() + kSlowConsumerPauseUs;
   pump_list_.push_back(s.connection);
+  CutLiveStream(s, "its connection is full");
+}
+
+void Broker::CutLiveStream(Session& s, std::string_view why) {
+  if (s.cut) return;
+  s.cut = true;
   stats_.slow_consumers_cut.fetch_add(1, std::memory_order_relaxed);
-  LOG_DEBUG() << "session " << s.connection << " is slow; it will catch up from the store";
+  LOG_DEBUG() << "session " << s.connection << " is slow (" << why
+              << "); it will catch up from the store";
 }
 
 bool Broker::SendDeliveries(Session& s) {
@@ -1263,6 +1310,7 @@ bool Broker::SendDeliveries(Session& s) {
   flatbuffers::DetachedBuffer frame = s.deliveries.Finish();
   switch (transport_->Send(s.connection, &frame)) {
     case SendOutcome::kSent:
+      s.frame_starts.clear();
       return true;
     case SendOutcome::kFull:
       Rewind(s);
@@ -1487,6 +1535,18 @@ void Broker::OnTick() {
   last_sweep_mono_us_ = now;
   std::vector<ConnectionId> expired;
   for (const auto& [id, s] : sessions_) {
+    // A device that acknowledges nothing while its window is full has stopped
+    // reading: its live stream stays cut (it gets nothing more until it acks)
+    // and that is counted, like a full pipe.
+    if (s->in_flight_messages != 0 && !WindowOpen(*s)) {
+      if (s->window_full_since_mono_us == 0) {
+        s->window_full_since_mono_us = now;
+      } else if (now - s->window_full_since_mono_us >= options_.slow_consumer_timeout_us) {
+        CutLiveStream(*s, "no acknowledgement with a full delivery window");
+      }
+    } else {
+      s->window_full_since_mono_us = 0;
+    }
     bool silent = now - s->last_seen_mono_us > options_.session_timeout_us;
     bool wipe_wait_over =
         s->revoked && now - s->revoked_mono_us > options_.wipe_confirmation_wait_us;

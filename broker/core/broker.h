@@ -320,6 +320,15 @@ class Broker {
     std::unordered_map<ConversationId, ConvCursor> cursors;
     std::uint32_t in_flight_messages = 0;
     std::uint64_t in_flight_bytes = 0;
+    // Where each conversation's cursor stood before the deliveries now in
+    // `deliveries` were added: a frame the pipe refuses is taken back to
+    // there, and only that frame (what went out before is queued for the
+    // device and stays in its window).
+    std::vector<std::pair<ConversationId, Seq>> frame_starts;
+    // The live stream was cut (a full pipe, or a full window without an ack
+    // for slow_consumer_timeout); counted once, until the device acks again.
+    bool cut = false;
+    std::int64_t window_full_since_mono_us = 0;  // 0: the window is open
     bool needs_pump = false;
     std::int64_t pump_not_before_mono_us = 0;
     bool dirty = false;  // has frames to send
@@ -344,6 +353,7 @@ class Broker {
     std::int64_t locked_until_mono_us = 0;
     std::int64_t last_audit_mono_us = 0;
     std::uint64_t unaudited = 0;
+    std::int64_t last_reap_mono_us = 0;  // ReapGoneSessions, at most once a second
   };
   // An offboarding in progress: waiting for wipe confirmations.
   struct Offboarding {
@@ -445,6 +455,12 @@ class Broker {
     return u != nullptr && u->active;
   }
   void NoteAuthFailure(std::string_view address, std::string_view reason, bool unknown_key);
+  // Drops the sessions from `address` whose peer has gone without a word (a
+  // phone that lost its network, a client killed): the transport only learns
+  // it when something is sent, and until then they count towards the
+  // address's connection limit. Probes with an empty frame, at most once a
+  // second per address.
+  void ReapGoneSessions(const std::string& address);
 
   void ReplyError(Session& s, std::uint64_t rid, const Status& status);
   // Runs `reply` for the session of `connection` once everything filled so
@@ -479,10 +495,13 @@ class Broker {
   // Delivery.
   ConvCursor* CursorFor(Session& s, const Conversation& c);
   bool WindowOpen(const Session& s) const;
-  void Push(Session& s, ConvCursor& cursor, Seq seq, std::string_view bytes);
+  void Push(Session& s, ConversationId conversation, ConvCursor& cursor, Seq seq,
+            std::string_view bytes);
   void FanOut(const Conversation& c, Seq seq, std::string_view bytes);
   void Pump(Session& s);
   void Rewind(Session& s);
+  // Counts and logs a cut of the session's live stream, once per episode.
+  void CutLiveStream(Session& s, std::string_view why);
   // Sends the session's pending deliveries; false if the session was dropped.
   bool SendDeliveries(Session& s);
   void SendReplies(Session& s);

@@ -79,6 +79,7 @@ std::uint32_t Broker::RevokeSessions(const std::vector<DeviceId>& devices, std::
     s->in_flight_bytes = 0;
     s->needs_pump = false;
     s->deliveries = FrameWriter();
+    s->frame_starts.clear();
     auto& fbb = s->replies.builder();
     auto body = wire::CreateRevoked(fbb, fbb.CreateString(reason), true);
     s->replies.AddEnvelope(0, wire::Body::Revoked, body.Union());

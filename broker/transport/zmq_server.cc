@@ -101,7 +101,10 @@ Status ZmqServer::Bind(const crypto::KeyPair& server_keys) {
     router_.set(zmq::sockopt::rcvhwm, 10000);
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::backlog, 1024);
-    router_.set(zmq::sockopt::handshake_ivl, 10000);
+    // Half-open handshakes (a client that sends part of the ZMTP greeting or
+    // of the CURVE handshake and stops) are closed after this long.
+    router_.set(zmq::sockopt::handshake_ivl,
+                static_cast<int>(options_.handshake_timeout_us / 1000));
     router_.set(zmq::sockopt::heartbeat_ivl, 10000);
     router_.set(zmq::sockopt::heartbeat_timeout, 30000);
     router_.set(zmq::sockopt::heartbeat_ttl, 30000);
