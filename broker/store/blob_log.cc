@@ -28,6 +28,10 @@ constexpr std::size_t kPointerBytes = 8 + 4 + 8 + 8;
 // Appends are written once this much is buffered, so that a big batch needs
 // no more memory than this beyond its values.
 constexpr std::size_t kFlushBytes = 1 << 20;
+// Read descriptors kept open: reads go mostly to the newest files.
+constexpr std::size_t kMaxReadFds = 8;
+// Files written and not synced yet, the current one included.
+constexpr std::size_t kMaxUnsyncedFiles = 3;
 
 Status ErrnoStatus(const std::string& what) {
   int e = errno;
@@ -84,7 +88,7 @@ BlobLog::~BlobLog() {
     if (fd != current_fd_) ::close(fd);
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [n, fd] : read_fds_) ::close(fd);
+  read_fds_.clear();
 }
 
 std::string BlobLog::PathOf(std::uint32_t number) const {
@@ -129,6 +133,17 @@ Result<BlobRef> BlobLog::Append(std::string_view bytes) {
     unsynced_[current_] = current_fd_;  // sync it before it is left behind
     current_fd_ = -1;
     CHATPRO_RETURN_IF_ERROR(StartFile(current_ + 1));
+    // Without synced writes (durability os) nothing else would ever close the
+    // files left behind: sync and close the oldest beyond a few. By now the
+    // kernel has written most of it back, so the sync is short.
+    while (unsynced_.size() > kMaxUnsyncedFiles) {
+      auto oldest = unsynced_.begin();
+      if (base::SyncFile(oldest->second) != 0) {
+        return ErrnoStatus("cannot sync blob file " + PathOf(oldest->first));
+      }
+      ::close(oldest->second);
+      unsynced_.erase(oldest);
+    }
   }
   char header[kHeaderBytes];
   PutU32(header, kHeaderMagic);
@@ -172,21 +187,41 @@ Status BlobLog::Sync() {
   return Status::Ok();
 }
 
-Result<int> BlobLog::ReadFd(std::uint32_t number) {
+BlobLog::ReadHandle::~ReadHandle() {
+  if (fd >= 0) ::close(fd);
+}
+
+Result<std::shared_ptr<BlobLog::ReadHandle>> BlobLog::ReadFd(std::uint32_t number) {
   std::lock_guard<std::mutex> lock(mutex_);
+  read_fd_used_[number] = ++read_fd_clock_;
   auto it = read_fds_.find(number);
   if (it != read_fds_.end()) return it->second;
-  int fd = ::open(PathOf(number).c_str(), O_RDONLY | base::kOpenFlags);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::DataLoss("blob file " + PathOf(number) + " is missing");
+  auto handle = std::make_shared<ReadHandle>();
+  handle->fd = ::open(PathOf(number).c_str(), O_RDONLY | base::kOpenFlags);
+  if (handle->fd < 0) {
+    const int err = errno;
+    read_fd_used_.erase(number);
+    errno = err;
+    if (err == ENOENT) return Status::DataLoss("blob file " + PathOf(number) + " is missing");
     return ErrnoStatus("cannot open blob file " + PathOf(number));
   }
-  read_fds_[number] = fd;
-  return fd;
+  if (read_fds_.size() >= kMaxReadFds) {
+    // Forget the least recently used; a reader still using it keeps it open
+    // until it is done.
+    auto oldest = read_fds_.begin();
+    for (auto i = read_fds_.begin(); i != read_fds_.end(); ++i) {
+      if (read_fd_used_[i->first] < read_fd_used_[oldest->first]) oldest = i;
+    }
+    read_fd_used_.erase(oldest->first);
+    read_fds_.erase(oldest);
+  }
+  read_fds_[number] = handle;
+  return handle;
 }
 
 Status BlobLog::ReadSpan(std::uint32_t file, std::uint64_t start, std::string* buf) {
-  CHATPRO_ASSIGN_OR_RETURN(int fd, ReadFd(file));
+  CHATPRO_ASSIGN_OR_RETURN(std::shared_ptr<ReadHandle> handle, ReadFd(file));
+  const int fd = handle->fd;
   std::size_t done = 0;
   while (done < buf->size()) {
     long r = base::ReadAt(fd, buf->data() + done, buf->size() - done, start + done);

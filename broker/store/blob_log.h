@@ -91,7 +91,13 @@ class BlobLog {
   BlobLog(std::string dir, std::uint64_t file_bytes) : dir_(std::move(dir)), file_bytes_(file_bytes) {}
   Status StartFile(std::uint32_t number);
   std::string PathOf(std::uint32_t number) const;
-  Result<int> ReadFd(std::uint32_t number);
+  // An open descriptor for reading file `number`, closed once neither the
+  // cache nor a reader holds it.
+  struct ReadHandle {
+    int fd = -1;
+    ~ReadHandle();
+  };
+  Result<std::shared_ptr<ReadHandle>> ReadFd(std::uint32_t number);
   Status ReadSpan(std::uint32_t file, std::uint64_t start, std::string* buf);
   Status PunchOut(int fd, std::uint32_t file, std::uint64_t start, std::uint64_t length);
 
@@ -107,7 +113,11 @@ class BlobLog {
   std::map<std::uint32_t, int> unsynced_;  // file -> fd written since the last Sync
   // Reader side.
   mutable std::mutex mutex_;
-  std::map<std::uint32_t, int> read_fds_;  // GUARDED_BY(mutex_)
+  // The most recently used files' read descriptors (at most kMaxReadFds), so
+  // that a store of many blob files does not hold a descriptor per file.
+  std::map<std::uint32_t, std::shared_ptr<ReadHandle>> read_fds_;  // GUARDED_BY(mutex_)
+  std::map<std::uint32_t, std::uint64_t> read_fd_used_;            // GUARDED_BY(mutex_)
+  std::uint64_t read_fd_clock_ = 0;                                // GUARDED_BY(mutex_)
 };
 
 }  // namespace chatpro::store
