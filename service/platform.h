@@ -17,4 +17,11 @@ std::string HostName();
 // relative to it); `argv0` is the fallback when the system cannot say.
 std::string ExecutableDir(const char* argv0);
 
+// Gives the C library's free heap memory back to the system. glibc keeps
+// what a burst (a large write batch, a catch-up) freed in its per-thread
+// arenas, so a long-running broker's resident memory would stay at its
+// highest peak; the broker calls this once a minute. No-op where the
+// allocator returns memory by itself (Windows).
+void ReleaseFreeMemory();
+
 }  // namespace chatpro::service

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <unistd.h>
+#include <unistd.h>  // first: it says whether the C library is glibc
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <climits>
 #include <cstdlib>
@@ -12,6 +15,12 @@ std::string HostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "";
   return name;
+}
+
+void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
 }
 
 std::string ExecutableDir(const char* argv0) {

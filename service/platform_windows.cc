@@ -17,6 +17,8 @@ std::string Narrow(const std::wstring& wide) {
 
 }  // namespace
 
+void ReleaseFreeMemory() {}
+
 std::string HostName() {
   wchar_t name[256] = {};
   DWORD size = sizeof name / sizeof name[0];

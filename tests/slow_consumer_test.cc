@@ -287,7 +287,8 @@ TEST_F(SlowConsumer, StalledDeviceIsCutOthersAreServedAndItCatchesUpOnceAndInOrd
       static_cast<std::int64_t>(kSenders) * kStalledPerSender * static_cast<std::int64_t>(kTextBytes);
   const std::int64_t growth = peak - baseline;
   std::cout << "broker RSS peak " << baseline / 1024 << " KiB with sam offline, "
-            << peak / 1024 << " KiB while " << sent_to_sam / (1 << 20)
+            << peak / 1024 << " KiB (growth " << growth / 1024 << " KiB) while "
+            << sent_to_sam / (1 << 20)
             << " MiB were sent to the stalled device (bound: window "
             << kWindowBytes / 1024 << " KiB + margin " << kMarginBytes / 1024 << " KiB)\n";
 #ifndef CHATPRO_SANITIZE

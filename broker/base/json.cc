@@ -16,6 +16,11 @@ size_t Utf8Length(std::string_view s, size_t i) {
     if ((b(i + k) & 0xC0) != 0x80) return 0;
   }
   if (len == 2 && c < 0xC2) return 0;  // overlong
+  // RFC 3629: no overlong three- and four-byte forms, no surrogates, nothing
+  // above U+10FFFF; a JSON parser refuses them.
+  const unsigned char c1 = b(i + (len > 1 ? 1 : 0));
+  if (len == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;
+  if (len == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90) || c > 0xF4)) return 0;
   return len;
 }
 
