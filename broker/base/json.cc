@@ -3,28 +3,9 @@
 
 #include <cstdio>
 
+#include "broker/base/utf8.h"
+
 namespace chatpro {
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i], 0 if invalid.
-size_t Utf8Length(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-  if (len == 0 || i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-  }
-  if (len == 2 && c < 0xC2) return 0;  // overlong
-  // RFC 3629: no overlong three- and four-byte forms, no surrogates, nothing
-  // above U+10FFFF; a JSON parser refuses them.
-  const unsigned char c1 = b(i + (len > 1 ? 1 : 0));
-  if (len == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;
-  if (len == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90) || c > 0xF4)) return 0;
-  return len;
-}
-
-}  // namespace
 
 std::string JsonQuote(std::string_view text) {
   std::string out = "\"";
@@ -45,7 +26,7 @@ std::string JsonQuote(std::string_view text) {
       ++i;
       continue;
     }
-    size_t len = Utf8Length(text, i);
+    size_t len = Utf8SequenceLength(text, i);
     if (len == 0) {
       std::snprintf(buf, sizeof buf, "\\u%04x", c);  // a stray byte, shown as its code
       out += buf;

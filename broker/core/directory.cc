@@ -6,6 +6,7 @@
 
 #include "broker/base/check.h"
 #include "broker/base/encoding.h"
+#include "broker/base/utf8.h"
 #include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
 
@@ -48,34 +49,12 @@ bool IsValidUtf8(std::string_view text) {
         continue;
       }
     }
-    unsigned char c = s[i];
-    if (c < 0x80) {
+    if (s[i] < 0x80) {
       ++i;
       continue;
     }
-    size_t len;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
+    const size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) return false;
     i += len;
   }
   return true;

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "broker/base/utf8.h"
+
 namespace chatpro::crypto {
 namespace {
 
@@ -15,37 +17,10 @@ constexpr std::string_view kArgon2idPrefix = "$argon2id$";
 // person typed, so a malformed sequence is refused rather than guessed at).
 long CountCodePoints(std::string_view text) {
   long count = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      len = 1;
-      cp = c;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return -1;
-    }
-    if (i + len > text.size()) return -1;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xC0) != 0x80) return -1;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                          (len == 4 && cp < 0x10000);
-    if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
+  for (std::size_t i = 0; i < text.size(); ++count) {
+    const std::size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) return -1;
     i += len;
-    ++count;
   }
   return count;
 }
