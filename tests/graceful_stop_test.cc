@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "tests/chat_fixture.h"
+#include "tests/load_senders.h"
 
 namespace chatpro::testing {
 namespace {
@@ -41,40 +42,10 @@ std::string TextFor(int sender, std::size_t i) {
   return "sender " + std::to_string(sender) + " message " + std::to_string(i);
 }
 
-// What one sender sent and what the broker answered, shared with the
-// client's callbacks (which may outlive the test body if it fails).
-struct SenderLog {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<std::optional<SendResult>> results;  // GUARDED_BY(mutex), by send order
-  std::size_t completed = 0;                       // GUARDED_BY(mutex)
-};
-
 // Sends a sender keeps in flight. Below the client's max_unacked_sends, so
 // that the client never blocks the sender thread (which could then not be
 // joined if a failed test leaves the broker down).
 constexpr std::size_t kInFlight = 1000;
-
-// Counts acknowledgements across senders, for the test to wait on.
-struct AckCounter {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::size_t acked = 0;  // GUARDED_BY(mutex)
-
-  void Add() {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++acked;
-    cv.notify_all();
-  }
-  std::size_t Get() {
-    std::lock_guard<std::mutex> lock(mutex);
-    return acked;
-  }
-  bool WaitFor(std::size_t count) {
-    std::unique_lock<std::mutex> lock(mutex);
-    return cv.wait_for(lock, kWaitTimeout, [&] { return acked >= count; });
-  }
-};
 
 class GracefulStop : public BrokerTest, public ::testing::WithParamInterface<const char*> {
  protected:
