@@ -48,6 +48,21 @@ void Inbox::AddConversation(const client::Conversation& conversation) {
   cv_.notify_all();
 }
 
+Result<std::vector<client::Message>> ReadHistory(client::Client& reader,
+                                                 const client::Target& target,
+                                                 std::uint64_t from_seq) {
+  std::vector<client::Message> all;
+  client::HistoryQuery q;
+  q.backward = false;
+  q.limit = 500;
+  for (q.from_seq = from_seq;;) {
+    CHATPRO_ASSIGN_OR_RETURN(client::HistoryPage page, reader.History(target, q));
+    all.insert(all.end(), page.messages.begin(), page.messages.end());
+    if (!page.has_more || page.messages.empty()) return all;
+    q.from_seq = page.messages.back().seq + 1;
+  }
+}
+
 bool Inbox::WaitFor(std::size_t count, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mutex_);
   return cv_.wait_for(lock, timeout, [&] { return messages_.size() >= count; });

@@ -99,6 +99,12 @@ std::string TextOf(const client::Message& message);  // "" unless Text
 Result<client::SendResult> Await(std::future<client::SendResult>& future,
                                  std::chrono::milliseconds timeout = kWaitTimeout);
 
+// Every message of `target` from `from_seq` on, oldest first, page by page,
+// as `reader` reads it.
+Result<std::vector<client::Message>> ReadHistory(client::Client& reader,
+                                                 const client::Target& target,
+                                                 std::uint64_t from_seq = 1);
+
 class BrokerTest : public ::testing::Test {
  protected:
   void SetUp() override;

@@ -109,18 +109,7 @@ class Crash : public BrokerTest, public ::testing::WithParamInterface<const char
   // Messages of `conversation` from seq `from` on, oldest first.
   Result<std::vector<Message>> ReadFrom(client::Client& reader, std::uint64_t conversation,
                                         std::uint64_t from) {
-    std::vector<Message> all;
-    while (true) {
-      HistoryQuery q;
-      q.from_seq = from;
-      q.backward = false;
-      q.limit = 500;
-      CHATPRO_ASSIGN_OR_RETURN(HistoryPage page,
-                               reader.History(Target::Conversation(conversation), q));
-      all.insert(all.end(), page.messages.begin(), page.messages.end());
-      if (!page.has_more || page.messages.empty()) return all;
-      from = page.messages.back().seq + 1;
-    }
+    return ReadHistory(reader, Target::Conversation(conversation), from);
   }
 };
 

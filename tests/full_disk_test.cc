@@ -193,18 +193,7 @@ class FullDisk : public ::testing::Test {
 
   // The whole conversation as `reader` reads it, oldest first.
   Result<std::vector<Message>> ReadAll(client::Client& reader, std::uint64_t conversation) {
-    std::vector<Message> all;
-    for (std::uint64_t from = 1;;) {
-      HistoryQuery q;
-      q.from_seq = from;
-      q.backward = false;
-      q.limit = 200;
-      CHATPRO_ASSIGN_OR_RETURN(HistoryPage page,
-                               reader.History(Target::Conversation(conversation), q));
-      all.insert(all.end(), page.messages.begin(), page.messages.end());
-      if (!page.has_more || page.messages.empty()) return all;
-      from = page.messages.back().seq + 1;
-    }
+    return ReadHistory(reader, Target::Conversation(conversation));
   }
 
   const int metrics_port_ = PickFreePort();

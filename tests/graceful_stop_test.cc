@@ -167,18 +167,8 @@ TEST_P(GracefulStop, EveryAcknowledgedMessageIsThereOnceAndInOrderAfterStopsUnde
       ASSERT_TRUE(results[i]->status.ok()) << "send " << i << ": " << results[i]->status;
     }
     // The whole conversation, oldest first.
-    std::vector<Message> history;
-    for (std::uint64_t from = 1;;) {
-      HistoryQuery q;
-      q.from_seq = from;
-      q.backward = false;
-      q.limit = 500;
-      ASSERT_OK_AND_ASSIGN(HistoryPage page,
-                           root_->History(Target::Conversation(senders[s].conversation), q));
-      history.insert(history.end(), page.messages.begin(), page.messages.end());
-      if (!page.has_more || page.messages.empty()) break;
-      from = page.messages.back().seq + 1;
-    }
+    ASSERT_OK_AND_ASSIGN(std::vector<Message> history,
+                         ReadHistory(*root_, Target::Conversation(senders[s].conversation)));
     ASSERT_EQ(history.size(), results.size()) << "the conversation holds " << history.size()
                                               << " messages for " << results.size() << " sends";
     for (std::size_t i = 0; i < history.size(); ++i) {
