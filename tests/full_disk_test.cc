@@ -42,8 +42,6 @@ namespace chatpro::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using client::HistoryPage;
-using client::HistoryQuery;
 using client::Message;
 using client::Profile;
 using client::SendResult;

@@ -29,8 +29,6 @@
 namespace chatpro::testing {
 namespace {
 
-using client::HistoryPage;
-using client::HistoryQuery;
 using client::Message;
 using client::Profile;
 using client::SendResult;
