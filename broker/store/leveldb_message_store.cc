@@ -247,7 +247,6 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
   std::shared_lock<std::shared_mutex> db_lock(db_mutex_);
   CHATPRO_RETURN_IF_ERROR(CheckOpen());
   leveldb::WriteBatch wb;
-  bool wrote_blobs = false;
   blobs_->BeginBatch();
   // Every message value goes to the blob log and LevelDB keeps a pointer:
   // LevelDB's log, tables and compactions then move 45 bytes per message
@@ -261,8 +260,8 @@ Status LevelDbMessageStore::Write(const core::WriteBatch& batch, bool sync) {
       return ref.status().WithContext("store in " + data_dir_);
     }
     wb.Put(core::store_keys::MessageKey(m.conversation, m.seq), BlobLog::EncodePointer(*ref));
-    wrote_blobs = true;
   }
+  const bool wrote_blobs = !batch.messages.empty();
   if (wrote_blobs) {
     Status flushed = blobs_->Flush();
     if (!flushed.ok()) {
