@@ -33,11 +33,11 @@ Result<std::uint64_t> ParseUnsigned(std::string_view digits) {
   std::uint64_t v = 0;
   for (char c : digits) {
     if (!std::isdigit(static_cast<unsigned char>(c))) {
-      return Status::InvalidArgument("'" + std::string(digits) + "' is not a whole number");
+      return Status::InvalidArgument("is not a whole number");
     }
     std::uint64_t d = static_cast<std::uint64_t>(c - '0');
     if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) {
-      return Status::InvalidArgument("'" + std::string(digits) + "' is too large");
+      return Status::InvalidArgument("is too large");
     }
     v = v * 10 + d;
   }
@@ -654,7 +654,7 @@ std::string_view StripComment(std::string_view line) {
 Result<std::uint64_t> ParseSize(std::string_view text) {
   auto [digits, unit] = SplitUnit(Trim(text));
   Result<std::uint64_t> n = ParseUnsigned(digits);
-  if (!n.ok()) return Status::InvalidArgument("'" + std::string(text) + "' is not a size like 64KiB");
+  if (!n.ok()) return Status::InvalidArgument("is not a size like 64KiB");
   std::uint64_t mult;
   if (unit.empty() || unit == "B") {
     mult = 1;
@@ -665,10 +665,10 @@ Result<std::uint64_t> ParseSize(std::string_view text) {
   } else if (unit == "GiB" || unit == "G" || unit == "GB") {
     mult = 1ull << 30;
   } else {
-    return Status::InvalidArgument("'" + std::string(text) + "' has an unknown unit (use B, KiB, MiB, GiB)");
+    return Status::InvalidArgument("has an unknown unit (use B, KiB, MiB, GiB)");
   }
   if (*n > std::numeric_limits<std::uint64_t>::max() / mult) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is too large");
+    return Status::InvalidArgument("is too large");
   }
   return *n * mult;
 }
@@ -677,7 +677,7 @@ Result<std::int64_t> ParseDuration(std::string_view text) {
   auto [digits, unit] = SplitUnit(Trim(text));
   Result<std::uint64_t> n = ParseUnsigned(digits);
   if (!n.ok() || unit.empty()) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is not a duration like 30s or 72h");
+    return Status::InvalidArgument("is not a duration like 30s or 72h");
   }
   std::int64_t mult;
   if (unit == "ms") {
@@ -691,10 +691,10 @@ Result<std::int64_t> ParseDuration(std::string_view text) {
   } else if (unit == "d") {
     mult = 86'400'000'000ll;
   } else {
-    return Status::InvalidArgument("'" + std::string(text) + "' has an unknown unit (use ms, s, min, h, d)");
+    return Status::InvalidArgument("has an unknown unit (use ms, s, min, h, d)");
   }
   if (*n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / mult)) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is too long");
+    return Status::InvalidArgument("is too long");
   }
   return static_cast<std::int64_t>(*n) * mult;
 }

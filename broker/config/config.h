@@ -54,9 +54,10 @@ Result<std::vector<std::string>> ParseUrgentAllowed(std::string_view text);
 // Every known key with a one-line description and its default, for --help.
 std::vector<std::pair<std::string, std::string>> DescribeSettings();
 
-// "64KiB" -> 65536. nullopt-like failure as InvalidArgument.
+// "64KiB" -> 65536. On failure returns InvalidArgument with a message meant to
+// follow the setting's name and value (e.g. "is not a size like 64KiB").
 Result<std::uint64_t> ParseSize(std::string_view text);
-// "30s" -> 30'000'000 microseconds.
+// "30s" -> 30'000'000 microseconds. Failures as for ParseSize.
 Result<std::int64_t> ParseDuration(std::string_view text);
 
 // Whether HOST:PORT names a loopback host (127.0.0.0/8, ::1, localhost).

@@ -96,7 +96,12 @@ TEST(Config, NamesTheOffendingKeyAndLine) {
   auto o = BuildOptions(*file, {}, "/etc");
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().message().find("c.conf:2"), std::string::npos) << o.status();
-  EXPECT_NE(o.status().message().find("limits.max_text_bytes"), std::string::npos);
+  EXPECT_EQ(o.status().message(),
+            "c.conf:2: limits.max_text_bytes = 'lots' is not a size like 64KiB");
+  file = ParseConfigText("[limits]\nhandshake_timeout = 10\n", "c.conf");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(BuildOptions(*file, {}, "/etc").status().message(),
+            "c.conf:2: limits.handshake_timeout = '10' is not a duration like 30s or 72h");
 }
 
 TEST(Config, RejectsUnknownKeysAndKeysOutsideSections) {
