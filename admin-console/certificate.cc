@@ -9,12 +9,20 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <Poco/Environment.h>
+#include <Poco/Exception.h>
+#if defined(_WIN32)
+#include <io.h>
+#else
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+
+#include "broker/base/file_io.h"
 
 namespace chatpro::console {
 namespace {
@@ -65,25 +73,27 @@ Status AddExtension(X509* cert, int nid, const std::string& value) {
   return Status::Ok();
 }
 
-// Writes `pem` with `mode` through a temporary file renamed into place, so a
-// crash never leaves half a key.
+// Writes `pem` with `mode` (POSIX; on Windows the folder's ACL applies)
+// through a synced temporary file renamed into place, so a crash never leaves
+// half a key.
 template <typename WriteFn>
-Status WritePem(const std::string& path, mode_t mode, WriteFn write) {
+Status WritePem(const std::string& path, int mode, WriteFn write) {
   std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
+  std::remove(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | base::kOpenFlags, mode);
   if (fd < 0) return Status::IoError("cannot create " + tmp);
-  FILE* f = ::fdopen(fd, "w");
+  FILE* f = ::fdopen(fd, "wb");
   if (f == nullptr) {
     ::close(fd);
+    std::remove(tmp.c_str());
     return Status::IoError("cannot open " + tmp);
   }
   bool ok = write(f) == 1;
   ok = (std::fflush(f) == 0) && ok;
-  ok = (::fsync(::fileno(f)) == 0) && ok;
-  std::fclose(f);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
+  ok = (base::SyncFile(::fileno(f)) == 0) && ok;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || base::MoveReplacing(tmp, path) != 0) {
+    std::remove(tmp.c_str());
     return Status::IoError("cannot write " + path);
   }
   return Status::Ok();
@@ -134,9 +144,13 @@ Status MakeCertificate(const std::string& cert_file, const std::string& key_file
 }  // namespace
 
 std::string MachineHostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
+  try {
+    std::string name = Poco::Environment::nodeName();
+    if (!name.empty()) return name;
+  } catch (const Poco::Exception&) {
+    // Fall back below.
+  }
+  return "localhost";
 }
 
 Result<std::string> CertificateFingerprint(const std::string& cert_file) {
@@ -160,7 +174,9 @@ Result<CertificateFiles> EnsureSelfSignedCertificate(const std::string& dir,
   if (!fs::exists(out.cert_file, ec) || !fs::exists(out.key_file, ec)) {
     fs::create_directories(dir, ec);
     if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
+#if !defined(_WIN32)
     ::chmod(dir.c_str(), 0700);
+#endif
     CHATPRO_RETURN_IF_ERROR(MakeCertificate(out.cert_file, out.key_file, host_name));
     out.created = true;
   }
