@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "admin-console/certificate.h"
 
+// Poco's headers bring in windows.h on Windows, whose wincrypt.h defines
+// X509_NAME and friends: before OpenSSL's, which undefine them again.
+#include <Poco/Environment.h>
+#include <Poco/Exception.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -9,8 +13,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <Poco/Environment.h>
-#include <Poco/Exception.h>
 #if defined(_WIN32)
 #include <io.h>
 #else

@@ -60,6 +60,10 @@ set(ENV{PKG_CONFIG_LIBDIR} "${CHATPRO_WIN64_PREFIX}/lib/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
+# OpenSSL is static too: FindOpenSSL then adds the Windows libraries it needs
+# (ws2_32, crypt32) to its targets.
+set(OPENSSL_USE_STATIC_LIBS TRUE)
+
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static")
 set(CMAKE_MODULE_LINKER_FLAGS_INIT "-static")

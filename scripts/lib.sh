@@ -43,7 +43,7 @@ CHATPRO_PACKAGES=(
 # mingw-w64 cross compiler with POSIX threads, dpkg-dev for `apt-get source`, CLDR
 # for the Windows zone names that the time-zone library reads on Windows, and Wine
 # to run the result; autotools because libsodium's Debian source has no configure
-# script. Not needed for the Linux build.
+# script; curl to talk HTTPS to the console under Wine. Not needed for the Linux build.
 # shellcheck disable=SC2034  # used by the scripts that source this file
 CHATPRO_WIN64_PACKAGES=(
   g++-mingw-w64-x86-64-posix
@@ -54,6 +54,7 @@ CHATPRO_WIN64_PACKAGES=(
   unicode-cldr-core
   wine
   wine64
+  curl
 )
 
 # Oldest CMake that reads CMakePresets.json version 3 and satisfies CMakeLists.txt.
