@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "admin-console/static_assets.h"
 #include "admin-console/tests/fake_core.h"
 
 namespace chatpro::console {
@@ -385,6 +386,31 @@ TEST_F(ConsoleAppTest, ServesTheEmbeddedPagesWithETags) {
   EXPECT_EQ(r.body.find("innerHTML"), std::string::npos) << "text only through textContent";
   EXPECT_EQ(app_->Handle(Req("GET", "/style.css")).content_type, "text/css; charset=utf-8");
   EXPECT_EQ(app_->Handle(Req("POST", "/index.html")).status, 405);
+}
+
+TEST(ConsoleAssets, EveryPageScriptIsServedAndPutsNoMarkupStringsIntoThePage) {
+  // The Content-Security-Policy allows no inline script or style, and text
+  // from the server must never be parsed as HTML.
+  const Asset* index = FindAsset("/index.html");
+  ASSERT_NE(index, nullptr);
+  int scripts = 0;
+  for (const Asset& a : Assets()) {
+    if (a.path.size() < 3 || a.path.substr(a.path.size() - 3) != ".js") continue;
+    ++scripts;
+    SCOPED_TRACE(std::string(a.path));
+    EXPECT_EQ(a.data.find("innerHTML"), std::string_view::npos);
+    EXPECT_EQ(a.data.find("outerHTML"), std::string_view::npos);
+    EXPECT_EQ(a.data.find("insertAdjacentHTML"), std::string_view::npos);
+    EXPECT_EQ(a.data.find("document.write"), std::string_view::npos);
+    EXPECT_EQ(a.data.find("eval("), std::string_view::npos);
+    EXPECT_NE(index->data.find("<script src=\"" + std::string(a.path) + "\" defer></script>"),
+              std::string_view::npos)
+        << "every script is loaded by the shell";
+  }
+  EXPECT_GE(scripts, 5) << "app.js and the pages";
+  EXPECT_EQ(index->data.find("<script>"), std::string_view::npos) << "no inline script";
+  EXPECT_EQ(index->data.find("<style"), std::string_view::npos) << "no inline style";
+  EXPECT_EQ(index->data.find(" style=\""), std::string_view::npos) << "no style attributes";
 }
 
 TEST_F(ConsoleAppTest, PathTricksNeverLeaveTheEmbeddedPages) {

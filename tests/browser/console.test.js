@@ -109,10 +109,22 @@ it('offboarding in the page cuts off the user\'s listening CLI', async (env) => 
   await page.getByRole('cell', {name: 'dora-laptop'}).waitFor();
   await page.getByRole('cell', {name: 'online'}).waitFor();
 
+  // Escape cancels the confirmation: nothing happens.
   await page.getByRole('button', {name: 'Offboard dora'}).click();
   const dialog = page.getByRole('dialog');
   await dialog.getByText('Offboard Dora Leaver (dora)?').waitFor();
-  await dialog.getByRole('button', {name: 'Offboard'}).click();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({state: 'detached'});
+  const still = await page.evaluate(async () => (await fetch('/api/v1/users')).json());
+  assert.equal(still.users.find((u) => u.login === 'dora').active, true);
+  assert.equal(listener.exitCode, null, 'the CLI still listens');
+
+  // With the keyboard: Cancel has the focus, Tab goes to Offboard, Enter confirms.
+  await page.getByRole('button', {name: 'Offboard dora'}).click();
+  await dialog.getByText('Offboard Dora Leaver (dora)?').waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Offboard');
+  await page.keyboard.press('Enter');
   await page.getByRole('status').filter({hasText: 'dora is offboarded'}).waitFor();
 
   const ended = await Promise.race([
@@ -157,6 +169,58 @@ it('script in a display name, a device name and a message is shown as text', asy
   }
   assert.equal(await page.evaluate(() => window.pwned), undefined);
   assert.equal(await page.locator('main img, main script').count(), 0);
+});
+
+it('an auditor sees the pages without change controls and cannot change anything', async (env) => {
+  const {page} = env;
+  const added = await env.cli('root', ['admin', 'user', 'add', 'audrey', '--display-name', 'Audrey',
+    '--role', 'auditor']);
+  assert.equal(added.code, 0, added.out);
+  const password = 'audrey reads the log';
+  const set = await env.cli('root', ['admin', 'console-password', 'audrey'], password + '\n');
+  assert.equal(set.code, 0, set.out);
+
+  await env.signIn('audrey', password);
+  await page.locator('#who').filter({hasText: /\(audrey\), auditor$/}).waitFor();
+  await page.getByRole('navigation').getByRole('link', {name: 'Users'}).click();
+  await page.getByRole('cell', {name: 'audrey', exact: true}).waitFor();
+  assert.equal(await page.getByRole('button', {name: 'Add user'}).count(), 0);
+  assert.equal(await page.getByRole('button', {name: /^Offboard /}).count(), 0);
+  assert.equal(await page.getByRole('button', {name: /^Reactivate /}).count(), 0);
+  // Only administrators may list other people's devices: no such button.
+  assert.equal(await page.getByRole('button', {name: /^Devices of /}).count(), 0);
+  assert.equal(await page.getByText('null').count(), 0);
+
+  // The API refuses an auditor's change even with the session's own token.
+  const refused = await page.evaluate(async () => {
+    const session = await (await fetch('/api/v1/session')).json();
+    const r = await fetch('/api/v1/users/root/deactivate',
+        {method: 'POST', headers: {'X-CSRF-Token': session.csrf_token}});
+    return {status: r.status, body: await r.json()};
+  });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, 'permission_denied');
+
+  // Auditors may verify the audit chain.
+  await page.getByRole('navigation').getByRole('link', {name: 'Audit log'}).click();
+  await page.getByRole('button', {name: 'Verify the chain'}).click();
+  await page.locator('#verify-result').filter({hasText: 'The chain is whole'}).waitFor();
+});
+
+it('an ended session goes back to the sign-in form with a message', async (env) => {
+  const {page} = env;
+  await env.signIn();
+  await page.locator('#dash-devices').filter({hasText: /^\d+$/}).waitFor();
+  await env.context.clearCookies();  // as if the session had ended on the server
+  await page.getByRole('navigation').getByRole('link', {name: 'Users'}).click();
+  await page.getByRole('alert').filter({hasText: 'Your session has ended'}).waitFor();
+  await page.getByRole('heading', {name: 'Sign in'}).waitFor();
+  assert.equal(await page.getByRole('navigation').isVisible(), false);
+  // Signing in again works and shows the page asked for.
+  await page.getByLabel('Login').fill(env.admin);
+  await page.getByLabel('Password').fill(env.adminPassword);
+  await page.getByRole('button', {name: 'Sign in'}).click();
+  await page.getByRole('heading', {name: 'Users'}).waitFor();
 });
 
 it('path tricks in asset URLs get 404 and nothing else', async ({broker}) => {

@@ -111,7 +111,9 @@
               {label: 'State', value: (u) => (u.active ?
                   h('span', {class: 'badge ok'}, 'active') :
                   h('span', {class: 'badge bad'}, 'deactivated'))},
-              {label: 'Devices', value: (u) => h('button', {type: 'button', class: 'link',
+              // Only administrators may list other people's devices (the core's rule).
+              {label: 'Devices', value: (u) => ctx.readOnly ? String(u.devices) : h('button', {
+                type: 'button', class: 'link',
                 'aria-label': 'Devices of ' + u.login,
                 onclick: () => showDevices(u.login).catch((e) => {
                   if (e.status !== 401) ctx.say(e.message, 'error');
@@ -165,13 +167,14 @@
         h('button', {type: 'submit', class: 'primary'}, 'Add user'));
       }
 
-      container.append(
+      container.append(...[
           invitePanel,
           addForm,
           h('div', {class: 'toolbar'},
               h('div', {class: 'field'}, h('label', {for: 'user-filter'}, 'Filter users'), filter)),
           listBox,
-          devicesPanel);
+          devicesPanel,
+      ].filter(Boolean));  // addForm is null for auditors
       await load();
     },
   });
