@@ -306,12 +306,16 @@ const ChatProConsole = (() => {
       confirm: confirmDialog,
       every(ms, fn) {
         if (mine !== generation) return;
+        let busy = false;  // a slow answer is not overtaken by the next call
         const run = async () => {
-          if (mine !== generation) return;
+          if (mine !== generation || busy) return;
+          busy = true;
           try {
             await fn();
           } catch (e) {
             if (mine === generation && e.status !== 401) say(e.message, 'error');
+          } finally {
+            busy = false;
           }
         };
         run();

@@ -20,16 +20,16 @@
       container.append(box);
       ctx.every(10000, async () => {
         const s = await C.api('GET', '/status');
-        const used = s.data_dir_capacity_bytes > 0 ?
-            ' (' + Math.round(100 * s.data_dir_free_bytes / s.data_dir_capacity_bytes) + '% of ' +
-            C.formatBytes(s.data_dir_capacity_bytes) + ')' : '';
+        const of = s.data_dir_capacity_bytes > 0 ?
+            ' of ' + C.formatBytes(s.data_dir_capacity_bytes) + ' (' +
+            Math.round(100 * s.data_dir_free_bytes / s.data_dir_capacity_bytes) + '%)' : '';
         box.textContent = '';
         box.append(
             h('div', {class: 'stats'},
                 stat('Version', s.version, 'status-version'),
                 stat('Uptime', C.formatDuration(s.uptime_s), 'status-uptime'),
                 stat('Store size', C.formatBytes(s.store_bytes), 'status-store'),
-                stat('Data directory free', C.formatBytes(s.data_dir_free_bytes) + used,
+                stat('Data directory free', C.formatBytes(s.data_dir_free_bytes) + of,
                     'status-free'),
                 stat('Console sessions', String(s.console_sessions), 'status-sessions')),
             h('p', {class: 'muted'}, 'Running since ' + C.formatTime(s.started_at_us) + '.'),
