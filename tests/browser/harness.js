@@ -46,6 +46,14 @@ const children = new Set();
 process.on('exit', () => {
   for (const child of children) killGroup(child, 'SIGKILL');
 });
+// Interrupted (Ctrl+C, a runner's stop): the children are in process groups
+// of their own, so they would not get the signal; kill them first.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    for (const child of children) killGroup(child, 'SIGKILL');
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
 
 function killGroup(child, signal) {
   if (child.exitCode !== null || child.signalCode !== null) return;
