@@ -223,6 +223,29 @@ it('an ended session goes back to the sign-in form with a message', async (env) 
   await page.getByRole('heading', {name: 'Users'}).waitFor();
 });
 
+it('on a 360 px wide phone the menu opens and no page scrolls sideways', async (env) => {
+  const {page} = env;
+  await page.setViewportSize({width: 360, height: 740});
+  await env.signIn();
+  await page.locator('#dash-devices').waitFor();
+  const nav = page.getByRole('navigation');
+  assert.equal(await nav.getByRole('link', {name: 'Users'}).isVisible(), false, 'menu closed');
+  const menu = page.getByRole('button', {name: 'Menu'});
+  assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+  await menu.click();
+  assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+  for (const [link, ready] of [['Users', 'table.data'], ['Audit log', 'table.data'],
+    ['Status', '#status-version'], ['Dashboard', '#dash-devices']]) {
+    await nav.getByRole('link', {name: link}).click();
+    await page.locator(ready).first().waitFor();
+    assert.equal(await nav.getByRole('link', {name: link}).isVisible(), false,
+        'the menu closes after choosing ' + link);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, link + ' is ' + width + ' px wide');
+    if (link !== 'Dashboard') await menu.click();
+  }
+});
+
 it('path tricks in asset URLs get 404 and nothing else', async ({broker}) => {
   for (const trick of ['/..%2f..%2fetc/passwd', '/%2e%2e/', '/%2e%2e/%2e%2e/etc/passwd',
     '/../../etc/passwd', '/pages/..%2f..%2fCMakeLists.txt', '/pages/%2e%2e/app.js',
