@@ -307,13 +307,19 @@ const ChatProConsole = (() => {
       every(ms, fn) {
         if (mine !== generation) return;
         let busy = false;  // a slow answer is not overtaken by the next call
+        let failed = '';   // the error this timer showed, cleared once it works again
         const run = async () => {
           if (mine !== generation || busy) return;
           busy = true;
           try {
             await fn();
+            if (failed && mine === generation && byId('alert').textContent === failed) say('');
+            failed = '';
           } catch (e) {
-            if (mine === generation && e.status !== 401) say(e.message, 'error');
+            if (mine === generation && e.status !== 401) {
+              failed = e.message;
+              say(e.message, 'error');
+            }
           } finally {
             busy = false;
           }
