@@ -39,6 +39,28 @@ TEST(SessionStore, SessionEndsAtItsAbsoluteLimitHoweverBusy) {
   EXPECT_FALSE(store.Use(created.token));
 }
 
+TEST(SessionStore, ListShowsLiveSessionsOldestFirstWithoutTheirCsrfTokens) {
+  FakeClock clock(1'000'000);
+  SessionStore store(&clock, {15 * kMinute, 8 * 60 * kMinute});
+  auto idle = store.Create(Ana());
+  clock.Advance(10 * kMinute);
+  auto busy = store.Create({8, "bo", "Bo", "auditor"});
+  clock.Advance(6 * kMinute);  // the first one is idle past its limit now
+  std::vector<Session> list = store.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].user.login, "bo");
+  EXPECT_TRUE(list[0].csrf_token.empty());
+  EXPECT_EQ(list[0].expires_at_us, busy.session.created_us + 15 * kMinute);
+  EXPECT_FALSE(store.Use(idle.token));
+
+  auto later = store.Create(Ana());
+  list = store.List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].user.login, "bo");
+  EXPECT_EQ(list[1].user.login, "ana");
+  EXPECT_EQ(list[1].created_us, later.session.created_us);
+}
+
 TEST(SessionStore, SignOutAndDeactivationEndSessions) {
   FakeClock clock(1'000'000);
   SessionStore store(&clock, {});
