@@ -189,8 +189,8 @@ std::vector<FakeCore::FakeCase> FakeCore::cases() const {
   return cases_;
 }
 
-std::string FakeCore::AnswerCases(const FakeUser& caller, std::uint64_t rid,
-                                  const wire::Envelope& e) {
+Result<std::string> FakeCore::AnswerCases(const FakeUser& caller, std::uint64_t rid,
+                                          const wire::Envelope& e) {
   if (caller.role != wire::Role::Admin && caller.role != wire::Role::Auditor) {
     return ErrorFrame(rid, wire::ErrorCode::PermissionDenied, "administrators and auditors only");
   }
@@ -302,6 +302,8 @@ std::string FakeCore::AnswerCases(const FakeUser& caller, std::uint64_t rid,
       return Finish(fbb, rid, wire::Body::ExportInfo, export_info(*c).Union());
     }
     case wire::Body::ExportDownload: {
+      if (download_pieces_left == 0) return Status::Unavailable("the broker is not serving");
+      if (download_pieces_left > 0) --download_pieces_left;
       const auto* r = e.body_as_ExportDownload();
       FakeCase* c = find_case(r->export_id());
       if (c == nullptr || c->export_state.empty()) {

@@ -69,10 +69,14 @@ class FakeCore : public core::LocalCaller {
   std::vector<FakeCase> cases() const;
   std::string export_file = "PK fake zip bytes";  // set before exports finish
   std::uint32_t chunk_limit = 1u << 20;           // the largest piece a download answers
+  // When >= 0: the number of download pieces answered before the broker
+  // "goes away" (Unavailable), to cut a download midway.
+  std::atomic<int> download_pieces_left{-1};
 
  private:
   // REQUIRES: mutex_ held.
-  std::string AnswerCases(const FakeUser& caller, std::uint64_t rid, const wire::Envelope& e);
+  Result<std::string> AnswerCases(const FakeUser& caller, std::uint64_t rid,
+                                  const wire::Envelope& e);
   std::vector<FakeCase> cases_;
 
   mutable std::mutex mutex_;
