@@ -141,6 +141,7 @@ ConsoleApp::ConsoleApp(const ConsoleOptions& options, ConsoleDeps deps)
   router_.Add("GET", "/api/v1/session", {&ConsoleApp::CurrentSession, true, false});
   router_.Add("DELETE", "/api/v1/session", {&ConsoleApp::SignOut, true, false});
   router_.Add("GET", "/api/v1/status", {&ConsoleApp::GetStatus, true, false});
+  router_.Add("GET", "/api/v1/dashboard", {&ConsoleApp::GetDashboard, true, false});
   router_.Add("GET", "/api/v1/users", {&ConsoleApp::ListUsers, true, false});
   router_.Add("POST", "/api/v1/users", {&ConsoleApp::AddUser, true, true});
   router_.Add("POST", "/api/v1/users/{login}/deactivate",
@@ -484,11 +485,81 @@ HttpResponse ConsoleApp::SignOut(Context& ctx) {
 
 HttpResponse ConsoleApp::GetStatus(Context&) {
   std::int64_t now = deps_.clock->NowMicros();
+  StorageSnapshot storage = deps_.storage ? deps_.storage() : StorageSnapshot{};
+  std::string settings = "[";
+  for (const auto& [key, value] : deps_.settings) {
+    if (settings.size() > 1) settings += ',';
+    settings += JsonObject().Add("key", key).Add("value", value).str();
+  }
+  settings += ']';
+  std::string sessions = "[";
+  for (const Session& s : sessions_.List()) {
+    if (sessions.size() > 1) sessions += ',';
+    sessions += JsonObject()
+                    .Add("login", s.user.login)
+                    .Add("display_name", s.user.display_name)
+                    .Add("role", s.user.role)
+                    .Add("created_at_us", s.created_us)
+                    .Add("last_used_at_us", s.last_used_us)
+                    .Add("expires_at_us", s.expires_at_us)
+                    .str();
+  }
+  sessions += ']';
   return Json(200, JsonObject()
                        .Add("version", deps_.version)
                        .Add("started_at", FormatUtc(deps_.started_at_us, "%Y-%m-%dT%H:%M:%SZ"))
+                       .Add("started_at_us", deps_.started_at_us)
+                       .Add("now_us", now)
                        .Add("uptime_s", (now - deps_.started_at_us) / 1'000'000)
                        .Add("console_sessions", static_cast<std::uint64_t>(sessions_.size()))
+                       .AddRaw("sessions", sessions)
+                       .Add("store_bytes", storage.store_bytes)
+                       .Add("data_dir_free_bytes", storage.free_bytes)
+                       .Add("data_dir_capacity_bytes", storage.capacity_bytes)
+                       .AddRaw("settings", settings)
+                       .str());
+}
+
+HttpResponse ConsoleApp::GetDashboard(Context&) {
+  if (deps_.stats == nullptr) {
+    return Error(Status::Unavailable("this broker keeps no counters for the dashboard"));
+  }
+  const core::BrokerStats& s = *deps_.stats;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  std::uint64_t accepted = 0;
+  for (const auto& n : s.messages_accepted) accepted += n.load(kRelaxed);
+  const std::uint64_t delivered = s.deliveries_live.load(kRelaxed) + s.deliveries_catch_up.load(kRelaxed);
+  // Errors by canonical code, as chatpro_errors_total counts them: those the
+  // core answered and those front ends answered themselves. Code 0 is ok.
+  std::uint64_t errors_total = 0;
+  JsonObject by_code;
+  for (std::size_t i = 1; i < std::size(s.errors); ++i) {
+    std::uint64_t n = s.errors[i].load(kRelaxed) + s.front_end_errors[i].load(kRelaxed);
+    errors_total += n;
+    by_code.Add(StatusCodeName(static_cast<StatusCode>(i)), n);
+  }
+  std::vector<std::uint64_t> bounds, counts;
+  for (int i = 0; i < core::LatencyHistogram::kBuckets; ++i) {
+    bounds.push_back(core::LatencyHistogram::UpperBoundMicros(i));
+    counts.push_back(s.send_latency.Bucket(i));
+  }
+  StorageSnapshot storage = deps_.storage ? deps_.storage() : StorageSnapshot{};
+  return Json(200, JsonObject()
+                       .Add("at_us", deps_.clock->NowMicros())
+                       .Add("connected_devices", static_cast<std::int64_t>(s.sessions.load(kRelaxed)))
+                       .Add("messages_accepted", accepted)
+                       .Add("messages_delivered", delivered)
+                       .Add("errors", errors_total)
+                       .AddRaw("errors_by_code", by_code.str())
+                       .AddRaw("send_latency", JsonObject()
+                                                   .Add("count", s.send_latency.Count())
+                                                   .Add("sum_us", s.send_latency.SumMicros())
+                                                   .Add("bucket_le_us", bounds)
+                                                   .Add("bucket_counts", counts)
+                                                   .str())
+                       .Add("store_bytes", storage.store_bytes)
+                       .Add("data_dir_free_bytes", storage.free_bytes)
+                       .Add("refusing_messages", s.refusing_messages.load(kRelaxed))
                        .str());
 }
 

@@ -74,12 +74,28 @@ struct HttpResponse {
   std::string Header(const std::string& name) const;  // "" if not set
 };
 
+// The data directory's use, measured when asked (GET /dashboard, /status).
+struct StorageSnapshot {
+  std::uint64_t store_bytes = 0;     // the store's files (index and blob logs)
+  std::uint64_t free_bytes = 0;      // free for the broker where the data directory is
+  std::uint64_t capacity_bytes = 0;  // size of that file system
+};
+
 struct ConsoleDeps {
   core::LocalCaller* caller = nullptr;     // REQUIRED
   const Clock* clock = nullptr;            // REQUIRED
-  const core::BrokerStats* stats = nullptr;  // optional: counts errors and sign-ins
+  // Optional: counts errors and sign-ins, and is what GET /dashboard shows
+  // (without it the dashboard answers Unavailable).
+  const core::BrokerStats* stats = nullptr;
   std::string version;                     // the broker's version
   std::int64_t started_at_us = 0;          // when the broker started
+  // Optional: measures the data directory (called on the HTTP thread; must
+  // be safe to call from several threads). Without it the sizes are 0.
+  std::function<StorageSnapshot()> storage = nullptr;
+  // The effective configuration GET /status shows, as (key, value) in the
+  // config file's names. REQUIRES: no secrets (keys, passwords) in it; the
+  // service leaves them out.
+  std::vector<std::pair<std::string, std::string>> settings = {};
   // How long a core call may take before the request answers 503.
   std::chrono::milliseconds call_timeout{10'000};
 };
@@ -142,6 +158,7 @@ class ConsoleApp {
   HttpResponse CurrentSession(Context& ctx);
   HttpResponse SignOut(Context& ctx);
   HttpResponse GetStatus(Context& ctx);
+  HttpResponse GetDashboard(Context& ctx);
   HttpResponse ListUsers(Context& ctx);
   HttpResponse AddUser(Context& ctx);
   HttpResponse DeactivateUser(Context& ctx);

@@ -95,6 +95,23 @@ std::size_t SessionStore::size() const {
   return by_token_hash_.size();
 }
 
+std::vector<Session> SessionStore::List() const {
+  const std::int64_t now = clock_->NowMicros();
+  std::vector<Session> out;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [hash, session] : by_token_hash_) {
+      if (now >= ExpiryOf(session)) continue;
+      out.push_back(session);
+      out.back().csrf_token.clear();
+      out.back().expires_at_us = ExpiryOf(session);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Session& a, const Session& b) { return a.created_us < b.created_us; });
+  return out;
+}
+
 void SessionStore::Sweep(std::int64_t now_us) {
   for (auto it = by_token_hash_.begin(); it != by_token_hash_.end();) {
     if (now_us >= ExpiryOf(it->second)) {

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/base/clock.h"
 
@@ -70,6 +71,10 @@ class SessionStore {
   int EndAllOf(std::uint64_t user_id);
 
   std::size_t size() const;
+  // The live sessions (expired ones left out), oldest first; each with its
+  // expiry in expires_at_us. The CSRF tokens are left empty: a list shown to
+  // other administrators must not hand them out.
+  std::vector<Session> List() const;
 
  private:
   // Drops expired sessions. REQUIRES: mutex_ held.

@@ -37,6 +37,11 @@ CHATPRO_PACKAGES=(
   # ships in clang's runtime package.
   clang
   libclang-rt-14-dev
+  # The browser tests (tests/browser): Debian's chromium driven by playwright-core
+  # (from the npm registry, `npm ci` in tests/browser) under node's test runner.
+  chromium
+  nodejs
+  npm
 )
 
 # What the Windows build adds (scripts/windows-deps, scripts/test-windows): the

@@ -420,6 +420,85 @@ Result<Args> ParseArgs(int argc, char** argv) {
 }
 
 #if defined(CHATPRO_HAS_CONSOLE)
+// Bytes of the regular files under `dir` (0 if it cannot be read).
+std::uint64_t DirectoryBytes(const fs::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      std::uintmax_t n = it->file_size(size_ec);
+      if (!size_ec) total += n;
+    }
+  }
+  return total;
+}
+
+// The effective settings the console's status page shows, in the config
+// file's key names. Secrets stay out: no key material and no key file paths,
+// and no plugin settings (a plugin's settings are its own business).
+std::vector<std::pair<std::string, std::string>> ConsoleSettings(const BrokerOptions& o) {
+  auto bytes = [](std::uint64_t n) { return std::to_string(n) + " bytes"; };
+  auto seconds = [](std::int64_t us) { return std::to_string(us / 1'000'000) + "s"; };
+  auto number = [](auto n) { return std::to_string(n); };
+  std::vector<std::pair<std::string, std::string>> out = {
+      {"config file", o.config_path.empty() ? std::string("(none)") : o.config_path},
+      {"broker.data_dir", o.store.data_dir},
+      {"broker.listen", o.transport.listen},
+      {"broker.public_address", o.transport.public_address},
+      {"broker.durability", o.store.durability == Durability::kFsync ? "fsync" : "os"},
+      {"metrics.listen", o.monitoring.listen.empty() ? std::string("off") : o.monitoring.listen},
+      {"console.listen", o.console.listen},
+      {"console.cert_file",
+       o.console.cert_file.empty() ? std::string("(self-signed)") : o.console.cert_file},
+      {"console.plain_http", o.console.plain_http ? "true" : "false"},
+      {"console.max_request_bytes", bytes(o.console.max_request_bytes)},
+      {"console.session_idle", seconds(o.console.session_idle_us)},
+      {"console.session_max", seconds(o.console.session_max_us)},
+      {"console.login_attempts", number(o.console.login_attempts)},
+      {"console.login_lockout", seconds(o.console.login_lockout_us)},
+      {"log", service::Logging::Describe(o.log)},
+      {"store.cache_size", bytes(o.store.cache_bytes)},
+      {"store.write_buffer_size", bytes(o.store.write_buffer_bytes)},
+      {"store.min_free", bytes(o.store.min_free_bytes)},
+      {"store format", service::DescribeStoreFormat(o.store)},
+      {"backup.dir", o.backup.dir},
+      {"backup.max_rate", bytes(o.backup.max_bytes_per_second) + "/s"},
+      {"cases.export_dir", o.cases.export_dir},
+      {"cases.approval_valid", seconds(o.cases.approval_valid_us)},
+      {"cases.embargo", seconds(o.cases.embargo_us)},
+      {"retention.interval", seconds(o.retention.interval_us)},
+      {"retention.batch_messages", number(o.retention.batch_messages)},
+      {"retention.low_disk_free", bytes(o.retention.low_disk_free_bytes)},
+      {"limits.max_text_bytes", bytes(o.core.max_text_bytes)},
+      {"limits.max_attachment_bytes", bytes(o.core.max_attachment_bytes)},
+      {"limits.max_group_members", number(o.core.max_group_members)},
+      {"limits.invite_ttl", seconds(o.core.invite_ttl_us)},
+      {"limits.session_timeout", seconds(o.core.session_timeout_us)},
+      {"limits.slow_consumer_timeout", seconds(o.core.slow_consumer_timeout_us)},
+      {"limits.handshake_timeout", seconds(o.transport.handshake_timeout_us)},
+      {"limits.history_page_max", number(o.core.history_page_max)},
+      {"limits.connections_per_address", number(o.core.connections_per_address)},
+      {"limits.auth_failures_per_minute", number(o.core.auth_failures_per_minute)},
+      {"limits.send_hwm", number(o.transport.send_hwm)},
+      {"rate.messages_per_second", number(o.core.rate_messages_per_second)},
+      {"rate.message_burst", number(o.core.rate_message_burst)},
+      {"rate.bytes_per_second", bytes(o.core.rate_bytes_per_second)},
+      {"rate.byte_burst", bytes(o.core.rate_byte_burst)},
+      {"plugins.dir", o.plugins.dir},
+  };
+  for (const PluginOptions& p : o.plugins.instances) {
+    out.emplace_back("plugin." + p.name + ".library", p.library);
+  }
+  for (const ScheduleSectionOptions& p : o.schedules) {
+    out.emplace_back("schedule." + p.name, "(working-hours profile)");
+  }
+  std::string urgent;
+  for (const std::string& u : o.urgent_allowed) urgent += (urgent.empty() ? "" : ",") + u;
+  out.emplace_back("urgent.allowed", urgent);
+  return out;
+}
+
 // Starts the web admin console if configured; nullptr if it is off. On
 // failure returns the Status naming what is wrong (the broker does not start).
 Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions& options,
@@ -434,6 +513,18 @@ Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions
   deps.stats = stats;
   deps.version = kVersion;
   deps.started_at_us = started_at_us;
+  deps.storage = [data_dir = fs::path(options.store.data_dir)] {
+    console::StorageSnapshot snapshot;
+    snapshot.store_bytes = DirectoryBytes(data_dir / "store") + DirectoryBytes(data_dir / "blobs");
+    std::error_code ec;
+    fs::space_info space = fs::space(data_dir, ec);
+    if (!ec) {
+      snapshot.free_bytes = static_cast<std::uint64_t>(space.available);
+      snapshot.capacity_bytes = static_cast<std::uint64_t>(space.capacity);
+    }
+    return snapshot;
+  };
+  deps.settings = ConsoleSettings(options);
   Result<std::unique_ptr<console::ConsoleServer>> started =
       console::ConsoleServer::Start(options.console, options.store.data_dir, std::move(deps));
   if (!started.ok()) return started.status();

@@ -12,6 +12,8 @@
 #include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "broker/crypto/password.h"
 #include "tests/chat_fixture.h"
 
@@ -169,6 +171,43 @@ TEST_F(Console, AnAdministratorSignsInAndManagesUsersThroughTheCore) {
   EXPECT_EQ(HttpsCall(console_port_, CertFile(), "GET", "/api/v1/users", "", {{"Cookie", cookie}})
                 .status,
             401);
+}
+
+TEST_F(Console, TheDashboardAndStatusShowTheRunningBrokersCountersStorageAndSettings) {
+  Result<std::string> hash = crypto::HashPassword("correct horse battery");
+  ASSERT_TRUE(hash.ok()) << hash.status();
+  ASSERT_OK(root_->SetConsolePassword("root", *hash));
+  HttpsReply signin = HttpsCall(console_port_, CertFile(), "POST", "/api/v1/session",
+                                "{\"login\":\"root\",\"password\":\"correct horse battery\"}",
+                                {});
+  ASSERT_EQ(signin.status, 200) << signin.body;
+  const std::string cookie = signin.cookie.substr(0, signin.cookie.find(';'));
+
+  EXPECT_EQ(HttpsCall(console_port_, CertFile(), "GET", "/api/v1/dashboard", "", {}).status, 401);
+  HttpsReply dashboard = HttpsCall(console_port_, CertFile(), "GET", "/api/v1/dashboard", "",
+                                   {{"Cookie", cookie}});
+  ASSERT_EQ(dashboard.status, 200) << dashboard.body;
+  // root's device is connected (the fixture's client): the broker's sessions
+  // gauge counts it (and the console's own in-process callers).
+  const std::size_t at = dashboard.body.find("\"connected_devices\":");
+  ASSERT_NE(at, std::string::npos) << dashboard.body;
+  EXPECT_GE(std::atoi(dashboard.body.c_str() + at + 20), 1) << dashboard.body;
+  EXPECT_TRUE(Has(dashboard.body, "\"bucket_le_us\":[1,2,4,")) << dashboard.body;
+  EXPECT_FALSE(Has(dashboard.body, "\"store_bytes\":0,")) << "the store has files";
+
+  HttpsReply status = HttpsCall(console_port_, CertFile(), "GET", "/api/v1/status", "",
+                                {{"Cookie", cookie}});
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_TRUE(Has(status.body, "{\"key\":\"broker.listen\",\"value\":\"" + broker_->endpoint() +
+                                   "\"}"))
+      << status.body;
+  EXPECT_TRUE(Has(status.body, "{\"key\":\"console.listen\",\"value\":\"127.0.0.1:" +
+                                   std::to_string(console_port_) + "\"}"))
+      << status.body;
+  EXPECT_TRUE(Has(status.body, "\"sessions\":[{\"login\":\"root\"")) << status.body;
+  EXPECT_FALSE(Has(status.body, "key_file")) << "no key files among the settings shown";
+  EXPECT_FALSE(Has(status.body, JsonString(signin.body, "csrf_token"))) << "no session tokens";
+  EXPECT_FALSE(Has(status.body, "\"data_dir_capacity_bytes\":0,")) << status.body;
 }
 
 TEST(ConsoleConfig, PlainHttpOffLoopbackIsRefusedNamingTheSetting) {

@@ -264,6 +264,58 @@ TEST_F(ConsoleAppTest, StatusNamesVersionAndUptime) {
   EXPECT_NE(r.body.find("\"uptime_s\":90"), std::string::npos) << r.body;
 }
 
+TEST_F(ConsoleAppTest, StatusShowsStorageSettingsAndSessionsWithoutTheirTokens) {
+  ConsoleDeps deps{&core_, &clock_, &stats_, "9.9.9", clock_.NowMicros()};
+  deps.storage = [] { return StorageSnapshot{1234, 5678, 9999}; };
+  deps.settings = {{"store.data_dir", "/var/lib/chatpro"}, {"console.listen", "0.0.0.0:8443"}};
+  app_ = std::make_unique<ConsoleApp>(options_, std::move(deps));
+  SignInAs("root", "correct horse");
+  HttpResponse r = As("GET", "/api/v1/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"store_bytes\":1234"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"data_dir_free_bytes\":5678"), std::string::npos);
+  EXPECT_NE(r.body.find("\"data_dir_capacity_bytes\":9999"), std::string::npos);
+  EXPECT_NE(r.body.find("{\"key\":\"store.data_dir\",\"value\":\"/var/lib/chatpro\"}"),
+            std::string::npos);
+  EXPECT_NE(r.body.find("\"sessions\":[{\"login\":\"root\""), std::string::npos);
+  EXPECT_EQ(r.body.find(csrf_), std::string::npos) << "no session's CSRF token in the list";
+}
+
+TEST_F(ConsoleAppTest, DashboardAnswersTheBrokersCounters) {
+  stats_.sessions = 3;
+  stats_.messages_accepted[0] = 10;
+  stats_.messages_accepted[2] = 5;
+  stats_.deliveries_live = 20;
+  stats_.deliveries_catch_up = 7;
+  stats_.errors[static_cast<int>(StatusCode::kNotFound)] = 2;
+  stats_.front_end_errors[static_cast<int>(StatusCode::kPermissionDenied)] = 1;
+  stats_.send_latency.Record(3);    // bucket < 4 us
+  stats_.send_latency.Record(100);  // bucket < 128 us
+  SignInAs("audrey", "auditor pass");
+  HttpResponse r = As("GET", "/api/v1/dashboard");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"connected_devices\":3"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"messages_accepted\":15"), std::string::npos);
+  EXPECT_NE(r.body.find("\"messages_delivered\":27"), std::string::npos);
+  EXPECT_NE(r.body.find("\"not_found\":2"), std::string::npos);
+  EXPECT_NE(r.body.find("\"permission_denied\":1"), std::string::npos);
+  EXPECT_NE(r.body.find("\"errors\":3"), std::string::npos);
+  EXPECT_NE(r.body.find("\"count\":2"), std::string::npos);
+  EXPECT_NE(r.body.find("\"bucket_le_us\":[1,2,4,8,"), std::string::npos);
+  EXPECT_NE(r.body.find("\"bucket_counts\":[0,0,1,0,0,0,0,1,0,"), std::string::npos);
+  EXPECT_NE(r.body.find("\"at_us\":"), std::string::npos);
+}
+
+TEST_F(ConsoleAppTest, DashboardWithoutCountersIsUnavailable) {
+  app_ = std::make_unique<ConsoleApp>(options_,
+                                      ConsoleDeps{&core_, &clock_, nullptr, "9.9.9", 0});
+  SignInAs("root", "correct horse");
+  HttpResponse r = As("GET", "/api/v1/dashboard");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("\"code\":\"unavailable\""), std::string::npos) << r.body;
+  EXPECT_EQ(app_->Handle(Req("GET", "/api/v1/dashboard")).status, 401) << "needs a session";
+}
+
 TEST_F(ConsoleAppTest, CoreUnavailableAnswers503) {
   SignInAs("root", "correct horse");
   core_.unavailable = true;
@@ -376,7 +428,7 @@ TEST_F(ConsoleAppTest, OpenApiDescribesExactlyTheRoutes) {
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& r : app_->ApiRoutes()) served.insert(r);
   EXPECT_EQ(described, served);
-  EXPECT_EQ(served.size(), 17u);
+  EXPECT_EQ(served.size(), 18u);
 }
 
 // Cases and exports (console_exports.cc)

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The browser tests' harness: a real chatpro-broker with the admin console on,
+// its first administrator enrolled through the real `chatpro` CLI with a
+// console password, and Debian's chromium (headless, through playwright-core)
+// on a fresh profile. Meant for every browser test file (the console's and
+// later the web chat's).
+//
+//   const {runTest, closeBrowser} = require('./harness');
+//   after(closeBrowser);
+//   test('...', (t) => runTest(t, async (env) => { ... }));
+//
+// runTest() gives the test an env = {broker, browser, page, cli(...),
+// spawnCli(...)}; when the test fails it saves a screenshot of every open page
+// and the broker's log under the failure folder (printed), and it always
+// closes the browser and kills and reaps every process it started (each in
+// its own process group), also when the test throws.
+//
+// Environment (set by ctest, tests/CMakeLists.txt):
+//   CHATPRO_BROKER_PATH    build/bin/chatpro-broker        (required)
+//   CHATPRO_CLI_PATH       build/bin/chatpro               (required)
+//   CHATPRO_CHROMIUM       the browser, default /usr/bin/chromium
+//   CHATPRO_BROWSER_FAILURES  where screenshots and logs of failed tests go,
+//                          default ./browser-failures
+//   CHATPRO_KEEP_TEST_DIRS set: keep the temporary folders
+'use strict';
+
+const {spawn} = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const kWaitMs = 20000;  // bound of every wait, as in the C++ integration tests
+const kAdmin = 'root';
+const kAdminPassword = 'correct horse battery staple';
+
+const brokerPath = process.env.CHATPRO_BROKER_PATH || '';
+const cliPath = process.env.CHATPRO_CLI_PATH || '';
+const chromiumPath = process.env.CHATPRO_CHROMIUM || '/usr/bin/chromium';
+const failureDir = path.resolve(process.env.CHATPRO_BROWSER_FAILURES || 'browser-failures');
+
+// Every child started by this module, so that even an exit without cleanup
+// (an uncaught error) kills them.
+const children = new Set();
+process.on('exit', () => {
+  for (const child of children) killGroup(child, 'SIGKILL');
+});
+
+function killGroup(child, signal) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);  // the whole process group
+  } catch (e) {
+    try {
+      child.kill(signal);
+    } catch (ignored) {
+      // gone already
+    }
+  }
+}
+
+// Starts `argv` in its own process group with output appended to `logFile`.
+// Returns the ChildProcess with .exited (a Promise of {code, signal}).
+function startProcess(argv, logFile, options = {}) {
+  const out = fs.openSync(logFile, 'a');
+  fs.writeSync(out, '$ ' + argv.join(' ') + '\n');
+  const child = spawn(argv[0], argv.slice(1), {
+    detached: true,  // its own process group: killed as a whole
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', out, out],
+    cwd: options.cwd,
+    env: Object.assign({}, process.env, options.env || {}),
+  });
+  fs.closeSync(out);
+  children.add(child);
+  child.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({code, signal});
+    });
+    child.on('error', (e) => {
+      children.delete(child);
+      resolve({code: -1, signal: null, error: e});
+    });
+  });
+  if (options.input !== undefined) {
+    child.stdin.end(options.input);
+  }
+  return child;
+}
+
+// Kills a child's process group and waits until it is reaped.
+async function stopProcess(child, signal = 'SIGKILL') {
+  if (!child) return;
+  killGroup(child, signal);
+  await child.exited;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Polls `fn` until it returns a truthy value (returned) or kWaitMs pass.
+async function waitFor(what, fn, timeoutMs = kWaitMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() >= deadline) throw new Error('timed out waiting for ' + what);
+    await sleep(50);
+  }
+}
+
+// A loopback TCP port that was free a moment ago.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = server.address().port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function readFile(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return '';
+  }
+}
+
+// What is missing to run browser tests here ('' if nothing).
+function missing() {
+  if (!brokerPath || !fs.existsSync(brokerPath)) return 'CHATPRO_BROKER_PATH is not a file';
+  if (!cliPath || !fs.existsSync(cliPath)) return 'CHATPRO_CLI_PATH is not a file';
+  if (!fs.existsSync(chromiumPath)) return chromiumPath + ' is missing (apt-get install chromium)';
+  try {
+    require.resolve('playwright-core');
+  } catch (e) {
+    return 'playwright-core is missing (npm ci in tests/browser)';
+  }
+  return '';
+}
+
+// Runs a `chatpro` command to its end: {code, out} (stdout and stderr).
+async function runCli(dir, profile, args, input) {
+  const log = path.join(dir, 'cli.log');
+  const before = readFile(log).length;
+  const child = startProcess([cliPath, '--profile', profile, ...args], log, {input: input});
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), kWaitMs);
+  const {code, signal} = await child.exited;
+  clearTimeout(timer);
+  const out = readFile(log).slice(before);
+  return {code: code === null ? -1 : code, signal, out};
+}
+
+// A running broker with the console on and `root` enrolled (profile
+// <dir>/profiles/root) with the console password kAdminPassword.
+class Broker {
+  constructor(dir) {
+    this.dir = dir;
+    this.dataDir = path.join(dir, 'data');
+    this.logFile = path.join(dir, 'broker.log');
+    this.process = null;
+  }
+
+  args() {
+    return [
+      brokerPath, '--data-dir', this.dataDir, '--listen', 'tcp://127.0.0.1:' + this.port,
+      '--set', 'metrics.listen=127.0.0.1:' + this.metricsPort,
+      '--set', 'console.enabled=true',
+      '--set', 'console.listen=127.0.0.1:' + this.consolePort,
+    ];
+  }
+
+  get url() {
+    return 'https://127.0.0.1:' + this.consolePort;
+  }
+
+  profile(login) {
+    return path.join(this.dir, 'profiles', login);
+  }
+
+  log() {
+    return readFile(this.logFile);
+  }
+
+  async start() {
+    let lastError = null;
+    for (let attempt = 0; attempt < 3; ++attempt) {
+      this.port = await freePort();
+      this.metricsPort = await freePort();
+      this.consolePort = await freePort();
+      fs.rmSync(this.dataDir, {recursive: true, force: true});
+      const init = startProcess([...this.args(), '--init-admin', kAdmin], this.logFile);
+      const {code} = await init.exited;
+      const lines = this.log().trim().split('\n');
+      const invite = lines[lines.length - 1];
+      if (code !== 0 || !invite.startsWith('chatpro://')) {
+        throw new Error('chatpro-broker --init-admin failed (' + code + '):\n' + this.log());
+      }
+      const offset = this.log().length;
+      this.process = startProcess(this.args(), this.logFile);
+      try {
+        await waitFor('the broker to listen', async () => {
+          const since = this.log().slice(offset);
+          if (this.process.exitCode !== null || this.process.signalCode !== null) {
+            throw new Error('chatpro-broker ended before listening:\n' + since);
+          }
+          return since.includes('listening on') && since.includes('admin console on');
+        });
+      } catch (e) {
+        lastError = e;
+        await stopProcess(this.process);
+        this.process = null;
+        if (!/in use/.test(this.log().slice(offset))) throw e;
+        continue;  // another process took a port: try new ones
+      }
+      const enrolled = await runCli(this.dir, this.profile(kAdmin),
+          ['enroll', invite, '--name', 'admin-cli']);
+      if (enrolled.code !== 0) throw new Error('chatpro enroll failed:\n' + enrolled.out);
+      const password = await runCli(this.dir, this.profile(kAdmin),
+          ['admin', 'console-password', kAdmin], kAdminPassword + '\n');
+      if (password.code !== 0) {
+        throw new Error('chatpro admin console-password failed:\n' + password.out);
+      }
+      return;
+    }
+    throw lastError;
+  }
+
+  async stop() {
+    await stopProcess(this.process, 'SIGKILL');
+    this.process = null;
+  }
+}
+
+// A temporary folder for one test.
+function tempDir(name) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'chatpro-browser-' + name.replace(/\W+/g, '-') + '-'));
+}
+
+async function startBroker(dir) {
+  const broker = new Broker(dir);
+  try {
+    await broker.start();
+  } catch (e) {
+    await broker.stop();
+    throw e;
+  }
+  return broker;
+}
+
+// Debian's chromium, headless, started once per test file (a start takes
+// seconds) on a fresh temporary profile (playwright's own --user-data-dir,
+// removed when it closes); each test gets its own context (cookies, storage).
+let browserStarted = null;
+function sharedBrowser() {
+  if (!browserStarted) {
+    const {chromium} = require('playwright-core');
+    browserStarted = chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+      timeout: 2 * kWaitMs,
+    });
+  }
+  return browserStarted;
+}
+
+// Closes the shared browser (call from the test file's after() hook).
+async function closeBrowser() {
+  if (!browserStarted) return;
+  const started = browserStarted;
+  browserStarted = null;
+  const browser = await started.catch(() => null);
+  if (browser) await browser.close().catch(() => {});
+}
+
+// A new browser context of the shared browser (self-signed certificate accepted).
+async function openBrowser() {
+  const browser = await sharedBrowser();
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,  // the console's self-signed certificate
+    viewport: {width: 1280, height: 800},
+  });
+  context.setDefaultTimeout(kWaitMs);
+  return context;
+}
+
+// Runs one test body with a broker, a browser and a page; see the file comment.
+async function runTest(t, body) {
+  const name = t.name;
+  const dir = tempDir(name);
+  let broker = null;
+  let context = null;
+  const spawned = [];
+  const env = {
+    dir,
+    admin: kAdmin,
+    adminPassword: kAdminPassword,
+    get broker() {
+      return broker;
+    },
+    page: null,
+    context: null,
+    // Runs `chatpro --profile <profile of login> ARGS...` to its end.
+    cli: (login, args, input) => runCli(dir, broker.profile(login), args, input),
+    // Starts `chatpro --profile <profile of login> ARGS...`; output in .logFile.
+    spawnCli(login, args) {
+      const logFile = path.join(dir, 'cli-' + login + '-' + spawned.length + '.log');
+      const child = startProcess([cliPath, '--profile', broker.profile(login), ...args], logFile);
+      child.logFile = logFile;
+      child.output = () => readFile(logFile);
+      spawned.push(child);
+      return child;
+    },
+    waitFor,
+    // Signs in as the administrator in the page.
+    async signIn(login = kAdmin, password = kAdminPassword) {
+      const page = env.page;
+      await page.goto(broker.url + '/');
+      await page.getByLabel('Login').fill(login);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', {name: 'Sign in'}).click();
+    },
+  };
+  let failed = null;
+  try {
+    broker = await startBroker(dir);
+    context = await openBrowser();
+    env.context = context;
+    env.page = await context.newPage();
+    await body(env);
+  } catch (e) {
+    failed = e;
+  }
+  if (failed) {
+    const base = path.join(failureDir, name.replace(/\W+/g, '_'));
+    try {
+      fs.mkdirSync(failureDir, {recursive: true});
+      if (context) {
+        const pages = context.pages();
+        for (let i = 0; i < pages.length; ++i) {
+          await pages[i].screenshot({path: base + (i ? '-' + i : '') + '.png', fullPage: true})
+              .catch(() => {});
+        }
+      }
+      if (broker) fs.writeFileSync(base + '-broker.log', broker.log());
+      fs.writeFileSync(base + '-cli.log', readFile(path.join(dir, 'cli.log')) +
+          spawned.map((c) => c.output()).join('\n'));
+      console.error('browser test "' + name + '" failed; screenshot and logs: ' + base + '*');
+    } catch (e) {
+      console.error('could not keep the failure evidence: ' + e.message);
+    }
+  }
+  if (context) await context.close().catch(() => {});
+  for (const child of spawned) await stopProcess(child);
+  if (broker) await broker.stop();
+  if (!process.env.CHATPRO_KEEP_TEST_DIRS) fs.rmSync(dir, {recursive: true, force: true});
+  if (failed) throw failed;
+}
+
+module.exports = {
+  missing, runTest, startBroker, openBrowser, closeBrowser, startProcess, stopProcess, waitFor, freePort,
+  kAdmin, kAdminPassword,
+};
