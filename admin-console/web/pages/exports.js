@@ -71,8 +71,8 @@
 
   function caseForm(ctx, reload) {
     const kind = C.h('select', {id: 'case-kind', name: 'kind'},
-        C.h('option', {value: 'subject_access'}, 'Subject access request (a person\'s data)'),
-        C.h('option', {value: 'search'}, 'Search (messages with a keyword)'));
+        C.h('option', {value: 'subject_access'}, 'Subject access request'),
+        C.h('option', {value: 'search'}, 'Search by keyword'));
     const subjects = C.h('input', {id: 'case-subjects', name: 'subjects', required: true,
       autocomplete: 'off', 'aria-describedby': 'case-subjects-hint'});
     const basis = C.h('textarea', {id: 'case-basis', name: 'legal_basis', required: true, rows: 2,
