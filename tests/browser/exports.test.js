@@ -78,7 +78,7 @@ it('an administrator\'s case is approved by an auditor elsewhere and the export 
       await page.getByRole('button', {name: 'Open case'}).click();
       await page.getByRole('status').filter({hasText: 'Case 1 is open'}).waitFor();
       await page.getByRole('cell', {name: 'awaiting approval', exact: true}).waitFor();
-      await page.getByText('Awaiting approval by someone of the other role').waitFor();
+      await page.getByText('Awaiting approval by an auditor').waitFor();
       assert.equal(await page.getByRole('button', {name: 'Approve case 1'}).count(), 0,
           'nobody is offered the approval of their own case');
 
@@ -106,7 +106,7 @@ it('an administrator\'s case is approved by an auditor elsewhere and the export 
       assert.equal(await bar.getAttribute('aria-valuemin'), '0');
       assert.equal(await bar.getAttribute('aria-valuemax'), '100');
       await page.locator('[role=progressbar][aria-valuenow="100"]').waitFor();
-      assert.match(await bar.getAttribute('aria-valuetext'), /^Done: 1 messages/);
+      assert.match(await bar.getAttribute('aria-valuetext'), /^Done: 1 message, 0 attachments, /);
 
       const [download] = await Promise.all([
         page.waitForEvent('download'),

@@ -21,6 +21,14 @@
     return at.getTime() * 1000;
   }
 
+  function count(n, noun) {
+    return n + ' ' + noun + (n === 1 ? '' : 's');
+  }
+
+  function roleName(role) {
+    return role === 'admin' ? 'an administrator' : role === 'auditor' ? 'an auditor' : 'someone';
+  }
+
   function kindName(kind) {
     return kind === 'search' ? 'Search' : 'Subject access';
   }
@@ -52,8 +60,8 @@
     const done = exp.state === 'done';
     const text = exp.state === 'failed'
         ? 'Failed: ' + exp.error
-        : (done ? 'Done: ' : 'Running: ') + exp.messages + ' messages, ' +
-          exp.attachments + ' attachments, ' + C.formatBytes(exp.bytes);
+        : (done ? 'Done: ' : 'Running: ') + count(exp.messages, 'message') + ', ' +
+          count(exp.attachments, 'attachment') + ', ' + C.formatBytes(exp.bytes);
     const props = {
       role: 'progressbar',
       class: 'export-progress' + (done ? ' done' : '') + (exp.state === 'failed' ? ' failed' : ''),
@@ -137,6 +145,19 @@
     order: 60,
     render: async (container, ctx) => {
       const exports = new Map();  // case id -> export JSON, for cases that have one
+      // Roles by login, to offer the approval to the other role only. A
+      // hint for the page: the broker decides, and if the list cannot be
+      // read every case offers it.
+      const roles = new Map();
+      try {
+        for (const u of (await C.api('GET', '/users')).users) roles.set(u.login, u.role);
+      } catch (err) {
+        if (err.status === 401) throw err;
+      }
+      const otherRole = (c) => {
+        const role = roles.get(c.requested_by);
+        return role === 'admin' ? 'auditor' : role === 'auditor' ? 'admin' : '';
+      };
       const listBox = C.h('div', {id: 'cases'});
 
       async function approve(c) {
@@ -177,7 +198,9 @@
       function actions(c) {
         const exp = exports.get(c.id);
         const out = [];
-        if (c.state === 'awaiting approval' && c.requested_by !== ctx.session.login) {
+        const mayApprove = c.requested_by !== ctx.session.login &&
+            (otherRole(c) === '' || otherRole(c) === ctx.session.role);
+        if (c.state === 'awaiting approval' && mayApprove) {
           out.push(C.h('button', {type: 'button', class: 'primary', onclick: () => approve(c)},
               'Approve case ' + c.id));
         }
@@ -190,8 +213,10 @@
           out.push(C.h('button', {type: 'button', onclick: () => save(exp)},
               'Download export of case ' + c.id));
         }
-        if (c.state === 'awaiting approval' && c.requested_by === ctx.session.login) {
-          out.push(C.h('span', {class: 'muted'}, 'Awaiting approval by someone of the other role'));
+        if (c.state === 'awaiting approval' && !mayApprove) {
+          out.push(C.h('span', {class: 'muted'},
+              'Awaiting approval by ' + roleName(otherRole(c)) +
+              (otherRole(c) ? '' : ' of the other role')));
         }
         return C.h('div', {class: 'case-actions'}, out);
       }
