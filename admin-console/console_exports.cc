@@ -46,7 +46,8 @@ Result<std::int64_t> WholeNumber(const Poco::Dynamic::Var& v, const std::string&
   } catch (const Poco::Exception&) {
     return Status::InvalidArgument(field + " must be a whole number");
   }
-  if (n < min) return Status::InvalidArgument(field + " must be " + std::to_string(min) + " or more");
+  if (n < min)
+    return Status::InvalidArgument(field + " must be " + std::to_string(min) + " or more");
   return n;
 }
 

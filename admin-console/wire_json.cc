@@ -345,7 +345,9 @@ Result<std::string> ReplyJson(const Reply& reply) {
     case wire::Body::CaseInfo:
       return CaseJson(*e.body_as_CaseInfo());
     case wire::Body::CaseInfoList:
-      return JsonObject().AddRaw("cases", JsonArray(e.body_as_CaseInfoList()->cases(), CaseJson)).str();
+      return JsonObject()
+          .AddRaw("cases", JsonArray(e.body_as_CaseInfoList()->cases(), CaseJson))
+          .str();
     case wire::Body::ExportInfo:
       return ExportJson(*e.body_as_ExportInfo());
     default:

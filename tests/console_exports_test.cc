@@ -17,10 +17,10 @@
 #include <chrono>
 #include <fstream>
 #include <map>
-#include <tuple>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "broker/crypto/password.h"
@@ -82,9 +82,9 @@ class ConsoleExports : public BrokerTest {
  protected:
   BrokerProcessOptions BrokerOptions() const override {
     BrokerProcessOptions o;
-    o.extra_args = {"--set", "console.enabled=true", "--set",
-                    "console.listen=127.0.0.1:" + std::to_string(console_port_), "--set",
-                    "cases.embargo=0s"};
+    o.extra_args = {"--set", "console.enabled=true",
+                    "--set", "console.listen=127.0.0.1:" + std::to_string(console_port_),
+                    "--set", "cases.embargo=0s"};
     return o;
   }
 
@@ -147,9 +147,9 @@ class ConsoleExports : public BrokerTest {
   }
 
   Result<ConsoleUser> SignIn(const std::string& login) {
-    HttpsReply r = Call("POST", "/api/v1/session",
-                        "{\"login\":\"" + login + "\",\"password\":\"" + login + " console pass\"}",
-                        nullptr);
+    HttpsReply r =
+        Call("POST", "/api/v1/session",
+             "{\"login\":\"" + login + "\",\"password\":\"" + login + " console pass\"}", nullptr);
     if (r.status != 200) return Status::PermissionDenied("sign-in refused: " + r.body);
     const std::string& cookie = r.headers["Set-Cookie"];
     return ConsoleUser{cookie.substr(0, cookie.find(';')), JsonString(r.body, "csrf_token")};
@@ -236,8 +236,7 @@ TEST_F(ConsoleExports, AnAuditorApprovesAnAdministratorsCaseAndTheDownloadIsTheS
   // The download is on record, by the administrator who made it.
   HttpsReply audit = Call("GET", "/api/v1/audit?limit=1000", "", &auditor);
   ASSERT_EQ(audit.status, 200) << audit.body;
-  EXPECT_TRUE(Has(audit.body, "\"actor\":\"root\",\"action\":\"export.download\""))
-      << audit.body;
+  EXPECT_TRUE(Has(audit.body, "\"actor\":\"root\",\"action\":\"export.download\"")) << audit.body;
 }
 
 }  // namespace
