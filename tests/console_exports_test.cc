@@ -155,6 +155,18 @@ class ConsoleExports : public BrokerTest {
     return ConsoleUser{cookie.substr(0, cookie.find(';')), JsonString(r.body, "csrf_token")};
   }
 
+  // GET /exports/ID until the export is no longer running (bounded).
+  HttpsReply WaitForExport(const std::string& id, const ConsoleUser& as) {
+    HttpsReply status;
+    const auto deadline = std::chrono::steady_clock::now() + kWaitTimeout;
+    do {
+      status = Call("GET", "/api/v1/exports/" + id, "", &as);
+      if (status.status != 200 || JsonString(status.body, "state") != "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return status;
+  }
+
   const int console_port_ = PickFreePort();
 };
 
@@ -188,14 +200,8 @@ TEST_F(ConsoleExports, AnAuditorApprovesAnAdministratorsCaseAndTheDownloadIsTheS
   HttpsReply started = Call("POST", "/api/v1/cases/" + id + "/export", "", &admin);
   ASSERT_EQ(started.status, 202) << started.body;
   // The export runs in the broker; the page follows it the same way.
-  HttpsReply status;
-  const auto deadline = std::chrono::steady_clock::now() + kWaitTimeout;
-  do {
-    status = Call("GET", "/api/v1/exports/" + id, "", &admin);
-    ASSERT_EQ(status.status, 200) << status.body;
-    if (JsonString(status.body, "state") != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  } while (std::chrono::steady_clock::now() < deadline);
+  HttpsReply status = WaitForExport(id, admin);
+  ASSERT_EQ(status.status, 200) << status.body;
   ASSERT_EQ(JsonString(status.body, "state"), "done") << status.body;
   EXPECT_EQ(JsonNumber(status.body, "messages"), 2u) << status.body;
   EXPECT_EQ(JsonString(status.body, "download"), "/api/v1/exports/" + id + "/download");
@@ -237,6 +243,51 @@ TEST_F(ConsoleExports, AnAuditorApprovesAnAdministratorsCaseAndTheDownloadIsTheS
   HttpsReply audit = Call("GET", "/api/v1/audit?limit=1000", "", &auditor);
   ASSERT_EQ(audit.status, 200) << audit.body;
   EXPECT_TRUE(Has(audit.body, "\"actor\":\"root\",\"action\":\"export.download\"")) << audit.body;
+}
+
+TEST_F(ConsoleExports, AnAuditorsSearchCaseApprovedByAnAdministratorExportsOnlyWhatMatches) {
+  ASSERT_OK_AND_ASSIGN(ConsoleUser admin, SignIn("root"));
+  ASSERT_OK_AND_ASSIGN(ConsoleUser auditor, SignIn("audrey"));
+  // Today's messages, as the page sends a date range: from a day ago to a
+  // day ahead, in microseconds.
+  const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  const std::int64_t day_us = 86'400'000'000;
+  HttpsReply opened =
+      Call("POST", "/api/v1/cases",
+           "{\"kind\":\"search\",\"legal_basis\":\"investigation INV-9\",\"subjects\":[\"ben\"],"
+           "\"keyword\":\"FIGURES\",\"from_at_us\":" +
+               std::to_string(now_us - day_us) +
+               ",\"to_at_us\":" + std::to_string(now_us + day_us) + "}",
+           &auditor);
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  EXPECT_EQ(JsonString(opened.body, "kind"), "search") << opened.body;
+  EXPECT_EQ(JsonString(opened.body, "keyword"), "FIGURES") << opened.body;
+  const std::string id = std::to_string(JsonNumber(opened.body, "id"));
+  HttpsReply own = Call("POST", "/api/v1/cases/" + id + "/approve", "", &auditor);
+  EXPECT_EQ(own.status, 403) << own.body;
+
+  HttpsReply approved = Call("POST", "/api/v1/cases/" + id + "/approve", "", &admin);
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(JsonString(approved.body, "approved_by"), "root") << approved.body;
+  ASSERT_EQ(Call("POST", "/api/v1/cases/" + id + "/export", "", &auditor).status, 202);
+  HttpsReply status = WaitForExport(id, auditor);
+  ASSERT_EQ(JsonString(status.body, "state"), "done") << status.body;
+  EXPECT_EQ(JsonNumber(status.body, "messages"), 1u) << status.body;
+
+  HttpsReply zip = Call("GET", "/api/v1/exports/" + id + "/download", "", &auditor);
+  ASSERT_EQ(zip.status, 200) << zip.body;
+  const std::string file = dir_->Sub("search.zip");
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << zip.body;
+  }
+  std::map<std::string, std::string> members = ReadZip(file);
+  const std::string& lines = members["messages.jsonl"];
+  EXPECT_TRUE(Has(lines, "The quarterly figures, Ben")) << lines;
+  EXPECT_FALSE(Has(lines, "Thanks, got them")) << lines;
+  EXPECT_TRUE(Has(members["manifest.json"], "investigation INV-9"));
 }
 
 }  // namespace
