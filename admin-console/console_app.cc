@@ -153,6 +153,15 @@ ConsoleApp::ConsoleApp(const ConsoleOptions& options, ConsoleDeps deps)
   // Verifying reads the log and changes nothing, but runs long: a POST, so
   // that no link or prefetch starts it. Auditors may run it.
   router_.Add("POST", "/api/v1/audit/verify", {&ConsoleApp::VerifyAudit, true, false});
+  // Cases and exports (console_exports.cc). Four eyes need both roles: an
+  // auditor approves an administrator's case and the other way round, and
+  // either may open, export and download; the core holds those rules.
+  router_.Add("GET", "/api/v1/cases", {&ConsoleApp::ListCases, true, false});
+  router_.Add("POST", "/api/v1/cases", {&ConsoleApp::OpenCase, true, false});
+  router_.Add("POST", "/api/v1/cases/{id}/approve", {&ConsoleApp::ApproveCase, true, false});
+  router_.Add("POST", "/api/v1/cases/{id}/export", {&ConsoleApp::StartExport, true, false});
+  router_.Add("GET", "/api/v1/exports/{id}", {&ConsoleApp::GetExport, true, false});
+  router_.Add("GET", "/api/v1/exports/{id}/download", {&ConsoleApp::DownloadExport, true, false});
 }
 
 std::vector<std::pair<std::string, std::string>> ConsoleApp::ApiRoutes() const {

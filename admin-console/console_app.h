@@ -62,6 +62,14 @@ struct HttpResponse {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // For a body too large to hold whole (an export's zip): when set, the
+  // server sends `body`, then each piece next_piece returns until it returns
+  // an empty one, with `content_length` (REQUIRED then: the whole size) as
+  // the Content-Length. A failure midway cuts the connection (the status
+  // line has gone already), so the client sees a short, failed transfer,
+  // never a complete-looking one.
+  std::function<Result<std::string>()> next_piece;
+  std::int64_t content_length = -1;
 
   std::string Header(const std::string& name) const;  // "" if not set
 };
@@ -158,6 +166,16 @@ class ConsoleApp {
   HttpResponse ListDevices(Context& ctx);
   HttpResponse ListAudit(Context& ctx);
   HttpResponse VerifyAudit(Context& ctx);
+
+  // Cases and exports (console_exports.cc)
+  HttpResponse ListCases(Context& ctx);
+  HttpResponse OpenCase(Context& ctx);
+  HttpResponse ApproveCase(Context& ctx);
+  HttpResponse StartExport(Context& ctx);
+  HttpResponse GetExport(Context& ctx);
+  // Streams the finished zip, asking the core for one ExportDownload chunk
+  // at a time; the file name is made here from the id, never from input.
+  HttpResponse DownloadExport(Context& ctx);
 
   const ConsoleOptions options_;
   const ConsoleDeps deps_;

@@ -85,11 +85,15 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
       for (const auto& [name, value] : out.headers) response.add(name, value);
       if (!out.content_type.empty()) response.setContentType(out.content_type);
-      response.setContentLength(static_cast<std::streamsize>(out.body.size()));
-      if (request.getMethod() == "HEAD" || out.status == 304) {
-        response.send();
+      if (out.next_piece) {
+        Stream(out, response);
       } else {
-        response.send() << out.body;
+        response.setContentLength(static_cast<std::streamsize>(out.body.size()));
+        if (request.getMethod() == "HEAD" || out.status == 304) {
+          response.send();
+        } else {
+          response.send() << out.body;
+        }
       }
     } catch (const std::exception& e) {
       // The client went away; nothing more to do for it.
@@ -98,6 +102,29 @@ class Handler : public Poco::Net::HTTPRequestHandler {
   }
 
  private:
+  // Sends a body piece by piece. The connection is not kept: a piece that
+  // fails leaves the body short of its Content-Length, and closing is how
+  // the client learns that the transfer failed.
+  static void Stream(HttpResponse& out, Poco::Net::HTTPServerResponse& response) {
+    response.setKeepAlive(false);
+    response.setContentLength64(out.content_length);
+    std::ostream& os = response.send();
+    os << out.body;
+    std::int64_t sent = static_cast<std::int64_t>(out.body.size());
+    while (os && sent < out.content_length) {
+      Result<std::string> piece = out.next_piece();
+      if (!piece.ok()) {
+        LOG_WARNING() << "console: download cut after " << sent << " of " << out.content_length
+                      << " bytes: " << piece.status();
+        return;
+      }
+      if (piece->empty()) break;
+      os.write(piece->data(), static_cast<std::streamsize>(piece->size()));
+      sent += static_cast<std::int64_t>(piece->size());
+    }
+    os.flush();
+  }
+
   ConsoleApp* const app_;
   const std::uint64_t max_body_;
   const bool secure_;

@@ -82,6 +82,52 @@ std::string JsonArray(const fb::Vector<fb::Offset<T>>* items, ToJson to_json) {
   return out + "]";
 }
 
+// Cases and exports (console_exports.cc)
+
+std::string CaseJson(const wire::CaseInfo& c) {
+  std::vector<std::string> subjects;
+  if (c.subjects() != nullptr) {
+    for (const fb::String* s : *c.subjects()) subjects.push_back(Str(s));
+  }
+  std::vector<std::uint64_t> conversations;
+  if (c.conversations() != nullptr) {
+    conversations.assign(c.conversations()->begin(), c.conversations()->end());
+  }
+  return JsonObject()
+      .Add("id", static_cast<std::uint64_t>(c.id()))
+      .Add("kind", CaseKindName(c.kind()))
+      .Add("state", Str(c.state()))
+      .Add("legal_basis", Str(c.legal_basis()))
+      .Add("subjects", subjects)
+      .Add("conversations", conversations)
+      .Add("from_at_us", static_cast<std::int64_t>(c.from_us()))
+      .Add("to_at_us", static_cast<std::int64_t>(c.to_us()))
+      .Add("keyword", Str(c.keyword()))
+      .Add("redact_others", c.redact_others())
+      .Add("requested_by", Str(c.requested_by()))
+      .Add("requested_at_us", static_cast<std::int64_t>(c.requested_at_us()))
+      .Add("approved_by", Str(c.approved_by()))
+      .Add("approved_at_us", static_cast<std::int64_t>(c.approved_at_us()))
+      .Add("approval_expires_at_us", static_cast<std::int64_t>(c.approval_expires_at_us()))
+      .Add("visible_to_subjects_at_us", static_cast<std::int64_t>(c.visible_to_subjects_at_us()))
+      .str();
+}
+
+std::string ExportJson(const wire::ExportInfo& x) {
+  std::string state = Str(x.state());
+  JsonObject o;
+  o.Add("id", static_cast<std::uint64_t>(x.id()))
+      .Add("case_id", static_cast<std::uint64_t>(x.case_id()))
+      .Add("state", state)
+      .Add("messages", static_cast<std::uint64_t>(x.messages()))
+      .Add("attachments", static_cast<std::uint64_t>(x.attachments()))
+      .Add("bytes", static_cast<std::uint64_t>(x.bytes()))
+      .Add("error", Str(x.error()));
+  // Where the page fetches the finished file; the console's own path.
+  if (state == "done") o.Add("download", "/api/v1/exports/" + std::to_string(x.id()) + "/download");
+  return o.str();
+}
+
 }  // namespace
 
 std::string_view RoleName(wire::Role role) {
@@ -175,6 +221,61 @@ std::string AdminVerifyAuditFrame() {
   });
 }
 
+// Cases and exports (console_exports.cc)
+
+std::string_view CaseKindName(wire::CaseKind kind) {
+  return kind == wire::CaseKind::Search ? "search" : "subject_access";
+}
+
+Result<wire::CaseKind> CaseKindFromName(std::string_view name) {
+  if (name == "subject_access") return wire::CaseKind::SubjectAccess;
+  if (name == "search") return wire::CaseKind::Search;
+  return Status::InvalidArgument("kind must be subject_access or search");
+}
+
+std::string CaseOpenFrame(const CaseOpenFields& f) {
+  return OneRequest(wire::Body::CaseOpen, [&](fb::FlatBufferBuilder& fbb) {
+    auto basis = fbb.CreateString(f.legal_basis);
+    auto subjects = fbb.CreateVectorOfStrings(f.subjects);
+    auto conversations = fbb.CreateVector(f.conversations);
+    auto keyword = fbb.CreateString(f.keyword);
+    return wire::CreateCaseOpen(fbb, f.kind, basis, subjects, conversations, f.from_us, f.to_us,
+                                keyword, f.redact_others)
+        .Union();
+  });
+}
+
+std::string CaseApproveFrame(std::uint64_t case_id) {
+  return OneRequest(wire::Body::CaseApprove, [&](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateCaseApprove(fbb, case_id).Union();
+  });
+}
+
+std::string CaseListFrame() {
+  return OneRequest(wire::Body::CaseList, [](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateCaseList(fbb).Union();
+  });
+}
+
+std::string ExportStartFrame(std::uint64_t case_id) {
+  return OneRequest(wire::Body::ExportStart, [&](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateExportStart(fbb, case_id).Union();
+  });
+}
+
+std::string ExportStatusFrame(std::uint64_t export_id) {
+  return OneRequest(wire::Body::ExportStatus, [&](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateExportStatus(fbb, export_id).Union();
+  });
+}
+
+std::string ExportDownloadFrame(std::uint64_t export_id, std::uint64_t offset,
+                                std::uint32_t max_bytes) {
+  return OneRequest(wire::Body::ExportDownload, [&](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateExportDownload(fbb, export_id, offset, max_bytes).Union();
+  });
+}
+
 Result<Reply> Reply::Parse(std::string frame) {
   fb::Verifier verifier(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
   if (!wire::VerifyFrameBuffer(verifier)) {
@@ -240,6 +341,15 @@ Result<std::string> ReplyJson(const Reply& reply) {
           .Add("message", Str(r->message()))
           .str();
     }
+    // Cases and exports (console_exports.cc)
+    case wire::Body::CaseInfo:
+      return CaseJson(*e.body_as_CaseInfo());
+    case wire::Body::CaseInfoList:
+      return JsonObject()
+          .AddRaw("cases", JsonArray(e.body_as_CaseInfoList()->cases(), CaseJson))
+          .str();
+    case wire::Body::ExportInfo:
+      return ExportJson(*e.body_as_ExportInfo());
     default:
       break;
   }

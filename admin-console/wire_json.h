@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/base/result.h"
 #include "chatpro/schemas/wire_generated.h"
@@ -34,6 +35,32 @@ std::string AdminReactivateUserFrame(std::string_view login);
 std::string ListDevicesFrame(std::string_view login);
 std::string AdminListAuditFrame(std::uint64_t from_seq, std::uint32_t limit);
 std::string AdminVerifyAuditFrame();
+
+// Cases and exports (console_exports.cc)
+
+// What POST /cases asks for; the core checks every field (CaseOpen).
+struct CaseOpenFields {
+  wire::CaseKind kind = wire::CaseKind::SubjectAccess;
+  std::string legal_basis;
+  std::vector<std::string> subjects;         // logins
+  std::vector<std::uint64_t> conversations;  // empty: all of the subjects'
+  std::int64_t from_us = 0;                  // 0: from the start
+  std::int64_t to_us = 0;                    // 0: until now
+  std::string keyword;
+  bool redact_others = false;
+};
+std::string CaseOpenFrame(const CaseOpenFields& fields);
+std::string CaseApproveFrame(std::uint64_t case_id);
+std::string CaseListFrame();
+std::string ExportStartFrame(std::uint64_t case_id);
+std::string ExportStatusFrame(std::uint64_t export_id);
+std::string ExportDownloadFrame(std::uint64_t export_id, std::uint64_t offset,
+                                std::uint32_t max_bytes);
+
+// Case kinds in JSON: "subject_access", "search".
+std::string_view CaseKindName(wire::CaseKind kind);
+// On failure returns InvalidArgument naming the accepted names.
+Result<wire::CaseKind> CaseKindFromName(std::string_view name);
 
 // ------------------------------------------------------------- replies
 

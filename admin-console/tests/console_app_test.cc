@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -453,7 +454,215 @@ TEST_F(ConsoleAppTest, OpenApiDescribesExactlyTheRoutes) {
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& r : app_->ApiRoutes()) served.insert(r);
   EXPECT_EQ(described, served);
-  EXPECT_EQ(served.size(), 12u);
+  EXPECT_EQ(served.size(), 18u);
+}
+
+// Cases and exports (console_exports.cc)
+
+constexpr char kSubjectAccessForSam[] =
+    "{\"kind\":\"subject_access\",\"legal_basis\":\"GDPR art. 15 request\","
+    "\"subjects\":[\"sam\"],\"redact_others\":true}";
+
+// The whole body a download answers: its first piece and every further one.
+std::string WholeBody(HttpResponse& r) {
+  std::string body = r.body;
+  if (!r.next_piece) return body;
+  for (;;) {
+    Result<std::string> piece = r.next_piece();
+    EXPECT_TRUE(piece.ok()) << piece.status();
+    if (!piece.ok() || piece->empty()) return body;
+    body += *piece;
+  }
+}
+
+TEST_F(ConsoleAppTest, AnAdministratorsCaseIsApprovedByAnAuditorExportedAndDownloadedInPieces) {
+  SignInAs("root", "correct horse");
+  HttpResponse r = As("POST", "/api/v1/cases", kSubjectAccessForSam);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_NE(r.body.find("\"id\":1,\"kind\":\"subject_access\",\"state\":\"awaiting approval\","
+                        "\"legal_basis\":\"GDPR art. 15 request\",\"subjects\":[\"sam\"]"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("\"requested_by\":\"root\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"redact_others\":true"), std::string::npos) << r.body;
+  EXPECT_EQ(As("POST", "/api/v1/cases/1/export").status, 409) << "not approved yet";
+
+  SignInAs("audrey", "auditor pass");
+  r = As("POST", "/api/v1/cases/1/approve");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"state\":\"approved\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"approved_by\":\"audrey\""), std::string::npos) << r.body;
+
+  SignInAs("root", "correct horse");
+  r = As("POST", "/api/v1/cases/1/export");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find("\"id\":1,\"case_id\":1,\"state\":\"running\""), std::string::npos)
+      << r.body;
+  EXPECT_EQ(r.body.find("\"download\""), std::string::npos) << "nothing to fetch yet";
+  r = As("GET", "/api/v1/exports/1/download");
+  EXPECT_EQ(r.status, 409) << "a running export is not a file yet";
+  EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
+  EXPECT_NE(r.body.find("\"code\":\"failed_precondition\""), std::string::npos) << r.body;
+
+  std::string zip = "PK\x03\x04";
+  for (int i = 0; i < 500; ++i) zip += "piece " + std::to_string(i) + ";";
+  core_.export_file = zip;
+  core_.chunk_limit = 1000;  // several pieces
+  core_.FinishExports();
+  r = As("GET", "/api/v1/exports/1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"state\":\"done\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"bytes\":" + std::to_string(zip.size())), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"download\":\"/api/v1/exports/1/download\""), std::string::npos)
+      << r.body;
+  r = As("GET", "/api/v1/cases");
+  EXPECT_NE(r.body.find("\"cases\":[{\"id\":1,\"kind\":\"subject_access\",\"state\":\"exported\""),
+            std::string::npos)
+      << r.body;
+
+  r = As("GET", "/api/v1/exports/1/download");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/zip");
+  EXPECT_EQ(r.Header("Content-Disposition"), "attachment; filename=\"chatpro-export-1.zip\"");
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(r.content_length, static_cast<std::int64_t>(zip.size()));
+  EXPECT_EQ(r.body.size(), 1000u) << "one piece at a time, not the whole file";
+  EXPECT_EQ(WholeBody(r), zip);
+  std::vector<std::string> asked = core_.user_requests();
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), "ExportDownload"),
+            static_cast<long>((zip.size() + 999) / 1000) + 1)  // + the refused one
+      << "one ExportDownload per piece";
+}
+
+TEST_F(ConsoleAppTest, NobodyApprovesTheirOwnCaseNorOneOfTheirOwnRole) {
+  core_.AddUser(4, "adam", "Adam", wire::Role::Admin, "admin two");
+  SignInAs("root", "correct horse");
+  ASSERT_EQ(As("POST", "/api/v1/cases", kSubjectAccessForSam).status, 201);
+  HttpResponse r = As("POST", "/api/v1/cases/1/approve");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("\"code\":\"permission_denied\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("yourself"), std::string::npos) << r.body;
+  SignInAs("adam", "admin two");
+  r = As("POST", "/api/v1/cases/1/approve");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("other role"), std::string::npos) << r.body;
+  EXPECT_EQ(core_.cases().at(0).approved_by, 0u);
+  // The refusal was the core's: the console sent the request each time.
+  std::vector<std::string> asked = core_.user_requests();
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), "CaseApprove"), 2);
+}
+
+TEST_F(ConsoleAppTest, AuditorsOpenAndApproveCasesThroughTheCore) {
+  SignInAs("audrey", "auditor pass");
+  HttpResponse r = As("POST", "/api/v1/cases",
+                      "{\"kind\":\"search\",\"legal_basis\":\"investigation INV-9\","
+                      "\"subjects\":[\"sam\"],\"conversations\":[7],\"from_at_us\":1000,"
+                      "\"to_at_us\":2000,\"keyword\":\"lunch\"}");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_NE(r.body.find("\"kind\":\"search\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"conversations\":[7],\"from_at_us\":1000,\"to_at_us\":2000,"
+                        "\"keyword\":\"lunch\",\"redact_others\":false,\"requested_by\":\"audrey\""),
+            std::string::npos)
+      << r.body;
+  SignInAs("root", "correct horse");
+  EXPECT_EQ(As("POST", "/api/v1/cases/1/approve").status, 200);
+}
+
+TEST_F(ConsoleAppTest, ABadCaseIsRefusedWithAClearErrorBeforeTheCore) {
+  SignInAs("root", "correct horse");
+  for (const auto& [body, says] : std::vector<std::pair<std::string, std::string>>{
+           {"not json", "JSON object"},
+           {"[1]", "JSON object"},
+           {"{\"legal_basis\":\"x\",\"subjects\":[\"sam\"]}", "kind is required"},
+           {"{\"kind\":\"fishing\",\"subjects\":[\"sam\"]}", "subject_access or search"},
+           {"{\"kind\":\"search\",\"subjects\":\"sam\"}", "subjects must be an array"},
+           {"{\"kind\":\"search\",\"subjects\":[1]}", "logins"},
+           {"{\"kind\":\"search\",\"conversations\":[\"7\"]}", "whole number"},
+           {"{\"kind\":\"search\",\"conversations\":[0]}", "1 or more"},
+           {"{\"kind\":\"search\",\"from_at_us\":-5}", "from_at_us must be 0 or more"},
+           {"{\"kind\":\"search\",\"to_at_us\":1.5}", "to_at_us must be a whole number"},
+           {"{\"kind\":\"search\",\"redact_others\":\"yes\"}", "true or false"},
+           {"{\"kind\":\"search\",\"from_us\":5}", "unknown field 'from_us'"},
+       }) {
+    HttpResponse r = As("POST", "/api/v1/cases", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body.find("\"code\":\"invalid_argument\""), std::string::npos) << body;
+    EXPECT_NE(r.body.find(says), std::string::npos) << body << " -> " << r.body;
+  }
+  EXPECT_TRUE(core_.user_requests().empty());
+  // What only the core knows, it answers: no basis, an unknown person.
+  HttpResponse r = As("POST", "/api/v1/cases", "{\"kind\":\"search\",\"subjects\":[\"sam\"]}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = As("POST", "/api/v1/cases",
+         "{\"kind\":\"search\",\"legal_basis\":\"x\",\"subjects\":[\"nobody\"]}");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_NE(r.body.find("nobody"), std::string::npos) << r.body;
+}
+
+TEST_F(ConsoleAppTest, CaseAndExportIdsInPathsAreWholeNumbers) {
+  SignInAs("root", "correct horse");
+  for (const char* target : {"/api/v1/cases/abc/approve", "/api/v1/cases/0/export",
+                             "/api/v1/cases/-1/approve", "/api/v1/cases/1e3/export"}) {
+    HttpResponse r = As("POST", target);
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_NE(r.body.find("\"code\":\"invalid_argument\""), std::string::npos) << target;
+  }
+  EXPECT_EQ(As("GET", "/api/v1/exports/99999999999999999999").status, 400);
+  EXPECT_EQ(As("GET", "/api/v1/exports/1.5/download").status, 400);
+  // A parameter is one path segment: a decoded slash matches no route.
+  EXPECT_EQ(As("GET", "/api/v1/exports/..%2f..%2fetc%2fpasswd/download").status, 404);
+  EXPECT_TRUE(core_.user_requests().empty());
+  EXPECT_EQ(As("GET", "/api/v1/exports/5").status, 404);
+  EXPECT_EQ(As("GET", "/api/v1/exports/5/download").status, 404);
+  EXPECT_EQ(core_.user_requests(), (std::vector<std::string>{"ExportStatus", "ExportDownload"}));
+}
+
+TEST_F(ConsoleAppTest, TheDownloadsNameIsTheConsolesOwnWhateverTheCaseSays) {
+  SignInAs("root", "correct horse");
+  ASSERT_EQ(As("POST", "/api/v1/cases",
+               "{\"kind\":\"search\",\"legal_basis\":\"x\\\"; filename=../../evil.sh\","
+               "\"subjects\":[\"sam\"],\"keyword\":\"..\\/..\\/x\"}")
+                .status,
+            201);
+  SignInAs("audrey", "auditor pass");
+  ASSERT_EQ(As("POST", "/api/v1/cases/1/approve").status, 200);
+  ASSERT_EQ(As("POST", "/api/v1/cases/1/export").status, 202);
+  core_.FinishExports();
+  HttpResponse r = As("GET", "/api/v1/exports/1/download");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("Content-Disposition"), "attachment; filename=\"chatpro-export-1.zip\"");
+  EXPECT_EQ(WholeBody(r), core_.export_file);
+}
+
+TEST_F(ConsoleAppTest, ADownloadThatFailsMidwayEndsWithAnErrorNotAShortFile) {
+  SignInAs("root", "correct horse");
+  ASSERT_EQ(As("POST", "/api/v1/cases", kSubjectAccessForSam).status, 201);
+  SignInAs("audrey", "auditor pass");
+  ASSERT_EQ(As("POST", "/api/v1/cases/1/approve").status, 200);
+  ASSERT_EQ(As("POST", "/api/v1/cases/1/export").status, 202);
+  core_.export_file = std::string(5000, 'z');
+  core_.chunk_limit = 1000;
+  core_.FinishExports();
+  HttpResponse r = As("GET", "/api/v1/exports/1/download");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(r.next_piece);
+  ASSERT_TRUE(r.next_piece().ok());
+  core_.unavailable = true;
+  Result<std::string> piece = r.next_piece();
+  EXPECT_EQ(piece.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(ConsoleAppTest, CaseChangesNeedTheCsrfToken) {
+  SignInAs("root", "correct horse");
+  HttpRequest req = Req("POST", "/api/v1/cases", kSubjectAccessForSam);
+  req.headers["cookie"] = cookie_;
+  EXPECT_EQ(app_->Handle(req).status, 403);
+  req = Req("POST", "/api/v1/cases/1/approve");
+  req.headers["cookie"] = cookie_;
+  req.headers["x-csrf-token"] = csrf_;
+  req.headers["origin"] = "https://evil.example";
+  EXPECT_EQ(app_->Handle(req).status, 403);
+  EXPECT_TRUE(core_.user_requests().empty());
 }
 
 }  // namespace

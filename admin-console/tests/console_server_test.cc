@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -203,6 +204,114 @@ TEST_F(ConsoleServerTest, ATakenPortIsAClearError) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(second.status().message().find(options_.listen), std::string::npos);
+}
+
+// Cases and exports (console_exports.cc)
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string cookie, content_type, disposition;
+  std::int64_t content_length = -1;
+};
+
+// One plain HTTP call to the console on 127.0.0.1:port.
+Reply Call(int port, const std::string& method, const std::string& path, const std::string& body,
+           const std::string& cookie = {}, const std::string& csrf = {}) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  if (!cookie.empty()) request.set("Cookie", cookie);
+  if (!csrf.empty()) request.set("X-CSRF-Token", csrf);
+  request.setContentLength(static_cast<std::streamsize>(body.size()));
+  session.sendRequest(request) << body;
+  Poco::Net::HTTPResponse response;
+  Reply out;
+  std::istream& in = session.receiveResponse(response);
+  try {
+    Poco::StreamCopier::copyToString(in, out.body);
+  } catch (const Poco::Exception&) {
+    // a cut connection: what came is in out.body
+  }
+  out.status = response.getStatus();
+  std::string set_cookie = response.get("Set-Cookie", "");
+  out.cookie = set_cookie.substr(0, set_cookie.find(';'));
+  out.content_type = response.getContentType();
+  out.disposition = response.get("Content-Disposition", "");
+  if (response.hasContentLength()) out.content_length = response.getContentLength64();
+  return out;
+}
+
+std::string Field(const std::string& json, const std::string& key) {
+  std::size_t at = json.find("\"" + key + "\":\"");
+  if (at == std::string::npos) return {};
+  at += key.size() + 4;
+  return json.substr(at, json.find('"', at) - at);
+}
+
+class ConsoleServerExportTest : public ConsoleServerTest {
+ protected:
+  void SetUp() override {
+    ConsoleServerTest::SetUp();
+    core_.AddUser(2, "audrey", "Audrey", wire::Role::Auditor, "auditor pass");
+    options_.plain_http = true;
+    Result<std::unique_ptr<ConsoleServer>> server =
+        ConsoleServer::Start(options_, dir_.path(), Deps());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    port_ = server_->port();
+    // Case 1, opened by root, approved by audrey, exported.
+    Reply root = Call(port_, "POST", "/api/v1/session",
+                      "{\"login\":\"root\",\"password\":\"correct horse\"}");
+    ASSERT_EQ(root.status, 200) << root.body;
+    cookie_ = root.cookie;
+    csrf_ = Field(root.body, "csrf_token");
+    Reply auditor = Call(port_, "POST", "/api/v1/session",
+                         "{\"login\":\"audrey\",\"password\":\"auditor pass\"}");
+    ASSERT_EQ(auditor.status, 200) << auditor.body;
+    ASSERT_EQ(Call(port_, "POST", "/api/v1/cases",
+                   "{\"kind\":\"subject_access\",\"legal_basis\":\"b\",\"subjects\":[\"root\"]}",
+                   cookie_, csrf_)
+                  .status,
+              201);
+    ASSERT_EQ(Call(port_, "POST", "/api/v1/cases/1/approve", "", auditor.cookie,
+                   Field(auditor.body, "csrf_token"))
+                  .status,
+              200);
+    ASSERT_EQ(Call(port_, "POST", "/api/v1/cases/1/export", "", cookie_, csrf_).status, 202);
+    std::string zip;
+    for (int i = 0; zip.size() < 300'000; ++i) zip += "entry " + std::to_string(i * 7919) + "\n";
+    core_.export_file = zip;
+    core_.chunk_limit = 64 * 1024;
+    core_.FinishExports();
+  }
+
+  std::unique_ptr<ConsoleServer> server_;
+  int port_ = 0;
+  std::string cookie_, csrf_;
+};
+
+TEST_F(ConsoleServerExportTest, ADownloadIsStreamedPieceByPieceWithItsLengthAndName) {
+  Reply r = Call(port_, "GET", "/api/v1/exports/1/download", "", cookie_);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/zip");
+  EXPECT_EQ(r.disposition, "attachment; filename=\"chatpro-export-1.zip\"");
+  EXPECT_EQ(r.content_length, static_cast<std::int64_t>(core_.export_file.size()));
+  EXPECT_TRUE(r.body == core_.export_file) << r.body.size() << " bytes";
+  std::vector<std::string> asked = core_.user_requests();
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), "ExportDownload"),
+            static_cast<long>((core_.export_file.size() + 65535) / 65536));
+}
+
+TEST_F(ConsoleServerExportTest, ADownloadCutMidwayEndsShortOfItsLength) {
+  core_.download_pieces_left = 2;
+  Reply r = Call(port_, "GET", "/api/v1/exports/1/download", "", cookie_);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_length, static_cast<std::int64_t>(core_.export_file.size()));
+  EXPECT_EQ(r.body.size(), 2u * 64 * 1024) << "what came before the cut, and no more";
+  // The server is still there for the next request.
+  core_.download_pieces_left = -1;
+  EXPECT_EQ(Call(port_, "GET", "/api/v1/exports/1/download", "", cookie_).body.size(),
+            core_.export_file.size());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace chatpro::console::testing {
@@ -169,6 +170,161 @@ Result<std::string> FakeCore::Call(std::string_view principal, std::string_view 
       if (!reader) return ErrorFrame(rid, wire::ErrorCode::PermissionDenied, "admins only");
       return Finish(fbb, rid, wire::Body::AuditVerifyReply,
                     wire::CreateAuditVerifyReplyDirect(fbb, true, audit_.size(), 0, "whole").Union());
+    default:
+      return AnswerCases(*caller, rid, *e);
+  }
+}
+
+// Cases and exports (console_exports.cc)
+
+void FakeCore::FinishExports() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (FakeCase& c : cases_) {
+    if (c.export_state == "running") c.export_state = "done";
+  }
+}
+
+std::vector<FakeCore::FakeCase> FakeCore::cases() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cases_;
+}
+
+Result<std::string> FakeCore::AnswerCases(const FakeUser& caller, std::uint64_t rid,
+                                          const wire::Envelope& e) {
+  if (caller.role != wire::Role::Admin && caller.role != wire::Role::Auditor) {
+    return ErrorFrame(rid, wire::ErrorCode::PermissionDenied, "administrators and auditors only");
+  }
+  auto login_of = [&](std::uint64_t id) {
+    for (const FakeUser& u : users_) {
+      if (u.id == id) return u.login;
+    }
+    return std::string();
+  };
+  auto find_case = [&](std::uint64_t id) -> FakeCase* {
+    for (FakeCase& c : cases_) {
+      if (c.id == id) return &c;
+    }
+    return nullptr;
+  };
+  fb::FlatBufferBuilder fbb;
+  auto case_info = [&](const FakeCase& c) {
+    std::string state = c.export_state == "done" ? "exported"
+                        : c.approved_by != 0                               ? "approved"
+                                                                           : "awaiting approval";
+    std::vector<fb::Offset<fb::String>> subjects;
+    for (const std::string& login : c.subjects) subjects.push_back(fbb.CreateString(login));
+    return wire::CreateCaseInfoDirect(fbb, c.id, c.kind, state.c_str(), c.legal_basis.c_str(),
+                                      &subjects, &c.conversations, c.from_us, c.to_us,
+                                      c.keyword.c_str(), c.redact_others,
+                                      login_of(c.requested_by).c_str(), 1'700'000'000'000'000,
+                                      login_of(c.approved_by).c_str(),
+                                      c.approved_by != 0 ? 1'700'000'100'000'000 : 0,
+                                      c.approved_by != 0 ? 1'700'600'000'000'000 : 0, 0);
+  };
+  auto export_info = [&](const FakeCase& c) {
+    std::uint64_t bytes = c.export_state == "done" ? export_file.size() : 0;
+    return wire::CreateExportInfoDirect(fbb, c.id, c.id, c.export_state.c_str(), 3, 0, bytes, "");
+  };
+  switch (e.body_type()) {
+    case wire::Body::CaseOpen: {
+      const auto* r = e.body_as_CaseOpen();
+      FakeCase c;
+      c.id = cases_.size() + 1;
+      c.kind = r->kind();
+      c.legal_basis = S(r->legal_basis());
+      if (c.legal_basis.empty()) {
+        return ErrorFrame(rid, wire::ErrorCode::InvalidArgument, "a case needs a legal basis");
+      }
+      if (r->subjects() == nullptr || r->subjects()->size() == 0) {
+        return ErrorFrame(rid, wire::ErrorCode::InvalidArgument, "a case names at least one subject");
+      }
+      for (const fb::String* s : *r->subjects()) {
+        bool known = std::any_of(users_.begin(), users_.end(),
+                                 [&](const FakeUser& u) { return u.login == S(s); });
+        if (!known) {
+          return ErrorFrame(rid, wire::ErrorCode::NotFound, "there is no user '" + S(s) + "'");
+        }
+        c.subjects.push_back(S(s));
+      }
+      if (r->conversations() != nullptr) {
+        c.conversations.assign(r->conversations()->begin(), r->conversations()->end());
+      }
+      c.from_us = r->from_us();
+      c.to_us = r->to_us();
+      c.keyword = S(r->keyword());
+      c.redact_others = r->redact_others();
+      c.requested_by = caller.id;
+      cases_.push_back(c);
+      return Finish(fbb, rid, wire::Body::CaseInfo, case_info(cases_.back()).Union());
+    }
+    case wire::Body::CaseApprove: {
+      FakeCase* c = find_case(e.body_as_CaseApprove()->case_id());
+      if (c == nullptr) return ErrorFrame(rid, wire::ErrorCode::NotFound, "there is no such case");
+      if (c->approved_by != 0) {
+        return ErrorFrame(rid, wire::ErrorCode::FailedPrecondition, "approved already");
+      }
+      const FakeUser* requester = nullptr;
+      for (const FakeUser& u : users_) {
+        if (u.id == c->requested_by) requester = &u;
+      }
+      if (c->requested_by == caller.id) {
+        return ErrorFrame(rid, wire::ErrorCode::PermissionDenied, "you opened the case yourself");
+      }
+      if (requester != nullptr && requester->role == caller.role) {
+        return ErrorFrame(rid, wire::ErrorCode::PermissionDenied, "only the other role may approve");
+      }
+      c->approved_by = caller.id;
+      return Finish(fbb, rid, wire::Body::CaseInfo, case_info(*c).Union());
+    }
+    case wire::Body::CaseList: {
+      std::vector<fb::Offset<wire::CaseInfo>> list;
+      for (const FakeCase& c : cases_) list.push_back(case_info(c));
+      return Finish(fbb, rid, wire::Body::CaseInfoList,
+                    wire::CreateCaseInfoListDirect(fbb, &list).Union());
+    }
+    case wire::Body::ExportStart: {
+      FakeCase* c = find_case(e.body_as_ExportStart()->case_id());
+      if (c == nullptr) return ErrorFrame(rid, wire::ErrorCode::NotFound, "there is no such case");
+      if (c->approved_by == 0) {
+        return ErrorFrame(rid, wire::ErrorCode::FailedPrecondition, "the case is awaiting approval");
+      }
+      if (!c->export_state.empty()) {
+        return ErrorFrame(rid, wire::ErrorCode::FailedPrecondition, "exported already");
+      }
+      c->export_state = "running";
+      return Finish(fbb, rid, wire::Body::ExportInfo, export_info(*c).Union());
+    }
+    case wire::Body::ExportStatus: {
+      FakeCase* c = find_case(e.body_as_ExportStatus()->export_id());
+      if (c == nullptr || c->export_state.empty()) {
+        return ErrorFrame(rid, wire::ErrorCode::NotFound, "there is no such export");
+      }
+      return Finish(fbb, rid, wire::Body::ExportInfo, export_info(*c).Union());
+    }
+    case wire::Body::ExportDownload: {
+      if (download_pieces_left == 0) return Status::Unavailable("the broker is not serving");
+      if (download_pieces_left > 0) --download_pieces_left;
+      const auto* r = e.body_as_ExportDownload();
+      FakeCase* c = find_case(r->export_id());
+      if (c == nullptr || c->export_state.empty()) {
+        return ErrorFrame(rid, wire::ErrorCode::NotFound, "there is no such export");
+      }
+      if (c->export_state != "done") {
+        return ErrorFrame(rid, wire::ErrorCode::FailedPrecondition, "the export is running");
+      }
+      if (r->offset() > export_file.size()) {
+        return ErrorFrame(rid, wire::ErrorCode::InvalidArgument, "offset past the end");
+      }
+      std::size_t n = std::min<std::size_t>({r->max_bytes(), chunk_limit,
+                                             export_file.size() - r->offset()});
+      auto data = fbb.CreateVector(
+          reinterpret_cast<const std::uint8_t*>(export_file.data()) + r->offset(), n);
+      return Finish(fbb, rid, wire::Body::ExportChunk,
+                    wire::CreateExportChunk(fbb, r->export_id(), r->offset(), data,
+                                            export_file.size(),
+                                            r->offset() + n >= export_file.size())
+                        .Union());
+    }
     default:
       return ErrorFrame(rid, wire::ErrorCode::InvalidArgument, "not handled by the fake");
   }

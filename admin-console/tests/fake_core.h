@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -49,7 +50,35 @@ class FakeCore : public core::LocalCaller {
   std::vector<std::string> user_requests() const;
   std::atomic<bool> unavailable{false};
 
+  // Cases and exports (console_exports.cc), kept by the core's four-eyes
+  // rules: an admin or auditor opens, another person of the other role
+  // approves, an export of an approved case runs until FinishExports().
+  struct FakeCase {
+    std::uint64_t id = 0;
+    wire::CaseKind kind = wire::CaseKind::SubjectAccess;
+    std::string legal_basis, keyword;
+    std::vector<std::string> subjects;
+    std::vector<std::uint64_t> conversations;
+    std::int64_t from_us = 0, to_us = 0;
+    bool redact_others = false;
+    std::uint64_t requested_by = 0, approved_by = 0;  // user ids
+    std::string export_state;                         // "", "running", "done"
+  };
+  // Running exports end, each holding export_file.
+  void FinishExports();
+  std::vector<FakeCase> cases() const;
+  std::string export_file = "PK fake zip bytes";  // set before exports finish
+  std::uint32_t chunk_limit = 1u << 20;           // the largest piece a download answers
+  // When >= 0: the number of download pieces answered before the broker
+  // "goes away" (Unavailable), to cut a download midway.
+  std::atomic<int> download_pieces_left{-1};
+
  private:
+  // REQUIRES: mutex_ held.
+  Result<std::string> AnswerCases(const FakeUser& caller, std::uint64_t rid,
+                                  const wire::Envelope& e);
+  std::vector<FakeCase> cases_;
+
   mutable std::mutex mutex_;
   std::vector<FakeUser> users_;
   std::vector<AuditRecord> audit_;
