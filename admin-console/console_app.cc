@@ -546,7 +546,7 @@ HttpResponse ConsoleApp::GetDashboard(Context&) {
   StorageSnapshot storage = deps_.storage ? deps_.storage() : StorageSnapshot{};
   return Json(200, JsonObject()
                        .Add("at_us", deps_.clock->NowMicros())
-                       .Add("connected_devices", static_cast<std::int64_t>(s.sessions.load(kRelaxed)))
+                       .Add("connected_devices", static_cast<std::int64_t>(s.devices_connected.load(kRelaxed)))
                        .Add("messages_accepted", accepted)
                        .Add("messages_delivered", delivered)
                        .Add("errors", errors_total)

@@ -158,7 +158,10 @@ std::vector<MetricFamily> BrokerCollector::Collect() const {
                           "From receiving a send to pushing it live to a recipient's session.",
                           s.delivery_latency));
 
-  out.push_back(Gauge("chatpro_sessions", "Devices connected and authenticated now.",
+  out.push_back(Gauge("chatpro_devices_connected", "Devices connected and authenticated now.",
+                      static_cast<double>(s.devices_connected.load(std::memory_order_relaxed))));
+  out.push_back(Gauge("chatpro_sessions",
+                      "Sessions open now: devices, enrollments and console users.",
                       static_cast<double>(s.sessions.load(std::memory_order_relaxed))));
   out.push_back(
       Counter("chatpro_frames_received_total", "Frames received from clients.", s.frames_received));

@@ -80,6 +80,8 @@ TEST_F(Metrics, CountAcceptedMessagesAndAnswerHealthAndReadiness) {
   // At least root, ana and ben; the sessions their enrollments opened may not
   // have been closed yet.
   EXPECT_GE(Sample(text, "chatpro_sessions"), 3) << text;
+  // Enrollment sessions are not devices: exactly root's, ana's and ben's.
+  EXPECT_EQ(Sample(text, "chatpro_devices_connected"), 3) << text;
   EXPECT_GE(Sample(text, "chatpro_write_batches_total"), 1) << text;
   EXPECT_EQ(Sample(text, "chatpro_errors_total{code=\"internal\"}"), 0) << text;
   EXPECT_NE(text.find("chatpro_build_info{version=\""), std::string::npos) << text;

@@ -353,6 +353,8 @@ Broker::Session* Broker::SessionFor(ConnectionId connection, std::string_view us
     raw->replies.AddEnvelope(0, wire::Body::Revoked, body.Union());
     MarkDirty(*raw);
   } else if (raw->device.valid()) {
+    raw->counted_device = true;
+    stats_.devices_connected.fetch_add(1, std::memory_order_relaxed);
     PresenceMayChange(raw->user);
     online_[raw->user].push_back(raw);
     LoadDeviceCursors(*raw);
@@ -458,6 +460,7 @@ void Broker::DropSession(ConnectionId connection, bool tell_transport) {
   if (per_address != sessions_per_address_.end() && --per_address->second == 0) {
     sessions_per_address_.erase(per_address);
   }
+  if (s->counted_device) stats_.devices_connected.fetch_sub(1, std::memory_order_relaxed);
   sessions_.erase(it);
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
   if (tell_transport && transport_ != nullptr) transport_->Forget(connection);

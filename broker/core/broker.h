@@ -135,7 +135,10 @@ struct BrokerStats {
   // Event-loop iterations that ran the timers (OnTick): a value that stops
   // moving means the loop is stuck.
   std::atomic<std::uint64_t> loop_ticks{0};
-  std::atomic<std::int64_t> sessions{0};  // gauge
+  // Gauges: sessions open (devices, enrollments, console users), and of
+  // those the devices connected and authenticated (not revoked).
+  std::atomic<std::int64_t> sessions{0};
+  std::atomic<std::int64_t> devices_connected{0};
   // Working hours: messages sent urgent, and (message, off-duty recipient)
   // pairs held until the recipient's working hours start.
   std::atomic<std::uint64_t> urgent_messages{0};
@@ -314,6 +317,8 @@ class Broker {
     // waits for ConfirmWipe (or a timeout) and takes nothing else.
     bool revoked = false;
     std::int64_t revoked_mono_us = 0;
+    // Counted in BrokerStats::devices_connected (until it closes).
+    bool counted_device = false;
     bool drop_after_send = false;
     std::int64_t last_seen_mono_us = 0;
     std::int64_t last_seen_us = 0;

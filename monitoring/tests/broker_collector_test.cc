@@ -79,6 +79,7 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
   stats.console_logins[1] = 6;
   stats.console_logins[2] = 1;
   stats.sessions = 5;
+  stats.devices_connected = 4;
   stats.batches_committed = 2;
   stats.batch_messages_committed = 9;
   stats.auth_refused = 1;
@@ -147,6 +148,8 @@ TEST(BrokerCollector, ExportsEveryCounterOfTheStatsWithItsLabels) {
 
   EXPECT_EQ(Single(families, "chatpro_sessions"), 5);
   EXPECT_EQ(Find(families, "chatpro_sessions")->type, MetricType::Gauge);
+  EXPECT_EQ(Single(families, "chatpro_devices_connected"), 4);
+  EXPECT_EQ(Find(families, "chatpro_devices_connected")->type, MetricType::Gauge);
   EXPECT_EQ(Single(families, "chatpro_write_batches_total"), 2);
   EXPECT_EQ(Single(families, "chatpro_batch_messages_total"), 9);
   EXPECT_EQ(Single(families, "chatpro_auth_refused_total"), 1);

@@ -214,6 +214,8 @@ TEST_F(DeliveryTest, SilentSessionIsDroppedAfterTheTimeoutAndForgotten) {
   TestClient bob = AddUser("bob");
   std::size_t sessions = h_->broker().session_count();
   EXPECT_EQ(h_->broker().stats().sessions.load(), static_cast<std::int64_t>(sessions));
+  // admin, alice and bob, each on one device.
+  EXPECT_EQ(h_->broker().stats().devices_connected.load(), 3);
 
   // Bob pings half-way; alice says nothing.
   h_->clock().Advance(h_->options().session_timeout_us / 2);
@@ -228,6 +230,7 @@ TEST_F(DeliveryTest, SilentSessionIsDroppedAfterTheTimeoutAndForgotten) {
   EXPECT_TRUE(h_->transport().forgotten(admin_.connection));
   EXPECT_EQ(h_->broker().session_count(), 1u);
   EXPECT_EQ(h_->broker().stats().sessions.load(), 1);
+  EXPECT_EQ(h_->broker().stats().devices_connected.load(), 1);
 
   // Alice's next frame starts a new session, which works as before.
   alice.Send(Request().Hello(2).Finish());
