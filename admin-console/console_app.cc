@@ -152,6 +152,7 @@ ConsoleApp::ConsoleApp(const ConsoleOptions& options, ConsoleDeps deps)
   // Verifying reads the log and changes nothing, but runs long: a POST, so
   // that no link or prefetch starts it. Auditors may run it.
   router_.Add("POST", "/api/v1/audit/verify", {&ConsoleApp::VerifyAudit, true, false});
+  AddRecordsRoutes();
 }
 
 std::vector<std::pair<std::string, std::string>> ConsoleApp::ApiRoutes() const {

@@ -73,6 +73,11 @@ struct ConsoleDeps {
   std::int64_t started_at_us = 0;          // when the broker started
   // How long a core call may take before the request answers 503.
   std::chrono::milliseconds call_timeout{10'000};
+  // Records management (console_records.cc): the configuration's working-hours
+  // profiles ([schedule.NAME]) and its urgent policy ([urgent] allowed), shown
+  // as the organisation's defaults. Default: none.
+  std::vector<ScheduleSectionOptions> schedules{};
+  std::vector<std::string> urgent_allowed{};
 };
 
 class ConsoleApp {
@@ -140,6 +145,18 @@ class ConsoleApp {
   HttpResponse ListDevices(Context& ctx);
   HttpResponse ListAudit(Context& ctx);
   HttpResponse VerifyAudit(Context& ctx);
+
+  // Records management (console_records.cc)
+  void AddRecordsRoutes();
+  HttpResponse ListPlugins(Context& ctx);
+  HttpResponse RetentionDryRun(Context& ctx);
+  HttpResponse RetentionRun(Context& ctx);
+  HttpResponse ListHolds(Context& ctx);
+  HttpResponse SetHold(Context& ctx);
+  HttpResponse LiftHold(Context& ctx);
+  HttpResponse ListSchedules(Context& ctx);
+  HttpResponse UserSchedule(Context& ctx);
+  HttpResponse DisconnectReport(Context& ctx);
 
   const ConsoleOptions options_;
   const ConsoleDeps deps_;

@@ -434,6 +434,8 @@ Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions
   deps.stats = stats;
   deps.version = kVersion;
   deps.started_at_us = started_at_us;
+  deps.schedules = options.schedules;
+  deps.urgent_allowed = options.urgent_allowed;
   Result<std::unique_ptr<console::ConsoleServer>> started =
       console::ConsoleServer::Start(options.console, options.store.data_dir, std::move(deps));
   if (!started.ok()) return started.status();
