@@ -148,6 +148,7 @@ class ConsoleApp {
 
   // Records management (console_records.cc)
   void AddRecordsRoutes();
+  HttpResponse ListGroups(Context& ctx);
   HttpResponse ListPlugins(Context& ctx);
   HttpResponse RetentionDryRun(Context& ctx);
   HttpResponse RetentionRun(Context& ctx);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The console's records-management API: the policy plugins and retention runs, legal holds, the
+// The console's records-management API: groups (members and owners, never
+// messages), the policy plugins and retention runs, legal holds, the
 // working-hours defaults, a person's schedule and the right-to-disconnect
 // report. Each endpoint but the defaults is one wire request made as the
 // signed-in user; the core decides who may do what.
@@ -141,6 +142,7 @@ std::string ProfileJson(const ScheduleSectionOptions& section) {
 }  // namespace
 
 void ConsoleApp::AddRecordsRoutes() {
+  router_.Add("GET", "/api/v1/groups", {&ConsoleApp::ListGroups, true, false});
   router_.Add("GET", "/api/v1/plugins", {&ConsoleApp::ListPlugins, true, false});
   // A dry run changes nothing; the core decides who may ask for one.
   router_.Add("POST", "/api/v1/retention/dry-run", {&ConsoleApp::RetentionDryRun, true, false});
@@ -152,6 +154,8 @@ void ConsoleApp::AddRecordsRoutes() {
   router_.Add("GET", "/api/v1/users/{login}/schedule", {&ConsoleApp::UserSchedule, true, false});
   router_.Add("GET", "/api/v1/reports/disconnect", {&ConsoleApp::DisconnectReport, true, false});
 }
+
+HttpResponse ConsoleApp::ListGroups(Context& ctx) { return Forward(ctx, AdminListGroupsFrame()); }
 
 HttpResponse ConsoleApp::ListPlugins(Context& ctx) { return Forward(ctx, AdminListPluginsFrame()); }
 

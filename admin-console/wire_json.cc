@@ -241,6 +241,7 @@ Result<std::string> ReplyJson(const Reply& reply) {
           .str();
     }
     // Records management (console_records.cc)
+    case wire::Body::GroupList:
     case wire::Body::PluginList:
     case wire::Body::RetentionReport:
     case wire::Body::HoldList:
@@ -266,6 +267,16 @@ std::vector<std::string> Strings(const fb::Vector<fb::Offset<fb::String>>* v) {
     for (const fb::String* s : *v) out.push_back(s->str());
   }
   return out;
+}
+
+std::string GroupJson(const wire::GroupInfo& g) {
+  return JsonObject()
+      .Add("conversation_id", static_cast<std::uint64_t>(g.conversation_id()))
+      .Add("name", Str(g.name()))
+      .Add("created_at_us", static_cast<std::int64_t>(g.created_at_us()))
+      .Add("members", Strings(g.members()))
+      .Add("owners", Strings(g.owners()))
+      .str();
 }
 
 std::string PluginJson(const wire::PluginInfo& p) {
@@ -358,6 +369,12 @@ std::string DisconnectCountJson(const wire::DisconnectCount& c) {
 
 }  // namespace
 
+std::string AdminListGroupsFrame() {
+  return OneRequest(wire::Body::AdminListGroups, [](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminListGroups(fbb).Union();
+  });
+}
+
 std::string AdminListPluginsFrame() {
   return OneRequest(wire::Body::AdminListPlugins, [](fb::FlatBufferBuilder& fbb) {
     return wire::CreateAdminListPlugins(fbb).Union();
@@ -413,6 +430,8 @@ std::string AdminDisconnectReportFrame(std::int64_t from_us, std::int64_t to_us)
 
 Result<std::string> RecordsReplyJson(const wire::Envelope& e) {
   switch (e.body_type()) {
+    case wire::Body::GroupList:
+      return JsonObject().AddRaw("groups", JsonArray(e.body_as_GroupList()->groups(), GroupJson)).str();
     case wire::Body::PluginList:
       return JsonObject()
           .AddRaw("plugins", JsonArray(e.body_as_PluginList()->plugins(), PluginJson))

@@ -36,6 +36,7 @@ std::string AdminListAuditFrame(std::uint64_t from_seq, std::uint32_t limit);
 std::string AdminVerifyAuditFrame();
 
 // Records management (console_records.cc)
+std::string AdminListGroupsFrame();
 std::string AdminListPluginsFrame();
 std::string AdminRetentionRunFrame(bool dry_run);
 std::string AdminListHoldsFrame(bool include_lifted);
@@ -71,8 +72,8 @@ class Reply {
 // returns Internal for a reply type the console does not map.
 Result<std::string> ReplyJson(const Reply& reply);
 
-// Records management (console_records.cc): the JSON of PluginList,
-// RetentionReport, HoldList, HoldInfo, ScheduleInfo and
+// Records management (console_records.cc): the JSON of GroupList,
+// PluginList, RetentionReport, HoldList, HoldInfo, ScheduleInfo and
 // DisconnectReport replies (ReplyJson passes them here). On failure returns
 // Internal for another reply type.
 Result<std::string> RecordsReplyJson(const wire::Envelope& e);

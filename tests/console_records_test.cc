@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The admin console's records management against a real chatpro-broker over
-// HTTPS: an auditor reads every list (plugins, holds, working-hours
+// HTTPS: an auditor reads every list (groups, plugins, holds, working-hours
 // defaults, the right-to-disconnect report) and every change is refused; an
 // administrator sets and lifts a legal hold and sees it, runs retention dry
 // (it counts the messages sent before, and what the hold keeps) and for
-// real.
+// real; the groups list shows members and owners and no message text.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -75,7 +75,7 @@ TEST_F(ConsoleRecords, AnAuditorReadsEveryListButEveryChangeIsRefused) {
   ConsoleClient auditor = SignedIn("audrey");
   const std::string week_ago = std::to_string(NowMicros() - 7 * 86'400'000'000ll);
   for (const std::string& path : std::vector<std::string>{
-           "/plugins", "/holds", "/holds?include_lifted=1", "/schedules",
+           "/groups", "/plugins", "/holds", "/holds?include_lifted=1", "/schedules",
            "/reports/disconnect?from_us=" + week_ago}) {
     HttpsReply r = auditor.Get(path);
     EXPECT_EQ(r.status, 200) << path << ": " << r.body << r.error;
@@ -173,6 +173,31 @@ TEST_F(ConsoleRecords, AnAdministratorHoldsAPersonAndTheDryRunCountsWhatWasSentB
   EXPECT_TRUE(Has(audit.body, "\"action\":\"hold.set\"")) << audit.body;
   EXPECT_TRUE(Has(audit.body, "\"action\":\"hold.lift\"")) << audit.body;
   EXPECT_TRUE(Has(audit.body, "retention.start")) << audit.body;
+}
+
+TEST_F(ConsoleRecords, TheGroupsListShowsMembersAndOwnersAndNoMessageText) {
+  ASSERT_OK_AND_ASSIGN(client::Profile ana_profile, AddUser("ana"));
+  ASSERT_OK_AND_ASSIGN(client::Profile ben_profile, AddUser("ben"));
+  ASSERT_OK_AND_ASSIGN(auto ana, Connect(ana_profile, nullptr));
+  ASSERT_OK_AND_ASSIGN(client::Conversation group, ana->CreateGroup("Night <shift>", {"ben"}));
+  client::SendResult sent =
+      SendAndWait(*ana, Target::Conversation(group.id), MakeText("the secret recipe"));
+  ASSERT_TRUE(sent.status.ok()) << sent.status;
+  ASSERT_TRUE(SendAndWait(*ana, Target::User("ben"), MakeText("a direct word")).status.ok());
+
+  for (const char* login : {"root", "audrey"}) {
+    ConsoleClient console = SignedIn(login);
+    HttpsReply r = console.Get("/groups");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.rfind("{\"groups\":[{\"conversation_id\":" + std::to_string(group.id) +
+                               ",\"name\":\"Night <shift>\",\"created_at_us\":",
+                           0),
+              0u)
+        << login << ": " << r.body;
+    EXPECT_TRUE(Has(r.body, ",\"members\":[\"ana\",\"ben\"],\"owners\":[\"ana\"]}]}")) << r.body;
+    EXPECT_FALSE(Has(r.body, "secret recipe"));
+    EXPECT_FALSE(Has(r.body, "direct word")) << "direct chats are not groups";
+  }
 }
 
 TEST_F(ConsoleRecords, WorkingHoursDefaultsAndTheRightToDisconnectReport) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The console's records-management API over FakeCore: plugins and
+// The console's records-management API over FakeCore: groups, plugins and
 // retention runs, legal holds, working hours and the right-to-disconnect
 // report; auditors read all of it and change nothing.
 #include <gtest/gtest.h>
@@ -82,7 +82,7 @@ class ConsoleRecordsTest : public ::testing::Test {
 
 TEST_F(ConsoleRecordsTest, AuditorsReadEveryRecordsListButTheirChangesNeverReachTheCore) {
   SignInAs("audrey", "auditor pass");
-  for (const char* path : {"/api/v1/plugins", "/api/v1/holds?include_lifted=1",
+  for (const char* path : {"/api/v1/groups", "/api/v1/plugins", "/api/v1/holds?include_lifted=1",
                            "/api/v1/schedules", "/api/v1/reports/disconnect?from_us=1&to_us=2"}) {
     HttpResponse r = As("GET", path);
     EXPECT_EQ(r.status, 200) << path << ": " << r.body;
@@ -106,6 +106,17 @@ TEST_F(ConsoleRecordsTest, AuditorsReadEveryRecordsListButTheirChangesNeverReach
   EXPECT_EQ(As("GET", "/api/v1/users/sam/schedule").status, 403)
       << "the core lets only administrators read other people's schedules";
   EXPECT_EQ(As("GET", "/api/v1/plugins").status, 200) << "the session survives the refusals";
+}
+
+TEST_F(ConsoleRecordsTest, GroupsShowMembersAndOwnersAndNamesAsJsonStrings) {
+  SignInAs("root", "correct horse");
+  HttpResponse r = As("GET", "/api/v1/groups");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body,
+            "{\"groups\":[{\"conversation_id\":4,\"name\":\"<b>Kitchen</b>\","
+            "\"created_at_us\":1700000000000000,\"members\":[\"root\",\"sam\"],"
+            "\"owners\":[\"root\"]}]}");
+  EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
 }
 
 TEST_F(ConsoleRecordsTest, AnAdministratorSetsListsAndLiftsHolds) {

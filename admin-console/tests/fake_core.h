@@ -50,7 +50,7 @@ class FakeCore : public core::LocalCaller {
   std::vector<std::string> user_requests() const;
   std::atomic<bool> unavailable{false};
 
-  // Records management (fake_core_records.cc): a retention
+  // Records management (fake_core_records.cc): a group, a retention
   // plugin whose dry run counts `retention_messages` messages, the holds set
   // through the fake, a schedule for every user and a disconnect report.
   std::uint64_t retention_messages = 3;

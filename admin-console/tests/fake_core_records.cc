@@ -45,6 +45,17 @@ std::optional<std::string> FakeCore::RecordsReply(const wire::Envelope& e,
                                       1'700'000'000'000'000, h.lifted_by.c_str(), h.lifted_at_us);
   };
   switch (e.body_type()) {
+    case wire::Body::AdminListGroups: {
+      if (!reader) return Refusal(rid, wire::ErrorCode::PermissionDenied, "admins and auditors only");
+      std::vector<fb::Offset<fb::String>> members = {fbb.CreateString("root"),
+                                                     fbb.CreateString("sam")};
+      std::vector<fb::Offset<fb::String>> owners = {fbb.CreateString("root")};
+      std::vector<fb::Offset<wire::GroupInfo>> groups = {wire::CreateGroupInfo(
+          fbb, 4, fbb.CreateString("<b>Kitchen</b>"), 1'700'000'000'000'000,
+          fbb.CreateVector(members), fbb.CreateVector(owners))};
+      return Frame(fbb, rid, wire::Body::GroupList,
+                   wire::CreateGroupListDirect(fbb, &groups).Union());
+    }
     case wire::Body::AdminListPlugins: {
       if (!reader) return Refusal(rid, wire::ErrorCode::PermissionDenied, "admins and auditors only");
       std::vector<fb::Offset<wire::PluginInfo>> plugins = {wire::CreatePluginInfoDirect(
