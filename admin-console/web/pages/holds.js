@@ -90,7 +90,7 @@
         const loginField = field('holds-login', 'Login of the person', login,
             'Everything they sent or received.');
         const chatField = field('holds-conversation', 'Conversation number', conversation,
-            'The number `chatpro group list` shows for it.');
+            'The Groups page shows each group\'s number.');
         const sync = () => {
           loginField.hidden = !onUser.checked;
           chatField.hidden = onUser.checked;
