@@ -5,7 +5,8 @@
 // defaults, the right-to-disconnect report) and every change is refused; an
 // administrator sets and lifts a legal hold and sees it, runs retention dry
 // (it counts the messages sent before, and what the hold keeps) and for
-// real; the groups list shows members and owners and no message text.
+// real; the groups list shows members and owners and no message text, in
+// the console and in `chatpro admin groups`.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -233,6 +234,28 @@ TEST_F(ConsoleRecords, WorkingHoursDefaultsAndTheRightToDisconnectReport) {
   HttpsReply backwards = admin.Get("/reports/disconnect?from_us=20&to_us=10");
   EXPECT_EQ(backwards.status, 400) << backwards.body;
   EXPECT_TRUE(Has(backwards.body, "\"code\":\"invalid_argument\"")) << backwards.body;
+}
+
+TEST_F(ConsoleRecords, TheCliListsEveryGroupForAdministratorsAndAuditorsOnly) {
+  ASSERT_OK_AND_ASSIGN(client::Profile ana_profile, AddUser("ana"));
+  ASSERT_OK_AND_ASSIGN(client::Profile ben_profile, AddUser("ben"));
+  ASSERT_OK_AND_ASSIGN(auto ana, Connect(ana_profile, nullptr));
+  ASSERT_OK_AND_ASSIGN(client::Conversation group, ana->CreateGroup("kitchen", {"ben"}));
+  ASSERT_TRUE(
+      SendAndWait(*ana, Target::Conversation(group.id), MakeText("secret soup")).status.ok());
+
+  ASSERT_OK_AND_ASSIGN(std::string root_cli, RootCliProfile());
+  RunResult r = Cli(root_cli, {"admin", "groups"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "#" + std::to_string(group.id) + " kitchen: ana (owner), ben\n");
+  r = Cli(auditor_.dir, {"admin", "groups", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Has(r.out, "\"name\":\"kitchen\"")) << r.out;
+  EXPECT_TRUE(Has(r.out, "\"members\":[\"ana\",\"ben\"],\"owners\":[\"ana\"]")) << r.out;
+  EXPECT_FALSE(Has(r.out, "secret soup"));
+  r = Cli(ben_profile.dir, {"admin", "groups"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(Has(r.err, "administrators and auditors")) << r.err;
 }
 
 }  // namespace
