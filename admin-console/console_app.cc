@@ -162,6 +162,7 @@ ConsoleApp::ConsoleApp(const ConsoleOptions& options, ConsoleDeps deps)
   router_.Add("POST", "/api/v1/cases/{id}/export", {&ConsoleApp::StartExport, true, false});
   router_.Add("GET", "/api/v1/exports/{id}", {&ConsoleApp::GetExport, true, false});
   router_.Add("GET", "/api/v1/exports/{id}/download", {&ConsoleApp::DownloadExport, true, false});
+  AddRecordsRoutes();
 }
 
 std::vector<std::pair<std::string, std::string>> ConsoleApp::ApiRoutes() const {

@@ -98,6 +98,11 @@ struct ConsoleDeps {
   std::vector<std::pair<std::string, std::string>> settings = {};
   // How long a core call may take before the request answers 503.
   std::chrono::milliseconds call_timeout{10'000};
+  // Records management (console_records.cc): the configuration's working-hours
+  // profiles ([schedule.NAME]) and its urgent policy ([urgent] allowed), shown
+  // as the organisation's defaults. Default: none.
+  std::vector<ScheduleSectionOptions> schedules{};
+  std::vector<std::string> urgent_allowed{};
 };
 
 class ConsoleApp {
@@ -176,6 +181,18 @@ class ConsoleApp {
   // Streams the finished zip, asking the core for one ExportDownload chunk
   // at a time; the file name is made here from the id, never from input.
   HttpResponse DownloadExport(Context& ctx);
+  // Records management (console_records.cc)
+  void AddRecordsRoutes();
+  HttpResponse ListGroups(Context& ctx);
+  HttpResponse ListPlugins(Context& ctx);
+  HttpResponse RetentionDryRun(Context& ctx);
+  HttpResponse RetentionRun(Context& ctx);
+  HttpResponse ListHolds(Context& ctx);
+  HttpResponse SetHold(Context& ctx);
+  HttpResponse LiftHold(Context& ctx);
+  HttpResponse ListSchedules(Context& ctx);
+  HttpResponse UserSchedule(Context& ctx);
+  HttpResponse DisconnectReport(Context& ctx);
 
   const ConsoleOptions options_;
   const ConsoleDeps deps_;

@@ -350,6 +350,243 @@ Result<std::string> ReplyJson(const Reply& reply) {
           .str();
     case wire::Body::ExportInfo:
       return ExportJson(*e.body_as_ExportInfo());
+    // Records management (console_records.cc)
+    case wire::Body::GroupList:
+    case wire::Body::PluginList:
+    case wire::Body::RetentionReport:
+    case wire::Body::HoldList:
+    case wire::Body::HoldInfo:
+    case wire::Body::ScheduleInfo:
+    case wire::Body::DisconnectReport:
+      return RecordsReplyJson(e);
+    default:
+      break;
+  }
+  return Status::Internal(std::string("the console does not show a ") +
+                          wire::EnumNameBody(e.body_type()) + " reply");
+}
+
+// ------------------------------------------------------------- records management
+// Records management (console_records.cc)
+
+namespace {
+
+std::vector<std::string> Strings(const fb::Vector<fb::Offset<fb::String>>* v) {
+  std::vector<std::string> out;
+  if (v != nullptr) {
+    for (const fb::String* s : *v) out.push_back(s->str());
+  }
+  return out;
+}
+
+std::string GroupJson(const wire::GroupInfo& g) {
+  return JsonObject()
+      .Add("conversation_id", static_cast<std::uint64_t>(g.conversation_id()))
+      .Add("name", Str(g.name()))
+      .Add("created_at_us", static_cast<std::int64_t>(g.created_at_us()))
+      .Add("members", Strings(g.members()))
+      .Add("owners", Strings(g.owners()))
+      .str();
+}
+
+std::string PluginJson(const wire::PluginInfo& p) {
+  return JsonObject()
+      .Add("name", Str(p.name()))
+      .Add("plugin", Str(p.plugin()))
+      .Add("library", Str(p.library()))
+      .Add("accept_hook", p.accept_hook())
+      .Add("retention_hook", p.retention_hook())
+      .Add("failures", static_cast<std::uint64_t>(p.failures()))
+      .str();
+}
+
+std::string PolicyCountJson(const wire::PolicyCount& p) {
+  return JsonObject()
+      .Add("policy", Str(p.policy()))
+      .Add("deleted", static_cast<std::uint64_t>(p.deleted()))
+      .Add("stripped", static_cast<std::uint64_t>(p.stripped()))
+      .str();
+}
+
+std::string_view HoldTargetName(wire::HoldTarget t) {
+  return t == wire::HoldTarget::Conversation ? "conversation" : "user";
+}
+
+std::string HoldJson(const wire::HoldInfo& h) {
+  return JsonObject()
+      .Add("id", static_cast<std::uint64_t>(h.id()))
+      .Add("target", HoldTargetName(h.target()))
+      .Add("login", Str(h.login()))
+      .Add("conversation_id", static_cast<std::uint64_t>(h.conversation_id()))
+      .Add("case_ref", Str(h.case_ref()))
+      .Add("reason", Str(h.reason()))
+      .Add("created_by", Str(h.created_by()))
+      .Add("created_at_us", static_cast<std::int64_t>(h.created_at_us()))
+      .Add("lifted_by", Str(h.lifted_by()))
+      .Add("lifted_at_us", static_cast<std::int64_t>(h.lifted_at_us()))
+      .Add("in_force", h.lifted_at_us() == 0)
+      .str();
+}
+
+std::string PeriodsJson(const fb::Vector<const wire::WorkPeriod*>* periods) {
+  std::string out = "[";
+  if (periods != nullptr) {
+    for (fb::uoffset_t i = 0; i < periods->size(); ++i) {
+      if (i > 0) out += ',';
+      const wire::WorkPeriod* p = periods->Get(i);
+      out += JsonObject()
+                 .Add("start_minute", static_cast<std::uint64_t>(p->start_minute()))
+                 .Add("end_minute", static_cast<std::uint64_t>(p->end_minute()))
+                 .str();
+    }
+  }
+  return out + "]";
+}
+
+std::string DayHoursJson(const wire::DayHours& d) {
+  return JsonObject()
+      .Add("weekday", static_cast<std::uint64_t>(d.weekday()))
+      .AddRaw("periods", PeriodsJson(d.periods()))
+      .str();
+}
+
+std::string ShiftJson(const wire::ShiftChange& s) {
+  return JsonObject().Add("date", Str(s.date())).AddRaw("periods", PeriodsJson(s.periods())).str();
+}
+
+std::string ScheduleJson(const wire::Schedule* s) {
+  if (s == nullptr) return "null";
+  return JsonObject()
+      .Add("time_zone", Str(s->time_zone()))
+      .AddRaw("week", JsonArray(s->week(), DayHoursJson))
+      .Add("days_off", Strings(s->days_off()))
+      .Add("holidays", Strings(s->holidays()))
+      .AddRaw("shifts", JsonArray(s->shifts(), ShiftJson))
+      .Add("profile", Str(s->profile()))
+      .Add("may_change", Strings(s->may_change()))
+      .str();
+}
+
+std::string DisconnectCountJson(const wire::DisconnectCount& c) {
+  return JsonObject()
+      .Add("name", Str(c.name()))
+      .Add("conversation_id", static_cast<std::uint64_t>(c.conversation_id()))
+      .Add("messages", static_cast<std::uint64_t>(c.messages()))
+      .Add("recipients", static_cast<std::uint64_t>(c.recipients()))
+      .Add("urgent", static_cast<std::uint64_t>(c.urgent()))
+      .str();
+}
+
+}  // namespace
+
+std::string AdminListGroupsFrame() {
+  return OneRequest(wire::Body::AdminListGroups, [](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminListGroups(fbb).Union();
+  });
+}
+
+std::string AdminListPluginsFrame() {
+  return OneRequest(wire::Body::AdminListPlugins, [](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminListPlugins(fbb).Union();
+  });
+}
+
+std::string AdminRetentionRunFrame(bool dry_run) {
+  return OneRequest(wire::Body::AdminRetentionRun, [&](fb::FlatBufferBuilder& fbb) {
+    // dry_run defaults to true on the wire: write it even when false.
+    fbb.ForceDefaults(true);
+    auto body = wire::CreateAdminRetentionRun(fbb, dry_run);
+    fbb.ForceDefaults(false);
+    return body.Union();
+  });
+}
+
+std::string AdminListHoldsFrame(bool include_lifted) {
+  return OneRequest(wire::Body::AdminListHolds, [&](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminListHolds(fbb, include_lifted).Union();
+  });
+}
+
+std::string AdminSetHoldFrame(wire::HoldTarget target, std::string_view login,
+                              std::uint64_t conversation_id, std::string_view case_ref,
+                              std::string_view reason) {
+  return OneRequest(wire::Body::AdminSetHold, [&](fb::FlatBufferBuilder& fbb) {
+    auto l = fbb.CreateString(login.data(), login.size());
+    auto c = fbb.CreateString(case_ref.data(), case_ref.size());
+    auto r = fbb.CreateString(reason.data(), reason.size());
+    return wire::CreateAdminSetHold(fbb, target, l, conversation_id, c, r).Union();
+  });
+}
+
+std::string AdminLiftHoldFrame(std::uint64_t hold_id, std::string_view reason) {
+  return OneRequest(wire::Body::AdminLiftHold, [&](fb::FlatBufferBuilder& fbb) {
+    auto r = fbb.CreateString(reason.data(), reason.size());
+    return wire::CreateAdminLiftHold(fbb, hold_id, r).Union();
+  });
+}
+
+std::string ScheduleGetFrame(std::string_view login) {
+  return OneRequest(wire::Body::ScheduleGet, [&](fb::FlatBufferBuilder& fbb) {
+    auto l = fbb.CreateString(login.data(), login.size());
+    return wire::CreateScheduleGet(fbb, l).Union();
+  });
+}
+
+std::string AdminDisconnectReportFrame(std::int64_t from_us, std::int64_t to_us) {
+  return OneRequest(wire::Body::AdminDisconnectReport, [&](fb::FlatBufferBuilder& fbb) {
+    return wire::CreateAdminDisconnectReport(fbb, from_us, to_us).Union();
+  });
+}
+
+Result<std::string> RecordsReplyJson(const wire::Envelope& e) {
+  switch (e.body_type()) {
+    case wire::Body::GroupList:
+      return JsonObject().AddRaw("groups", JsonArray(e.body_as_GroupList()->groups(), GroupJson)).str();
+    case wire::Body::PluginList:
+      return JsonObject()
+          .AddRaw("plugins", JsonArray(e.body_as_PluginList()->plugins(), PluginJson))
+          .str();
+    case wire::Body::RetentionReport: {
+      const auto* r = e.body_as_RetentionReport();
+      return JsonObject()
+          .Add("dry_run", r->dry_run())
+          .Add("started_at_us", static_cast<std::int64_t>(r->started_at_us()))
+          .Add("finished_at_us", static_cast<std::int64_t>(r->finished_at_us()))
+          .Add("messages_examined", static_cast<std::uint64_t>(r->messages_examined()))
+          .Add("messages_deleted", static_cast<std::uint64_t>(r->messages_deleted()))
+          .Add("attachments_stripped", static_cast<std::uint64_t>(r->attachments_stripped()))
+          .Add("attachment_bytes", static_cast<std::uint64_t>(r->attachment_bytes()))
+          .Add("conversations", static_cast<std::uint64_t>(r->conversations()))
+          .Add("held_protected", static_cast<std::uint64_t>(r->held_protected()))
+          .AddRaw("policies", JsonArray(r->policies(), PolicyCountJson))
+          .str();
+    }
+    case wire::Body::HoldList:
+      return JsonObject().AddRaw("holds", JsonArray(e.body_as_HoldList()->holds(), HoldJson)).str();
+    case wire::Body::HoldInfo:
+      return HoldJson(*e.body_as_HoldInfo());
+    case wire::Body::ScheduleInfo: {
+      const auto* r = e.body_as_ScheduleInfo();
+      const wire::DutyState* state = r->state();
+      return JsonObject()
+          .Add("login", Str(r->login()))
+          .AddRaw("schedule", ScheduleJson(r->schedule()))
+          .Add("on_duty", state == nullptr || state->on_duty())
+          .Add("until_us", static_cast<std::int64_t>(state == nullptr ? 0 : state->until_us()))
+          .str();
+    }
+    case wire::Body::DisconnectReport: {
+      const auto* r = e.body_as_DisconnectReport();
+      return JsonObject()
+          .Add("from_us", static_cast<std::int64_t>(r->from_us()))
+          .Add("to_us", static_cast<std::int64_t>(r->to_us()))
+          .AddRaw("senders", JsonArray(r->senders(), DisconnectCountJson))
+          .AddRaw("groups", JsonArray(r->groups(), DisconnectCountJson))
+          .Add("messages", static_cast<std::uint64_t>(r->messages()))
+          .Add("recipients", static_cast<std::uint64_t>(r->recipients()))
+          .Add("urgent", static_cast<std::uint64_t>(r->urgent()))
+          .str();
+    }
     default:
       break;
   }

@@ -61,6 +61,18 @@ std::string ExportDownloadFrame(std::uint64_t export_id, std::uint64_t offset,
 std::string_view CaseKindName(wire::CaseKind kind);
 // On failure returns InvalidArgument naming the accepted names.
 Result<wire::CaseKind> CaseKindFromName(std::string_view name);
+// Records management (console_records.cc)
+std::string AdminListGroupsFrame();
+std::string AdminListPluginsFrame();
+std::string AdminRetentionRunFrame(bool dry_run);
+std::string AdminListHoldsFrame(bool include_lifted);
+// A hold on `login` (target User) or on `conversation_id` (target Conversation).
+std::string AdminSetHoldFrame(wire::HoldTarget target, std::string_view login,
+                              std::uint64_t conversation_id, std::string_view case_ref,
+                              std::string_view reason);
+std::string AdminLiftHoldFrame(std::uint64_t hold_id, std::string_view reason);
+std::string ScheduleGetFrame(std::string_view login);
+std::string AdminDisconnectReportFrame(std::int64_t from_us, std::int64_t to_us);
 
 // ------------------------------------------------------------- replies
 
@@ -85,6 +97,12 @@ class Reply {
 // The reply as a JSON object (users, devices, audit entries, ...). On failure
 // returns Internal for a reply type the console does not map.
 Result<std::string> ReplyJson(const Reply& reply);
+
+// Records management (console_records.cc): the JSON of GroupList,
+// PluginList, RetentionReport, HoldList, HoldInfo, ScheduleInfo and
+// DisconnectReport replies (ReplyJson passes them here). On failure returns
+// Internal for another reply type.
+Result<std::string> RecordsReplyJson(const wire::Envelope& e);
 
 // Role names in JSON: "user", "admin", "auditor".
 std::string_view RoleName(wire::Role role);

@@ -139,6 +139,16 @@ struct UserInfo {
   std::int64_t created_at_us = 0;
 };
 
+// A group as administrators and auditors see it in the list of every group:
+// who is in it and who owns it, never its messages.
+struct GroupSummary {
+  std::uint64_t id = 0;  // the conversation id
+  std::string name;
+  std::int64_t created_at_us = 0;
+  std::vector<std::string> members;  // logins, in joining order (owners included)
+  std::vector<std::string> owners;   // logins
+};
+
 struct InviteInfo {
   std::string login;
   std::string invite;  // chatpro://...
@@ -642,6 +652,9 @@ class Client {
   virtual Result<InviteInfo> AdminAddUser(std::string login, std::string display_name,
                                           Role role) = 0;
   virtual Result<std::vector<UserInfo>> AdminListUsers() = 0;
+  // Every group of the organisation with its members and owners
+  // (administrators and auditors; PermissionDenied for others).
+  virtual Result<std::vector<GroupSummary>> AdminListGroups() = 0;
 
   // Offboards a leaver (administrators): deactivates the user, revokes every
   // device of theirs (each session gets told to wipe and is dropped) and

@@ -399,6 +399,20 @@ Result<std::vector<UserInfo>> ClientImpl::AdminListUsers() {
       ParseUserList);
 }
 
+Result<std::vector<GroupSummary>> ClientImpl::AdminListGroups() {
+  return Call<std::vector<GroupSummary>>(
+      kEnvelopeOverheadBytes, [](FrameWriter& w, std::uint64_t id) { w.AddAdminListGroups(id); },
+      [](const wire::Envelope& env) -> Result<std::vector<GroupSummary>> {
+        const auto* list = env.body_as_GroupList();
+        if (list == nullptr) return Unexpected(env, "GroupList");
+        std::vector<GroupSummary> out;
+        if (list->groups() != nullptr) {
+          for (const auto* g : *list->groups()) out.push_back(GroupSummaryFromWire(*g));
+        }
+        return out;
+      });
+}
+
 Result<OffboardingInfo> ClientImpl::AdminDeactivateUser(std::string login) {
   if (login.empty()) return Status::InvalidArgument("name the user to deactivate");
   std::size_t bytes = kEnvelopeOverheadBytes + login.size();

@@ -89,6 +89,7 @@ class ClientImpl final : public Client {
   Result<InviteInfo> CreateInvite(std::string login) override;
   Result<InviteInfo> AdminAddUser(std::string login, std::string display_name, Role role) override;
   Result<std::vector<UserInfo>> AdminListUsers() override;
+  Result<std::vector<GroupSummary>> AdminListGroups() override;
   Result<OffboardingInfo> AdminDeactivateUser(std::string login) override;
   Result<InviteInfo> AdminReactivateUser(std::string login) override;
   Result<std::vector<DeviceInfo>> ListDevices(std::string login) override;

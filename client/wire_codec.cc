@@ -349,6 +349,10 @@ void FrameWriter::AddAdminAddUser(std::uint64_t request_id, std::string_view log
       wire::CreateAdminAddUser(fbb_, l, d, RoleToWire(role)).Union());
 }
 
+void FrameWriter::AddAdminListGroups(std::uint64_t request_id) {
+  Add(request_id, wire::Body::AdminListGroups, wire::CreateAdminListGroups(fbb_).Union());
+}
+
 void FrameWriter::AddAdminListUsers(std::uint64_t request_id) {
   Add(request_id, wire::Body::AdminListUsers, wire::CreateAdminListUsers(fbb_).Union());
 }
@@ -769,6 +773,20 @@ PluginInfo PluginFromWire(const wire::PluginInfo& info) {
   p.retention_hook = info.retention_hook();
   p.failures = info.failures();
   return p;
+}
+
+GroupSummary GroupSummaryFromWire(const wire::GroupInfo& info) {
+  GroupSummary g;
+  g.id = info.conversation_id();
+  g.name = Str(info.name());
+  g.created_at_us = info.created_at_us();
+  if (info.members() != nullptr) {
+    for (const auto* m : *info.members()) g.members.push_back(m->str());
+  }
+  if (info.owners() != nullptr) {
+    for (const auto* o : *info.owners()) g.owners.push_back(o->str());
+  }
+  return g;
 }
 
 CaseInfo CaseFromWire(const wire::CaseInfo& info) {

@@ -101,6 +101,7 @@ class FrameWriter {
   void AddAdminAddUser(std::uint64_t request_id, std::string_view login,
                        std::string_view display_name, Role role);
   void AddAdminListUsers(std::uint64_t request_id);
+  void AddAdminListGroups(std::uint64_t request_id);
   void AddAdminDeactivateUser(std::uint64_t request_id, std::string_view login);
   void AddAdminReactivateUser(std::uint64_t request_id, std::string_view login);
   void AddListDevices(std::uint64_t request_id, std::string_view login);
@@ -223,6 +224,7 @@ AuditVerification AuditVerificationFromWire(const wire::AuditVerifyReply& reply)
 HoldInfo HoldFromWire(const wire::HoldInfo& info);
 RetentionReport RetentionReportFromWire(const wire::RetentionReport& report);
 PluginInfo PluginFromWire(const wire::PluginInfo& info);
+GroupSummary GroupSummaryFromWire(const wire::GroupInfo& info);
 CaseInfo CaseFromWire(const wire::CaseInfo& info);
 ExportInfo ExportFromWire(const wire::ExportInfo& info);
 BackupInfo BackupFromWire(const wire::BackupInfo& info);

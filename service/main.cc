@@ -525,6 +525,8 @@ Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions
     return snapshot;
   };
   deps.settings = ConsoleSettings(options);
+  deps.schedules = options.schedules;
+  deps.urgent_allowed = options.urgent_allowed;
   Result<std::unique_ptr<console::ConsoleServer>> started =
       console::ConsoleServer::Start(options.console, options.store.data_dir, std::move(deps));
   if (!started.ok()) return started.status();

@@ -455,7 +455,7 @@ TEST_F(ConsoleAppTest, OpenApiDescribesExactlyTheRoutes) {
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& r : app_->ApiRoutes()) served.insert(r);
   EXPECT_EQ(described, served);
-  EXPECT_EQ(served.size(), 18u);
+  EXPECT_EQ(served.size(), 28u);
 }
 
 // Cases and exports (console_exports.cc)

@@ -171,6 +171,7 @@ Result<std::string> FakeCore::Call(std::string_view principal, std::string_view 
       return Finish(fbb, rid, wire::Body::AuditVerifyReply,
                     wire::CreateAuditVerifyReplyDirect(fbb, true, audit_.size(), 0, "whole").Union());
     default:
+      if (std::optional<std::string> reply = RecordsReply(*e, *caller)) return *reply;
       return AnswerCases(*caller, rid, *e);
   }
 }

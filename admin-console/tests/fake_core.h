@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,11 +74,30 @@ class FakeCore : public core::LocalCaller {
   // "goes away" (Unavailable), to cut a download midway.
   std::atomic<int> download_pieces_left{-1};
 
+  // Records management (fake_core_records.cc): a group, a retention
+  // plugin whose dry run counts `retention_messages` messages, the holds set
+  // through the fake, a schedule for every user and a disconnect report.
+  std::uint64_t retention_messages = 3;
+  std::vector<std::string> retention_runs() const;  // "dry" or "real", in order
+
  private:
   // REQUIRES: mutex_ held.
   Result<std::string> AnswerCases(const FakeUser& caller, std::uint64_t rid,
                                   const wire::Envelope& e);
   std::vector<FakeCase> cases_;
+  struct FakeHold {
+    std::uint64_t id = 0;
+    wire::HoldTarget target = wire::HoldTarget::User;
+    std::string login;
+    std::uint64_t conversation_id = 0;
+    std::string case_ref, reason, created_by, lifted_by;
+    std::int64_t lifted_at_us = 0;
+  };
+  // The reply to a records-management request of `caller`, or nullopt for
+  // another request. REQUIRES: mutex_ held.
+  std::optional<std::string> RecordsReply(const wire::Envelope& e, const FakeUser& caller);
+  std::vector<FakeHold> holds_;
+  std::vector<std::string> retention_runs_;
 
   mutable std::mutex mutex_;
   std::vector<FakeUser> users_;

@@ -622,6 +622,7 @@ void Broker::DispatchUser(Session& s, const wire::Envelope& e) {
     case wire::Body::Directory: return HandleDirectory(s, rid);
     case wire::Body::AdminAddUser: return HandleAdminAddUser(s, rid, *e.body_as_AdminAddUser());
     case wire::Body::AdminListUsers: return HandleAdminListUsers(s, rid);
+    case wire::Body::AdminListGroups: return HandleAdminListGroups(s, rid);
     case wire::Body::AdminDeactivateUser:
       return HandleAdminDeactivateUser(s, rid, *e.body_as_AdminDeactivateUser());
     case wire::Body::AdminReactivateUser:

@@ -398,6 +398,8 @@ class Broker {
   void HandleDirectory(Session& s, std::uint64_t rid);
   void HandleAdminAddUser(Session& s, std::uint64_t rid, const wire::AdminAddUser& r);
   void HandleAdminListUsers(Session& s, std::uint64_t rid);
+  // Every group with its members and owners (broker_admin.cc).
+  void HandleAdminListGroups(Session& s, std::uint64_t rid);
   void HandleAdminDeactivateUser(Session& s, std::uint64_t rid, const wire::AdminDeactivateUser& r);
   void HandleAdminReactivateUser(Session& s, std::uint64_t rid, const wire::AdminReactivateUser& r);
   void HandleListDevices(Session& s, std::uint64_t rid, const wire::ListDevices& r);

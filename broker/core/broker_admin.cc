@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The broker's security and administration requests: offboarding and
-// reactivation, devices and their revocation, blocking, reports, and reading
-// the audit log; and the helpers they share (roles, audit entries, revoking
-// sessions, rate limits).
+// reactivation, devices and their revocation, blocking, reports, the list of
+// every group and reading the audit log; and the helpers they share (roles,
+// audit entries, revoking sessions, rate limits).
 #include <algorithm>
 
 #include "broker/base/json.h"
@@ -490,6 +490,43 @@ void Broker::HandleAdminListReports(Session& s, std::uint64_t rid) {
   Audit(s, "report.list", "reports", JsonObject().Add("count", static_cast<std::uint64_t>(reports.size())).str());
   auto body = wire::CreateReportList(fbb, fbb.CreateVector(reports));
   s.replies.AddEnvelope(rid, wire::Body::ReportList, body.Union());
+  MarkDirty(s);
+}
+
+// ------------------------------------------------------------------ groups
+
+void Broker::HandleAdminListGroups(Session& s, std::uint64_t rid) {
+  Status allowed = RequireAdminOrAuditor(s, "list every group");
+  if (!allowed.ok()) return ReplyError(s, rid, allowed);
+  std::vector<const Conversation*> groups;
+  conversations_.ForEach([&](const Conversation& c) {
+    if (c.kind == wire::ConversationKind::Group) groups.push_back(&c);
+  });
+  std::sort(groups.begin(), groups.end(),
+            [](const Conversation* a, const Conversation* b) { return a->id < b->id; });
+  // Who is in which group and who owns it; never a message of it.
+  auto& fbb = s.replies.builder();
+  std::vector<flatbuffers::Offset<wire::GroupInfo>> out;
+  out.reserve(groups.size());
+  for (const Conversation* c : groups) {
+    std::vector<flatbuffers::Offset<flatbuffers::String>> members, owners;
+    for (const Membership& m : c->members) {
+      const User* u = directory_.FindUser(m.user);
+      if (u == nullptr) continue;
+      auto login = fbb.CreateSharedString(u->login);
+      members.push_back(login);
+      if (m.owner) owners.push_back(login);
+    }
+    auto name = fbb.CreateString(c->name);
+    auto members_off = fbb.CreateVector(members);
+    auto owners_off = fbb.CreateVector(owners);
+    out.push_back(wire::CreateGroupInfo(fbb, c->id.value(), name, c->created_at_us, members_off,
+                                        owners_off));
+  }
+  Audit(s, "group.list", "groups",
+        JsonObject().Add("count", static_cast<std::uint64_t>(out.size())).str());
+  auto body = wire::CreateGroupList(fbb, fbb.CreateVector(out));
+  s.replies.AddEnvelope(rid, wire::Body::GroupList, body.Union());
   MarkDirty(s);
 }
 

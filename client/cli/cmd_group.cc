@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // `chatpro group ...`: create groups, change their members, leave them, and
-// list all conversations. Groups are named by name, or by `--id N` when
+// list all conversations; `chatpro admin groups`: every group of the
+// organisation with its members and owners. Groups are named by name, or by `--id N` when
 // names clash.
+#include <algorithm>
+
 #include "client/cli/commands.h"
 #include "client/cli/format.h"
 
@@ -142,6 +145,43 @@ int List(const Invocation& inv) {
   return kExitOk;
 }
 
+std::string Logins(const std::vector<std::string>& logins) {
+  std::string out;
+  for (const auto& l : logins) out += (out.empty() ? "" : ",") + JsonString(l);
+  return "[" + out + "]";
+}
+
+int AdminGroups(const Invocation& inv) {
+  if (!inv.args.positional().empty()) return UsageError(inv, "admin groups takes no arguments");
+  auto client = ConnectFor(inv, OneShot());
+  if (!client.ok()) return Fail(inv, client.status());
+  auto groups = (*client)->AdminListGroups();
+  if (!groups.ok()) return Fail(inv, groups.status());
+  if (inv.args.Has("json")) {
+    for (const auto& g : *groups) {
+      if (!PrintLine("{\"id\":" + std::to_string(g.id) + ",\"name\":" + JsonString(g.name) +
+                     ",\"created_at_us\":" + std::to_string(g.created_at_us) +
+                     ",\"members\":" + Logins(g.members) + ",\"owners\":" + Logins(g.owners) +
+                     "}")) {
+        return kExitError;
+      }
+    }
+    return kExitOk;
+  }
+  for (const auto& g : *groups) {
+    std::string members;
+    for (const auto& m : g.members) {
+      bool owner = std::find(g.owners.begin(), g.owners.end(), m) != g.owners.end();
+      members += (members.empty() ? "" : ", ") + m + (owner ? " (owner)" : "");
+    }
+    if (!PrintLine("#" + std::to_string(g.id) + " " + Printable(g.name) + ": " +
+                   (members.empty() ? "(no members)" : members))) {
+      return kExitError;
+    }
+  }
+  return kExitOk;
+}
+
 OptionSpec IdOption() { return {"id", "N", "name the group by its conversation id instead"}; }
 
 }  // namespace
@@ -170,6 +210,14 @@ std::vector<CommandSpec> GroupCommands() {
        "  #4 group team: ana (owner), bob",
        {{"json", "", "one JSON object per line"}},
        List},
+      {"admin groups", "admin groups [--json]",
+       "list every group with its members and owners (administrators, auditors)",
+       "Prints every group of the organisation, one per line, with its id, name and\n"
+       "members (owners marked), e.g.\n"
+       "  #4 team: ana (owner), bob\n"
+       "Never a message of them. Direct chats are not listed.",
+       {{"json", "", "one JSON object per line"}},
+       AdminGroups},
   };
 }
 

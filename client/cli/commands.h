@@ -44,7 +44,7 @@ struct CommandSpec {
 std::vector<CommandSpec> AccountCommands();  // enroll, whoami, users, invite, admin user ...
 std::vector<CommandSpec> SendCommands();     // send
 std::vector<CommandSpec> ReadCommands();     // listen, history
-std::vector<CommandSpec> GroupCommands();    // group ...
+std::vector<CommandSpec> GroupCommands();    // group ..., admin groups
 std::vector<CommandSpec> DeviceCommands();   // devices, device revoke, admin user (de|re)activate
 std::vector<CommandSpec> SafetyCommands();   // block, unblock, blocked, report, admin reports
 std::vector<CommandSpec> AuditCommands();    // admin audit, admin audit verify

@@ -390,5 +390,65 @@ TEST_F(LargeHistoryTest, PageIsTrimmedToTheReplySizeAndSaysThereIsMore) {
   EXPECT_EQ(forward.history[0].text, std::string(60'000, 'b'));
 }
 
+TEST_F(GroupTest, AdministratorsAndAuditorsListEveryGroupWithMembersAndOwnersButNoMessages) {
+  TestClient alice = AddUser("alice");
+  TestClient bob = AddUser("bob");
+  AddUser("carol");
+  TestClient auditor = AddUser("audrey", wire::Role::Auditor);
+  std::uint64_t night = CreateGroup(alice, "Night shift", {"bob", "carol"});
+  std::uint64_t kitchen = CreateGroup(bob, "Kitchen", {"alice"});
+  ASSERT_NE(night, 0u);
+  ASSERT_NE(kitchen, 0u);
+  ASSERT_EQ(SendText(alice, Conv(night), 1, "the secret plan").seq, 1u);
+  ASSERT_NE(SendText(alice, ToUser("bob"), 2, "just us").seq, 0u);  // a direct chat
+  alice.Send(Request().AddMembers(1, night, {"bob"}, /*as_owners=*/true).Finish());
+  ASSERT_TRUE(Settle());
+  alice.Take();
+
+  for (const TestClient* reader : {&admin_, &auditor}) {
+    reader->Send(Request().AdminListGroups(7).Finish());
+    ASSERT_TRUE(Settle());
+    Envelope list = reader->TakeReply(7);
+    ASSERT_EQ(list.type, wire::Body::GroupList) << reader->login << ": " << list.error_message;
+    ASSERT_EQ(list.groups.size(), 2u) << "direct chats are not groups";
+    const GroupView& first = list.groups[0];
+    EXPECT_EQ(first.conversation_id, night);
+    EXPECT_EQ(first.name, "Night shift");
+    EXPECT_EQ(first.created_at_us, h_->clock().NowMicros());
+    EXPECT_EQ(first.members, (std::vector<std::string>{"alice", "bob", "carol"}));
+    EXPECT_EQ(first.owners, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_EQ(list.groups[1].conversation_id, kitchen);
+    EXPECT_EQ(list.groups[1].members, (std::vector<std::string>{"bob", "alice"}));
+    EXPECT_EQ(list.groups[1].owners, std::vector<std::string>{"bob"});
+  }
+
+  alice.Send(Request().AdminListGroups(8).Finish());
+  ASSERT_TRUE(Settle());
+  Envelope refused = alice.TakeReply(8);
+  EXPECT_EQ(refused.error_code, wire::ErrorCode::PermissionDenied);
+  EXPECT_NE(refused.error_message.find("administrators and auditors"), std::string::npos)
+      << refused.error_message;
+
+  admin_.Send(Request().AdminListAudit(9, 1, 1000).Finish());
+  ASSERT_TRUE(Settle());
+  int listed = 0;
+  for (const AuditView& a : admin_.TakeReply(9).audit) {
+    if (a.action == "group.list") {
+      ++listed;
+      EXPECT_EQ(a.target, "groups");
+      EXPECT_NE(a.details.find("\"count\":2"), std::string::npos) << a.details;
+    }
+  }
+  EXPECT_EQ(listed, 2) << "each list by an administrator or auditor is audited, refusals are not";
+}
+
+TEST_F(GroupTest, AGroupListWithoutGroupsIsEmpty) {
+  admin_.Send(Request().AdminListGroups(1).Finish());
+  ASSERT_TRUE(Settle());
+  Envelope list = admin_.TakeReply(1);
+  EXPECT_EQ(list.type, wire::Body::GroupList);
+  EXPECT_TRUE(list.groups.empty());
+}
+
 }  // namespace
 }  // namespace chatpro::core::testing

@@ -176,6 +176,20 @@ void DecodeEnvelope(const wire::Envelope& e, Envelope* out) {
         }
       }
       break;
+    case wire::Body::GroupList:
+      if (e.body_as_GroupList()->groups() != nullptr) {
+        for (const wire::GroupInfo* g : *e.body_as_GroupList()->groups()) {
+          GroupView v{g->conversation_id(), Str(g->name()), g->created_at_us(), {}, {}};
+          if (g->members() != nullptr) {
+            for (const flatbuffers::String* m : *g->members()) v.members.push_back(m->str());
+          }
+          if (g->owners() != nullptr) {
+            for (const flatbuffers::String* o : *g->owners()) v.owners.push_back(o->str());
+          }
+          out->groups.push_back(std::move(v));
+        }
+      }
+      break;
     case wire::Body::Pong:
       out->server_time_us = e.body_as_Pong()->server_time_us();
       break;
@@ -450,6 +464,10 @@ Request& Request::AdminAddUser(std::uint64_t rid, std::string_view login,
 
 Request& Request::AdminListUsers(std::uint64_t rid) {
   return Raw(rid, wire::Body::AdminListUsers, wire::CreateAdminListUsers(fbb_).Union());
+}
+
+Request& Request::AdminListGroups(std::uint64_t rid) {
+  return Raw(rid, wire::Body::AdminListGroups, wire::CreateAdminListGroups(fbb_).Union());
 }
 
 Request& Request::AdminDeactivateUser(std::uint64_t rid, std::string_view login) {

@@ -186,6 +186,7 @@ class Request {
   Request& AdminAddUser(std::uint64_t rid, std::string_view login, std::string_view display_name,
                         wire::Role role = wire::Role::User);
   Request& AdminListUsers(std::uint64_t rid);
+  Request& AdminListGroups(std::uint64_t rid);
   Request& AdminDeactivateUser(std::uint64_t rid, std::string_view login);
   Request& AdminReactivateUser(std::uint64_t rid, std::string_view login);
   Request& ListDevices(std::uint64_t rid, std::string_view login = "");
@@ -277,6 +278,14 @@ struct DeviceView {
   bool online = false;
 };
 
+struct GroupView {
+  std::uint64_t conversation_id = 0;
+  std::string name;
+  std::int64_t created_at_us = 0;
+  std::vector<std::string> members;  // logins
+  std::vector<std::string> owners;
+};
+
 struct ReportView {
   std::uint64_t id = 0;
   std::int64_t created_at_us = 0;
@@ -334,6 +343,8 @@ struct Envelope {
   std::int64_t expires_at_us = 0;
   // UserList
   std::vector<UserView> users;
+  // GroupList
+  std::vector<GroupView> groups;
   // Pong
   std::int64_t server_time_us = 0;
   // OffboardingReply (and `login`)
