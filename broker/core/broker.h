@@ -579,7 +579,8 @@ class Broker {
   // Event loop: applies posted chunks and finishes a run whose thread ended.
   void ServeRetention();
   // Writes the next slice of removals as a batch of its own if the commit
-  // thread is idle and no live batch waits (called by Flush after the live
+  // thread is idle and no live batch waits, or behind the live batch if
+  // removals have waited for that too long (called by Flush after the live
   // batch is handed on).
   void FeedRetention();
   // Puts the actions [begin, end) of `chunk` into the batch being filled.
@@ -621,6 +622,8 @@ class Broker {
   // Loop thread only.
   std::deque<std::shared_ptr<RetentionChunk>> retention_ready_;
   std::int64_t removal_write_ns_ = 0;
+  // Since when the next slice waits for an idle commit thread (0: none waits).
+  std::int64_t removals_waiting_since_mono_us_ = 0;
   std::atomic<bool> retention_cancel_{false};
   std::int64_t next_retention_mono_us_ = 0;
   std::int64_t next_disk_check_mono_us_ = 0;

@@ -46,6 +46,10 @@ constexpr int kMaxBacklogWaits = 250;  // 5 s
 constexpr std::int64_t kRemovalSliceUs = 200;
 constexpr std::size_t kMinRemovalSlice = 8;
 constexpr std::int64_t kFirstRemovalWriteNs = 5'000;  // until one is measured
+// Under sustained load the commit thread may never be idle: after waiting
+// this long a slice goes right behind the live batch, so that a run (a
+// low-disk run above all) always progresses.
+constexpr std::int64_t kMaxRemovalWaitUs = 20'000;
 // After a low-disk run, the next one waits at least this long (it could not
 // free more: the rest is kept by policy or hold).
 constexpr std::int64_t kLowDiskRetryUs = 10 * 60 * kMicrosPerSecond;
@@ -356,16 +360,27 @@ void Broker::ServeRetention() {
 }
 
 void Broker::FeedRetention() {
-  if (retention_ == nullptr || retention_ready_.empty() || pipeline_ == nullptr) return;
-  // Live batches first: a slice goes only to an idle commit thread, and only
-  // when nothing else is being filled (it gets a batch of its own).
-  if (pipeline_->Busy() || (batch_ != nullptr && !batch_->empty())) return;
+  if (retention_ == nullptr || pipeline_ == nullptr) return;
+  if (retention_ready_.empty()) {
+    removals_waiting_since_mono_us_ = 0;
+    return;
+  }
   const std::shared_ptr<RetentionChunk> chunk = retention_ready_.front();
   if (chunk->failed) {
     // Its thread was told when the failed slice completed: nothing more of it.
     retention_ready_.pop_front();
     return;
   }
+  const std::int64_t now = clock_->MonotonicMicros();
+  if (removals_waiting_since_mono_us_ == 0) removals_waiting_since_mono_us_ = now;
+  const bool starving = now - removals_waiting_since_mono_us_ >= kMaxRemovalWaitUs;
+  // Live batches first: a slice goes only to an idle commit thread, and only
+  // when nothing else is being filled (it gets a batch of its own); unless
+  // removals have waited too long, then it goes right behind the live batch.
+  const bool live_waiting = batch_ != nullptr && !batch_->empty();
+  if (!starving && (pipeline_->Busy() || live_waiting)) return;
+  if (live_waiting) SubmitBatch();
+  removals_waiting_since_mono_us_ = 0;
   const std::size_t remaining = chunk->actions.size() - chunk->next;
   const std::int64_t per_removal_ns = removal_write_ns_ > 0 ? removal_write_ns_ : kFirstRemovalWriteNs;
   const std::size_t slice = std::clamp<std::size_t>(
