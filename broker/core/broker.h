@@ -583,9 +583,10 @@ class Broker {
   // removals have waited for that too long (called by Flush after the live
   // batch is handed on).
   void FeedRetention();
-  // Puts the actions [begin, end) of `chunk` into the batch being filled.
+  // Puts the actions [begin, end) of `chunk` into the batch being filled;
+  // with `timed`, its write time sizes the next slices.
   void ApplyRetentionSlice(const std::shared_ptr<RetentionChunk>& chunk, std::size_t begin,
-                           std::size_t end);
+                           std::size_t end, bool timed);
   void FinishRetention();
   void StopRetention();
   // Retention thread: hands a chunk to the loop and waits until it is stored.

@@ -378,23 +378,26 @@ void Broker::FeedRetention() {
   // when nothing else is being filled (it gets a batch of its own); unless
   // removals have waited too long, then it goes right behind the live batch.
   const bool live_waiting = batch_ != nullptr && !batch_->empty();
-  if (!starving && (pipeline_->Busy() || live_waiting)) return;
+  const bool busy = pipeline_->Busy();
+  if (!starving && (busy || live_waiting)) return;
   if (live_waiting) SubmitBatch();
   removals_waiting_since_mono_us_ = 0;
   const std::size_t remaining = chunk->actions.size() - chunk->next;
   const std::int64_t per_removal_ns = removal_write_ns_ > 0 ? removal_write_ns_ : kFirstRemovalWriteNs;
-  const std::size_t slice = std::clamp<std::size_t>(
-      static_cast<std::size_t>(kRemovalSliceUs * 1000 / std::max<std::int64_t>(1, per_removal_ns)),
-      kMinRemovalSlice, std::max<std::size_t>(remaining, 1));
+  const std::size_t slice = std::max<std::size_t>(
+      kMinRemovalSlice,
+      static_cast<std::size_t>(kRemovalSliceUs * 1000 / std::max<std::int64_t>(1, per_removal_ns)));
   const std::size_t begin = chunk->next;
   chunk->next = begin + std::min(slice, remaining);
   if (chunk->next == chunk->actions.size()) retention_ready_.pop_front();
-  ApplyRetentionSlice(chunk, begin, chunk->next);
+  // Only a slice written by an idle commit thread measures the write time:
+  // one queued behind a live batch also waits for that batch.
+  ApplyRetentionSlice(chunk, begin, chunk->next, /*timed=*/!busy && !live_waiting);
   SubmitBatch();
 }
 
 void Broker::ApplyRetentionSlice(const std::shared_ptr<RetentionChunk>& chunk, std::size_t begin,
-                                 std::size_t end) {
+                                 std::size_t end, bool timed) {
   // A hold placed since the run started still protects: check again.
   HoldSnapshot holds = holds_.Snapshot();
   CommitBatch& batch = Batch();
@@ -444,7 +447,7 @@ void Broker::ApplyRetentionSlice(const std::shared_ptr<RetentionChunk>& chunk, s
   const std::size_t actions = end - begin;
   // The callback runs from Complete() on this very batch, which holds it.
   const CommitBatch* slice_batch = &batch;
-  batch.on_commit.push_back([this, chunk, slice_batch, actions, applied, deleted, stripped,
+  batch.on_commit.push_back([this, chunk, slice_batch, timed, actions, applied, deleted, stripped,
                              by_policy = std::move(by_policy)](const Status& st) {
     --chunk->slices_in_flight;
     if (st.ok()) {
@@ -458,7 +461,8 @@ void Broker::ApplyRetentionSlice(const std::shared_ptr<RetentionChunk>& chunk, s
       LOG_ERROR() << "retention could not write a batch: " << st;
       chunk->failed = true;
     }
-    if (st.ok() && actions > 0 && slice_batch->written_mono_us > slice_batch->submitted_mono_us) {
+    if (st.ok() && timed && actions > 0 &&
+        slice_batch->written_mono_us > slice_batch->submitted_mono_us) {
       // Sizes the next slice: the time per removal, smoothed over slices.
       const std::int64_t ns = (slice_batch->written_mono_us - slice_batch->submitted_mono_us) *
                               1000 / static_cast<std::int64_t>(actions);
