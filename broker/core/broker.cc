@@ -1500,6 +1500,8 @@ void Broker::Flush() {
       SubmitBatch();
     }
   }
+  // Retention's removals only in the commit thread's idle time, after live batches.
+  FeedRetention();
 
   std::vector<ConnectionId> dirty;
   dirty.swap(dirty_sessions_);

@@ -256,10 +256,11 @@ class Broker {
   bool WantsInput() const;
 
   // True when nothing is waiting to be written or answered: no batch being
-  // filled, none in the pipeline. For tests and orderly shutdown.
+  // filled, none in the pipeline, no retention removals waiting for it. For
+  // tests and orderly shutdown.
   bool Idle() const {
     return (batch_ == nullptr || batch_->empty()) && dirty_cursors_.empty() &&
-           (pipeline_ == nullptr || !pipeline_->Busy());
+           retention_ready_.empty() && (pipeline_ == nullptr || !pipeline_->Busy());
   }
 
   const BrokerStats& stats() const { return stats_; }
@@ -551,12 +552,18 @@ class Broker {
 
   // Records management (broker_retention.cc).
   // A chunk of removals the retention thread proposes; the loop applies it
-  // and marks it done once stored (applied: how many; nullopt if the write
-  // failed). Shared: the commit callback may outlive the run.
+  // in slices, each a write of its own in the commit thread's idle time, and
+  // marks it done once every slice is stored (applied: how many; nullopt if a
+  // write failed). Shared: the commit callbacks may outlive the run.
   struct RetentionChunk {
     std::vector<RetentionAction> actions;
     bool done = false;                     // GUARDED_BY(retention_mutex_)
     std::optional<std::uint64_t> applied;  // GUARDED_BY(retention_mutex_)
+    // Loop thread only.
+    std::size_t next = 0;                // the first action not yet in a slice
+    std::size_t slices_in_flight = 0;    // submitted, not yet completed
+    std::uint64_t applied_so_far = 0;    // by the slices stored so far
+    bool failed = false;                 // a slice's write failed
   };
   struct RetentionInFlight {
     std::unique_ptr<RetentionRun> run;
@@ -578,7 +585,15 @@ class Broker {
   void StartRetention(const AuditActor& actor, bool dry_run, std::string trigger);
   // Event loop: applies posted chunks and finishes a run whose thread ended.
   void ServeRetention();
-  void ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk);
+  // Writes the next slice of removals as a batch of its own if the commit
+  // thread is idle and no live batch waits, or behind the live batch if
+  // removals have waited for that too long (called by Flush after the live
+  // batch is handed on).
+  void FeedRetention();
+  // Puts the actions [begin, end) of `chunk` into the batch being filled;
+  // with `timed`, its write time sizes the next slices.
+  void ApplyRetentionSlice(const std::shared_ptr<RetentionChunk>& chunk, std::size_t begin,
+                           std::size_t end, bool timed);
   void FinishRetention();
   void StopRetention();
   // Retention thread: hands a chunk to the loop and waits until it is stored.
@@ -610,6 +625,13 @@ class Broker {
   std::mutex retention_mutex_;
   std::condition_variable retention_cv_;
   std::deque<std::shared_ptr<RetentionChunk>> retention_chunks_;  // GUARDED_BY(retention_mutex_)
+  // Chunks taken from retention_chunks_ with slices still to write, and the
+  // write time per removal seen so far (nanoseconds; sizes the next slice).
+  // Loop thread only.
+  std::deque<std::shared_ptr<RetentionChunk>> retention_ready_;
+  std::int64_t removal_write_ns_ = 0;
+  // Since when the next slice waits for an idle commit thread (0: none waits).
+  std::int64_t removals_waiting_since_mono_us_ = 0;
   std::atomic<bool> retention_cancel_{false};
   std::int64_t next_retention_mono_us_ = 0;
   std::int64_t next_disk_check_mono_us_ = 0;

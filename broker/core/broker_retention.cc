@@ -5,10 +5,13 @@
 // plugins, and the list of loaded plugins.
 //
 // A retention run walks the store on its own thread (RetentionRun) and hands
-// its removals to the event loop in small chunks; the loop checks the holds
-// again, puts the deletions, tombstones and stripped messages into the batch
-// being filled (so they are written between live messages, a chunk at a
-// time), and lets the thread go on once the chunk is stored.
+// its removals to the event loop in chunks; the loop writes a chunk in
+// slices, each a batch of its own handed to the commit thread only while that
+// thread is idle and no live batch waits, and sized so that its write takes
+// about kRemovalSliceUs: a live message waits at most that long for a removal.
+// Right before a slice is written the loop checks the holds again and puts
+// its deletions, tombstones and stripped messages into the batch; the thread
+// goes on once every slice of the chunk is stored.
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -36,6 +39,17 @@ constexpr std::int64_t kDiskCheckIntervalUs = 10 * kMicrosPerSecond;
 constexpr std::chrono::milliseconds kMaxRetentionPause{100};
 constexpr std::chrono::milliseconds kBacklogWait{20};
 constexpr int kMaxBacklogWaits = 250;  // 5 s
+// How long one slice of removals should keep the commit thread: what a live
+// message may wait behind it. A slice's write looks up and deletes each
+// message's pointer, writes a tombstone and frees the blob, a few
+// microseconds per removal; the slice size follows the time measured.
+constexpr std::int64_t kRemovalSliceUs = 200;
+constexpr std::size_t kMinRemovalSlice = 8;
+constexpr std::int64_t kFirstRemovalWriteNs = 5'000;  // until one is measured
+// Under sustained load the commit thread may never be idle: after waiting
+// this long a slice goes right behind the live batch, so that a run (a
+// low-disk run above all) always progresses.
+constexpr std::int64_t kMaxRemovalWaitUs = 20'000;
 // After a low-disk run, the next one waits at least this long (it could not
 // free more: the rest is kept by policy or hold).
 constexpr std::int64_t kLowDiskRetryUs = 10 * 60 * kMicrosPerSecond;
@@ -330,16 +344,60 @@ std::optional<std::uint64_t> Broker::PostRetentionChunk(std::vector<RetentionAct
 
 void Broker::ServeRetention() {
   if (retention_ == nullptr) return;
-  std::deque<std::shared_ptr<RetentionChunk>> chunks;
   {
     std::lock_guard<std::mutex> lock(retention_mutex_);
-    chunks.swap(retention_chunks_);
+    while (!retention_chunks_.empty()) {
+      retention_ready_.push_back(std::move(retention_chunks_.front()));
+      retention_chunks_.pop_front();
+    }
   }
-  for (const auto& chunk : chunks) ApplyRetentionChunk(chunk);
-  if (retention_->finished.load()) FinishRetention();
+  // The thread finishes only after its last chunk is stored.
+  if (retention_->finished.load()) {
+    FinishRetention();
+    return;
+  }
+  FeedRetention();
 }
 
-void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
+void Broker::FeedRetention() {
+  if (retention_ == nullptr || pipeline_ == nullptr) return;
+  if (retention_ready_.empty()) {
+    removals_waiting_since_mono_us_ = 0;
+    return;
+  }
+  const std::shared_ptr<RetentionChunk> chunk = retention_ready_.front();
+  if (chunk->failed) {
+    // Its thread was told when the failed slice completed: nothing more of it.
+    retention_ready_.pop_front();
+    return;
+  }
+  const std::int64_t now = clock_->MonotonicMicros();
+  if (removals_waiting_since_mono_us_ == 0) removals_waiting_since_mono_us_ = now;
+  const bool starving = now - removals_waiting_since_mono_us_ >= kMaxRemovalWaitUs;
+  // Live batches first: a slice goes only to an idle commit thread, and only
+  // when nothing else is being filled (it gets a batch of its own); unless
+  // removals have waited too long, then it goes right behind the live batch.
+  const bool live_waiting = batch_ != nullptr && !batch_->empty();
+  const bool busy = pipeline_->Busy();
+  if (!starving && (busy || live_waiting)) return;
+  if (live_waiting) SubmitBatch();
+  removals_waiting_since_mono_us_ = 0;
+  const std::size_t remaining = chunk->actions.size() - chunk->next;
+  const std::int64_t per_removal_ns = removal_write_ns_ > 0 ? removal_write_ns_ : kFirstRemovalWriteNs;
+  const std::size_t slice = std::max<std::size_t>(
+      kMinRemovalSlice,
+      static_cast<std::size_t>(kRemovalSliceUs * 1000 / std::max<std::int64_t>(1, per_removal_ns)));
+  const std::size_t begin = chunk->next;
+  chunk->next = begin + std::min(slice, remaining);
+  if (chunk->next == chunk->actions.size()) retention_ready_.pop_front();
+  // Only a slice written by an idle commit thread measures the write time:
+  // one queued behind a live batch also waits for that batch.
+  ApplyRetentionSlice(chunk, begin, chunk->next, /*timed=*/!busy && !live_waiting);
+  SubmitBatch();
+}
+
+void Broker::ApplyRetentionSlice(const std::shared_ptr<RetentionChunk>& chunk, std::size_t begin,
+                                 std::size_t end, bool timed) {
   // A hold placed since the run started still protects: check again.
   HoldSnapshot holds = holds_.Snapshot();
   CommitBatch& batch = Batch();
@@ -350,7 +408,8 @@ void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
   std::map<std::string, RetentionPolicyCounters::Counts> by_policy;
   const Conversation* c = nullptr;  // actions come grouped by conversation
   std::vector<UserId> members;
-  for (RetentionAction& a : chunk->actions) {
+  for (std::size_t i = begin; i < end; ++i) {
+    RetentionAction& a = chunk->actions[i];
     if (c == nullptr || c->id != a.conversation) {
       c = conversations_.Find(a.conversation);
       if (c == nullptr) continue;
@@ -384,21 +443,38 @@ void Broker::ApplyRetentionChunk(const std::shared_ptr<RetentionChunk>& chunk) {
     }
     ++applied;
   }
-  batch.on_commit.push_back([this, chunk, applied, deleted, stripped,
+  ++chunk->slices_in_flight;
+  const std::size_t actions = end - begin;
+  // The callback runs from Complete() on this very batch, which holds it.
+  const CommitBatch* slice_batch = &batch;
+  batch.on_commit.push_back([this, chunk, slice_batch, timed, actions, applied, deleted, stripped,
                              by_policy = std::move(by_policy)](const Status& st) {
+    --chunk->slices_in_flight;
     if (st.ok()) {
       stats_.retention_removed.fetch_add(deleted, std::memory_order_relaxed);
       stats_.retention_stripped.fetch_add(stripped, std::memory_order_relaxed);
       for (const auto& [policy, n] : by_policy) {
         stats_.retention_by_policy.Add(policy, n.deleted, n.stripped);
       }
+      chunk->applied_so_far += applied;
     } else {
       LOG_ERROR() << "retention could not write a batch: " << st;
+      chunk->failed = true;
+    }
+    if (st.ok() && timed && actions > 0 &&
+        slice_batch->written_mono_us > slice_batch->submitted_mono_us) {
+      // Sizes the next slice: the time per removal, smoothed over slices.
+      const std::int64_t ns = (slice_batch->written_mono_us - slice_batch->submitted_mono_us) *
+                              1000 / static_cast<std::int64_t>(actions);
+      removal_write_ns_ = removal_write_ns_ == 0 ? ns : (3 * removal_write_ns_ + ns) / 4;
+    }
+    if (chunk->slices_in_flight > 0 || (chunk->next < chunk->actions.size() && !chunk->failed)) {
+      return;
     }
     {
       std::lock_guard<std::mutex> lock(retention_mutex_);
       chunk->done = true;
-      if (st.ok()) chunk->applied = applied;
+      if (!chunk->failed) chunk->applied = chunk->applied_so_far;
     }
     retention_cv_.notify_all();
   });
@@ -481,6 +557,7 @@ void Broker::StopRetention() {
     retention_cancel_.store(true);
     retention_chunks_.clear();
   }
+  retention_ready_.clear();
   retention_cv_.notify_all();
   if (retention_->thread.joinable()) retention_->thread.join();
   for (const auto& [connection, rid] : retention_->waiting) {

@@ -264,6 +264,13 @@ Session FuzzBroker::NewAnaSession() {
   return s;
 }
 
+Session FuzzBroker::NewSession(std::string zap_user_id) {
+  Session s;
+  s.connection = next_connection_++;
+  s.zap_user_id = std::move(zap_user_id);
+  return s;
+}
+
 void FuzzBroker::CheckCanary(bool strict) {
   // What the fuzzed input made the broker send to the canary's sessions.
   std::vector<Received> before = Take(carol_);

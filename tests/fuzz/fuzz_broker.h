@@ -117,6 +117,14 @@ class FuzzBroker {
 
   // A new session of ana's device that has not said Hello yet.
   Session NewAnaSession();
+  // A new connection whose ZAP user-id is `zap_user_id` (e.g. a console
+  // principal, "c:<user id>", as the in-process route presents it).
+  Session NewSession(std::string zap_user_id);
+  // The frames sent to `session` since the last call, serialized as sent and
+  // not checked (Take checks them).
+  std::vector<std::string> TakeFrames(const Session& session) {
+    return transport_.Take(session.connection);
+  }
 
   core::Broker& broker() { return *broker_; }
   FakeClock& clock() { return clock_; }

@@ -12,6 +12,10 @@
 //                      its selector byte and field bytes; raw admin frames
 //   fuzz_config        the example config file and variants (flags after %%)
 //   fuzz_client_frame  frames the broker sends: replies, a delivery, an error
+//   fuzz_console       requests in fuzz_console.cc's encoding: a few valid ones
+//                      per route (sign-in, users, audit, verify) and hostile
+//                      ones (oversized and deeply nested JSON, markup in
+//                      names, encoded dot-dot paths, NUL bytes)
 //
 // The output is deterministic (no keys, no clock), so a remade corpus differs
 // only where the builders changed. Existing files of the same name are
@@ -256,6 +260,80 @@ bool MakeClientFrames(const fs::path& dir) {
   return true;
 }
 
+// One request in fuzz_console.cc's encoding: the flags byte, the method and
+// path selector bytes (with `path_bytes`, e.g. a login selector), the
+// Content-Type selector (0: application/json), no extra headers, the body.
+std::string ConsoleRequest(std::uint8_t flags, std::uint8_t method, std::uint8_t path,
+                           const std::string& path_bytes, const std::string& body) {
+  std::string out;
+  out.push_back(static_cast<char>(flags));
+  out.push_back(static_cast<char>(method));
+  out.push_back(static_cast<char>(path));
+  out += path_bytes;
+  out.push_back('\0');  // Content-Type: application/json
+  out.push_back('\0');  // no extra headers
+  return out + body;
+}
+
+bool MakeConsole(const fs::path& dir) {
+  // Flags: signed in with the CSRF token and this console's Origin, or not
+  // signed in and without a token.
+  constexpr std::uint8_t kSignedIn = 0x21, kAnonymous = 0x28;
+  constexpr std::uint8_t kGet = 0, kPost = 1, kDelete = 2;
+  // Path selectors (fuzz_console.cc's Path) and login selectors (Login).
+  constexpr std::uint8_t kSession = 0, kStatus = 1, kUsers = 2, kDeactivate = 3,
+                         kReactivate = 4, kDevices = 5, kAudit = 6, kAuditFrom = 7,
+                         kVerify = 8, kRawApi = 14;
+  const std::string ana(1, '\1'), carol(1, '\2');
+  // fuzz_console.cc's kPassword: boss's console password.
+  const std::string sign_in = "{\"login\":\"boss\",\"password\":\"fuzzing the console 2026\"}";
+  std::string nested(4000, '[');
+  nested += std::string(4000, ']');
+  std::string with_nul = "{\"login\":\"bo";
+  with_nul.push_back('\0');
+  with_nul += "ss\",\"password\":\"x\"}";
+  // A raw path's length byte, then the path.
+  auto raw = [](const std::string& bytes) {
+    return std::string(1, static_cast<char>(bytes.size())) + bytes;
+  };
+  const std::string raw_path = raw("..%2f..%2fetc%2fpasswd");
+  std::vector<std::pair<std::string, std::string>> requests = {
+      {"sign-in", ConsoleRequest(kAnonymous, kPost, kSession, "", sign_in)},
+      {"sign-in-wrong", ConsoleRequest(kAnonymous, kPost, kSession, "",
+                                       "{\"login\":\"ana\",\"password\":\"wrong\"}")},
+      {"session", ConsoleRequest(kSignedIn, kGet, kSession, "", "")},
+      {"sign-out", ConsoleRequest(kSignedIn, kDelete, kSession, "", "")},
+      {"status", ConsoleRequest(kSignedIn, kGet, kStatus, "", "")},
+      {"users", ConsoleRequest(kSignedIn, kGet, kUsers, "", "")},
+      {"users-anonymous", ConsoleRequest(kAnonymous, kGet, kUsers, "", "")},
+      {"add-user", ConsoleRequest(kSignedIn, kPost, kUsers, "",
+                                  "{\"login\":\"erin\",\"display_name\":\"Erin\",\"role\":\"user\"}")},
+      {"add-auditor", ConsoleRequest(kSignedIn, kPost, kUsers, "",
+                                     "{\"login\":\"audrey\",\"display_name\":\"Audrey\","
+                                     "\"role\":\"auditor\"}")},
+      {"deactivate", ConsoleRequest(kSignedIn, kPost, kDeactivate, ana, "")},
+      {"reactivate", ConsoleRequest(kSignedIn, kPost, kReactivate, carol, "")},
+      {"devices", ConsoleRequest(kSignedIn, kGet, kDevices, ana, "")},
+      {"audit", ConsoleRequest(kSignedIn, kGet, kAudit, "", "")},
+      {"audit-from", ConsoleRequest(kSignedIn, kGet, kAuditFrom, raw("1&limit=5"), "")},
+      {"verify", ConsoleRequest(kSignedIn, kPost, kVerify, "", "")},
+      {"add-user-script", ConsoleRequest(kSignedIn, kPost, kUsers, "",
+                                         "{\"login\":\"<script>alert(1)</script>\","
+                                         "\"display_name\":\"<img src=x onerror=alert(1)>\"}")},
+      {"add-user-oversized", ConsoleRequest(kSignedIn, kPost, kUsers, "",
+                                            "{\"login\":\"" + std::string(70000, 'a') + "\"}")},
+      {"add-user-nested", ConsoleRequest(kSignedIn, kPost, kUsers, "", nested)},
+      {"sign-in-nul", ConsoleRequest(kAnonymous, kPost, kSession, "", with_nul)},
+      {"dotdot-path", ConsoleRequest(kSignedIn, kGet, kRawApi, raw_path, "")},
+      {"no-csrf", ConsoleRequest(0x29, kPost, kDeactivate, carol, "")},
+      {"foreign-origin", ConsoleRequest(0x41, kPost, kDeactivate, carol, "")},
+  };
+  for (const auto& [name, bytes] : requests) {
+    if (!Write(dir, name, bytes)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -266,6 +344,6 @@ int main(int argc, char** argv) {
   fs::path root(argv[1]);
   bool ok = MakeFrames(root / "fuzz_frame") && MakeAdmin(root / "fuzz_admin") &&
             MakeConfig(root / "fuzz_config", argv[2]) &&
-            MakeClientFrames(root / "fuzz_client_frame");
+            MakeClientFrames(root / "fuzz_client_frame") && MakeConsole(root / "fuzz_console");
   return ok ? 0 : 1;
 }

@@ -355,6 +355,36 @@ TEST_F(RetentionTest, RunDeletesWhatThePolicySaysAndLeavesATombstoneForEach) {
   EXPECT_EQ(h_->broker().stats().retention_last_success_us.load(), h_->clock().NowMicros());
 }
 
+TEST_F(RetentionTest, LargeRunRemovesEverythingWithATombstoneEachWhileMessagesAreAcknowledged) {
+  // More removals than one chunk (500) and than one slice of the commit
+  // thread's time: written in many batches of their own between live ones.
+  AddRetention(&plugins_, "delete-after-1d");
+  constexpr int kOld = 1200;
+  std::uint64_t chat = SendTexts(kOld, "old news");
+  h_->clock().Advance(2 * kDayUs);
+
+  std::uint64_t rid = next_rid_++;
+  Request r;
+  r.Raw(rid, wire::Body::AdminRetentionRun, wire::CreateAdminRetentionRun(r.builder(), false).Union());
+  admin_.Send(r);
+  // Messages sent while the run goes are acknowledged, stored and kept.
+  SendTexts(3, "fresh");
+  ASSERT_TRUE(FinishRun());
+  Raw report = TakeRaw(admin_, rid);
+  ASSERT_EQ(report.type(), wire::Body::RetentionReport) << report.error();
+  EXPECT_EQ(report.envelope->body_as_RetentionReport()->messages_deleted(),
+            static_cast<std::uint64_t>(kOld));
+  EXPECT_EQ(StoredSeqs(bob_, chat), (std::vector<Seq>{kOld + 1, kOld + 2, kOld + 3}));
+  std::vector<std::string> keep;
+  std::vector<const store::TombstoneRecord*> tombstones = Tombstones(&keep);
+  ASSERT_EQ(tombstones.size(), static_cast<std::size_t>(kOld));
+  for (std::size_t i = 0; i < tombstones.size(); ++i) EXPECT_EQ(tombstones[i]->seq(), i + 1);
+  EXPECT_EQ(h_->broker().stats().retention_removed.load(), static_cast<std::uint64_t>(kOld));
+  std::vector<AuditView> runs = AuditEntries("retention.run");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_NE(runs[0].details.find("\"deleted\":1200"), std::string::npos) << runs[0].details;
+}
+
 TEST_F(RetentionTest, DryRunReportsWhatWouldGoAndRemovesNothing) {
   AddRetention(&plugins_, "delete-after-1d");
   std::uint64_t chat = SendTexts(3);
