@@ -272,7 +272,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
                      Poco::Net::HTTPServerResponse& response) override {
     try {
       if (request.getURI() != "/ws") return Page(request, response);
-      if (shared_->connections.fetch_add(1) >= shared_->options.max_connections) {
+      if (shared_->connections.fetch_add(1) >=
+          static_cast<int>(shared_->options.max_connections)) {
         shared_->connections.fetch_sub(1);
         return Answer(response, Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
                       "too many web chat connections\n");
@@ -349,7 +350,7 @@ Result<std::unique_ptr<WebChatServer>> WebChatServer::Start(const WebChatOptions
   server->shared_ = std::make_shared<Shared>();
   server->shared_->options = options;
   server->shared_->context = context;
-  const int threads = options.max_connections + 4;  // a few more for pages and refusals
+  const int threads = static_cast<int>(options.max_connections) + 4;  // a few more for pages and refusals
   server->pool_ = std::make_unique<Poco::ThreadPool>(2, threads);
   try {
     Poco::Net::initializeSSL();

@@ -26,6 +26,7 @@
 #include <zmq.hpp>
 
 #include "broker/base/result.h"
+#include "broker/config/options.h"
 
 namespace Poco {
 class ThreadPool;
@@ -36,33 +37,12 @@ class HTTPServer;
 
 namespace chatpro::webchat {
 
-struct WebChatOptions {
-  // HOST:PORT to serve. Default: 127.0.0.1:8443.
-  std::string listen = "127.0.0.1:8443";
-  // PEM certificate and private key. REQUIRES: both set.
-  std::string cert_file;
-  std::string key_file;
-  // Largest WebSocket message taken from a browser; a larger one closes the
-  // WebSocket with 1009. Default: 16 MiB.
-  std::uint32_t max_message_bytes = 16u << 20;
-  // WebSockets served at once; more are refused with 503. Default: 256.
-  int max_connections = 256;
-  // Time for the browser to answer the challenge, and for one message to
-  // arrive once it started. Default: 10000.
-  int handshake_timeout_ms = 10000;
-  // A browser that takes longer than this to take one message is cut.
-  // Default: 10000.
-  int send_timeout_ms = 10000;
-  // After Revoked, how long the page may take to confirm its wipe before
-  // its WebSocket is closed. Default: 3000.
-  int revoked_grace_ms = 3000;
-};
-
 class WebChatServer {
  public:
-  // Serves `options.listen`, reaching the core through `context`. On failure
-  // returns InvalidArgument (no certificate), Unavailable (cannot bind or
-  // read the certificate).
+  // Serves `options.listen` with `cert_file` and `key_file` (the service
+  // passes a self-signed pair when none is configured), reaching the core
+  // through `context`. On failure returns InvalidArgument (no certificate),
+  // Unavailable (cannot bind or read the certificate).
   static Result<std::unique_ptr<WebChatServer>> Start(const WebChatOptions& options,
                                                       zmq::context_t* context);
   ~WebChatServer();
