@@ -181,7 +181,7 @@ Status BrokerProcess::Launch() {
                                      "--set", "rate.bytes_per_second=0",
                                      "--set", "limits.connections_per_address=0",
                                      "--set", "limits.auth_failures_per_minute=0",
-                                     "--set", "console.enabled=false"};
+                                     "--set", "console.enabled=false", "--set", "webchat.enabled=false"};
     argv.insert(argv.end(), settings_.extra_args.begin(), settings_.extra_args.end());
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());

@@ -41,6 +41,10 @@
 #if defined(CHATPRO_HAS_CONSOLE)
 #include "admin-console/console_server.h"
 #endif
+#if defined(CHATPRO_HAS_WEB_CHAT)
+#include "admin-console/certificate.h"
+#include "web-chat/web_chat_server.h"
+#endif
 #include "service/host.h"
 #include "service/platform.h"
 #if defined(_WIN32)
@@ -539,6 +543,34 @@ Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions
 }
 #endif
 
+#if defined(CHATPRO_HAS_WEB_CHAT)
+// Starts the web chat if configured; nullptr if it is off. Without a
+// configured certificate it uses a self-signed one made in <data_dir>/webchat
+// (by the console's certificate code). On failure returns the Status naming
+// what is wrong (the broker does not start).
+Result<std::unique_ptr<webchat::WebChatServer>> StartWebChat(const BrokerOptions& options,
+                                                             zmq::context_t* context) {
+  if (!options.webchat.enabled) return std::unique_ptr<webchat::WebChatServer>();
+  WebChatOptions web = options.webchat;
+  if (web.cert_file.empty()) {
+    Result<console::CertificateFiles> made = console::EnsureSelfSignedCertificate(
+        options.store.data_dir + "/webchat", console::MachineHostName());
+    if (!made.ok()) return made.status().WithContext("web chat certificate");
+    if (made->created) LOG_INFO() << "web chat: made a self-signed certificate " << made->cert_file;
+    LOG_INFO() << "web chat certificate " << made->cert_file << ", SHA-256 fingerprint "
+               << made->sha256;
+    web.cert_file = made->cert_file;
+    web.key_file = made->key_file;
+  }
+  Result<std::unique_ptr<webchat::WebChatServer>> started =
+      webchat::WebChatServer::Start(web, context);
+  if (!started.ok()) return started.status();
+  std::string host = web.listen.substr(0, web.listen.rfind(':'));
+  LOG_INFO() << "web chat on https://" << host << ":" << (*started)->port() << "/";
+  return started;
+}
+#endif
+
 int Run(int argc, char** argv, service::Host& host) {
   for (int i = 1; i < argc; ++i) {
     std::string f = argv[i];
@@ -800,6 +832,20 @@ int Run(int argc, char** argv, service::Host& host) {
     LOG_WARNING() << "this build of chatpro-broker has no admin console; console.enabled is ignored";
   }
 #endif
+#if defined(CHATPRO_HAS_WEB_CHAT)
+  // The web chat: browsers reach the core over the in-process route, in the
+  // transport's ZeroMQ context; it stops before the transport.
+  Result<std::unique_ptr<webchat::WebChatServer>> web_chat =
+      StartWebChat(*options, &(*server)->context());
+  if (!web_chat.ok()) {
+    std::cerr << "chatpro-broker: " << web_chat.status().message() << "\n";
+    return 1;
+  }
+#else
+  if (options->webchat.enabled) {
+    LOG_WARNING() << "this build of chatpro-broker has no web chat; webchat.enabled is ignored";
+  }
+#endif
   broker.Start(server->get(), server->get());
   transport::ZmqServer* serving = server->get();
   monitoring::MetricsServer* metrics_server = metrics.get();
@@ -828,6 +874,10 @@ int Run(int argc, char** argv, service::Host& host) {
   // Before the caller and the transport: its requests in progress use them
   // (and return Unavailable now that the loop has stopped).
   console->reset();
+#endif
+#if defined(CHATPRO_HAS_WEB_CHAT)
+  // Closes every browser's WebSocket and its socket on the transport's context.
+  web_chat->reset();
 #endif
   // /readyz answers 503 until the store is flushed; then the endpoint goes,
   // before the broker and its stats.

@@ -305,7 +305,7 @@ std::vector<std::string> BrokerProcess::BaseArgs() const {
   // Metrics and the console off unless a test turns them on (extra_args come
   // later and win): brokers of parallel tests must not share default ports.
   return {"--data-dir", data_dir_, "--listen", endpoint(), "--set", "metrics.listen=",
-          "--set", "console.enabled=false"};
+          "--set", "console.enabled=false", "--set", "webchat.enabled=false"};
 }
 
 Status BrokerProcess::Init() {

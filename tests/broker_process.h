@@ -163,7 +163,7 @@ class BrokerProcess {
   int port() const { return port_; }
   std::string Log() const { return ReadWholeFile(log_path_); }
   // --data-dir DIR --listen tcp://127.0.0.1:PORT --set metrics.listen= (off)
-  // --set console.enabled=false
+  // --set console.enabled=false --set webchat.enabled=false
   std::vector<std::string> BaseArgs() const;
 
  private:

@@ -25,7 +25,7 @@ class BrokerPlugins : public ::testing::Test {
     std::vector<std::string> argv = {BrokerPath(), "--data-dir", dir_.Sub("data"), "--listen",
                                      "tcp://127.0.0.1:" + std::to_string(PickFreePort()),
                                      "--set", "metrics.listen=", "--set",
-                                     "console.enabled=false"};
+                                     "console.enabled=false", "--set", "webchat.enabled=false"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunProgram(argv, dir_.path());
   }

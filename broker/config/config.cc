@@ -234,6 +234,39 @@ const std::vector<Field>& Fields() {
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          return SetDuration(&o.console.login_lockout_us, v, 1'000'000ll);
        }},
+      {"webchat.enabled", "serve the web chat for browsers: true or false (default true)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBool(&o.webchat.enabled, v);
+       }},
+      {"webchat.listen", "HOST:PORT of the web chat (default 127.0.0.1:8444)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         if (v.find(':') == std::string_view::npos || v.back() == ':') {
+           return Status::InvalidArgument("must be HOST:PORT");
+         }
+         o.webchat.listen = std::string(v);
+         return Status::Ok();
+       }},
+      {"webchat.cert_file",
+       "PEM certificate (chain) of the web chat's HTTPS; with key_file (default: a self-signed "
+       "one made in <data_dir>/webchat)",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         o.webchat.cert_file = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
+      {"webchat.key_file", "PEM private key of webchat.cert_file",
+       [](BrokerOptions& o, std::string_view v, const std::string& dir) {
+         o.webchat.key_file = ResolvePath(v, dir);
+         return Status::Ok();
+       }},
+      {"webchat.max_message_bytes",
+       "largest WebSocket message taken from a browser (default 17MiB)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.webchat.max_message_bytes, ParseSize(v), 1024, 1ull << 30);
+       }},
+      {"webchat.max_connections", "web chat WebSockets served at once (default 256)",
+       [](BrokerOptions& o, std::string_view v, const std::string&) {
+         return SetBounded(&o.webchat.max_connections, ParseUnsigned(v), 1, 100000);
+       }},
       {"broker.durability", "fsync (ack after a synced group commit) or os (default fsync)",
        [](BrokerOptions& o, std::string_view v, const std::string&) {
          if (v == "fsync") {
@@ -836,6 +869,11 @@ Result<BrokerOptions> BuildOptions(const std::vector<Setting>& file_settings,
   if (o.console.cert_file.empty() != o.console.key_file.empty()) {
     return Status::InvalidArgument(
         "console.cert_file and console.key_file go together: set both, or neither for a "
+        "self-signed certificate");
+  }
+  if (o.webchat.cert_file.empty() != o.webchat.key_file.empty()) {
+    return Status::InvalidArgument(
+        "webchat.cert_file and webchat.key_file go together: set both, or neither for a "
         "self-signed certificate");
   }
   // Passwords and session cookies must not cross a network in clear.

@@ -196,6 +196,32 @@ struct ConsoleOptions {
   std::int64_t login_lockout_us = 5ll * 60 * 1'000'000;
 };
 
+// The web chat for browsers (web-chat/): the [webchat] section.
+struct WebChatOptions {
+  // Whether the broker serves the web chat. Default: true.
+  bool enabled = true;
+  // HOST:PORT it listens on (port 0 picks a free one); a port of its own,
+  // apart from the admin console's, for staff. Default: 127.0.0.1:8444.
+  std::string listen = "127.0.0.1:8444";
+  // PEM certificate chain and private key for HTTPS. Both or neither; with
+  // neither a self-signed certificate is made at the first start in
+  // <data_dir>/webchat and reused. Default: empty.
+  std::string cert_file;
+  std::string key_file;
+  // Largest WebSocket message taken from a browser; a larger one closes its
+  // WebSocket (1009). Default: 17 MiB (as limits.max_frame_bytes).
+  std::uint64_t max_message_bytes = 17ull << 20;
+  // WebSockets served at once; more are refused with 503. Default: 256.
+  std::uint32_t max_connections = 256;
+  // Not in the config file: the time a browser has to answer the challenge
+  // (and for one message to arrive once started), the time one message to
+  // it may take before it is cut, and how long a revoked page may take to
+  // confirm its wipe before it is closed. Defaults: 10 s, 10 s, 3 s.
+  int handshake_timeout_ms = 10000;
+  int send_timeout_ms = 10000;
+  int revoked_grace_ms = 3000;
+};
+
 // Where log lines go: the [log] section. The service builds the sinks
 // (service/logging.h).
 enum class LogTarget {
@@ -237,6 +263,7 @@ struct BrokerOptions {
   PluginsOptions plugins;
   MonitoringOptions monitoring;
   ConsoleOptions console;
+  WebChatOptions webchat;
   RetentionOptions retention;
   CasesOptions cases;
   BackupOptions backup;

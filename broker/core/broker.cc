@@ -191,7 +191,8 @@ void Broker::Stop() {
 
 // ------------------------------------------------------------------ auth, sessions
 
-AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view address) {
+AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view address,
+                                  KeyKind kind) {
   AuthDecision d;
   std::string addr(address);
   if (options_.connections_per_address != 0) {
@@ -207,7 +208,7 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
       return d;
     }
   }
-  if (const Device* device = directory_.FindDeviceByKey(public_key)) {
+  if (const Device* device = directory_.FindDeviceByKey(public_key, kind)) {
     const User* user = directory_.FindUser(device->user);
     if (device->active && user != nullptr && user->active) {
       d.allowed = true;
@@ -225,7 +226,8 @@ AuthDecision Broker::Authenticate(std::string_view public_key, std::string_view 
     bool locked = failures != auth_failures_.end() && failures->second.locked_until_mono_us > now_mono;
     if (locked) {
       d.reason = "too many refused handshakes from this address; try again later";
-    } else if (directory_.FindEnrollment(public_key, clock_->NowMicros()) != nullptr) {
+    } else if (kind == KeyKind::Curve25519 &&
+               directory_.FindEnrollment(public_key, clock_->NowMicros()) != nullptr) {
       d.allowed = true;
       d.user_id = "e:" + HexEncode(public_key);
       return d;

@@ -234,8 +234,12 @@ class Broker {
 
   // ---- event-loop thread ----
 
-  // The ZAP decision for a CURVE client key.
-  AuthDecision Authenticate(std::string_view public_key, std::string_view address);
+  // The ZAP decision for a client key of `kind`: a CURVE key (ZeroMQ's ZAP
+  // handler) or an Ed25519 key whose signature the web chat's gateway checked.
+  // Invites are CURVE keys (derived from the code), so only a Curve25519 key
+  // can be an invite's.
+  AuthDecision Authenticate(std::string_view public_key, std::string_view address,
+                            KeyKind kind = KeyKind::Curve25519);
   // One frame from `connection`, whose ZAP user-id is `user_id`, from network
   // address `peer_address`.
   void OnFrame(ConnectionId connection, std::string_view user_id, std::string_view peer_address,

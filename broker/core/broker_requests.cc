@@ -2,6 +2,8 @@
 //
 // The broker's requests other than Send and Ack: history, conversations and
 // groups, enrollment, invites and user administration.
+#include <sodium.h>
+
 #include <algorithm>
 #include <set>
 
@@ -339,12 +341,24 @@ void Broker::HandleEnroll(Session& s, std::uint64_t rid, const wire::Enroll& r) 
     return ReplyError(s, rid, Status::FailedPrecondition("the invited user has left the organisation"));
   }
   std::string key(reinterpret_cast<const char*>(r.device_public_key()->data()), 32);
+  const KeyKind kind = r.device_key_kind();
+  if (kind == KeyKind::Ed25519) {
+    // A key that is no point of the curve (or of small order) would verify
+    // forged signatures or none at all.
+    if (crypto_core_ed25519_is_valid_point(
+            reinterpret_cast<const unsigned char*>(key.data())) != 1) {
+      return ReplyError(s, rid, Status::InvalidArgument("the device key is not a valid Ed25519 key"));
+    }
+  } else if (kind != KeyKind::Curve25519) {
+    return ReplyError(s, rid, Status::InvalidArgument("unknown device key kind " +
+                                                      std::to_string(static_cast<int>(kind))));
+  }
   std::string_view name = r.device_name() == nullptr ? "" : r.device_name()->string_view();
   std::string_view version = r.client_version() == nullptr ? "" : r.client_version()->string_view();
   if (!IsValidUtf8(name) || !IsValidUtf8(version)) {
     return ReplyError(s, rid, Status::InvalidArgument("the device name is not valid UTF-8"));
   }
-  Result<const Device*> device = directory_.AddDevice(user->id, key, name, version, now, &Batch().writes);
+  Result<const Device*> device = directory_.AddDevice(user->id, key, name, version, now, &Batch().writes, kind);
   if (!device.ok()) return ReplyError(s, rid, device.status());
   directory_.RemoveEnrollment(s.enrollment_key, &Batch().writes);
   LOG_INFO() << "enrolled device " << (*device)->id << " of " << user->login;
@@ -354,6 +368,7 @@ void Broker::HandleEnroll(Session& s, std::uint64_t rid, const wire::Enroll& r) 
                     .Add("user", user->login)
                     .Add("name", name)
                     .Add("client_version", version)
+                    .Add("key_kind", wire::EnumNameKeyKind(kind))
                     .Add("address", s.address)
                     .str(),
                 &Batch().writes);

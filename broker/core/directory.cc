@@ -130,6 +130,12 @@ Status Directory::Load(MessageStore& store) {
         d->id = DeviceId(r->id());
         d->user = UserId(r->user_id());
         d->public_key = AsBytes(r->public_key());
+        d->key_kind = r->key_kind();
+        if (d->key_kind != KeyKind::Curve25519 && d->key_kind != KeyKind::Ed25519) {
+          bad = Status::DataLoss("device " + std::to_string(d->id.value()) +
+                                 " has a key of an unknown kind");
+          return false;
+        }
         d->name = std::string(AsView(r->name()));
         d->client_version = std::string(AsView(r->client_version()));
         d->created_at_us = r->created_at_us();
@@ -144,7 +150,7 @@ Status Directory::Load(MessageStore& store) {
           return false;
         }
         user->second->devices.push_back(d->id);
-        devices_by_key_[d->public_key] = d->id;
+        devices_by_key_[KindedKey(d->key_kind, d->public_key)] = d->id;
         devices_[d->id] = std::move(d);
         return true;
       }));
@@ -189,8 +195,14 @@ const Device* Directory::FindDevice(DeviceId id) const {
   return it == devices_.end() ? nullptr : it->second.get();
 }
 
-const Device* Directory::FindDeviceByKey(std::string_view public_key) const {
-  auto it = devices_by_key_.find(std::string(public_key));
+std::string Directory::KindedKey(KeyKind kind, std::string_view public_key) {
+  std::string k(1, static_cast<char>(kind));
+  k.append(public_key);
+  return k;
+}
+
+const Device* Directory::FindDeviceByKey(std::string_view public_key, KeyKind kind) const {
+  auto it = devices_by_key_.find(KindedKey(kind, public_key));
   return it == devices_by_key_.end() ? nullptr : FindDevice(it->second);
 }
 
@@ -230,7 +242,7 @@ void Directory::PutDevice(const Device& d, WriteBatch* batch) const {
   auto address = fbb.CreateString(d.last_address);
   fbb.Finish(store::CreateDeviceRecord(fbb, d.id.value(), d.user.value(), key, name, version,
                                        d.created_at_us, d.active, d.revoked_at_us,
-                                       d.last_seen_us, address));
+                                       d.last_seen_us, address, d.key_kind));
   batch->records.push_back({RecordKind::kDevice, store_keys::U64Key(d.id.value()), Finish(fbb)});
 }
 
@@ -256,23 +268,25 @@ Result<const User*> Directory::AddUser(std::string_view login, std::string_view 
 
 Result<const Device*> Directory::AddDevice(UserId user, std::string_view public_key,
                                            std::string_view name, std::string_view client_version,
-                                           std::int64_t now_us, WriteBatch* batch) {
+                                           std::int64_t now_us, WriteBatch* batch,
+                                           KeyKind kind) {
   auto owner = users_.find(user);
   if (owner == users_.end()) return Status::NotFound("no such user");
-  if (FindDeviceByKey(public_key) != nullptr) {
+  if (FindDeviceByKey(public_key, kind) != nullptr) {
     return Status::AlreadyExists("this device key is registered already");
   }
   auto d = std::make_unique<Device>();
   d->id = DeviceId(next_device_id_++);
   d->user = user;
   d->public_key = std::string(public_key);
+  d->key_kind = kind;
   d->name = std::string(TruncateUtf8(name, 64));
   d->client_version = std::string(TruncateUtf8(client_version, 64));
   d->created_at_us = now_us;
   PutDevice(*d, batch);
   const Device* out = d.get();
   owner->second->devices.push_back(d->id);
-  devices_by_key_[d->public_key] = d->id;
+  devices_by_key_[KindedKey(kind, d->public_key)] = d->id;
   devices_[d->id] = std::move(d);
   return out;
 }

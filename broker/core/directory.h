@@ -4,8 +4,9 @@
 //
 // Identity is an organisation account and a device key: a user has a login
 // name, a display name and a role, and no contact details at all. Each device
-// has its own CURVE public key. An invite is stored only as the public key
-// derived from its one-time code.
+// has its own public key of a kind (KeyKind): a CURVE key for ZeroMQ clients,
+// an Ed25519 key for browsers. An invite is stored only as the (CURVE) public
+// key derived from its one-time code.
 //
 // The directory lives in memory, loaded from the store at start. Mutations
 // change memory at once and append the records to persist to a WriteBatch;
@@ -30,6 +31,7 @@
 namespace chatpro::core {
 
 using Role = wire::Role;
+using KeyKind = wire::KeyKind;
 
 struct User {
   UserId id;
@@ -48,6 +50,7 @@ struct Device {
   DeviceId id;
   UserId user;
   std::string public_key;  // 32 bytes
+  KeyKind key_kind = KeyKind::Curve25519;
   std::string name;
   std::string client_version;
   std::int64_t created_at_us = 0;
@@ -77,7 +80,10 @@ class Directory {
   const User* FindUser(UserId id) const;
   const User* FindUserByLogin(std::string_view login) const;
   const Device* FindDevice(DeviceId id) const;
-  const Device* FindDeviceByKey(std::string_view public_key) const;
+  // The device with this key of this kind; a key of another kind with the
+  // same bytes is not it.
+  const Device* FindDeviceByKey(std::string_view public_key,
+                                KeyKind kind = KeyKind::Curve25519) const;
   // The pending invite for a derived key, if it exists and has not expired.
   const Enrollment* FindEnrollment(std::string_view public_key, std::int64_t now_us) const;
 
@@ -89,10 +95,12 @@ class Directory {
   // name) or AlreadyExists.
   Result<const User*> AddUser(std::string_view login, std::string_view display_name, Role role,
                               std::int64_t now_us, WriteBatch* batch);
-  // Registers a device key for `user`. AlreadyExists if the key is registered.
+  // Registers a device key of `kind` for `user`. AlreadyExists if that key of
+  // that kind is registered.
   Result<const Device*> AddDevice(UserId user, std::string_view public_key,
                                   std::string_view name, std::string_view client_version,
-                                  std::int64_t now_us, WriteBatch* batch);
+                                  std::int64_t now_us, WriteBatch* batch,
+                                  KeyKind kind = KeyKind::Curve25519);
   // Records a device's client version if it changed.
   void SetClientVersion(DeviceId device, std::string_view version, WriteBatch* batch);
   // Offboards `user`: deactivated, every device revoked, every pending invite
@@ -135,10 +143,12 @@ class Directory {
  private:
   void PutUser(const User& user, WriteBatch* batch) const;
   void PutDevice(const Device& device, WriteBatch* batch) const;
+  static std::string KindedKey(KeyKind kind, std::string_view public_key);
 
   std::unordered_map<UserId, std::unique_ptr<User>> users_;
   std::unordered_map<std::string, UserId> users_by_login_;
   std::unordered_map<DeviceId, std::unique_ptr<Device>> devices_;
+  // Key kind (one byte) + key bytes -> device.
   std::unordered_map<std::string, DeviceId> devices_by_key_;
   std::unordered_map<std::string, Enrollment> enrollments_;
   std::set<std::pair<UserId, UserId>> blocks_;  // (blocker, blocked)

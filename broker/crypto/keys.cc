@@ -39,8 +39,11 @@ KeyPair GenerateKeyPair() {
   return kp;
 }
 
-KeyPair DeriveEnrollmentKeyPair(std::string_view code) {
-  unsigned char seed[crypto_box_SEEDBYTES];
+namespace {
+
+// The 32-byte seed both enrollment key pairs are made from.
+void EnrollmentSeed(std::string_view code, unsigned char (&seed)[32]) {
+  static_assert(crypto_box_SEEDBYTES == 32 && crypto_sign_SEEDBYTES == 32);
   crypto_generichash_state state;
   crypto_generichash_init(&state, nullptr, 0, sizeof seed);
   crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kEnrollContext.data()),
@@ -48,6 +51,13 @@ KeyPair DeriveEnrollmentKeyPair(std::string_view code) {
   crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(code.data()),
                             code.size());
   crypto_generichash_final(&state, seed, sizeof seed);
+}
+
+}  // namespace
+
+KeyPair DeriveEnrollmentKeyPair(std::string_view code) {
+  unsigned char seed[crypto_box_SEEDBYTES];
+  EnrollmentSeed(code, seed);
   unsigned char pk[crypto_box_PUBLICKEYBYTES];
   unsigned char sk[crypto_box_SECRETKEYBYTES];
   crypto_box_seed_keypair(pk, sk, seed);
@@ -56,6 +66,50 @@ KeyPair DeriveEnrollmentKeyPair(std::string_view code) {
              std::string(reinterpret_cast<char*>(sk), sizeof sk)};
   sodium_memzero(sk, sizeof sk);
   return kp;
+}
+
+SigningKeyPair DeriveEnrollmentSigningKeyPair(std::string_view code) {
+  unsigned char seed[crypto_sign_SEEDBYTES];
+  EnrollmentSeed(code, seed);
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];
+  crypto_sign_seed_keypair(pk, sk, seed);
+  sodium_memzero(seed, sizeof seed);
+  SigningKeyPair kp{std::string(reinterpret_cast<char*>(pk), sizeof pk),
+                    std::string(reinterpret_cast<char*>(sk), sizeof sk)};
+  sodium_memzero(sk, sizeof sk);
+  return kp;
+}
+
+Result<std::string> Ed25519ToCurve25519(std::string_view ed25519_public_key) {
+  if (ed25519_public_key.size() != crypto_sign_PUBLICKEYBYTES) {
+    return Status::InvalidArgument("an Ed25519 public key has 32 bytes");
+  }
+  const auto* ed = reinterpret_cast<const unsigned char*>(ed25519_public_key.data());
+  unsigned char curve[crypto_scalarmult_curve25519_BYTES];
+  if (crypto_core_ed25519_is_valid_point(ed) != 1 ||
+      crypto_sign_ed25519_pk_to_curve25519(curve, ed) != 0) {
+    return Status::InvalidArgument("not a valid Ed25519 public key");
+  }
+  return std::string(reinterpret_cast<char*>(curve), sizeof curve);
+}
+
+bool VerifyEd25519(std::string_view public_key, std::string_view message,
+                   std::string_view signature) {
+  if (public_key.size() != crypto_sign_PUBLICKEYBYTES || signature.size() != crypto_sign_BYTES) {
+    return false;
+  }
+  return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
+                                     reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size(),
+                                     reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
+}
+
+std::string SignEd25519(std::string_view secret_key, std::string_view message) {
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), reinterpret_cast<const unsigned char*>(secret_key.data()));
+  return std::string(reinterpret_cast<char*>(sig), sizeof sig);
 }
 
 std::string NewEnrollmentCode() {

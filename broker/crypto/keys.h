@@ -34,6 +34,34 @@ KeyPair GenerateKeyPair();
 // The one-time key pair for an enrollment code (normalised, see NormalizeCode).
 KeyPair DeriveEnrollmentKeyPair(std::string_view code);
 
+// An Ed25519 signing key pair (the kind a browser's WebCrypto key is).
+struct SigningKeyPair {
+  std::string public_key;  // 32 raw bytes
+  std::string secret_key;  // 64 raw bytes (libsodium's seed || public key)
+};
+
+// The one-time Ed25519 key pair for an enrollment code, made from the same
+// 32-byte seed as DeriveEnrollmentKeyPair (BLAKE2b-256 of
+// "chatpro-enrollment-key-v1" || code). Its public key converted by
+// Ed25519ToCurve25519() is DeriveEnrollmentKeyPair(code).public_key, so a
+// browser proves an invite by a signature as a CURVE client proves it by its
+// handshake, and the broker keeps storing only the CURVE form.
+SigningKeyPair DeriveEnrollmentSigningKeyPair(std::string_view code);
+
+// The Curve25519 (Montgomery) form of an Ed25519 public key. On failure
+// returns InvalidArgument if `ed25519_public_key` is not 32 bytes or not a
+// valid point.
+Result<std::string> Ed25519ToCurve25519(std::string_view ed25519_public_key);
+
+// True if `signature` (64 bytes) is a valid Ed25519 signature of `message` by
+// `public_key` (32 bytes); false for anything else, sizes included.
+bool VerifyEd25519(std::string_view public_key, std::string_view message,
+                   std::string_view signature);
+
+// Signs `message` with an Ed25519 secret key (64 bytes, as in
+// SigningKeyPair). REQUIRES: secret_key.size() == 64.
+std::string SignEd25519(std::string_view secret_key, std::string_view message);
+
 // A new one-time code: 26 Crockford base32 characters (130 random bits).
 std::string NewEnrollmentCode();
 

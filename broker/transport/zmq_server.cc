@@ -237,12 +237,17 @@ void ZmqServer::ReadLocalFrames() {
       if (!local_.recv(next)) break;
       parts.push_back(std::move(next));
     }
-    // [routing id][principal][frame]; only the console's principals.
+    // [routing id][principal][frame]; only the console's and the web chat's
+    // principals.
     const std::string_view principal =
         parts.size() == 3 ? parts[1].to_string_view() : std::string_view();
     const bool console_principal =
         (principal.size() > 2 && principal.size() <= 32 && principal.substr(0, 2) == "c:") ||
         principal == "s:console";
+    if (parts.size() == 3 && principal.substr(0, 2) == "w:") {
+      ReadWebFrame(parts[0].to_string(), principal, parts[2]);
+      continue;
+    }
     if (!console_principal) {
       local_dropped_.fetch_add(1);
       broker_->CountDroppedInput(StatusCode::kPermissionDenied);
@@ -259,13 +264,101 @@ void ZmqServer::ReadLocalFrames() {
     if (it == local_ids_.end()) {
       connection = next_connection_++;
       local_ids_.emplace(key, connection);
-      local_routes_.emplace(connection, LocalRoute{parts[0].to_string(), std::string(principal)});
+      LocalRoute route;
+      route.routing_id = parts[0].to_string();
+      route.principal = std::string(principal);
+      route.user_id = route.principal;
+      local_routes_.emplace(connection, std::move(route));
     } else {
       connection = it->second;
     }
     broker_->OnFrame(connection, principal, "console",
                      static_cast<const std::uint8_t*>(parts[2].data()), parts[2].size());
   }
+}
+
+std::optional<ZmqServer::WebPrincipal> ZmqServer::ParseWebPrincipal(std::string_view principal) {
+  // "w:<key kind digit>:<64 hex digits>@<address>"
+  if (principal.size() < 2 + 2 + 64 + 1 || principal.size() > 2 + 2 + 64 + 1 + 64 ||
+      principal.substr(0, 2) != "w:" || principal[3] != ':' || principal[68] != '@') {
+    return std::nullopt;
+  }
+  WebPrincipal p;
+  if (principal[2] == '0') {
+    p.kind = core::KeyKind::Curve25519;
+  } else if (principal[2] == '1') {
+    p.kind = core::KeyKind::Ed25519;
+  } else {
+    return std::nullopt;
+  }
+  std::string_view hex = principal.substr(4, 64);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = nibble(hex[i]);
+    int lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    p.key.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  p.address = std::string(principal.substr(69));
+  if (p.address.empty()) return std::nullopt;
+  return p;
+}
+
+void ZmqServer::ReadWebFrame(const std::string& routing_id, std::string_view principal,
+                             const zmq::message_t& frame) {
+  std::string key = routing_id;
+  key.push_back('\0');
+  key.append(principal);
+  auto it = local_ids_.find(key);
+  if (it != local_ids_.end()) {
+    const LocalRoute& route = local_routes_.at(it->second);
+    broker_->OnFrame(it->second, route.user_id, route.address,
+                     static_cast<const std::uint8_t*>(frame.data()), frame.size());
+    return;
+  }
+  // A new web connection: its first message is empty and asks the question
+  // ZAP asks for a CURVE key, about the key the gateway checked.
+  std::optional<WebPrincipal> web = ParseWebPrincipal(principal);
+  core::AuthDecision decision;
+  if (!web) {
+    decision.reason = "malformed web chat principal";
+  } else if (frame.size() != 0) {
+    decision.reason = "a web connection must authenticate first";
+  } else {
+    decision = broker_->Authenticate(web->key, web->address, web->kind);
+  }
+  core::FrameWriter reply;
+  if (!decision.allowed) {
+    if (!web || frame.size() != 0) {
+      local_dropped_.fetch_add(1);
+      broker_->CountDroppedInput(StatusCode::kPermissionDenied);
+    }
+    reply.AddError(0, Status::PermissionDenied(decision.reason));
+  }
+  flatbuffers::DetachedBuffer answer = reply.Finish();
+  try {
+    local_.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    local_.send(zmq::buffer(principal), zmq::send_flags::sndmore);
+    local_.send(zmq::buffer(answer.data(), answer.size()), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    // The gateway's socket went away meanwhile; nothing was opened for it.
+    if (e.num() != EHOSTUNREACH) LOG_ERROR() << "local send failed: " << e.what();
+    return;
+  }
+  if (!decision.allowed) return;
+  core::ConnectionId connection = next_connection_++;
+  local_ids_.emplace(key, connection);
+  LocalRoute route;
+  route.routing_id = routing_id;
+  route.principal = std::string(principal);
+  route.user_id = decision.user_id;
+  route.address = web->address;
+  route.web = true;
+  local_routes_.emplace(connection, std::move(route));
 }
 
 core::SendOutcome ZmqServer::SendLocal(core::ConnectionId connection,
@@ -330,6 +423,19 @@ core::SendOutcome ZmqServer::Send(core::ConnectionId connection, flatbuffers::De
 void ZmqServer::Forget(core::ConnectionId connection) {
   auto local = local_routes_.find(connection);
   if (local != local_routes_.end()) {
+    if (local->second.web) {
+      // Tells the gateway that the core dropped the session (revoked, timed
+      // out), so that it closes the browser's WebSocket: an empty message.
+      try {
+        if (local_.send(zmq::buffer(local->second.routing_id),
+                        zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+          local_.send(zmq::buffer(local->second.principal), zmq::send_flags::sndmore);
+          local_.send(zmq::message_t(), zmq::send_flags::dontwait);
+        }
+      } catch (const zmq::error_t&) {
+        // Gone already, or its queue is full: it finds out when it reads.
+      }
+    }
     local_ids_.erase(local->second.routing_id + '\0' + local->second.principal);
     local_routes_.erase(local);
     return;

@@ -22,6 +22,16 @@
 // [routing id][principal][frame]. Network peers cannot present these
 // principals: their user ids come from ZAP ("d:", "e:").
 //
+// The web chat's gateway (web-chat/) uses the same route for each browser's
+// WebSocket, with the principal "w:<key kind digit>:<64 hex key>@<address>"
+// after it checked the browser's signature. The first message of such a route
+// is empty: the loop asks Broker::Authenticate (the ZAP question) about that
+// key and answers with an empty Frame (accepted: the route is opened, and its
+// frames reach the core under the ZAP user id, "d:" or "e:", with deliveries
+// like any device session) or a Frame with one Error (refused: nothing is
+// opened). When the core forgets such a route, the gateway gets an empty
+// message, on which it closes the WebSocket.
+//
 // Lifecycle: Create() (binds; fails if the ZAP handler or the endpoint cannot
 // be bound), Run() on one thread until RequestStop(), then destroy. Every
 // socket made on context() elsewhere (ZmqLocalCaller's) must be closed before
@@ -34,6 +44,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -92,6 +103,15 @@ class ZmqServer final : public core::Transport, public core::Waker {
   void HandleZap();
   void ReadFrames();
   void ReadLocalFrames();
+  // A web chat principal: "w:<key kind digit>:<hex key>@<address>".
+  struct WebPrincipal {
+    core::KeyKind kind = core::KeyKind::Ed25519;
+    std::string key;
+    std::string address;
+  };
+  static std::optional<WebPrincipal> ParseWebPrincipal(std::string_view principal);
+  void ReadWebFrame(const std::string& routing_id, std::string_view principal,
+                    const zmq::message_t& frame);
   void DrainWake();
   core::SendOutcome SendLocal(core::ConnectionId connection, flatbuffers::DetachedBuffer* frame);
 
@@ -117,6 +137,9 @@ class ZmqServer final : public core::Transport, public core::Waker {
   struct LocalRoute {
     std::string routing_id;
     std::string principal;
+    std::string user_id;  // the console principal, or the web key's ZAP user id
+    std::string address = "console";
+    bool web = false;     // a browser's device or enrollment session
   };
   std::unordered_map<std::string, core::ConnectionId> local_ids_;  // routing id + '\0' + principal
   std::unordered_map<core::ConnectionId, LocalRoute> local_routes_;

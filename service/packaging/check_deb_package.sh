@@ -254,7 +254,7 @@ done
 [[ -n "${port}" ]] || fail "no free loopback port found"
 endpoint="tcp://127.0.0.1:${port}"
 broker=("${unit_command[@]}" --set "broker.listen=${endpoint}" --set metrics.listen=
-  --set console.enabled=false)
+  --set console.enabled=false --set webchat.enabled=false)
 cli=(/usr/bin/chatpro)
 
 # start_broker NAME: starts the installed broker as chatpro, its output in

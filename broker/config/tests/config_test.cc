@@ -437,6 +437,45 @@ TEST(Config, ConsoleDefaultsAndPlainHttpOnlyOnLoopback) {
   EXPECT_FALSE(BuildOptions({}, flags, "/etc/chatpro").ok());
 }
 
+TEST(Config, WebChatDefaultsAndSettings) {
+  auto o = BuildOptions({}, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->webchat.enabled);
+  EXPECT_EQ(o->webchat.listen, "127.0.0.1:8444");
+  EXPECT_NE(o->webchat.listen, o->console.listen);
+  EXPECT_TRUE(o->webchat.cert_file.empty());
+  EXPECT_EQ(o->webchat.max_message_bytes, 17u << 20);
+  EXPECT_EQ(o->webchat.max_connections, 256u);
+
+  auto file = ParseConfigText(
+      "[webchat]\nenabled = false\nlisten = 0.0.0.0:9443\ncert_file = tls/w.pem\n"
+      "key_file = tls/wk.pem\nmax_message_bytes = 1MiB\nmax_connections = 50\n",
+      "c.conf");
+  ASSERT_TRUE(file.ok());
+  o = BuildOptions(*file, {}, "/etc/chatpro");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->webchat.enabled);
+  EXPECT_EQ(o->webchat.listen, "0.0.0.0:9443");
+  EXPECT_EQ(o->webchat.cert_file, "/etc/chatpro/tls/w.pem");
+  EXPECT_EQ(o->webchat.key_file, "/etc/chatpro/tls/wk.pem");
+  EXPECT_EQ(o->webchat.max_message_bytes, 1u << 20);
+  EXPECT_EQ(o->webchat.max_connections, 50u);
+
+  std::vector<Setting> flags = {{"webchat.key_file", "", "--set webchat.key_file"}};
+  o = BuildOptions(*file, flags, "/etc/chatpro");
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("webchat.cert_file"), std::string::npos) << o.status();
+  for (const Setting& bad : std::vector<Setting>{
+           {"webchat.enabled", "maybe", "--set webchat.enabled"},
+           {"webchat.listen", "9443", "--set webchat.listen"},
+           {"webchat.max_message_bytes", "10", "--set webchat.max_message_bytes"},
+           {"webchat.max_connections", "0", "--set webchat.max_connections"}}) {
+    o = BuildOptions({}, {bad}, "/etc/chatpro");
+    ASSERT_FALSE(o.ok()) << bad.key;
+    EXPECT_NE(o.status().message().find(bad.key), std::string::npos) << o.status();
+  }
+}
+
 TEST(Config, LoopbackListenAddresses) {
   for (const char* yes : {"127.0.0.1:80", "127.1.2.3:0", "[::1]:8443", "localhost:1"}) {
     EXPECT_TRUE(IsLoopbackListen(yes)) << yes;

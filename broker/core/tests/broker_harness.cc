@@ -439,11 +439,12 @@ Request& Request::ListConversations(std::uint64_t rid) {
 }
 
 Request& Request::Enroll(std::uint64_t rid, std::string_view device_public_key,
-                         std::string_view device_name) {
+                         std::string_view device_name, wire::KeyKind kind) {
   auto key = ByteVector(fbb_, device_public_key);
   auto name = fbb_.CreateString(device_name);
   auto version = fbb_.CreateString("test/1");
-  return Raw(rid, wire::Body::Enroll, wire::CreateEnroll(fbb_, key, name, version).Union());
+  return Raw(rid, wire::Body::Enroll,
+             wire::CreateEnroll(fbb_, key, name, version, kind).Union());
 }
 
 Request& Request::CreateInvite(std::uint64_t rid, std::string_view login) {

@@ -180,7 +180,8 @@ class Request {
   Request& LeaveGroup(std::uint64_t rid, std::uint64_t conversation_id);
   Request& ListConversations(std::uint64_t rid);
   Request& Enroll(std::uint64_t rid, std::string_view device_public_key,
-                  std::string_view device_name = "test device");
+                  std::string_view device_name = "test device",
+                  wire::KeyKind kind = wire::KeyKind::Curve25519);
   Request& CreateInvite(std::uint64_t rid, std::string_view login = "");
   Request& Directory(std::uint64_t rid);
   Request& AdminAddUser(std::uint64_t rid, std::string_view login, std::string_view display_name,

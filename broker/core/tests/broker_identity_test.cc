@@ -2,6 +2,7 @@
 //
 // Identity: device keys, one-time invites, roles, the directory.
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <string>
 #include <vector>
@@ -120,6 +121,66 @@ TEST_F(IdentityTest, EnrollNeedsAFreshThirtyTwoByteKey) {
   ASSERT_TRUE(Settle());
   EXPECT_EQ(enrolling.TakeReply(2).error_code, wire::ErrorCode::InvalidArgument);
   EXPECT_EQ(enrolling.TakeReply(3).error_code, wire::ErrorCode::AlreadyExists);
+  EXPECT_EQ(h_->Enroll(invite).login, "carol");
+}
+
+// An Ed25519 signing key pair, as a browser's WebCrypto key would be.
+struct SigningKeys {
+  std::string public_key;
+  std::string secret_key;
+};
+SigningKeys NewSigningKeys() {
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];
+  crypto_sign_keypair(pk, sk);
+  return {std::string(reinterpret_cast<char*>(pk), sizeof pk),
+          std::string(reinterpret_cast<char*>(sk), sizeof sk)};
+}
+
+TEST_F(IdentityTest, WebDeviceKeyAuthenticatesOnlyAsAnEd25519Key) {
+  std::string invite = InviteNewUser(*h_, admin_, "carol", 1);
+  TestClient enrolling = EnrollmentConnection(*h_, invite);
+  SigningKeys browser = NewSigningKeys();
+  enrolling.Send(Request().Enroll(2, browser.public_key, "browser", wire::KeyKind::Ed25519).Finish());
+  ASSERT_TRUE(Settle());
+  Envelope reply = enrolling.TakeReply(2);
+  ASSERT_EQ(reply.type, wire::Body::EnrollReply) << reply.error_message;
+
+  AuthDecision web = h_->broker().Authenticate(browser.public_key, "10.0.0.5", KeyKind::Ed25519);
+  EXPECT_TRUE(web.allowed) << web.reason;
+  EXPECT_EQ(web.user_id, "d:" + std::to_string(reply.device_id));
+  // The same bytes presented as a CURVE key are nobody's.
+  EXPECT_FALSE(h_->broker().Authenticate(browser.public_key, "10.0.0.5").allowed);
+  // Nor is a CURVE device's key an Ed25519 key.
+  EXPECT_FALSE(
+      h_->broker().Authenticate(admin_.keys.public_key, "10.0.0.5", KeyKind::Ed25519).allowed);
+}
+
+TEST_F(IdentityTest, InviteKeyIsOnlyACurveKey) {
+  std::string invite = InviteNewUser(*h_, admin_, "carol", 1);
+  AuthDecision as_web = h_->broker().Authenticate(EnrollmentKey(invite), "test", KeyKind::Ed25519);
+  EXPECT_FALSE(as_web.allowed);
+  EXPECT_EQ(as_web.reason, "unknown key");
+  EXPECT_TRUE(h_->broker().Authenticate(EnrollmentKey(invite), "test").allowed);
+}
+
+TEST_F(IdentityTest, EnrollRefusesABadEd25519KeyAndAnUnknownKeyKind) {
+  std::string invite = InviteNewUser(*h_, admin_, "carol", 1);
+  TestClient enrolling = EnrollmentConnection(*h_, invite);
+  // All zeros: a point of small order, which would accept forged signatures.
+  enrolling.Send(Request()
+                     .Enroll(2, std::string(32, '\0'), "browser", wire::KeyKind::Ed25519)
+                     .Enroll(3, NewSigningKeys().public_key, "future",
+                             static_cast<wire::KeyKind>(9))
+                     .Finish());
+  ASSERT_TRUE(Settle());
+  Envelope bad_point = enrolling.TakeReply(2);
+  EXPECT_EQ(bad_point.error_code, wire::ErrorCode::InvalidArgument);
+  EXPECT_NE(bad_point.error_message.find("Ed25519"), std::string::npos) << bad_point.error_message;
+  Envelope unknown_kind = enrolling.TakeReply(3);
+  EXPECT_EQ(unknown_kind.error_code, wire::ErrorCode::InvalidArgument);
+  EXPECT_NE(unknown_kind.error_message.find("kind"), std::string::npos);
+  // Nothing was used up.
   EXPECT_EQ(h_->Enroll(invite).login, "carol");
 }
 

@@ -10,6 +10,7 @@
 
 #include "broker/core/conversations.h"
 #include "broker/core/in_memory_message_store.h"
+#include "chatpro/schemas/store_generated.h"
 
 namespace chatpro::core {
 namespace {
@@ -217,6 +218,87 @@ TEST(ConversationTable, ConversationsSurviveALoadWithTheirHeads) {
   EXPECT_EQ(loaded.ConversationsOf(UserId(4)).count(group), 1u);
   WriteBatch more;
   EXPECT_GT(loaded.CreateDirect(UserId(5), UserId(6), 30, &more)->id, group);
+}
+
+TEST(Directory, DeviceKeysAreKnownByKindAndBytes) {
+  InMemoryMessageStore store;
+  WriteBatch batch;
+  Directory d;
+  Result<const User*> ana = d.AddUser("ana", "Ana", Role::User, 1, &batch);
+  ASSERT_TRUE(ana.ok());
+  std::string key(32, 'k');
+  ASSERT_TRUE(d.AddDevice((*ana)->id, key, "laptop", "v1", 2, &batch).ok());
+  // The same bytes as a browser's Ed25519 key are another key.
+  Result<const Device*> browser =
+      d.AddDevice((*ana)->id, key, "browser", "web/1", 3, &batch, KeyKind::Ed25519);
+  ASSERT_TRUE(browser.ok()) << browser.status();
+  EXPECT_EQ(d.AddDevice((*ana)->id, key, "again", "web/1", 4, &batch, KeyKind::Ed25519)
+                .status()
+                .code(),
+            StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store.Write(batch, true).ok());
+
+  Directory loaded;
+  ASSERT_TRUE(loaded.Load(store).ok());
+  const Device* curve = loaded.FindDeviceByKey(key);
+  const Device* web = loaded.FindDeviceByKey(key, KeyKind::Ed25519);
+  ASSERT_NE(curve, nullptr);
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(curve->name, "laptop");
+  EXPECT_EQ(curve->key_kind, KeyKind::Curve25519);
+  EXPECT_EQ(web->name, "browser");
+  EXPECT_EQ(web->key_kind, KeyKind::Ed25519);
+}
+
+TEST(Directory, DeviceRecordsFromBeforeKeyKindsAreCurveKeys) {
+  InMemoryMessageStore store;
+  WriteBatch batch;
+  Directory d;
+  Result<const User*> ana = d.AddUser("ana", "Ana", Role::User, 1, &batch);
+  ASSERT_TRUE(ana.ok());
+  // A device record as brokers wrote it before DeviceRecord had key_kind.
+  flatbuffers::FlatBufferBuilder fbb;
+  std::string key(32, 'o');
+  auto key_bytes = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+  auto name = fbb.CreateString("old phone");
+  store::DeviceRecordBuilder record(fbb);
+  record.add_id(7);
+  record.add_user_id((*ana)->id.value());
+  record.add_public_key(key_bytes);
+  record.add_name(name);
+  record.add_active(true);
+  fbb.Finish(record.Finish());
+  batch.records.push_back({RecordKind::kDevice, store_keys::U64Key(7),
+                           std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
+                                       fbb.GetSize())});
+  ASSERT_TRUE(store.Write(batch, true).ok());
+
+  Directory loaded;
+  ASSERT_TRUE(loaded.Load(store).ok());
+  const Device* old = loaded.FindDeviceByKey(key);
+  ASSERT_NE(old, nullptr);
+  EXPECT_EQ(old->name, "old phone");
+  EXPECT_EQ(old->key_kind, KeyKind::Curve25519);
+  EXPECT_EQ(loaded.FindDeviceByKey(key, KeyKind::Ed25519), nullptr);
+}
+
+TEST(Directory, DeviceRecordWithAnUnknownKeyKindIsDataLoss) {
+  InMemoryMessageStore store;
+  WriteBatch batch;
+  Directory d;
+  Result<const User*> ana = d.AddUser("ana", "Ana", Role::User, 1, &batch);
+  ASSERT_TRUE(ana.ok());
+  flatbuffers::FlatBufferBuilder fbb;
+  std::string key(32, 'n');
+  auto key_bytes = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+  fbb.Finish(store::CreateDeviceRecord(fbb, 7, (*ana)->id.value(), key_bytes, 0, 0, 0, true, 0, 0,
+                                       0, static_cast<wire::KeyKind>(42)));
+  batch.records.push_back({RecordKind::kDevice, store_keys::U64Key(7),
+                           std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
+                                       fbb.GetSize())});
+  ASSERT_TRUE(store.Write(batch, true).ok());
+  Directory loaded;
+  EXPECT_EQ(loaded.Load(store).code(), StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -63,6 +63,37 @@ TEST_F(KeysTest, EnrollmentKeyDependsOnlyOnTheCode) {
   EXPECT_EQ(a.public_key.size(), kKeyBytes);
 }
 
+TEST_F(KeysTest, EnrollmentSigningKeyIsTheEnrollmentKeyInItsEdwardsForm) {
+  std::string code = NewEnrollmentCode();
+  SigningKeyPair signing = DeriveEnrollmentSigningKeyPair(code);
+  ASSERT_EQ(signing.public_key.size(), 32u);
+  ASSERT_EQ(signing.secret_key.size(), 64u);
+  Result<std::string> curve = Ed25519ToCurve25519(signing.public_key);
+  ASSERT_TRUE(curve.ok()) << curve.status();
+  EXPECT_EQ(*curve, DeriveEnrollmentKeyPair(code).public_key);
+  EXPECT_NE(*curve, DeriveEnrollmentKeyPair(NewEnrollmentCode()).public_key);
+}
+
+TEST_F(KeysTest, Ed25519SignaturesVerifyOnlyForTheirKeyAndMessage) {
+  SigningKeyPair a = DeriveEnrollmentSigningKeyPair(NewEnrollmentCode());
+  SigningKeyPair b = DeriveEnrollmentSigningKeyPair(NewEnrollmentCode());
+  std::string sig = SignEd25519(a.secret_key, "challenge");
+  EXPECT_TRUE(VerifyEd25519(a.public_key, "challenge", sig));
+  EXPECT_FALSE(VerifyEd25519(b.public_key, "challenge", sig));
+  EXPECT_FALSE(VerifyEd25519(a.public_key, "challengE", sig));
+  std::string flipped = sig;
+  flipped[10] = static_cast<char>(flipped[10] ^ 1);
+  EXPECT_FALSE(VerifyEd25519(a.public_key, "challenge", flipped));
+  EXPECT_FALSE(VerifyEd25519(a.public_key, "challenge", sig.substr(0, 63)));
+  EXPECT_FALSE(VerifyEd25519(a.public_key.substr(0, 31), "challenge", sig));
+}
+
+TEST_F(KeysTest, Ed25519ToCurve25519RefusesWhatIsNoKey) {
+  EXPECT_EQ(Ed25519ToCurve25519("short").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Ed25519ToCurve25519(std::string(32, '\0')).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(KeysTest, CodesAreNotRepeated) {
   std::set<std::string> codes;
   for (int i = 0; i < 1000; ++i) codes.insert(NewEnrollmentCode());

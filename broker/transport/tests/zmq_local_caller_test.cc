@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "broker/base/clock.h"
+#include "broker/base/encoding.h"
 #include "broker/base/invite.h"
 #include "broker/core/broker.h"
 #include "broker/core/in_memory_message_store.h"
@@ -65,11 +66,13 @@ std::string SetPasswordAndListFrame(std::uint64_t rid, std::string_view login,
                  wire::CreateEnvelope(fbb, rid + 1, wire::Body::AdminListUsers, list.Union())});
 }
 
-std::string EnrollFrame(std::uint64_t rid, const std::string& device_key) {
+std::string EnrollFrame(std::uint64_t rid, const std::string& device_key,
+                        wire::KeyKind kind = wire::KeyKind::Curve25519) {
   flatbuffers::FlatBufferBuilder fbb;
   auto key = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(device_key.data()),
                               device_key.size());
-  auto body = wire::CreateEnroll(fbb, key, fbb.CreateString("test"), fbb.CreateString("test/1"));
+  auto body = wire::CreateEnroll(fbb, key, fbb.CreateString("test"), fbb.CreateString("test/1"),
+                                 kind);
   return Finish(fbb, {wire::CreateEnvelope(fbb, rid, wire::Body::Enroll, body.Union())});
 }
 
@@ -294,6 +297,147 @@ TEST_F(LocalCallerTest, NetworkClientsCannotReachConsoleRequests) {
   ASSERT_TRUE(extra.has_value());
   EXPECT_EQ(extra->first, wire::Body::Error);
   EXPECT_NE(extra->second.find("not a ChatPro frame"), std::string::npos) << extra->second;
+}
+
+std::string RevokeOwnDeviceFrame(std::uint64_t rid, std::uint64_t device_id) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto body = wire::CreateRevokeDevice(fbb, 0, device_id);
+  return Finish(fbb, {wire::CreateEnvelope(fbb, rid, wire::Body::RevokeDevice, body.Union())});
+}
+
+std::string ConfirmWipeFrame(std::uint64_t rid) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto body = wire::CreateConfirmWipe(fbb);
+  return Finish(fbb, {wire::CreateEnvelope(fbb, rid, wire::Body::ConfirmWipe, body.Union())});
+}
+
+// A web chat gateway's socket for one browser on the in-process route.
+class WebPeer {
+ public:
+  WebPeer(zmq::context_t& context, core::KeyKind kind, const std::string& key)
+      : socket_(context, zmq::socket_type::dealer),
+        principal_("w:" + std::to_string(static_cast<int>(kind)) + ":" + HexEncode(key) +
+                   "@10.9.8.7") {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvtimeo, 10000);
+    socket_.connect(ZmqServer::kLocalEndpoint);
+  }
+  void Send(const std::string& frame) {
+    socket_.send(zmq::buffer(principal_), zmq::send_flags::sndmore);
+    socket_.send(zmq::buffer(frame), zmq::send_flags::none);
+  }
+  // The next message for this browser: the frame, or nullopt on a timeout.
+  std::optional<std::string> Receive() {
+    zmq::message_t principal;
+    zmq::message_t frame;
+    if (!socket_.recv(principal) || !socket_.recv(frame)) return std::nullopt;
+    EXPECT_EQ(principal.to_string(), principal_);
+    return frame.to_string();
+  }
+  // Authenticates; returns "" if accepted, else the refusal's message.
+  std::string Authenticate() {
+    Send("");
+    std::optional<std::string> answer = Receive();
+    if (!answer) return "no answer";
+    std::vector<const wire::Envelope*> envelopes = Envelopes(*answer);
+    if (envelopes.empty()) return "";
+    EXPECT_EQ(envelopes[0]->body_type(), wire::Body::Error);
+    return envelopes[0]->body_type() == wire::Body::Error
+               ? envelopes[0]->body_as_Error()->message()->str()
+               : "unexpected answer";
+  }
+  // The envelope answering `rid`, skipping events.
+  const wire::Envelope* WaitFor(std::uint64_t rid, std::string* keep) {
+    while (std::optional<std::string> frame = Receive()) {
+      *keep = *frame;
+      for (const wire::Envelope* e : Envelopes(*keep)) {
+        if (e->request_id() == rid) return e;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  zmq::socket_t socket_;
+  std::string principal_;
+};
+
+TEST_F(LocalCallerTest, WebRouteEnrollsABrowserAndServesItAsADevice) {
+  Result<Invite> invite = ParseInvite(invite_);
+  ASSERT_TRUE(invite.ok()) << invite.status();
+  crypto::SigningKeyPair browser = crypto::DeriveEnrollmentSigningKeyPair(crypto::NewEnrollmentCode());
+  std::uint64_t device_id = 0;
+  {
+    // The invite's key, as the gateway names it after checking the signature.
+    WebPeer enrolling(server_->context(), core::KeyKind::Curve25519,
+                      crypto::DeriveEnrollmentKeyPair(invite->code).public_key);
+    ASSERT_EQ(enrolling.Authenticate(), "");
+    enrolling.Send(EnrollFrame(1, browser.public_key, wire::KeyKind::Ed25519));
+    std::string keep;
+    const wire::Envelope* enrolled = enrolling.WaitFor(1, &keep);
+    ASSERT_NE(enrolled, nullptr);
+    ASSERT_EQ(enrolled->body_type(), wire::Body::EnrollReply);
+    device_id = enrolled->body_as_EnrollReply()->device_id();
+  }
+  // The browser's own key is a device of boss's now, over the web route only.
+  WebPeer web(server_->context(), core::KeyKind::Ed25519, browser.public_key);
+  ASSERT_EQ(web.Authenticate(), "");
+  web.Send(ListUsersFrame(2));  // boss is an administrator
+  std::string keep;
+  const wire::Envelope* users = web.WaitFor(2, &keep);
+  ASSERT_NE(users, nullptr);
+  EXPECT_EQ(users->body_type(), wire::Body::UserList);
+  WebPeer as_curve(server_->context(), core::KeyKind::Curve25519, browser.public_key);
+  EXPECT_EQ(as_curve.Authenticate(), "unknown key");
+
+  // Revoked: the core sends Revoked; once the browser confirms its wipe the
+  // session ends, and the gateway is told so by an empty message.
+  web.Send(RevokeOwnDeviceFrame(3, device_id));
+  bool revoked = false;
+  while (!revoked) {
+    std::optional<std::string> frame = web.Receive();
+    ASSERT_TRUE(frame.has_value());
+    ASSERT_FALSE(frame->empty());
+    for (const wire::Envelope* e : Envelopes(*frame)) {
+      if (e->body_type() == wire::Body::Revoked) revoked = true;
+    }
+  }
+  web.Send(ConfirmWipeFrame(4));
+  bool ended = false;
+  while (std::optional<std::string> frame = web.Receive()) {
+    if (frame->empty()) {
+      ended = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(ended);
+  WebPeer again(server_->context(), core::KeyKind::Ed25519, browser.public_key);
+  EXPECT_EQ(again.Authenticate(), "device revoked");
+}
+
+TEST_F(LocalCallerTest, WebRouteRefusesUnknownKeysAndMalformedPrincipals) {
+  WebPeer stranger(server_->context(), core::KeyKind::Ed25519,
+                   crypto::DeriveEnrollmentSigningKeyPair(crypto::NewEnrollmentCode()).public_key);
+  EXPECT_EQ(stranger.Authenticate(), "unknown key");
+  // Refused means not opened: a frame after it is not served either.
+  EXPECT_EQ(stranger.Authenticate(), "unknown key");
+
+  zmq::socket_t raw(server_->context(), zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.set(zmq::sockopt::rcvtimeo, 10000);
+  raw.connect(ZmqServer::kLocalEndpoint);
+  for (std::string principal : {std::string("w:1:abc@1.2.3.4"), "w:7:" + std::string(64, 'a') + "@x",
+                                "w:1:" + std::string(64, 'g') + "@x", "w:1:" + std::string(64, 'a') + "@"}) {
+    raw.send(zmq::buffer(principal), zmq::send_flags::sndmore);
+    raw.send(zmq::str_buffer(""), zmq::send_flags::none);
+    zmq::message_t p;
+    zmq::message_t frame;
+    ASSERT_TRUE(raw.recv(p)) << principal;
+    ASSERT_TRUE(raw.recv(frame)) << principal;
+    std::vector<const wire::Envelope*> envelopes = Envelopes(frame.to_string());
+    ASSERT_EQ(envelopes.size(), 1u) << principal;
+    EXPECT_EQ(envelopes[0]->body_type(), wire::Body::Error);
+  }
 }
 
 TEST_F(LocalCallerTest, ReturnsUnavailableOnceTheServerStops) {

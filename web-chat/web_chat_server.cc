@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "web-chat/web_chat_server.h"
+
+#include <Poco/Buffer.h>
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/WebSocket.h>
+#include <Poco/ThreadPool.h>
+#include <flatbuffers/flatbuffers.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <utility>
+
+#include "broker/base/encoding.h"
+#include "broker/base/log.h"
+#include "broker/transport/zmq_server.h"
+#include "chatpro/schemas/wire_generated.h"
+#include "web-chat/web_auth.h"
+
+namespace chatpro::webchat {
+namespace {
+
+using Poco::Net::WebSocket;
+using Clock = std::chrono::steady_clock;
+
+// Forward-secret AEAD suites for TLS 1.2 (TLS 1.3's are all of that kind).
+constexpr char kCiphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// Close codes of the web chat (4000-4999 are the application's).
+constexpr Poco::UInt16 kCloseAuthFailed = 4001;
+constexpr Poco::UInt16 kCloseSessionEnded = 4002;
+constexpr Poco::UInt16 kCloseRefused = 4003;
+
+constexpr char kPlaceholderPage[] =
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ChatPro</title>"
+    "</head><body><h1>ChatPro web chat</h1><p>The chat pages are not installed on this "
+    "broker yet.</p></body></html>\n";
+
+// Sends a close frame with `code` and `reason`, then discards what the
+// browser still sends (the rest of an oversized message, its own close) for
+// up to a second: closing a socket with unread data resets the connection,
+// and the browser would lose the close frame and its reason.
+void Close(WebSocket& ws, Poco::UInt16 code, std::string reason) {
+  // A close frame's reason has at most 123 bytes.
+  if (reason.size() > 123) reason.resize(123);
+  try {
+    ws.shutdown(code, reason);
+  } catch (const Poco::Exception&) {
+    return;  // the browser went away first
+  }
+  const int fd = static_cast<int>(ws.impl()->sockfd());
+  const auto deadline = Clock::now() + std::chrono::seconds(1);
+  char scratch[16384];
+  while (Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) return;
+    ssize_t n = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
+  }
+}
+
+// The Error of a frame the route answered with, if it has one.
+std::optional<std::string> ErrorOf(const std::string& frame) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(frame.data()),
+                                 frame.size());
+  if (!wire::VerifyFrameBuffer(verifier)) return std::string("malformed answer from the broker");
+  const wire::Frame* f = wire::GetFrame(frame.data());
+  if (f->envelopes() == nullptr) return std::nullopt;
+  for (const wire::Envelope* e : *f->envelopes()) {
+    if (e->body_type() == wire::Body::Error) {
+      const wire::Error* error = e->body_as_Error();
+      return error->message() == nullptr ? std::string("refused") : error->message()->str();
+    }
+  }
+  return std::nullopt;
+}
+
+bool CarriesRevoked(const zmq::message_t& frame) {
+  flatbuffers::Verifier verifier(static_cast<const std::uint8_t*>(frame.data()), frame.size());
+  if (!wire::VerifyFrameBuffer(verifier)) return false;
+  const wire::Frame* f = wire::GetFrame(frame.data());
+  if (f->envelopes() == nullptr) return false;
+  for (const wire::Envelope* e : *f->envelopes()) {
+    if (e->body_type() == wire::Body::Revoked) return true;
+  }
+  return false;
+}
+
+// One browser's WebSocket, from the challenge to the close.
+class Connection {
+ public:
+  Connection(WebChatServer::Shared* shared, WebSocket* ws, std::string address)
+      : shared_(shared), ws_(ws), address_(std::move(address)),
+        dealer_(*shared->context, zmq::socket_type::dealer) {
+    dealer_.set(zmq::sockopt::linger, 0);
+  }
+
+  void Serve() {
+    const WebChatOptions& o = shared_->options;
+    ws_->setMaxPayloadSize(static_cast<int>(o.max_message_bytes));
+    ws_->setReceiveTimeout(Poco::Timespan(static_cast<long>(o.handshake_timeout_ms) * 1000));
+    ws_->setSendTimeout(Poco::Timespan(static_cast<long>(o.send_timeout_ms) * 1000));
+    if (!Authenticate()) return;
+    Relay();
+  }
+
+ private:
+  bool Authenticate() {
+    AuthChallenge challenge = AuthChallenge::New();
+    std::string message = challenge.Message();
+    ws_->sendFrame(message.data(), static_cast<int>(message.size()), WebSocket::FRAME_BINARY);
+    Poco::Buffer<char> answer(0);
+    int flags = 0;
+    ws_->receiveFrame(answer, flags);
+    if ((flags & WebSocket::FRAME_OP_BITMASK) != WebSocket::FRAME_OP_BINARY) {
+      Close(*ws_, kCloseAuthFailed, "expected the signed answer to the challenge");
+      return false;
+    }
+    Result<AuthClaim> claim = challenge.Check(std::string_view(answer.begin(), answer.size()));
+    if (!claim.ok()) {
+      LOG_INFO() << "web chat: refused " << address_ << ": " << claim.status().message();
+      Close(*ws_, kCloseAuthFailed, claim.status().message());
+      return false;
+    }
+    principal_ = "w:" + std::to_string(static_cast<int>(claim->kind)) + ":" +
+                 HexEncode(claim->key) + "@" + address_;
+    dealer_.connect(transport::ZmqServer::kLocalEndpoint);
+    dealer_.send(zmq::buffer(principal_), zmq::send_flags::sndmore);
+    dealer_.send(zmq::message_t(), zmq::send_flags::none);
+    zmq::pollitem_t item{dealer_.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(o().handshake_timeout_ms)) <= 0) {
+      Close(*ws_, 1011, "the broker did not answer");
+      return false;
+    }
+    zmq::message_t frame;
+    if (!ReceiveFromBroker(&frame)) {
+      Close(*ws_, 1011, "the broker did not answer");
+      return false;
+    }
+    std::string bytes = frame.to_string();
+    if (std::optional<std::string> refused = ErrorOf(bytes)) {
+      Close(*ws_, kCloseRefused, *refused);
+      return false;
+    }
+    // The empty Frame tells the page it is in.
+    ws_->sendFrame(bytes.data(), static_cast<int>(bytes.size()), WebSocket::FRAME_BINARY);
+    return true;
+  }
+
+  // [principal][frame] from the route; false if it was not that.
+  bool ReceiveFromBroker(zmq::message_t* frame) {
+    zmq::message_t principal;
+    if (!dealer_.recv(principal, zmq::recv_flags::dontwait) || !principal.more()) return false;
+    return dealer_.recv(*frame, zmq::recv_flags::dontwait).has_value();
+  }
+
+  void Relay() {
+    Poco::Buffer<char> buffer(0);
+    std::optional<Clock::time_point> revoked_deadline;
+    const int fd = static_cast<int>(ws_->impl()->sockfd());
+    while (!shared_->stopping.load()) {
+      if (revoked_deadline && Clock::now() >= *revoked_deadline) {
+        Close(*ws_, kCloseSessionEnded, "this device was revoked");
+        return;
+      }
+      zmq::pollitem_t items[2] = {{dealer_.handle(), 0, ZMQ_POLLIN, 0},
+                                  {nullptr, fd, ZMQ_POLLIN, 0}};
+      // What TLS has already decrypted is not seen on the descriptor.
+      const bool buffered = ws_->available() > 0;
+      zmq::poll(items, 2, std::chrono::milliseconds(buffered ? 0 : 100));
+      if (items[0].revents & ZMQ_POLLIN) {
+        zmq::message_t frame;
+        while (ReceiveFromBroker(&frame)) {
+          if (frame.size() == 0) {
+            Close(*ws_, kCloseSessionEnded,
+                  revoked_deadline ? "this device was revoked" : "the broker ended the session");
+            return;
+          }
+          if (!revoked_deadline && CarriesRevoked(frame)) {
+            revoked_deadline =
+                Clock::now() + std::chrono::milliseconds(o().revoked_grace_ms);
+          }
+          // Blocks at most send_timeout_ms: a browser that does not read is
+          // cut; meanwhile the route's queue fills and the core stops
+          // pushing live (it catches up from the store when it reconnects).
+          ws_->sendFrame(frame.data(), static_cast<int>(frame.size()), WebSocket::FRAME_BINARY);
+        }
+      }
+      if (buffered || (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+        if (!ReadFromBrowser(buffer)) return;
+      }
+    }
+    Close(*ws_, 1001, "the broker is stopping");
+  }
+
+  // Relays one message from the browser; false once the WebSocket is done.
+  bool ReadFromBrowser(Poco::Buffer<char>& buffer) {
+    int flags = 0;
+    buffer.resize(0);
+    int n = 0;
+    try {
+      n = ws_->receiveFrame(buffer, flags);
+    } catch (const Poco::Net::WebSocketException& e) {
+      if (e.code() == WebSocket::WS_ERR_PAYLOAD_TOO_BIG) {
+        Close(*ws_, WebSocket::WS_PAYLOAD_TOO_BIG,
+              "message too big: at most " + std::to_string(o().max_message_bytes) + " bytes");
+      } else {
+        Close(*ws_, WebSocket::WS_PROTOCOL_ERROR, "malformed WebSocket message");
+      }
+      return false;
+    }
+    if (n == 0 && flags == 0) return false;  // the browser closed the connection
+    switch (flags & WebSocket::FRAME_OP_BITMASK) {
+      case WebSocket::FRAME_OP_BINARY:
+        if ((flags & WebSocket::FRAME_FLAG_FIN) == 0) {
+          Close(*ws_, WebSocket::WS_PAYLOAD_NOT_ACCEPTABLE,
+                "fragmented messages are not taken: send each frame as one message");
+          return false;
+        }
+        // The core checks it like any ZeroMQ frame (Verifier, limits, rate).
+        dealer_.send(zmq::buffer(principal_), zmq::send_flags::sndmore);
+        dealer_.send(zmq::const_buffer(buffer.begin(), buffer.size()), zmq::send_flags::none);
+        return true;
+      case WebSocket::FRAME_OP_PING:
+        ws_->sendFrame(buffer.begin(), static_cast<int>(buffer.size()),
+                       WebSocket::FRAME_FLAG_FIN | WebSocket::FRAME_OP_PONG);
+        return true;
+      case WebSocket::FRAME_OP_PONG:
+        return true;
+      case WebSocket::FRAME_OP_CLOSE:
+        Close(*ws_, WebSocket::WS_NORMAL_CLOSE, "");
+        return false;
+      default:
+        Close(*ws_, WebSocket::WS_PAYLOAD_NOT_ACCEPTABLE,
+              "only binary messages are taken: each one wire Frame");
+        return false;
+    }
+  }
+
+  const WebChatOptions& o() const { return shared_->options; }
+
+  WebChatServer::Shared* const shared_;
+  WebSocket* const ws_;
+  const std::string address_;
+  zmq::socket_t dealer_;
+  std::string principal_;
+};
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(std::shared_ptr<WebChatServer::Shared> shared) : shared_(std::move(shared)) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    try {
+      if (request.getURI() != "/ws") return Page(request, response);
+      if (shared_->connections.fetch_add(1) >=
+          static_cast<int>(shared_->options.max_connections)) {
+        shared_->connections.fetch_sub(1);
+        return Answer(response, Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
+                      "too many web chat connections\n");
+      }
+      struct Release {
+        std::atomic<int>* n;
+        ~Release() { n->fetch_sub(1); }
+      } release{&shared_->connections};
+      std::optional<WebSocket> ws;
+      try {
+        ws.emplace(request, response);
+      } catch (const Poco::Net::WebSocketException& e) {
+        return Answer(response, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST,
+                      "not a WebSocket request: " + e.message() + "\n");
+      }
+      Connection(shared_.get(), &*ws, request.clientAddress().host().toString()).Serve();
+    } catch (const Poco::TimeoutException&) {
+      LOG_DEBUG() << "web chat: cut a connection that was too slow";
+    } catch (const Poco::Exception& e) {
+      LOG_DEBUG() << "web chat: connection ended: " << e.displayText();
+    } catch (const std::exception& e) {
+      LOG_WARNING() << "web chat: connection failed: " << e.what();
+    }
+  }
+
+ private:
+  static void Answer(Poco::Net::HTTPServerResponse& response,
+                     Poco::Net::HTTPResponse::HTTPStatus status, const std::string& body) {
+    response.setStatusAndReason(status);
+    response.setContentType("text/plain; charset=utf-8");
+    response.setContentLength(static_cast<std::streamsize>(body.size()));
+    response.send() << body;
+  }
+  static void Page(Poco::Net::HTTPServerRequest& request,
+                   Poco::Net::HTTPServerResponse& response) {
+    if (request.getURI() != "/" || (request.getMethod() != "GET" && request.getMethod() != "HEAD")) {
+      return Answer(response, Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "not found\n");
+    }
+    response.setContentType("text/html; charset=utf-8");
+    response.set("Content-Security-Policy", "default-src 'self'");
+    response.set("X-Content-Type-Options", "nosniff");
+    std::string body = kPlaceholderPage;
+    response.setContentLength(static_cast<std::streamsize>(body.size()));
+    if (request.getMethod() == "HEAD") {
+      response.send();
+    } else {
+      response.send() << body;
+    }
+  }
+
+  std::shared_ptr<WebChatServer::Shared> shared_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(std::shared_ptr<WebChatServer::Shared> shared) : shared_(std::move(shared)) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(shared_);  // Poco takes ownership
+  }
+
+ private:
+  std::shared_ptr<WebChatServer::Shared> shared_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WebChatServer>> WebChatServer::Start(const WebChatOptions& options,
+                                                            zmq::context_t* context) {
+  if (options.cert_file.empty() || options.key_file.empty()) {
+    return Status::InvalidArgument("the web chat needs a certificate and its key");
+  }
+  std::unique_ptr<WebChatServer> server(new WebChatServer());
+  server->shared_ = std::make_shared<Shared>();
+  server->shared_->options = options;
+  server->shared_->context = context;
+  const int threads = static_cast<int>(options.max_connections) + 4;  // a few more for pages and refusals
+  server->pool_ = std::make_unique<Poco::ThreadPool>(2, threads);
+  try {
+    Poco::Net::initializeSSL();
+    Poco::Net::Context::Ptr tls = new Poco::Net::Context(
+        Poco::Net::Context::TLS_SERVER_USE, options.key_file, options.cert_file, "",
+        Poco::Net::Context::VERIFY_NONE, 9, false, kCiphers);
+    tls->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    tls->preferServerCiphers();
+    Poco::Net::SecureServerSocket socket(tls);
+    socket.bind(Poco::Net::SocketAddress(options.listen), /*reuseAddress=*/true,
+                /*reusePort=*/false);
+    socket.listen(64);
+    auto* params = new Poco::Net::HTTPServerParams();  // reference counted by the server
+    params->setMaxThreads(threads);
+    params->setMaxQueued(64);
+    params->setKeepAlive(false);
+    params->setTimeout(Poco::Timespan(static_cast<long>(options.handshake_timeout_ms) * 1000));
+    server->server_ = std::make_unique<Poco::Net::HTTPServer>(
+        new Factory(server->shared_), *server->pool_, socket, params);
+    server->server_->start();
+  } catch (const Poco::Exception& e) {
+    return Status::Unavailable("cannot serve the web chat on " + options.listen + ": " +
+                               e.displayText());
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot serve the web chat on " + options.listen + ": " +
+                               e.what());
+  }
+  return server;
+}
+
+WebChatServer::~WebChatServer() {
+  if (server_ == nullptr) return;
+  shared_->stopping.store(true);
+  server_->stopAll(true);
+  pool_->joinAll();
+  server_.reset();
+}
+
+int WebChatServer::port() const { return server_ == nullptr ? 0 : server_->port(); }
+
+}  // namespace chatpro::webchat

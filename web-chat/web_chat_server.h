@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// WebChatServer: the web chat's HTTPS server and WebSocket gateway
+// (web-chat/README.md). `GET /ws` upgrades to a WebSocket that carries
+// wire.fbs Frames as binary messages after the challenge-and-signature
+// authentication (web_auth.h); `GET /` answers a placeholder page.
+//
+// Each WebSocket is served on a thread of a bounded pool. It gets a ZeroMQ
+// DEALER on the broker's in-process route (ZmqServer::kLocalEndpoint, in the
+// broker's context) under the principal "w:<key kind>:<hex key>@<address>",
+// through which the event loop asks the core about the key and then carries
+// the device's session: the gateway holds no rule of its own, only the
+// WebSocket's limits (message size, timeouts).
+//
+// Lifecycle: Start() binds and serves at once; the destructor closes every
+// WebSocket (1001) and waits for their threads. REQUIRES: the ZeroMQ context
+// outlives the server, and the server is destroyed before the broker's
+// ZmqServer.
+// Thread-safety: port() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "broker/base/result.h"
+#include "broker/config/options.h"
+
+namespace Poco {
+class ThreadPool;
+namespace Net {
+class HTTPServer;
+}  // namespace Net
+}  // namespace Poco
+
+namespace chatpro::webchat {
+
+class WebChatServer {
+ public:
+  // Serves `options.listen` with `cert_file` and `key_file` (the service
+  // passes a self-signed pair when none is configured), reaching the core
+  // through `context`. On failure returns InvalidArgument (no certificate),
+  // Unavailable (cannot bind or read the certificate).
+  static Result<std::unique_ptr<WebChatServer>> Start(const WebChatOptions& options,
+                                                      zmq::context_t* context);
+  ~WebChatServer();
+  WebChatServer(const WebChatServer&) = delete;
+  WebChatServer& operator=(const WebChatServer&) = delete;
+
+  // The port actually bound (useful with port 0).
+  int port() const;
+
+  // Shared with the connections' threads.
+  struct Shared {
+    WebChatOptions options;
+    zmq::context_t* context = nullptr;
+    std::atomic<bool> stopping{false};
+    std::atomic<int> connections{0};
+  };
+
+ private:
+  WebChatServer() = default;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Poco::ThreadPool> pool_;
+  // Declared last, destroyed first: its handlers use the members above.
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+}  // namespace chatpro::webchat
