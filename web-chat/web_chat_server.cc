@@ -18,10 +18,13 @@
 #include <Poco/ThreadPool.h>
 #include <flatbuffers/flatbuffers.h>
 
+#if defined(_WIN32)
+#include <winsock2.h>
+#else
 #include <poll.h>
 #include <sys/socket.h>
+#endif
 
-#include <cerrno>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -54,6 +57,20 @@ constexpr char kPlaceholderPage[] =
     "</head><body><h1>ChatPro web chat</h1><p>The chat pages are not installed on this "
     "broker yet.</p></body></html>\n";
 
+// Waits up to `ms` for `fd` to be readable; then reads what it has (the raw
+// TLS bytes, to be discarded) into `buffer`. Returns the bytes read, 0 at the
+// end of the stream or on timeout, -1 on an error.
+long ReadRawWithin(poco_socket_t fd, char* buffer, int size, int ms) {
+#if defined(_WIN32)
+  WSAPOLLFD p{fd, POLLRDNORM, 0};
+  if (::WSAPoll(&p, 1, ms) <= 0) return 0;
+#else
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) <= 0) return 0;
+#endif
+  return static_cast<long>(::recv(fd, buffer, size, 0));
+}
+
 // Sends a close frame with `code` and `reason`, then discards what the
 // browser still sends (the rest of an oversized message, its own close) for
 // up to a second: closing a socket with unread data resets the connection,
@@ -66,14 +83,11 @@ void Close(WebSocket& ws, Poco::UInt16 code, std::string reason) {
   } catch (const Poco::Exception&) {
     return;  // the browser went away first
   }
-  const int fd = static_cast<int>(ws.impl()->sockfd());
+  const poco_socket_t fd = ws.impl()->sockfd();
   const auto deadline = Clock::now() + std::chrono::seconds(1);
   char scratch[16384];
   while (Clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) return;
-    ssize_t n = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
+    if (ReadRawWithin(fd, scratch, static_cast<int>(sizeof scratch), 200) <= 0) return;
   }
 }
 
@@ -175,7 +189,7 @@ class Connection {
   void Relay() {
     Poco::Buffer<char> buffer(0);
     std::optional<Clock::time_point> revoked_deadline;
-    const int fd = static_cast<int>(ws_->impl()->sockfd());
+    const poco_socket_t fd = ws_->impl()->sockfd();
     while (!shared_->stopping.load()) {
       if (revoked_deadline && Clock::now() >= *revoked_deadline) {
         Close(*ws_, kCloseSessionEnded, "this device was revoked");
