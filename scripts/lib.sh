@@ -39,9 +39,8 @@ CHATPRO_PACKAGES=(
   libclang-rt-14-dev
   # The browser tests (tests/browser): Debian's chromium driven by playwright-core
   # (from the npm registry, `npm ci` in tests/browser) under node's test runner.
+  # Node.js and npm: see chatpro_ensure_node.
   chromium
-  nodejs
-  npm
 )
 
 # What the Windows build adds (scripts/windows-deps, scripts/test-windows): the
@@ -99,6 +98,16 @@ chatpro_missing_packages() {
       printf '%s\n' "${package}"
     fi
   done
+}
+
+# Node.js and npm for the browser tests: the machine's own where it has both (a
+# Node.js from elsewhere, such as NodeSource's package, brings its own npm and
+# conflicts with Debian's npm package), else Debian's nodejs and npm.
+chatpro_ensure_node() {
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    return 0
+  fi
+  chatpro_ensure_packages nodejs npm
 }
 
 # chatpro_ensure_packages [PACKAGE...]: installs whatever of the packages (default:
