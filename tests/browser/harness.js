@@ -181,6 +181,9 @@ class Broker {
       '--set', 'metrics.listen=127.0.0.1:' + this.metricsPort,
       '--set', 'console.enabled=true',
       '--set', 'console.listen=127.0.0.1:' + this.consolePort,
+      // The web chat's default port is fixed: tests that run at the same time
+      // would fight over it.
+      '--set', 'webchat.enabled=false',
     ];
   }
 
