@@ -88,6 +88,9 @@ std::vector<const wire::Envelope*> Envelopes(const std::string& frame) {
   return out;
 }
 
+// The envelopes point into the string: never a temporary one.
+std::vector<const wire::Envelope*> Envelopes(std::string&& frame) = delete;
+
 // A CURVE DEALER on the broker's network endpoint.
 class NetworkPeer {
  public:
@@ -434,7 +437,8 @@ TEST_F(LocalCallerTest, WebRouteRefusesUnknownKeysAndMalformedPrincipals) {
     zmq::message_t frame;
     ASSERT_TRUE(raw.recv(p)) << principal;
     ASSERT_TRUE(raw.recv(frame)) << principal;
-    std::vector<const wire::Envelope*> envelopes = Envelopes(frame.to_string());
+    const std::string bytes = frame.to_string();  // the envelopes point into it
+    std::vector<const wire::Envelope*> envelopes = Envelopes(bytes);
     ASSERT_EQ(envelopes.size(), 1u) << principal;
     EXPECT_EQ(envelopes[0]->body_type(), wire::Body::Error);
   }
