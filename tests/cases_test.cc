@@ -5,42 +5,23 @@
 // scope and nothing else, downloaded with the CLI and read here as a records
 // officer would open it; the person concerned sees the access after the
 // embargo. Driven through libchatpro and the chatpro CLI.
-#include <Poco/Zip/ZipArchive.h>
-#include <Poco/Zip/ZipStream.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <tuple>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "tests/cli_fixture.h"
+#include "tests/zip_reader.h"
 
 namespace chatpro::testing {
 namespace {
 
 using client::Target;
-
-// The members of a zip file, name -> contents.
-std::map<std::string, std::string> ReadZip(const std::string& path) {
-  std::map<std::string, std::string> out;
-  std::ifstream in(path, std::ios::binary);
-  Poco::Zip::ZipArchive archive(in);
-  for (auto it = archive.headerBegin(); it != archive.headerEnd(); ++it) {
-    if (it->second.isDirectory()) continue;
-    std::ifstream member_file(path, std::ios::binary);
-    Poco::Zip::ZipInputStream member(member_file, it->second);
-    std::ostringstream data;
-    data << member.rdbuf();
-    out[it->first] = data.str();
-  }
-  return out;
-}
 
 class Cases : public CliBrokerTest {
  protected:

@@ -10,14 +10,11 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/StreamCopier.h>
-#include <Poco/Zip/ZipArchive.h>
-#include <Poco/Zip/ZipStream.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -25,6 +22,7 @@
 
 #include "broker/crypto/password.h"
 #include "tests/cli_fixture.h"  // SendAndWait
+#include "tests/zip_reader.h"
 
 namespace chatpro::testing {
 namespace {
@@ -60,22 +58,6 @@ std::uint64_t JsonNumber(const std::string& json, const std::string& key) {
   std::size_t at = json.find("\"" + key + "\":");
   if (at == std::string::npos) return 0;
   return std::stoull(json.substr(at + key.size() + 3));
-}
-
-// The members of a zip file, name -> contents.
-std::map<std::string, std::string> ReadZip(const std::string& path) {
-  std::map<std::string, std::string> out;
-  std::ifstream in(path, std::ios::binary);
-  Poco::Zip::ZipArchive archive(in);
-  for (auto it = archive.headerBegin(); it != archive.headerEnd(); ++it) {
-    if (it->second.isDirectory()) continue;
-    std::ifstream member_file(path, std::ios::binary);
-    Poco::Zip::ZipInputStream member(member_file, it->second);
-    std::ostringstream data;
-    data << member.rdbuf();
-    out[it->first] = data.str();
-  }
-  return out;
 }
 
 class ConsoleExports : public BrokerTest {
