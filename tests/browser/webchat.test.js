@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The web chat in a real browser (Debian's chromium, headless, with a fake
+// camera and microphone) against a real chatpro-broker: enrollment from an
+// invite link, two browser users chatting 1:1 and with a CLI user in a group,
+// a voice message and a camera picture, a page closed during messages that
+// catches up when opened again, and offboarding that cuts off an open page
+// and clears what it stored.
+'use strict';
+
+const {after, test} = require('node:test');
+const assert = require('node:assert/strict');
+const https = require('node:https');
+const {closeBrowser, missing, runTest} = require('./harness');
+
+const skip = missing();
+after(closeBrowser);
+const it = (name, body) =>
+  test(name, {skip: skip || false}, (t) => runTest(t, body, {webchat: true}));
+
+// Makes a user with the CLI and returns the chatpro:// invite it prints.
+async function addUser(env, login) {
+  const r = await env.cli(env.admin, ['admin', 'user', 'add', login]);
+  assert.equal(r.code, 0, r.out);
+  const lines = r.out.trim().split('\n');
+  const invite = lines[lines.length - 1].trim();
+  assert.match(invite, /^chatpro:\/\//);
+  return invite;
+}
+
+// Opens the invite link in `page` and joins; resolves once the chats show.
+async function joinInBrowser(env, page, invite) {
+  await page.goto(env.broker.chatUrl + '/#invite=' + encodeURIComponent(invite));
+  await page.getByRole('heading', {name: 'Join ChatPro'}).waitFor();
+  await page.getByLabel('Name of this device').fill('test browser');
+  await page.getByRole('button', {name: 'Join'}).click();
+  await page.getByRole('heading', {name: 'Chats'}).waitFor();
+  // The invite is gone from the address bar.
+  assert.equal(new URL(page.url()).hash, '');
+}
+
+// A chat in the list, by the name it shows (not its last message).
+const chatButton = (page, name) =>
+  page.locator('#conversations button', {has: page.locator('.name', {hasText: name})});
+
+async function openChat(page, name) {
+  await chatButton(page, name).click();
+  await page.locator('#conv-title', {hasText: name}).waitFor();
+}
+
+const messageText = (page, text) => page.locator('#messages li p.text', {hasText: text});
+
+function rawGet(port, rawPath, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const request = https.request({
+      host: '127.0.0.1', port, path: rawPath, method: 'GET', rejectUnauthorized: false, headers,
+    }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => { body += chunk; });
+      response.on('end', () => resolve({status: response.statusCode, body, headers: response.headers}));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+it('the pages come from the broker with ETags and a strict policy', async (env) => {
+  const port = env.broker.webchatPort;
+  const index = await rawGet(port, '/');
+  assert.equal(index.status, 200);
+  assert.match(index.headers['content-type'], /text\/html/);
+  assert.match(index.headers['content-security-policy'], /default-src 'none'/);
+  assert.match(index.headers['content-security-policy'], /script-src 'self'/);
+  assert.ok(index.headers.etag);
+  const again = await rawGet(port, '/', {'If-None-Match': index.headers.etag});
+  assert.equal(again.status, 304);
+  const app = await rawGet(port, '/app.js');
+  assert.equal(app.status, 200);
+  assert.match(app.headers['content-type'], /javascript/);
+  for (const p of ['/../CMakeLists.txt', '/%2e%2e/app.js', '/nothing.js']) {
+    assert.equal((await rawGet(port, p)).status, 404, p);
+  }
+  // Nothing in the pages is fetched from elsewhere.
+  assert.doesNotMatch(index.body, /(src|href)="(https?:)?\/\//);
+});
+
+it('two browser users chat 1:1 and with a CLI user in a group, with voice and pictures',
+  async (env) => {
+    const anaInvite = await addUser(env, 'ana');
+    const benInvite = await addUser(env, 'ben');
+    const cyInvite = await addUser(env, 'cy');
+    const enrolled = await env.cli('cy', ['enroll', cyInvite, '--name', 'cy-cli']);
+    assert.equal(enrolled.code, 0, enrolled.out);
+
+    const ana = env.page;
+    await joinInBrowser(env, ana, anaInvite);
+    const benContext = await env.openContext();
+    {
+      let ben = await benContext.newPage();
+      await joinInBrowser(env, ben, benInvite);
+      // The device key is a non-extractable Ed25519 CryptoKey in IndexedDB.
+      const key = await ben.evaluate(() => new Promise((resolve) => {
+        const r = indexedDB.open('chatpro');
+        r.onsuccess = () => {
+          const g = r.result.transaction('kv').objectStore('kv').get('device');
+          g.onsuccess = () => {
+            const k = g.result.privateKey;
+            resolve({type: k.constructor.name, alg: k.algorithm.name, extractable: k.extractable});
+            r.result.close();
+          };
+        };
+      }));
+      assert.deepEqual(key, {type: 'CryptoKey', alg: 'Ed25519', extractable: false});
+
+      // 1:1: ana starts the chat, ben sees it with an unread count.
+      await ana.getByText('New chat').click();
+      await ana.getByLabel('Login of the person').fill('ben');
+      await ana.getByRole('button', {name: 'Start chat'}).click();
+      await ana.locator('#conv-title', {hasText: 'ben'}).waitFor();
+      await ana.getByLabel('Message', {exact: true}).fill('hello ben');
+      await ana.getByRole('button', {name: 'Send', exact: true}).click();
+      await ana.locator('#messages li.mine .meta', {hasText: 'Sent'}).waitFor();
+      await ben.locator('#conversations .badge', {hasText: '1'}).waitFor();
+      await openChat(ben, 'ana');
+      await messageText(ben, 'hello ben').waitFor();
+      await ben.locator('#conversations .badge').waitFor({state: 'detached'});
+      // Keyboard: Enter sends.
+      await ben.getByLabel('Message', {exact: true}).fill('hi ana');
+      await ben.getByLabel('Message', {exact: true}).press('Enter');
+      await messageText(ana, 'hi ana').waitFor();
+
+      // A voice message from ben's (fake) microphone.
+      await ben.getByRole('button', {name: 'Record voice'}).click();
+      await ben.getByRole('button', {name: 'Stop and send'}).waitFor();
+      await ben.waitForTimeout(1500);
+      await ben.getByRole('button', {name: 'Stop and send'}).click();
+      const audio = ana.locator('#messages li.theirs audio');
+      await audio.waitFor();
+      await env.waitFor('the voice message to load', () =>
+        audio.evaluate((a) => a.readyState >= 1 && a.error === null));
+
+      // A picture from ana's (fake) camera.
+      await ana.getByRole('button', {name: 'Camera'}).click();
+      await ana.getByRole('button', {name: 'Take picture and send'}).click();
+      const img = ben.locator('#messages li.theirs img');
+      await img.waitFor();
+      await env.waitFor('the picture to show', () =>
+        img.evaluate((i) => i.complete && i.naturalWidth > 0));
+      assert.equal(await img.getAttribute('alt'), 'Picture from ana');
+
+      // A group made by the CLI user; its messages reach both browsers.
+      const group = await env.cli('cy', ['group', 'create', 'team', '--member', 'ana',
+        '--member', 'ben']);
+      assert.equal(group.code, 0, group.out);
+      const sent = await env.cli('cy', ['send', '--group', 'team', '--text', 'hi team']);
+      assert.equal(sent.code, 0, sent.out);
+      for (const page of [ana, ben]) {
+        await openChat(page, 'team');
+        await messageText(page, 'hi team').waitFor();
+      }
+      await ana.getByLabel('Message', {exact: true}).fill('hello cy');
+      await ana.getByRole('button', {name: 'Send', exact: true}).click();
+      await messageText(ben, 'hello cy').waitFor();
+      await env.waitFor('the CLI to read the browser\'s message', async () => {
+        const h = await env.cli('cy', ['history', '--group', 'team']);
+        return h.code === 0 && /ana: hello cy/.test(h.out);
+      });
+
+      // ben closes the page; what comes meanwhile arrives in order on return.
+      await ben.close();
+      for (let i = 1; i <= 3; ++i) {
+        const r = await env.cli('cy', ['send', '--group', 'team', '--text', 'missed ' + i]);
+        assert.equal(r.code, 0, r.out);
+      }
+      await ana.getByLabel('Message', {exact: true}).fill('missed 4');
+      await ana.getByRole('button', {name: 'Send', exact: true}).click();
+      await messageText(ana, 'missed 4').waitFor();
+      ben = await benContext.newPage();
+      await ben.goto(env.broker.chatUrl + '/');
+      await chatButton(ben, 'team').locator('.badge', {hasText: '4'}).waitFor();
+      await openChat(ben, 'team');
+      await messageText(ben, 'missed 4').waitFor();
+      const texts = await ben.locator('#messages li p.text').allTextContents();
+      const missed = texts.filter((t) => t.startsWith('missed'));
+      assert.deepEqual(missed, ['missed 1', 'missed 2', 'missed 3', 'missed 4']);
+      // The 1:1 chat with its voice message and picture is still there.
+      await openChat(ben, 'ana');
+      await messageText(ben, 'hello ben').waitFor();
+      await ben.locator('#messages li.theirs img').waitFor();
+    }
+  });
+
+it('offboarding cuts off an open page and clears what it stored', async (env) => {
+  const invite = await addUser(env, 'dee');
+  const page = env.page;
+  await joinInBrowser(env, page, invite);
+  await page.getByText('New chat').click();
+  await page.getByLabel('Login of the person').fill('root');
+  await page.getByRole('button', {name: 'Start chat'}).click();
+  await page.getByLabel('Message', {exact: true}).fill('my last words');
+  await page.getByRole('button', {name: 'Send', exact: true}).click();
+  await page.locator('#messages li.mine .meta', {hasText: 'Sent'}).waitFor();
+
+  const started = Date.now();
+  const r = await env.cli(env.admin, ['admin', 'user', 'deactivate', 'dee']);
+  assert.equal(r.code, 0, r.out);
+  await page.getByRole('heading', {name: 'This device was signed out'}).waitFor();
+  assert.ok(Date.now() - started < 5000, 'cut off within seconds');
+  assert.equal(await page.locator('#messages li').count(), 0);
+  const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  assert.ok(!dbs.includes('chatpro'), 'the stored messages are gone: ' + dbs.join(','));
+  // Opened again, the page knows no device any more.
+  await page.goto(env.broker.chatUrl + '/');
+  await page.getByRole('heading', {name: 'ChatPro', exact: true}).waitFor();
+  await page.getByText('open the invite link').waitFor();
+});
