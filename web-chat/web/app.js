@@ -661,6 +661,10 @@ function closeCamera() {
 async function shoot() {
   const video = $('camera-video');
   if (!video.videoWidth) await new Promise((r) => video.addEventListener('loadeddata', r, {once: true}));
+  // The first frames of a camera that just started may still be black.
+  if (video.requestVideoFrameCallback) {
+    for (let i = 0; i < 3; ++i) await new Promise((r) => video.requestVideoFrameCallback(() => r()));
+  }
   const w = video.videoWidth;
   const h = video.videoHeight;
   const frameCanvas = document.createElement('canvas');
@@ -777,6 +781,11 @@ function openHours() {
     to.disabled = !canWeek;
     to.setAttribute('aria-label', name + ' until');
     row.append(box, label, from, document.createTextNode('–'), to);
+    // Only the first period of a day is edited here; the others stay.
+    row.dataset.more = JSON.stringify(day ? day.periods.slice(1) : []);
+    if (day && day.periods.length > 1) {
+      row.append(note('and ' + day.periods.slice(1).map((q) => hhmm(q[0]) + '–' + hhmm(q[1])).join(', ')));
+    }
     return row;
   });
   $('hours-days').replaceChildren(...rows);
@@ -794,7 +803,8 @@ async function saveHours(ev) {
     const from = minutes($('day-' + i + '-from').value);
     let to = minutes($('day-' + i + '-to').value);
     if (to === 0) to = 1440;
-    week.push({weekday: i, periods: [[from, to]]});
+    const more = JSON.parse($('day-' + i).parentElement.dataset.more || '[]');
+    week.push({weekday: i, periods: [[from, to], ...more]});
   });
   try {
     const info = await request(wire.Body.ScheduleSet, wire.req.scheduleSet($('hours-zone').value, week));
