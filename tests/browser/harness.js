@@ -170,10 +170,12 @@ async function runCli(dir, profile, args, input) {
 // A running broker with the console on and `root` enrolled (profile
 // <dir>/profiles/root) with the console password kAdminPassword. With
 // {webchat: true} the web chat is on too, on a free port (chatUrl);
-// otherwise it is off, as in the other tests' brokers.
+// otherwise it is off, as in the other tests' brokers. {args: [...]} adds
+// command-line options (e.g. '--set', 'schedule.office.members=ana').
 class Broker {
   constructor(dir, options = {}) {
     this.webchat = !!options.webchat;
+    this.extraArgs = options.args || [];
     this.dir = dir;
     this.dataDir = path.join(dir, 'data');
     this.logFile = path.join(dir, 'broker.log');
@@ -188,6 +190,7 @@ class Broker {
       '--set', 'console.listen=127.0.0.1:' + this.consolePort,
       '--set', 'webchat.enabled=' + this.webchat,
       ...(this.webchat ? ['--set', 'webchat.listen=127.0.0.1:' + this.webchatPort] : []),
+      ...this.extraArgs,
     ];
   }
 
@@ -320,7 +323,7 @@ async function openBrowser() {
 }
 
 // Runs one test body with a broker, a browser and a page; see the file comment.
-// `options` go to the broker ({webchat: true}).
+// `options` go to the broker ({webchat: true, args: [...]}).
 async function runTest(t, body, options = {}) {
   const name = t.name;
   const dir = tempDir(name);

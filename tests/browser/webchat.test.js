@@ -15,8 +15,21 @@ const {closeBrowser, missing, runTest} = require('./harness');
 
 const skip = missing();
 after(closeBrowser);
-const it = (name, body) =>
-  test(name, {skip: skip || false}, (t) => runTest(t, body, {webchat: true}));
+const it = (name, body, options = {}) =>
+  test(name, {skip: skip || false},
+      (t) => runTest(t, body, Object.assign({webchat: true}, options)));
+
+// Errors of a page: uncaught exceptions and what the CSP blocked.
+function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) {
+      errors.push(m.text());
+    }
+  });
+  return errors;
+}
 
 // Makes a user with the CLI and returns the chatpro:// invite it prints.
 async function addUser(env, login) {
@@ -94,10 +107,12 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
     assert.equal(enrolled.code, 0, enrolled.out);
 
     const ana = env.page;
+    const errors = watchErrors(ana);
     await joinInBrowser(env, ana, anaInvite);
     const benContext = await env.openContext();
     {
       let ben = await benContext.newPage();
+      watchErrors(ben).forEach((e) => errors.push(e));
       await joinInBrowser(env, ben, benInvite);
       // The device key is a non-extractable Ed25519 CryptoKey in IndexedDB.
       const key = await ben.evaluate(() => new Promise((resolve) => {
@@ -188,8 +203,99 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
       await openChat(ben, 'ana');
       await messageText(ben, 'hello ben').waitFor();
       await ben.locator('#messages li.theirs img').waitFor();
+      assert.deepEqual(errors, []);
     }
   });
+
+it('a new browser device scrolls back through the history', async (env) => {
+  const invite = await addUser(env, 'ana');
+  const r = await env.cli(env.admin, ['group', 'create', 'old', '--member', 'ana']);
+  assert.equal(r.code, 0, r.out);
+  for (let i = 1; i <= 45; ++i) {
+    const s = await env.cli(env.admin, ['send', '--group', 'old', '--text', 'old ' + i]);
+    assert.equal(s.code, 0, s.out);
+  }
+  const page = env.page;
+  await joinInBrowser(env, page, invite);
+  await openChat(page, 'old');
+  await messageText(page, 'old 45').waitFor();
+  // Scrolling to the top (or the button) loads earlier pages until the first.
+  const older = page.getByRole('button', {name: 'Load earlier messages'});
+  for (let i = 0; i < 5 && await messageText(page, /^old 1$/).count() === 0; ++i) {
+    await page.locator('#scroller').evaluate((s) => { s.scrollTop = 0; });
+    if (await older.isVisible()) await older.click();
+    await page.waitForTimeout(300);
+  }
+  await messageText(page, /^old 1$/).waitFor();
+  const texts = await page.locator('#messages li p.text').allTextContents();
+  assert.deepEqual(texts, Array.from({length: 45}, (_, i) => 'old ' + (i + 1)));
+  await older.waitFor({state: 'hidden'});
+});
+
+// Working hours as HH:MM-HH:MM in UTC that do not include the present.
+function hoursNotNow() {
+  const now = new Date();
+  const from = (now.getUTCHours() * 60 + now.getUTCMinutes() + 180) % 1440;
+  const to = Math.min(from + 60, 1440);
+  const hhmm = (n) => String(Math.floor(n / 60)).padStart(2, '0') + ':' + String(n % 60).padStart(2, '0');
+  return [hhmm(from - from % 5), hhmm(to - to % 5)];
+}
+
+it('the timer: the user sets working hours, is quiet off duty, and senders see it', async (env) => {
+  const invite = await addUser(env, 'ana');
+  const benInvite = await addUser(env, 'ben');
+  const enrolled = await env.cli('ben', ['enroll', benInvite, '--name', 'ben-cli']);
+  assert.equal(enrolled.code, 0, enrolled.out);
+  const [from, to] = hoursNotNow();
+  const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+  const set = await env.cli('ben', ['schedule', 'set',
+    ...days.flatMap((d) => ['--' + d, from + '-' + to])]);
+  assert.equal(set.code, 0, set.out);
+
+  const page = env.page;
+  await joinInBrowser(env, page, invite);
+  // ana is on duty: no banner.
+  await page.getByRole('button', {name: 'Working hours'}).click();
+  await page.locator('#hours-state', {hasText: 'You are on duty'}).waitFor();
+  assert.ok(await page.locator('#duty').isHidden());
+  await page.getByRole('button', {name: 'Close'}).click();
+
+  // A sender sees that ben is off duty, and until when.
+  await page.getByText('New chat').click();
+  await page.getByLabel('Login of the person').fill('ben');
+  await page.getByRole('button', {name: 'Start chat'}).click();
+  await page.locator('#conv-presence', {hasText: 'ben: off duty until ' + from}).waitFor();
+  await page.getByLabel('Message', {exact: true}).fill('are you there?');
+  await page.getByRole('button', {name: 'Send', exact: true}).click();
+  await page.locator('#messages li.mine .offduty',
+      {hasText: 'ben is off duty until ' + from}).waitFor();
+
+  // ana sets her own hours so that now is off duty: the page says it is quiet.
+  await page.getByRole('button', {name: 'Working hours'}).click();
+  const dialog = page.getByRole('dialog', {name: 'Your working hours'});
+  for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday',
+    'Sunday']) {
+    await dialog.getByLabel(day, {exact: true}).check();
+    await dialog.getByLabel(day + ' from').fill(from);
+    await dialog.getByLabel(day + ' until').fill(to);
+  }
+  await dialog.getByRole('button', {name: 'Save'}).click();
+  await dialog.waitFor({state: 'hidden'});
+  await page.locator('#duty', {hasText: 'You are off duty until ' + from}).waitFor();
+  await page.locator('#duty', {hasText: 'no notifications'}).waitFor();
+  const show = await env.cli(env.admin, ['schedule', 'show', '--user', 'ana']);
+  assert.match(show.out, /off duty/);
+  // The CLI sender is told too.
+  const sent = await env.cli('ben', ['send', '--to', 'ana', '--text', 'later']);
+  assert.equal(sent.code, 0, sent.out);
+  assert.match(sent.out, /ana is off duty until/);
+}, {args: [
+  '--set', 'schedule.office.time_zone=Etc/UTC',
+  '--set', 'schedule.office.members=ana, ben',
+  '--set', 'schedule.office.may_change=week, time_zone',
+  ...['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].flatMap((d) =>
+    ['--set', 'schedule.office.' + d + '=00:00-24:00']),
+]});
 
 it('offboarding cuts off an open page and clears what it stored', async (env) => {
   const invite = await addUser(env, 'dee');
