@@ -930,6 +930,14 @@ async function start() {
     if (!code) return show('view-start');
     show('view-join');
     $('device-name').value = 'Web browser';
+    try {
+      await crypto.subtle.generateKey({name: 'Ed25519'}, false, ['sign', 'verify']);
+    } catch (e) {
+      $('join').disabled = true;
+      $('join-error').textContent = 'This browser cannot keep a ChatPro device key (it has no ' +
+          'Ed25519 in WebCrypto). Please use a current version of Chrome, Edge, Firefox or Safari.';
+      return;
+    }
     $('join-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       $('join').disabled = true;
