@@ -145,6 +145,11 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
       await ben.getByLabel('Message', {exact: true}).press('Enter');
       await messageText(ana, 'hi ana').waitFor();
 
+      // A message the broker refuses stays on screen as not sent.
+      await ben.getByLabel('Message', {exact: true}).fill('x'.repeat(70 * 1024));
+      await ben.getByLabel('Message', {exact: true}).press('Enter');
+      await ben.locator('#messages li.mine .meta', {hasText: 'Not sent:'}).waitFor();
+
       // A voice message from ben's (fake) microphone.
       await ben.getByRole('button', {name: 'Record voice'}).click();
       await ben.getByRole('button', {name: 'Stop and send'}).waitFor();

@@ -205,6 +205,7 @@ function request(type, body) {
 }
 
 async function connect() {
+  if (S.wiped) return;
   status('Connecting…');
   let ws;
   try {
@@ -305,7 +306,8 @@ async function onDelivery(bytes, live) {
   }
   m.state = 'sent';
   await put('messages', m);
-  if (m.sender === S.me.login && m.clientMsgId) await del('outbox', m.clientMsgId);
+  // Client message ids are per device: only this device's own.
+  if (m.senderDevice === S.me.deviceId && m.clientMsgId) await del('outbox', m.clientMsgId);
   let conv = S.convs.get(m.conv);
   if (!conv) {
     await refreshConversations();
@@ -450,7 +452,8 @@ async function renderMessages(toBottom) {
   const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   const stored = (await getAll('messages', convRange(conv.id))).filter((m) => !m.hidden);
   const outbox = (await getAll('outbox')).filter((m) => m.conv === conv.id);
-  const items = stored.concat(outbox.map((m) => Object.assign({}, m, {state: 'sending'})));
+  const items = stored.concat(outbox.map((m) =>
+    Object.assign({}, m, {state: m.failed ? 'failed' : 'sending'})));
   $('messages').replaceChildren(...items.map((m) => {
     const li = document.createElement('li');
     const mine = m.sender === S.me.login;
@@ -547,11 +550,11 @@ async function sendFromOutbox(m) {
     ack = await request(wire.Body.Send, wire.req.send(m.conv, null, m.clientMsgId, type, content));
   } catch (e) {
     if (e.message === 'offline') return;  // sent again once connected
-    await del('outbox', m.clientMsgId);
-    const failed = Object.assign({}, m, {seq: -m.clientMsgId, state: 'failed', error: e.message});
+    // Refused (too big, not a member, ...): it stays in the outbox, shown as
+    // not sent, and is not sent again.
+    await put('outbox', Object.assign({}, m, {failed: true, error: e.message}));
     status('Not sent: ' + e.message);
-    await put('messages', failed);
-    await renderMessages(true);
+    if (S.open && S.open.id === m.conv) await renderMessages(true);
     return;
   }
   const seq = ack.u64(2);
@@ -573,7 +576,8 @@ async function sendFromOutbox(m) {
 // What waited while the page was offline goes out in order; the same client
 // message id makes a resend take effect once.
 async function flushOutbox() {
-  const waiting = (await getAll('outbox')).sort((a, b) => a.clientMsgId - b.clientMsgId);
+  const waiting = (await getAll('outbox')).filter((m) => !m.failed)
+      .sort((a, b) => a.clientMsgId - b.clientMsgId);
   for (const m of waiting) await sendFromOutbox(m);
 }
 
@@ -960,7 +964,7 @@ async function start() {
   for (const c of await getAll('convs')) S.convs.set(c.id, c);
   show('view-chat');
   $('me').textContent = S.device.login;
-  S.me = {login: S.device.login};
+  S.me = {login: S.device.login, deviceId: S.device.deviceId};
   renderConversations();
   connect();
 }

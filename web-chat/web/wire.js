@@ -296,7 +296,7 @@ export function decodeMessage(bytes) {
   const c = m.table(8);
   const msg = {
     conv: m.u64(0), seq: m.u64(1), senderId: m.u64(2), sender: m.str(3),
-    clientMsgId: m.u64(5), sentAt: m.i64(6), kind: 'other',
+    senderDevice: m.u64(4), clientMsgId: m.u64(5), sentAt: m.i64(6), kind: 'other',
     attachmentsRemoved: m.i64(9) !== 0, urgent: m.bool(10),
   };
   if (c && type === Content.Text) {
