@@ -212,7 +212,7 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
     }
   });
 
-it('a new browser device scrolls back through the history', async (env) => {
+it('a browser joined with a typed invite code scrolls back through the history', async (env) => {
   const invite = await addUser(env, 'ana');
   const r = await env.cli(env.admin, ['group', 'create', 'old', '--member', 'ana']);
   assert.equal(r.code, 0, r.out);
@@ -220,8 +220,17 @@ it('a new browser device scrolls back through the history', async (env) => {
     const s = await env.cli(env.admin, ['send', '--group', 'old', '--text', 'old ' + i]);
     assert.equal(s.code, 0, s.out);
   }
+  // This time the user opens the web chat and types the code in by hand.
   const page = env.page;
-  await joinInBrowser(env, page, invite);
+  await page.goto(env.broker.chatUrl + '/');
+  await page.getByLabel('Invite code or link').fill('not an invite');
+  await page.getByRole('button', {name: 'Continue'}).click();
+  await page.getByText('This is not an invite').waitFor();
+  const code = /code=([^&]+)/.exec(invite)[1];
+  await page.getByLabel('Invite code or link').fill(code.toLowerCase().replace(/(.{4})/g, '$1-'));
+  await page.getByRole('button', {name: 'Continue'}).click();
+  await page.getByRole('button', {name: 'Join'}).click();
+  await page.getByRole('heading', {name: 'Chats'}).waitFor();
   await openChat(page, 'old');
   await messageText(page, 'old 45').waitFor();
   // Scrolling to the top (or the button) loads earlier pages until the first.
@@ -240,10 +249,11 @@ it('a new browser device scrolls back through the history', async (env) => {
 // Working hours as HH:MM-HH:MM in UTC that do not include the present.
 function hoursNotNow() {
   const now = new Date();
-  const from = (now.getUTCHours() * 60 + now.getUTCMinutes() + 180) % 1440;
-  const to = Math.min(from + 60, 1440);
+  let from = (now.getUTCHours() * 60 + now.getUTCMinutes() + 180) % 1440;
+  from -= from % 5;
+  if (from > 1370) from = 0;  // an hour that ends before midnight (<input type=time>)
   const hhmm = (n) => String(Math.floor(n / 60)).padStart(2, '0') + ':' + String(n % 60).padStart(2, '0');
-  return [hhmm(from - from % 5), hhmm(to - to % 5)];
+  return [hhmm(from), hhmm(from + 60)];
 }
 
 it('the timer: the user sets working hours, is quiet off duty, and senders see it', async (env) => {
@@ -259,6 +269,12 @@ it('the timer: the user sets working hours, is quiet off duty, and senders see i
 
   const page = env.page;
   await joinInBrowser(env, page, invite);
+  // `from` (UTC) as the page shows times: in the browser's zone and locale.
+  const shown = await page.evaluate((hhmm) => {
+    const d = new Date();
+    d.setUTCHours(Number(hhmm.slice(0, 2)), Number(hhmm.slice(3)), 0, 0);
+    return d.toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
+  }, from);
   // ana is on duty: no banner.
   await page.getByRole('button', {name: 'Working hours'}).click();
   await page.locator('#hours-state', {hasText: 'You are on duty'}).waitFor();
@@ -269,11 +285,11 @@ it('the timer: the user sets working hours, is quiet off duty, and senders see i
   await page.getByText('New chat').click();
   await page.getByLabel('Login of the person').fill('ben');
   await page.getByRole('button', {name: 'Start chat'}).click();
-  await page.locator('#conv-presence', {hasText: 'ben: off duty until ' + from}).waitFor();
+  await page.locator('#conv-presence', {hasText: 'ben: off duty until ' + shown}).waitFor();
   await page.getByLabel('Message', {exact: true}).fill('are you there?');
   await page.getByRole('button', {name: 'Send', exact: true}).click();
   await page.locator('#messages li.mine .offduty',
-      {hasText: 'ben is off duty until ' + from}).waitFor();
+      {hasText: 'ben is off duty until ' + shown}).waitFor();
 
   // ana sets her own hours so that now is off duty: the page says it is quiet.
   await page.getByRole('button', {name: 'Working hours'}).click();
@@ -286,7 +302,7 @@ it('the timer: the user sets working hours, is quiet off duty, and senders see i
   }
   await dialog.getByRole('button', {name: 'Save'}).click();
   await dialog.waitFor({state: 'hidden'});
-  await page.locator('#duty', {hasText: 'You are off duty until ' + from}).waitFor();
+  await page.locator('#duty', {hasText: 'You are off duty until ' + shown}).waitFor();
   await page.locator('#duty', {hasText: 'no notifications'}).waitFor();
   const show = await env.cli(env.admin, ['schedule', 'show', '--user', 'ana']);
   assert.match(show.out, /off duty/);

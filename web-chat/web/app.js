@@ -53,6 +53,15 @@ const getAll = (store, range) => tx(store, 'readonly', (s) => s.getAll(range));
 const put = (store, v) => tx(store, 'readwrite', (s) => s.put(v));
 const get = (store, k) => tx(store, 'readonly', (s) => s.get(k));
 const del = (store, k) => tx(store, 'readwrite', (s) => s.delete(k));
+// Reads and rewrites one record in one transaction, so that a delivery and
+// the SendAck of the same message (handled concurrently) both keep what they
+// add. `fn(old or undefined)` returns the new record.
+function update(store, key, fn) {
+  return tx(store, 'readwrite', (s) => {
+    const r = s.get(key);
+    r.onsuccess = () => s.put(fn(r.result));
+  });
+}
 const convRange = (conv) => IDBKeyRange.bound([conv, 0], [conv, Number.MAX_SAFE_INTEGER]);
 
 // Deletes everything this page stored: messages, chats and the device key.
@@ -127,13 +136,17 @@ function normalizeCode(code) {
 }
 
 // The invite code of the page's link: #invite=CODE or #invite=<chatpro:// link>.
-function inviteFromHash() {
-  const m = /^#invite=(.+)$/.exec(location.hash);
+function inviteFromHash(hash = location.hash) {
+  const m = /^#invite=(.+)$/.exec(hash);
   if (!m) return '';
   const value = decodeURIComponent(m[1]);
   if (value.startsWith('chatpro://')) {
     const c = /[?&]code=([^&]+)/.exec(value);
     return c ? normalizeCode(c[1]) : '';
+  }
+  if (/^https?:\/\//.test(value)) {  // a web chat link pasted whole
+    const i = value.indexOf('#');
+    return i < 0 ? '' : inviteFromHash(value.slice(i));
   }
   return normalizeCode(value);
 }
@@ -289,7 +302,6 @@ function sendAcks() {
 async function onDelivery(bytes, live) {
   const m = wire.decodeMessage(bytes);
   if (live) S.toAck.set(m.conv, Math.max(S.toAck.get(m.conv) || 0, m.seq));
-  const had = await get('messages', [m.conv, m.seq]);
   if (m.kind === 'edit' || m.kind === 'deletion') {
     await put('messages', Object.assign(m, {hidden: true}));
     const target = await get('messages', [m.conv, m.target]);
@@ -301,11 +313,11 @@ async function onDelivery(bytes, live) {
     if (S.open && S.open.id === m.conv) await renderMessages();
     return;
   }
-  if (had) {
-    m.offDuty = had.offDuty;
-  }
-  m.state = 'sent';
-  await put('messages', m);
+  let had = false;
+  await update('messages', [m.conv, m.seq], (old) => {
+    had = !!old;
+    return Object.assign(m, {offDuty: old ? old.offDuty : undefined, state: 'sent'});
+  });
   // Client message ids are per device: only this device's own.
   if (m.senderDevice === S.me.deviceId && m.clientMsgId) await del('outbox', m.clientMsgId);
   let conv = S.convs.get(m.conv);
@@ -559,9 +571,11 @@ async function sendFromOutbox(m) {
   }
   const seq = ack.u64(2);
   const offDuty = ack.tables(5).map(wire.decodeDutyState).filter((d) => !d.onDuty);
-  const had = await get('messages', [m.conv, seq]);
-  const stored = Object.assign({}, had || m, {seq, sentAt: ack.i64(3), offDuty, state: 'sent'});
-  await put('messages', stored);
+  let stored;
+  await update('messages', [m.conv, seq], (old) => {
+    stored = Object.assign({}, old || m, {seq, sentAt: ack.i64(3), offDuty, state: 'sent'});
+    return stored;
+  });
   await del('outbox', m.clientMsgId);
   const conv = S.convs.get(m.conv);
   if (conv && (!conv.last || seq >= conv.last.seq)) {
@@ -867,6 +881,19 @@ async function loadPeople() {
 }
 
 function wire_ui() {
+  $('invite-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const value = $('invite').value.trim();
+    const code = inviteFromHash('#invite=' + encodeURIComponent(value));
+    if (!/^[0-9A-Z]{16,64}$/.test(code)) {
+      $('invite-error').textContent = 'This is not an invite: it is a code of letters and digits, ' +
+          'or a link with one.';
+      return;
+    }
+    $('invite-error').textContent = '';
+    history.replaceState(null, '', '#invite=' + code);
+    start().catch((e) => status('ChatPro cannot start in this browser: ' + e.message));
+  });
   $('composer').addEventListener('submit', (ev) => { ev.preventDefault(); sendText(); });
   $('text').addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); sendText(); }
