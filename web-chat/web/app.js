@@ -208,7 +208,18 @@ const S = {
   urls: [],
 };
 
-function request(type, body) {
+// Resolved while a session is open (after HelloReply); requests made before
+// wait for it, so that what the user does while the page connects is done
+// once it is connected.
+let sessionOpen = null;
+S.ready = new Promise((resolve) => { sessionOpen = resolve; });
+function sessionClosed() {
+  if (sessionOpen) return;  // not open yet
+  S.ready = new Promise((resolve) => { sessionOpen = resolve; });
+}
+
+async function request(type, body) {
+  if (type !== wire.Body.Hello) await S.ready;
   const rid = S.nextRid++;
   return new Promise((resolve, reject) => {
     if (!S.ws || S.ws.readyState !== WebSocket.OPEN) return reject(new Error('offline'));
@@ -253,6 +264,7 @@ async function connect() {
   };
   ws.onclose = (ev) => {
     S.ws = null;
+    sessionClosed();
     for (const p of S.pending.values()) p.reject(new Error('offline'));
     S.pending.clear();
     if (S.wiped) return;
@@ -269,6 +281,8 @@ async function connect() {
     };
     S.lastMsgId = Math.max(S.lastMsgId, hello.u64(10));
     S.retryMs = 500;
+    sessionOpen();
+    sessionOpen = null;
     status('');
     $('me').textContent = S.me.displayName ? S.me.displayName + ' (' + S.me.login + ')' : S.me.login;
     await refreshConversations();
