@@ -322,6 +322,13 @@ it('offboarding cuts off an open page and clears what it stored', async (env) =>
   const invite = await addUser(env, 'dee');
   const page = env.page;
   await joinInBrowser(env, page, invite);
+  // A second browser of dee's, closed while she is offboarded.
+  const second = await env.cli(env.admin, ['invite', 'dee']);
+  assert.equal(second.code, 0, second.out);
+  const otherContext = await env.openContext();
+  let other = await otherContext.newPage();
+  await joinInBrowser(env, other, second.out.trim().split('\n').pop().trim());
+  await other.close();
   await page.getByText('New chat').click();
   await page.getByLabel('Login of the person').fill('root');
   await page.getByRole('button', {name: 'Start chat'}).click();
@@ -335,10 +342,18 @@ it('offboarding cuts off an open page and clears what it stored', async (env) =>
   await page.getByRole('heading', {name: 'This device was signed out'}).waitFor();
   assert.ok(Date.now() - started < 5000, 'cut off within seconds');
   assert.equal(await page.locator('#messages li').count(), 0);
+  assert.doesNotMatch(await page.locator('body').innerText(), /my last words/);
   const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
   assert.ok(!dbs.includes('chatpro'), 'the stored messages are gone: ' + dbs.join(','));
   // Opened again, the page knows no device any more.
   await page.goto(env.broker.chatUrl + '/');
   await page.getByRole('heading', {name: 'ChatPro', exact: true}).waitFor();
   await page.getByText('open the invite link').waitFor();
+
+  // The closed one is refused when opened again, and wipes itself then.
+  other = await otherContext.newPage();
+  await other.goto(env.broker.chatUrl + '/');
+  await other.getByRole('heading', {name: 'This device was signed out'}).waitFor();
+  const left = await other.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  assert.ok(!left.includes('chatpro'), 'the closed page\'s storage is gone: ' + left.join(','));
 });

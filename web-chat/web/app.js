@@ -347,6 +347,11 @@ async function onDelivery(bytes, live) {
     notify(conv, m);
   }
   if (visible) conv.readUpTo = Math.max(conv.readUpTo || 0, m.seq);
+  // Screen readers hear new messages once, not the whole list again.
+  if (live && !had && m.sender !== S.me.login) {
+    $('announce').textContent = 'New message from ' + m.sender + ' in ' + title(conv) + ': ' +
+        summary(m).text;
+  }
   await put('convs', strip(conv));
   renderConversations();
   if (S.open && S.open.id === m.conv) await renderMessages(true);
@@ -868,6 +873,9 @@ async function wiped(reason) {
   closeCamera();
   $('messages').replaceChildren();
   $('conversations').replaceChildren();
+  $('announce').textContent = '';
+  $('conv-title').textContent = '';
+  $('conv-presence').textContent = '';
   await wipeStorage();
   // Told only once the local copy is gone.
   if (S.ws && S.ws.readyState === WebSocket.OPEN) {
