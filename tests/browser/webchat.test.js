@@ -160,6 +160,8 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
       await env.waitFor('the voice message to load', () =>
         audio.evaluate((a) => a.readyState >= 1 && a.error === null));
 
+      await audio.evaluate((a) => { a.dataset.mark = 'kept'; });
+
       // A picture from ana's (fake) camera.
       await ana.getByRole('button', {name: 'Camera'}).click();
       await ana.getByRole('button', {name: 'Take picture and send'}).click();
@@ -168,6 +170,11 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
       await env.waitFor('the picture to show', () =>
         img.evaluate((i) => i.complete && i.naturalWidth > 0));
       assert.equal(await img.getAttribute('alt'), 'Picture from ana');
+      // New messages leave the voice message's player where it was (a
+      // player being listened to is not stopped).
+      await ana.locator('#messages li.mine img').waitFor();
+      await ana.locator('#messages li.mine .meta', {hasText: 'Sent'}).last().waitFor();
+      assert.equal(await audio.getAttribute('data-mark'), 'kept');
 
       // A group made by the CLI user; its messages reach both browsers.
       const group = await env.cli('cy', ['group', 'create', 'team', '--member', 'ana',

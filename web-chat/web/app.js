@@ -205,7 +205,6 @@ const S = {
   retryMs: 500,
   wiped: false,
   queue: Promise.resolve(),
-  urls: [],
 };
 
 // Resolved while a session is open (after HelloReply); requests made before
@@ -443,7 +442,18 @@ async function openConversation(id) {
   refreshPresence();
 }
 
+let loadingOlder = false;
 async function loadOlder() {
+  if (loadingOlder) return;
+  loadingOlder = true;
+  try {
+    await loadOlderPage();
+  } finally {
+    loadingOlder = false;
+  }
+}
+
+async function loadOlderPage() {
   const conv = S.open;
   if (!conv || !S.ws) return;
   const local = await getAll('messages', convRange(conv.id));
@@ -468,81 +478,124 @@ function mimeOfCodec(codec) {
   return {opus: 'audio/ogg', ogg: 'audio/ogg', aac: 'audio/aac', wav: 'audio/wav', mp3: 'audio/mpeg'}[codec] || 'audio/webm';
 }
 
-function blobUrl(data, type) {
+function blobUrl(data, type, urls) {
   const url = URL.createObjectURL(new Blob([data], {type}));
-  S.urls.push(url);
+  urls.push(url);
   return url;
+}
+
+// The messages on screen, by key (seq, or client message id while in the
+// outbox): a message is rebuilt only when it changed, and nodes already in
+// place are not moved, so that a voice message being played goes on
+// playing while others arrive.
+const shown = {conv: null, nodes: new Map()};
+
+function forgetShown() {
+  for (const n of shown.nodes.values()) n.urls.forEach((u) => URL.revokeObjectURL(u));
+  shown.nodes.clear();
+  shown.conv = null;
+  $('messages').replaceChildren();
+}
+
+function buildMessage(m, urls) {
+  const li = document.createElement('li');
+  const mine = m.sender === S.me.login;
+  li.className = 'msg ' + (mine ? 'mine' : 'theirs');
+  if (m.seq) li.dataset.seq = m.seq;
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = mine ? 'You' : m.sender;
+  li.append(who);
+  if (m.deleted) {
+    const p = document.createElement('p');
+    p.className = 'deleted';
+    p.textContent = 'This message was deleted';
+    li.append(p);
+  } else if (m.kind === 'text') {
+    const p = document.createElement('p');
+    p.className = 'text';
+    p.textContent = m.text + (m.edited ? ' (edited)' : '');
+    li.append(p);
+  } else if (m.kind === 'voice') {
+    if (m.attachmentsRemoved || !m.data || !m.data.length) {
+      li.append(note('Voice message (removed by the retention policy)'));
+    } else {
+      const a = document.createElement('audio');
+      a.controls = true;
+      a.preload = 'metadata';
+      a.src = blobUrl(m.data, mimeOfCodec(m.codec), urls);
+      a.setAttribute('aria-label', 'Voice message from ' + (mine ? 'you' : m.sender) +
+          ', ' + Math.round((m.durationMs || 0) / 1000) + ' seconds');
+      li.append(a);
+    }
+  } else if (m.kind === 'picture') {
+    if (m.attachmentsRemoved || !m.data || !m.data.length) {
+      li.append(note('Picture (removed by the retention policy)'));
+    } else {
+      const img = document.createElement('img');
+      img.src = blobUrl(m.data, m.mime || 'image/jpeg', urls);
+      img.alt = 'Picture from ' + (mine ? 'you' : m.sender);
+      if (m.width && m.height) { img.width = m.width; img.height = m.height; }
+      li.append(img);
+    }
+  } else {
+    li.append(note('A message this page cannot show'));
+  }
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  let state = m.sentAt ? fmtTime(m.sentAt) : '';
+  if (mine) {
+    state += m.state === 'sending' ? ' · Sending…' : m.state === 'failed' ? ' · Not sent: ' + m.error : ' · Sent';
+  }
+  meta.textContent = state;
+  li.append(meta);
+  if (mine && m.offDuty && m.offDuty.length) {
+    li.append(note(m.offDuty.map((d) => d.login + ' is off duty until ' + fmtUntil(d.until)).join('; ') +
+        '. It waits for them until then.', 'offduty'));
+  }
+  return li;
 }
 
 async function renderMessages(toBottom) {
   const conv = S.open;
   if (!conv) return;
-  for (const u of S.urls) URL.revokeObjectURL(u);
-  S.urls = [];
+  if (shown.conv !== conv.id) {
+    forgetShown();
+    shown.conv = conv.id;
+  }
   const scroller = $('scroller');
   const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   const stored = (await getAll('messages', convRange(conv.id))).filter((m) => !m.hidden);
   const outbox = (await getAll('outbox')).filter((m) => m.conv === conv.id);
+  if (S.open !== conv || shown.conv !== conv.id) return;  // another chat was opened meanwhile
   const items = stored.concat(outbox.map((m) =>
     Object.assign({}, m, {state: m.failed ? 'failed' : 'sending'})));
-  $('messages').replaceChildren(...items.map((m) => {
-    const li = document.createElement('li');
-    const mine = m.sender === S.me.login;
-    li.className = 'msg ' + (mine ? 'mine' : 'theirs');
-    if (m.seq) li.dataset.seq = m.seq;
-    const who = document.createElement('span');
-    who.className = 'who';
-    who.textContent = mine ? 'You' : m.sender;
-    li.append(who);
-    if (m.deleted) {
-      const p = document.createElement('p');
-      p.className = 'deleted';
-      p.textContent = 'This message was deleted';
-      li.append(p);
-    } else if (m.kind === 'text') {
-      const p = document.createElement('p');
-      p.className = 'text';
-      p.textContent = m.text + (m.edited ? ' (edited)' : '');
-      li.append(p);
-    } else if (m.kind === 'voice') {
-      if (m.attachmentsRemoved || !m.data || !m.data.length) {
-        li.append(note('Voice message (removed by the retention policy)'));
-      } else {
-        const a = document.createElement('audio');
-        a.controls = true;
-        a.preload = 'metadata';
-        a.src = blobUrl(m.data, mimeOfCodec(m.codec));
-        a.setAttribute('aria-label', 'Voice message from ' + (mine ? 'you' : m.sender) +
-            ', ' + Math.round((m.durationMs || 0) / 1000) + ' seconds');
-        li.append(a);
+  const list = $('messages');
+  const keep = new Set();
+  items.forEach((m, i) => {
+    const key = m.state === 'sending' || m.state === 'failed' ? 'o' + m.clientMsgId : 's' + m.seq;
+    const version = JSON.stringify([m.state, m.error, m.text, m.edited, m.deleted,
+      (m.offDuty || []).length, m.sentAt, m.attachmentsRemoved]);
+    let n = shown.nodes.get(key);
+    if (!n || n.version !== version) {
+      const urls = [];
+      const li = buildMessage(m, urls);
+      if (n) {
+        n.li.replaceWith(li);
+        n.urls.forEach((u) => URL.revokeObjectURL(u));
       }
-    } else if (m.kind === 'picture') {
-      if (m.attachmentsRemoved || !m.data || !m.data.length) {
-        li.append(note('Picture (removed by the retention policy)'));
-      } else {
-        const img = document.createElement('img');
-        img.src = blobUrl(m.data, m.mime || 'image/jpeg');
-        img.alt = 'Picture from ' + (mine ? 'you' : m.sender);
-        if (m.width && m.height) { img.width = m.width; img.height = m.height; }
-        li.append(img);
-      }
-    } else {
-      li.append(note('A message this page cannot show'));
+      n = {li, version, urls};
+      shown.nodes.set(key, n);
     }
-    const meta = document.createElement('span');
-    meta.className = 'meta';
-    let state = m.sentAt ? fmtTime(m.sentAt) : '';
-    if (mine) {
-      state += m.state === 'sending' ? ' · Sending…' : m.state === 'failed' ? ' · Not sent: ' + m.error : ' · Sent';
-    }
-    meta.textContent = state;
-    li.append(meta);
-    if (mine && m.offDuty && m.offDuty.length) {
-      li.append(note(m.offDuty.map((d) => d.login + ' is off duty until ' + fmtUntil(d.until)).join('; ') +
-          '. It waits for them until then.', 'offduty'));
-    }
-    return li;
-  }));
+    keep.add(key);
+    if (list.children[i] !== n.li) list.insertBefore(n.li, list.children[i] || null);
+  });
+  for (const [key, n] of shown.nodes) {
+    if (keep.has(key)) continue;
+    n.li.remove();
+    n.urls.forEach((u) => URL.revokeObjectURL(u));
+    shown.nodes.delete(key);
+  }
   if (toBottom || atBottom) scroller.scrollTop = scroller.scrollHeight;
 }
 
@@ -871,7 +924,7 @@ async function wiped(reason) {
   if (S.wiped) return;
   S.wiped = true;
   closeCamera();
-  $('messages').replaceChildren();
+  forgetShown();
   $('conversations').replaceChildren();
   $('announce').textContent = '';
   $('conv-title').textContent = '';
