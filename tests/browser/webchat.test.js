@@ -11,6 +11,7 @@
 const {after, test} = require('node:test');
 const assert = require('node:assert/strict');
 const https = require('node:https');
+const path = require('node:path');
 const {closeBrowser, missing, runTest} = require('./harness');
 
 const skip = missing();
@@ -193,6 +194,14 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
         const h = await env.cli('cy', ['history', '--group', 'team']);
         return h.code === 0 && /ana: hello cy/.test(h.out);
       });
+      // A voice message from a browser reaches the CLI under a codec it knows.
+      await ben.getByRole('button', {name: 'Record voice'}).click();
+      await ben.waitForTimeout(1000);
+      await ben.getByRole('button', {name: 'Stop and send'}).click();
+      await ana.locator('#messages li.theirs audio').waitFor();
+      const saved = path.join(env.dir, 'cy-media');
+      const h = await env.cli('cy', ['history', '--group', 'team', '--save-dir', saved]);
+      assert.match(h.out, /ben: \[voice [0-9.]+ s webm, saved to \S+\.webm\]/, h.out);
 
       // ben closes the page; what comes meanwhile arrives in order on return.
       await ben.close();

@@ -473,9 +473,27 @@ async function loadOlderPage() {
   }
 }
 
-function mimeOfCodec(codec) {
+// The audio type of a voice message's codec name (the CLI's names: "opus" is
+// Ogg Opus, "aac" an MP4 (M4A) file or raw ADTS).
+function mimeOfCodec(codec, data) {
   if (codec.includes('/')) return codec;
-  return {opus: 'audio/ogg', ogg: 'audio/ogg', aac: 'audio/aac', wav: 'audio/wav', mp3: 'audio/mpeg'}[codec] || 'audio/webm';
+  if (codec === 'aac') {
+    const mp4 = data && data.length >= 8 && String.fromCharCode(...data.subarray(4, 8)) === 'ftyp';
+    return mp4 ? 'audio/mp4' : 'audio/aac';
+  }
+  return {opus: 'audio/ogg', ogg: 'audio/ogg', webm: 'audio/webm', wav: 'audio/wav',
+    mp3: 'audio/mpeg', flac: 'audio/flac'}[codec] || 'audio/webm';
+}
+
+// What this browser records voice as, and the codec name other clients know
+// it by: Ogg Opus where MediaRecorder makes it, else Opus in WebM
+// (Chromium), else MP4 AAC (Safari).
+function recordingFormat() {
+  for (const [type, codec] of [['audio/ogg;codecs=opus', 'opus'], ['audio/webm;codecs=opus', 'webm'],
+    ['audio/mp4', 'aac']]) {
+    if (MediaRecorder.isTypeSupported(type)) return {type, codec};
+  }
+  return {type: '', codec: ''};
 }
 
 function blobUrl(data, type, urls) {
@@ -523,7 +541,7 @@ function buildMessage(m, urls) {
       const a = document.createElement('audio');
       a.controls = true;
       a.preload = 'metadata';
-      a.src = blobUrl(m.data, mimeOfCodec(m.codec), urls);
+      a.src = blobUrl(m.data, mimeOfCodec(m.codec, m.data), urls);
       a.setAttribute('aria-label', 'Voice message from ' + (mine ? 'you' : m.sender) +
           ', ' + Math.round((m.durationMs || 0) / 1000) + ' seconds');
       li.append(a);
@@ -689,18 +707,21 @@ async function toggleRecording() {
   const chunks = [];
   const started = Date.now();
   const conv = S.open.id;
-  recorder = new MediaRecorder(stream);
+  const format = recordingFormat();
+  recorder = format.type ? new MediaRecorder(stream, {mimeType: format.type}) : new MediaRecorder(stream);
   recorder.ondataavailable = (ev) => { if (ev.data.size) chunks.push(ev.data); };
   recorder.onstop = async () => {
     stream.getTracks().forEach((t) => t.stop());
-    const type = recorder.mimeType || 'audio/webm';
+    const type = recorder.mimeType || format.type || 'audio/webm';
+    // A format of no known name goes by its MIME type (at most 32 characters).
+    const codec = format.codec || type.split(';')[0].slice(0, 32);
     recorder = null;
     button.textContent = 'Record voice';
     button.setAttribute('aria-pressed', 'false');
     status('');
     const data = new Uint8Array(await new Blob(chunks, {type}).arrayBuffer());
     if (!data.length) return;
-    await send({conv, kind: 'voice', codec: type, durationMs: Date.now() - started, data});
+    await send({conv, kind: 'voice', codec, durationMs: Date.now() - started, data});
   };
   recorder.start();
   button.textContent = 'Stop and send';
