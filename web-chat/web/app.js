@@ -247,6 +247,10 @@ async function connect() {
     // the other (a delivery may wait for a reply, never the other way round).
     const events = [];
     for (const e of wire.decodeFrame(ev.data)) {
+      // Revoked goes first, past anything queued: the broker answers nothing
+      // else from now on, so a queued delivery waiting for a reply would
+      // hold the wipe back.
+      if (e.type === wire.Body.Revoked) { wiped(e.body ? e.body.str(0) : ''); return; }
       if (e.rid === 0) { events.push(e); continue; }
       const p = S.pending.get(e.rid);
       if (!p) continue;
@@ -299,7 +303,6 @@ async function onEvents(envelopes) {
     if (e.type === wire.Body.Delivery) await onDelivery(e.body.bytes(0), true);
     else if (e.type === wire.Body.Presence) onPresence(e.body);
     else if (e.type === wire.Body.Error) status('The broker refused a request: ' + e.body.str(1));
-    else if (e.type === wire.Body.Revoked) return wiped(e.body ? e.body.str(0) : '');
   }
   sendAcks();
 }
