@@ -11,6 +11,7 @@
 const {after, test} = require('node:test');
 const assert = require('node:assert/strict');
 const https = require('node:https');
+const fs = require('node:fs');
 const path = require('node:path');
 const {closeBrowser, missing, runTest} = require('./harness');
 
@@ -30,6 +31,29 @@ function watchErrors(page) {
     }
   });
   return errors;
+}
+
+// A PCM WAV file (8 kHz, 16 bits, mono) of a 440 Hz tone lasting `ms`.
+function wavBeep(ms) {
+  const rate = 8000;
+  const n = Math.round(rate * ms / 1000);
+  const b = Buffer.alloc(44 + 2 * n);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + 2 * n, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; ++i) {
+    b.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / rate)), 44 + 2 * i);
+  }
+  return b;
 }
 
 // Makes a user with the CLI and returns the chatpro:// invite it prints.
@@ -202,6 +226,25 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
       const saved = path.join(env.dir, 'cy-media');
       const h = await env.cli('cy', ['history', '--group', 'team', '--save-dir', saved]);
       assert.match(h.out, /ben: \[voice [0-9.]+ s webm, saved to \S+\.webm\]/, h.out);
+
+      // And the other way: a picture and a voice message from the CLI.
+      const png = path.join(env.dir, 'dot.png');
+      fs.writeFileSync(png, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlE' +
+          'QVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
+      const wav = path.join(env.dir, 'beep.wav');
+      fs.writeFileSync(wav, wavBeep(500));
+      for (const args of [['--picture', png], ['--voice', wav]]) {
+        const r = await env.cli('cy', ['send', '--group', 'team', ...args]);
+        assert.equal(r.code, 0, r.out);
+      }
+      const cliPicture = ben.locator('#messages li.theirs', {hasText: 'cy'}).locator('img');
+      await cliPicture.waitFor();
+      await env.waitFor('the CLI picture to show', () =>
+        cliPicture.evaluate((i) => i.complete && i.naturalWidth === 1));
+      const cliVoice = ben.locator('#messages li.theirs', {hasText: 'cy'}).locator('audio');
+      await cliVoice.waitFor();
+      await env.waitFor('the CLI voice message to load', () =>
+        cliVoice.evaluate((a) => a.readyState >= 1 && a.error === null && a.duration > 0.4));
 
       // ben closes the page; what comes meanwhile arrives in order on return.
       await ben.close();
