@@ -354,7 +354,7 @@ async function onDelivery(bytes, live) {
     $('announce').textContent = 'New message from ' + m.sender + ' in ' + title(conv) + ': ' +
         summary(m).text;
   }
-  await put('convs', strip(conv));
+  await put('convs', conv);
   renderConversations();
   if (S.open && S.open.id === m.conv) await renderMessages(true);
 }
@@ -363,10 +363,6 @@ function summary(m) {
   const text = m.kind === 'text' ? m.text : m.kind === 'voice' ? 'Voice message' :
       m.kind === 'picture' ? 'Picture' : '';
   return {seq: m.seq, sender: m.sender, text, at: m.sentAt};
-}
-function strip(conv) {
-  const c = Object.assign({}, conv);
-  return c;
 }
 
 async function refreshConversations() {
@@ -381,7 +377,7 @@ async function refreshConversations() {
       S.convs.set(c.id, conv);
     }
     Object.assign(conv, c);
-    await put('convs', strip(conv));
+    await put('convs', conv);
   }
   renderConversations();
 }
@@ -432,7 +428,7 @@ async function openConversation(id) {
   S.open = conv;
   conv.unread = 0;
   conv.readUpTo = Math.max(conv.readUpTo || 0, conv.headSeq || 0, (conv.last && conv.last.seq) || 0);
-  await put('convs', strip(conv));
+  await put('convs', conv);
   document.body.classList.add('in-conversation');
   $('conversation').hidden = false;
   $('conv-title').textContent = title(conv);
@@ -674,7 +670,7 @@ async function sendFromOutbox(m) {
   if (conv && (!conv.last || seq >= conv.last.seq)) {
     conv.last = summary(stored);
     conv.readUpTo = Math.max(conv.readUpTo || 0, seq);
-    await put('convs', strip(conv));
+    await put('convs', conv);
     renderConversations();
   }
   if (S.open && S.open.id === m.conv) await renderMessages(true);
@@ -979,7 +975,7 @@ async function loadPeople() {
   } catch (e) { /* the field still takes a login */ }
 }
 
-function wire_ui() {
+function bindControls() {
   $('invite-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const value = $('invite').value.trim();
@@ -1095,5 +1091,5 @@ async function start() {
   connect();
 }
 
-wire_ui();
+bindControls();
 start().catch((e) => status('ChatPro cannot start in this browser: ' + e.message));
