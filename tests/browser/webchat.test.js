@@ -123,6 +123,32 @@ it('the pages come from the broker with ETags and a strict policy', async (env) 
   assert.doesNotMatch(index.body, /(src|href)="(https?:)?\/\//);
 });
 
+it('an administrator hands a web chat link out from the console, and it enrolls a browser',
+  async (env) => {
+    const consolePage = env.page;
+    await env.signIn();
+    await consolePage.getByRole('navigation').getByRole('link', {name: 'Users'}).click();
+    await consolePage.getByRole('textbox', {name: 'Login', exact: true}).fill('fay');
+    await consolePage.getByRole('textbox', {name: 'Display name'}).fill('Fay Brown');
+    await consolePage.getByRole('button', {name: 'Add user'}).click();
+    const link = consolePage.locator('#invite-web-link');
+    await link.waitFor();
+    const url = (await link.textContent()).trim();
+    assert.match(url, new RegExp('^' + env.broker.chatUrl + '/#invite=[0-9A-Z]{16,}$'));
+
+    const fay = await (await env.openContext()).newPage();
+    const started = Date.now();
+    await fay.goto(url);
+    await fay.getByRole('button', {name: 'Join'}).click();
+    await fay.getByRole('heading', {name: 'Chats'}).waitFor();
+    await fay.locator('#me', {hasText: 'Fay Brown (fay)'}).waitFor();
+    assert.ok(Date.now() - started < 60000, 'enrolled in under a minute');
+    const r = await env.cli(env.admin, ['send', '--to', 'fay', '--text', 'welcome, Fay']);
+    assert.equal(r.code, 0, r.out);
+    await openChat(fay, 'root');
+    await messageText(fay, 'welcome, Fay').waitFor();
+  });
+
 it('two browser users chat 1:1 and with a CLI user in a group, with voice and pictures',
   async (env) => {
     const anaInvite = await addUser(env, 'ana');
