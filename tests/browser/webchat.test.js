@@ -274,6 +274,10 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
 
       // ben closes the page; what comes meanwhile arrives in order on return.
       await ben.close();
+      // Closing the page said Goodbye: ana sees ben offline at once.
+      await openChat(ana, 'ben');
+      await ana.locator('#conv-presence', {hasText: 'offline'}).waitFor({timeout: 5000});
+      await openChat(ana, 'team');
       for (let i = 1; i <= 3; ++i) {
         const r = await env.cli('cy', ['send', '--group', 'team', '--text', 'missed ' + i]);
         assert.equal(r.code, 0, r.out);

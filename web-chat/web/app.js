@@ -1040,6 +1040,16 @@ function bindControls() {
     $('notify').hidden = typeof Notification === 'undefined' || Notification.permission !== 'default';
   });
   $('notify').hidden = typeof Notification === 'undefined' || Notification.permission !== 'default';
+  // Leaving the page ends the session at once (Goodbye), rather than when
+  // the broker finds the route gone: others see this device offline, and
+  // nothing is delivered to a page that is not there.
+  window.addEventListener('pagehide', () => {
+    if (!S.ws || S.ws.readyState !== WebSocket.OPEN || S.wiped) return;
+    sendAcks();
+    S.ws.send(wire.frame([{rid: 0, type: wire.Body.Goodbye, body: wire.req.empty()}]));
+    S.ws.onclose = null;
+    S.ws.close(1000);
+  });
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden && S.open) {
       S.open.unread = 0;
