@@ -34,6 +34,7 @@
 #include "broker/base/log.h"
 #include "broker/transport/zmq_server.h"
 #include "chatpro/schemas/wire_generated.h"
+#include "web-chat/web_assets.h"
 #include "web-chat/web_auth.h"
 
 namespace chatpro::webchat {
@@ -52,10 +53,13 @@ constexpr Poco::UInt16 kCloseAuthFailed = 4001;
 constexpr Poco::UInt16 kCloseSessionEnded = 4002;
 constexpr Poco::UInt16 kCloseRefused = 4003;
 
-constexpr char kPlaceholderPage[] =
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ChatPro</title>"
-    "</head><body><h1>ChatPro web chat</h1><p>The chat pages are not installed on this "
-    "broker yet.</p></body></html>\n";
+// The pages load only what the broker serves: their own scripts and styles,
+// the WebSocket back to the same origin, and pictures and voice messages the
+// page itself made into blob: URLs. No inline script, no frames, no forms.
+constexpr char kCsp[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "media-src 'self' blob:; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
 
 // Waits up to `ms` for `fd` to be readable; then reads what it has (the raw
 // TLS bytes, to be discarded) into `buffer`. Returns the bytes read, 0 at the
@@ -321,20 +325,31 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     response.setContentLength(static_cast<std::streamsize>(body.size()));
     response.send() << body;
   }
+  // The embedded pages (web_assets.h), with ETags: a browser that has a
+  // page already gets 304 and keeps its copy.
   static void Page(Poco::Net::HTTPServerRequest& request,
                    Poco::Net::HTTPServerResponse& response) {
-    if (request.getURI() != "/" || (request.getMethod() != "GET" && request.getMethod() != "HEAD")) {
+    const Asset* asset = FindAsset(request.getURI());
+    if (asset == nullptr || (request.getMethod() != "GET" && request.getMethod() != "HEAD")) {
       return Answer(response, Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "not found\n");
     }
-    response.setContentType("text/html; charset=utf-8");
-    response.set("Content-Security-Policy", "default-src 'self'");
+    response.set("Content-Security-Policy", kCsp);
     response.set("X-Content-Type-Options", "nosniff");
-    std::string body = kPlaceholderPage;
-    response.setContentLength(static_cast<std::streamsize>(body.size()));
-    if (request.getMethod() == "HEAD") {
+    response.set("Referrer-Policy", "no-referrer");
+    response.set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()");
+    response.set("Cache-Control", "no-cache");
+    response.set("ETag", std::string(asset->etag));
+    if (request.get("If-None-Match", "") == asset->etag) {
+      response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED);
+      response.setContentLength(0);
       response.send();
-    } else {
-      response.send() << body;
+      return;
+    }
+    response.setContentType(std::string(asset->content_type));
+    response.setContentLength(static_cast<std::streamsize>(asset->data.size()));
+    std::ostream& out = response.send();
+    if (request.getMethod() != "HEAD") {
+      out.write(asset->data.data(), static_cast<std::streamsize>(asset->data.size()));
     }
   }
 

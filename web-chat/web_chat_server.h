@@ -3,7 +3,8 @@
 // WebChatServer: the web chat's HTTPS server and WebSocket gateway
 // (web-chat/README.md). `GET /ws` upgrades to a WebSocket that carries
 // wire.fbs Frames as binary messages after the challenge-and-signature
-// authentication (web_auth.h); `GET /` answers a placeholder page.
+// authentication (web_auth.h); other GETs answer the embedded chat pages
+// (web_assets.h) with ETags and a strict Content-Security-Policy.
 //
 // Each WebSocket is served on a thread of a bounded pool. It gets a ZeroMQ
 // DEALER on the broker's in-process route (ZmqServer::kLocalEndpoint, in the

@@ -59,7 +59,7 @@ Result<client::Content> BuildContent(const Args& args) {
     if (!codec) codec = CodecFromPath(*file);
     if (!codec) {
       return Status::InvalidArgument("cannot tell the codec of " + *file +
-                                     " from its name; give --codec (opus, aac, wav, mp3)");
+                                     " from its name; give --codec (opus, aac, wav, mp3, webm)");
     }
     v.codec = *codec;
     CHATPRO_ASSIGN_OR_RETURN(v.audio, ReadFile(*file, kMaxFileBytes));
@@ -203,7 +203,7 @@ std::vector<CommandSpec> SendCommands() {
       {"text", "TEXT", "a text message; '-' reads it from standard input"},
       {"voice", "FILE", "a voice message from an audio file"},
       {"codec", "CODEC", "the audio codec (default: from the file name: .ogg/.opus opus, .wav wav, "
-                         ".m4a/.aac aac, .mp3 mp3)"},
+                         ".m4a/.aac aac, .mp3 mp3, .webm webm)"},
       {"duration-ms", "N", "the playing time in milliseconds (default: from a WAV header, else 0)"},
       {"picture", "FILE", "a picture message from an image file"},
       {"mime", "TYPE", "the image type (default: from the file name: .jpg/.jpeg, .png, .gif, .webp)"},

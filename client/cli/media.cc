@@ -86,6 +86,7 @@ std::optional<std::string> CodecFromPath(std::string_view path) {
   if (ext == "wav") return "wav";
   if (ext == "m4a" || ext == "aac") return "aac";
   if (ext == "mp3") return "mp3";
+  if (ext == "webm") return "webm";
   return std::nullopt;
 }
 
@@ -134,6 +135,7 @@ std::string ExtensionForVoice(std::string_view codec, std::string_view audio) {
   if (codec == "opus") return "opus";
   if (codec == "wav") return "wav";
   if (codec == "mp3") return "mp3";
+  if (codec == "webm") return "webm";
   if (codec == "aac") return audio.size() >= 8 && audio.substr(4, 4) == "ftyp" ? "m4a" : "aac";
   return "bin";
 }

@@ -19,7 +19,8 @@
 
 namespace chatpro::cli {
 
-// "opus" for .ogg/.opus, "wav", "aac" for .m4a/.aac, "mp3"; nullopt otherwise.
+// "opus" for .ogg/.opus, "wav", "aac" for .m4a/.aac, "mp3", "webm" (Opus in
+// WebM, what browsers record); nullopt otherwise.
 std::optional<std::string> CodecFromPath(std::string_view path);
 // "image/jpeg" for .jpg/.jpeg, "image/png", "image/gif", "image/webp".
 std::optional<std::string> MimeFromPath(std::string_view path);

@@ -71,6 +71,7 @@ TEST(Media, InfersCodecAndTypeFromTheExtension) {
   EXPECT_EQ(CodecFromPath("note.m4a"), "aac");
   EXPECT_EQ(CodecFromPath("note.aac"), "aac");
   EXPECT_EQ(CodecFromPath("note.mp3"), "mp3");
+  EXPECT_EQ(CodecFromPath("note.webm"), "webm");
   EXPECT_EQ(CodecFromPath("dir.wav/note"), std::nullopt);
   EXPECT_EQ(MimeFromPath("p.JPG"), "image/jpeg");
   EXPECT_EQ(MimeFromPath("p.jpeg"), "image/jpeg");
@@ -122,6 +123,7 @@ TEST(Media, SavedNamesComeFromConversationAndSeqOnly) {
   EXPECT_EQ(ExtensionForVoice("opus", ""), "opus");
   EXPECT_EQ(ExtensionForVoice("aac", std::string("\0\0\0\x20" "ftypM4A ", 12)), "m4a");
   EXPECT_EQ(ExtensionForVoice("aac", "\xFF\xF1"), "aac");
+  EXPECT_EQ(ExtensionForVoice("webm", ""), "webm");
   EXPECT_EQ(ExtensionForVoice("../../etc/passwd", ""), "bin");
   EXPECT_EQ(ExtensionForPicture("image/jpeg"), "jpg");
   EXPECT_EQ(ExtensionForPicture("image/../../x"), "bin");

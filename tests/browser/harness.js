@@ -3,17 +3,19 @@
 // The browser tests' harness: a real chatpro-broker with the admin console on,
 // its first administrator enrolled through the real `chatpro` CLI with a
 // console password, and Debian's chromium (headless, through playwright-core)
-// on a fresh profile. Meant for every browser test file (the console's and
-// later the web chat's).
+// on a fresh profile, with a fake camera and microphone. Meant for every
+// browser test file: the console's, and the web chat's, whose brokers have
+// the web chat on (runTest(t, body, {webchat: true}); its address is
+// env.broker.chatUrl). Other brokers run with the web chat off.
 //
 //   const {runTest, closeBrowser} = require('./harness');
 //   after(closeBrowser);
 //   test('...', (t) => runTest(t, async (env) => { ... }));
 //
 // runTest() gives the test an env = {broker, browser, page, cli(...),
-// spawnCli(...)}; when the test fails it saves a screenshot of every open page
-// and the broker's log under the failure folder (printed), and it always
-// closes the browser and kills and reaps every process it started (each in
+// spawnCli(...), openContext()}; when the test fails it saves a screenshot of
+// every open page (of every context) and the broker's log under the failure
+// folder (printed), and it always closes the browser and kills and reaps every process it started (each in
 // its own process group), also when the test throws.
 //
 // Environment (set by ctest, tests/CMakeLists.txt):
@@ -166,9 +168,14 @@ async function runCli(dir, profile, args, input) {
 }
 
 // A running broker with the console on and `root` enrolled (profile
-// <dir>/profiles/root) with the console password kAdminPassword.
+// <dir>/profiles/root) with the console password kAdminPassword. With
+// {webchat: true} the web chat is on too, on a free port (chatUrl);
+// otherwise it is off, as in the other tests' brokers. {args: [...]} adds
+// command-line options (e.g. '--set', 'schedule.office.members=ana').
 class Broker {
-  constructor(dir) {
+  constructor(dir, options = {}) {
+    this.webchat = !!options.webchat;
+    this.extraArgs = options.args || [];
     this.dir = dir;
     this.dataDir = path.join(dir, 'data');
     this.logFile = path.join(dir, 'broker.log');
@@ -181,10 +188,15 @@ class Broker {
       '--set', 'metrics.listen=127.0.0.1:' + this.metricsPort,
       '--set', 'console.enabled=true',
       '--set', 'console.listen=127.0.0.1:' + this.consolePort,
-      // The web chat's default port is fixed: tests that run at the same time
-      // would fight over it.
-      '--set', 'webchat.enabled=false',
+      '--set', 'webchat.enabled=' + this.webchat,
+      ...(this.webchat ? ['--set', 'webchat.listen=127.0.0.1:' + this.webchatPort] : []),
+      ...this.extraArgs,
     ];
+  }
+
+  // The web chat's address (with {webchat: true}).
+  get chatUrl() {
+    return 'https://127.0.0.1:' + this.webchatPort;
   }
 
   get url() {
@@ -205,6 +217,7 @@ class Broker {
       this.port = await freePort();
       this.metricsPort = await freePort();
       this.consolePort = await freePort();
+      this.webchatPort = this.webchat ? await freePort() : 0;
       fs.rmSync(this.dataDir, {recursive: true, force: true});
       const init = startProcess([...this.args(), '--init-admin', kAdmin], this.logFile);
       const {code} = await init.exited;
@@ -221,7 +234,8 @@ class Broker {
           if (this.process.exitCode !== null || this.process.signalCode !== null) {
             throw new Error('chatpro-broker ended before listening:\n' + since);
           }
-          return since.includes('listening on') && since.includes('admin console on');
+          return since.includes('listening on') && since.includes('admin console on') &&
+              (!this.webchat || since.includes('web chat on'));
         });
       } catch (e) {
         lastError = e;
@@ -254,8 +268,8 @@ function tempDir(name) {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'chatpro-browser-' + name.replace(/\W+/g, '-') + '-'));
 }
 
-async function startBroker(dir) {
-  const broker = new Broker(dir);
+async function startBroker(dir, options = {}) {
+  const broker = new Broker(dir, options);
   try {
     await broker.start();
   } catch (e) {
@@ -278,6 +292,9 @@ function sharedBrowser() {
       args: [
         '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        // The web chat's voice messages and camera pictures: a fake
+        // microphone and camera, allowed without asking.
+        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
       ],
       timeout: 2 * kWaitMs,
     });
@@ -306,11 +323,13 @@ async function openBrowser() {
 }
 
 // Runs one test body with a broker, a browser and a page; see the file comment.
-async function runTest(t, body) {
+// `options` go to the broker ({webchat: true, args: [...]}).
+async function runTest(t, body, options = {}) {
   const name = t.name;
   const dir = tempDir(name);
   let broker = null;
   let context = null;
+  const contexts = [];  // more browser contexts the test opened (more users)
   const spawned = [];
   const env = {
     dir,
@@ -333,6 +352,13 @@ async function runTest(t, body) {
       return child;
     },
     waitFor,
+    // Another browser context (another user's browser), closed after the
+    // test, its pages kept as screenshots when the test fails.
+    async openContext() {
+      const c = await openBrowser();
+      contexts.push(c);
+      return c;
+    },
     // Signs in as the administrator in the page.
     async signIn(login = kAdmin, password = kAdminPassword) {
       const page = env.page;
@@ -344,7 +370,7 @@ async function runTest(t, body) {
   };
   let failed = null;
   try {
-    broker = await startBroker(dir);
+    broker = await startBroker(dir, options);
     context = await openBrowser();
     env.context = context;
     env.page = await context.newPage();
@@ -356,12 +382,10 @@ async function runTest(t, body) {
     const base = path.join(failureDir, name.replace(/\W+/g, '_'));
     try {
       fs.mkdirSync(failureDir, {recursive: true});
-      if (context) {
-        const pages = context.pages();
-        for (let i = 0; i < pages.length; ++i) {
-          await pages[i].screenshot({path: base + (i ? '-' + i : '') + '.png', fullPage: true})
-              .catch(() => {});
-        }
+      const pages = [context, ...contexts].filter(Boolean).flatMap((c) => c.pages());
+      for (let i = 0; i < pages.length; ++i) {
+        await pages[i].screenshot({path: base + (i ? '-' + i : '') + '.png', fullPage: true})
+            .catch(() => {});
       }
       if (broker) fs.writeFileSync(base + '-broker.log', broker.log());
       fs.writeFileSync(base + '-cli.log', readFile(path.join(dir, 'cli.log')) +
@@ -371,7 +395,7 @@ async function runTest(t, body) {
       console.error('could not keep the failure evidence: ' + e.message);
     }
   }
-  if (context) await context.close().catch(() => {});
+  for (const c of [context, ...contexts]) if (c) await c.close().catch(() => {});
   for (const child of spawned) await stopProcess(child);
   if (broker) await broker.stop();
   if (!process.env.CHATPRO_KEEP_TEST_DIRS) fs.rmSync(dir, {recursive: true, force: true});

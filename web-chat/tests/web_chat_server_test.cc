@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iterator>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -74,6 +75,27 @@ struct Received {
   int close_code = 0;
   std::string data;  // the message, or the close reason
 };
+
+// A plain HTTPS GET of `path`: {status, body, response}.
+struct Fetched {
+  int status = 0;
+  std::string body;
+  Poco::Net::HTTPResponse response;
+};
+Fetched Get(int port, const std::string& path, const std::string& if_none_match = "") {
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(
+      Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_NONE);
+  Poco::Net::HTTPSClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port), context);
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path,
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+  if (!if_none_match.empty()) request.set("If-None-Match", if_none_match);
+  session.sendRequest(request);
+  Fetched f;
+  std::istream& in = session.receiveResponse(f.response);
+  f.status = static_cast<int>(f.response.getStatus());
+  f.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return f;
+}
 
 class Browser {
  public:
@@ -333,6 +355,32 @@ TEST_F(WebChatServerTest, RevokedDeviceIsToldAndCutOff) {
   EXPECT_TRUE(refused.closed);
   EXPECT_EQ(refused.close_code, 4003);
   EXPECT_EQ(refused.data, "device revoked");
+}
+
+}  // namespace
+}  // namespace chatpro::webchat
+
+namespace chatpro::webchat {
+namespace {
+
+TEST_F(WebChatServerTest, ServesTheEmbeddedPagesWithETagsAndAStrictPolicy) {
+  Fetched index = Get(web_->port(), "/");
+  ASSERT_EQ(index.status, 200);
+  EXPECT_NE(index.body.find("<title>ChatPro</title>"), std::string::npos);
+  EXPECT_EQ(index.response.getContentType(), "text/html; charset=utf-8");
+  EXPECT_NE(index.response.get("Content-Security-Policy").find("default-src 'none'"),
+            std::string::npos);
+  const std::string etag = index.response.get("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(Get(web_->port(), "/", etag).status, 304);
+  EXPECT_EQ(Get(web_->port(), "/", "\"other\"").status, 200);
+
+  Fetched app = Get(web_->port(), "/app.js?v=1");
+  EXPECT_EQ(app.status, 200);
+  EXPECT_EQ(app.response.getContentType(), "text/javascript; charset=utf-8");
+  for (const char* path : {"/nothing.js", "/../web_chat_server.cc", "/%2e%2e/app.js", "/a\\b"}) {
+    EXPECT_EQ(Get(web_->port(), path).status, 404) << path;
+  }
 }
 
 }  // namespace

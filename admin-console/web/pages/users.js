@@ -47,6 +47,42 @@
                 null));
         heading.id = 'invite-heading';
         heading.focus();
+        showWebLink(reply).catch(() => {});  // only the CLI's code if the status is not there
+      }
+
+      // The same invite as a link to the web chat (web-chat/README.md: "The
+      // invite link"), when the broker serves it: the settings of the status
+      // give its address; one on every interface is reached by this page's host.
+      async function showWebLink(reply) {
+        const card = invitePanel.querySelector('section');
+        const status = await C.api('GET', '/status');
+        if (!card || !card.isConnected) return;  // another invite is shown by now
+        const setting = (key) => ((status.settings || []).find((s) => s.key === key) || {}).value;
+        if (setting('webchat.enabled') !== 'true' || !setting('webchat.listen')) return;
+        const listen = setting('webchat.listen');
+        const colon = listen.lastIndexOf(':');
+        let host = listen.slice(0, colon);
+        if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') host = location.hostname;
+        if (host.includes(':') && !host.startsWith('[')) host = '[' + host + ']';
+        const code = /[?&]code=([^&]+)/.exec(reply.invite);
+        if (!code) return;
+        const url = 'https://' + host + ':' + listen.slice(colon + 1) + '/#invite=' +
+            encodeURIComponent(code[1]);
+        const link = h('p', {class: 'code', id: 'invite-web-link'}, url);
+        const copy = h('button', {type: 'button', onclick: async () => {
+          try {
+            await navigator.clipboard.writeText(url);
+            ctx.say('The web chat link is copied.', 'ok');
+          } catch (e) {
+            const range = document.createRange();
+            range.selectNodeContents(link);
+            window.getSelection().removeAllRanges();
+            window.getSelection().addRange(range);
+            ctx.say('Copying is not allowed here; the link is selected: copy it by hand.', 'error');
+          }
+        }}, 'Copy the web chat link');
+        card.append(h('p', null, 'Or, to chat in a browser, ' + reply.login + ' opens this link:'),
+            link, h('div', {class: 'toolbar'}, copy));
       }
 
       async function showDevices(login) {
