@@ -6,6 +6,7 @@
 
 #include "broker/base/encoding.h"
 #include "broker/base/json.h"
+#include "schemas/vectors.h"
 
 namespace chatpro::console {
 namespace {
@@ -89,10 +90,7 @@ std::string CaseJson(const wire::CaseInfo& c) {
   if (c.subjects() != nullptr) {
     for (const fb::String* s : *c.subjects()) subjects.push_back(Str(s));
   }
-  std::vector<std::uint64_t> conversations;
-  if (c.conversations() != nullptr) {
-    conversations.assign(c.conversations()->begin(), c.conversations()->end());
-  }
+  const std::vector<std::uint64_t> conversations = schemas::U64s(c.conversations());
   return JsonObject()
       .Add("id", static_cast<std::uint64_t>(c.id()))
       .Add("kind", CaseKindName(c.kind()))

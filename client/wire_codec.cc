@@ -5,6 +5,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "schemas/vectors.h"
+
 namespace chatpro::client::internal {
 namespace {
 
@@ -798,9 +800,7 @@ CaseInfo CaseFromWire(const wire::CaseInfo& info) {
   if (info.subjects() != nullptr) {
     for (const auto* s : *info.subjects()) c.subjects.push_back(Str(s));
   }
-  if (info.conversations() != nullptr) {
-    c.conversations.assign(info.conversations()->begin(), info.conversations()->end());
-  }
+  c.conversations = schemas::U64s(info.conversations());
   c.from_us = info.from_us();
   c.to_us = info.to_us();
   c.keyword = Str(info.keyword());

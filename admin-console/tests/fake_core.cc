@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "schemas/vectors.h"
+
 namespace chatpro::console::testing {
 namespace {
 
@@ -247,9 +249,7 @@ Result<std::string> FakeCore::AnswerCases(const FakeUser& caller, std::uint64_t 
         }
         c.subjects.push_back(S(s));
       }
-      if (r->conversations() != nullptr) {
-        c.conversations.assign(r->conversations()->begin(), r->conversations()->end());
-      }
+      c.conversations = schemas::U64s(r->conversations());
       c.from_us = r->from_us();
       c.to_us = r->to_us();
       c.keyword = S(r->keyword());

@@ -14,6 +14,7 @@
 #include "broker/core/records.h"
 #include "broker/core/store_format.h"
 #include "broker/crypto/keys.h"
+#include "schemas/vectors.h"
 
 namespace chatpro::core {
 namespace {
@@ -1121,11 +1122,12 @@ void Broker::HandleSend(Session& s, std::uint64_t rid, const wire::Send& r) {
 void Broker::HandleAck(Session& s, const wire::Ack& r) {
   if (r.cursors() == nullptr) return;
   DeviceCursors& dc = device_cursors_[s.device];
-  for (const wire::Cursor* c : *r.cursors()) {
-    auto it = s.cursors.find(ConversationId(c->conversation_id()));
+  for (flatbuffers::uoffset_t i = 0; i < r.cursors()->size(); ++i) {
+    const wire::Cursor c = schemas::StructAt(*r.cursors(), i);
+    auto it = s.cursors.find(ConversationId(c.conversation_id()));
     if (it == s.cursors.end()) continue;
     ConvCursor& cur = it->second;
-    Seq seq = std::min<Seq>(c->seq(), cur.sent);
+    Seq seq = std::min<Seq>(c.seq(), cur.sent);
     if (seq <= cur.acked) continue;
     cur.acked = seq;
     // It reads again: a later stall is a new cut.

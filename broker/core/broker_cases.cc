@@ -18,6 +18,7 @@
 #include "broker/base/log.h"
 #include "broker/core/broker.h"
 #include "broker/core/records.h"
+#include "schemas/vectors.h"
 
 namespace chatpro::core {
 namespace {
@@ -159,7 +160,7 @@ void Broker::HandleCaseOpen(Session& s, std::uint64_t rid, const wire::CaseOpen&
       return refuse(Status::InvalidArgument("a case names at most " +
                                             std::to_string(kMaxCaseConversations) + " conversations"));
     }
-    for (std::uint64_t id : *r.conversations()) {
+    for (std::uint64_t id : schemas::U64s(r.conversations())) {
       if (conversations_.Find(ConversationId(id)) == nullptr) {
         return refuse(Status::NotFound("there is no conversation " + std::to_string(id)));
       }

@@ -6,6 +6,7 @@
 #include "broker/base/encoding.h"
 #include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
+#include "schemas/vectors.h"
 
 namespace chatpro::core {
 
@@ -86,11 +87,9 @@ Result<Case> CaseRegistry::Decode(std::string_view bytes) {
   c.id = r->id();
   c.kind = r->kind();
   if (r->legal_basis() != nullptr) c.legal_basis = r->legal_basis()->str();
-  if (r->subject_user_ids() != nullptr) {
-    for (std::uint64_t u : *r->subject_user_ids()) c.subjects.push_back(UserId(u));
-  }
-  if (r->conversations() != nullptr) {
-    for (std::uint64_t id : *r->conversations()) c.conversations.push_back(ConversationId(id));
+  for (std::uint64_t u : schemas::U64s(r->subject_user_ids())) c.subjects.push_back(UserId(u));
+  for (std::uint64_t id : schemas::U64s(r->conversations())) {
+    c.conversations.push_back(ConversationId(id));
   }
   c.from_us = r->from_us();
   c.to_us = r->to_us();

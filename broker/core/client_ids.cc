@@ -6,6 +6,7 @@
 #include "broker/base/encoding.h"
 #include "broker/core/records.h"
 #include "chatpro/schemas/store_generated.h"
+#include "schemas/vectors.h"
 
 namespace chatpro::core {
 namespace {
@@ -69,9 +70,10 @@ Result<std::optional<ClientIdIndex::Ref>> ClientIdIndex::Find(DeviceId device, C
           return false;
         }
         if (r->entries() != nullptr) {
-          for (const store::DedupeEntry* e : *r->entries()) {
-            if (e->client_msg_id() == id) {
-              found = Ref{ConversationId(e->conversation_id()), e->seq(), e->sent_at_us()};
+          for (flatbuffers::uoffset_t i = 0; i < r->entries()->size(); ++i) {
+            const store::DedupeEntry e = schemas::StructAt(*r->entries(), i);
+            if (e.client_msg_id() == id) {
+              found = Ref{ConversationId(e.conversation_id()), e.seq(), e.sent_at_us()};
               return false;
             }
           }

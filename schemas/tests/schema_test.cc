@@ -11,6 +11,7 @@
 
 #include "chatpro/schemas/store_generated.h"
 #include "chatpro/schemas/wire_generated.h"
+#include "schemas/vectors.h"
 
 namespace chatpro::wire {
 namespace {
@@ -106,6 +107,54 @@ TEST(Schema, NestedMessagesAreAlignedForReadingInPlace) {
     auto address = reinterpret_cast<std::uintptr_t>(e->body_as_Delivery()->message()->data());
     EXPECT_EQ(address % 8, 0u);
   }
+}
+
+// A finished buffer copied to an address 4 bytes past an 8-byte boundary, so
+// that its 8-byte values sit as a hostile sender can place them inside an
+// aligned frame: the verifier checks a vector's alignment to 4 only.
+struct Misplaced {
+  std::vector<std::uint64_t> words;
+  const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(words.data()) + 4; }
+};
+
+Misplaced Misplace(const flatbuffers::FlatBufferBuilder& fbb) {
+  Misplaced m;
+  m.words.resize(fbb.GetSize() / 8 + 2);
+  std::memcpy(reinterpret_cast<std::uint8_t*>(m.words.data()) + 4, fbb.GetBufferPointer(), fbb.GetSize());
+  return m;
+}
+
+TEST(Schema, VectorsOfEightByteValuesReadTheSameAtAnyAlignment) {
+  flatbuffers::FlatBufferBuilder ids_fbb;
+  const std::vector<std::uint64_t> ids = {7, 0x0102030405060708u, ~0ull};
+  auto ids_vector = ids_fbb.CreateVector(ids);
+  CaseInfoBuilder info(ids_fbb);
+  info.add_conversations(ids_vector);
+  ids_fbb.Finish(info.Finish());
+  Misplaced case_info = Misplace(ids_fbb);
+  {
+    flatbuffers::Verifier v(case_info.data(), ids_fbb.GetSize());
+    ASSERT_TRUE(v.VerifyBuffer<CaseInfo>(nullptr));
+  }
+  const auto* conversations = flatbuffers::GetRoot<CaseInfo>(case_info.data())->conversations();
+  ASSERT_NE(reinterpret_cast<std::uintptr_t>(conversations->Data()) % 8, 0u);
+  EXPECT_EQ(schemas::U64s(conversations), ids);
+  EXPECT_TRUE(schemas::U64s(nullptr).empty());
+
+  flatbuffers::FlatBufferBuilder ack_fbb;
+  const std::vector<Cursor> cursors = {Cursor(1, 2), Cursor(3, 0xfffffffffffffff0u)};
+  ack_fbb.Finish(CreateAckDirect(ack_fbb, &cursors));
+  Misplaced ack = Misplace(ack_fbb);
+  {
+    flatbuffers::Verifier v(ack.data(), ack_fbb.GetSize());
+    ASSERT_TRUE(v.VerifyBuffer<Ack>(nullptr));
+  }
+  const auto& read = *flatbuffers::GetRoot<Ack>(ack.data())->cursors();
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(schemas::StructAt(read, 0).conversation_id(), 1u);
+  EXPECT_EQ(schemas::StructAt(read, 0).seq(), 2u);
+  EXPECT_EQ(schemas::StructAt(read, 1).conversation_id(), 3u);
+  EXPECT_EQ(schemas::StructAt(read, 1).seq(), 0xfffffffffffffff0u);
 }
 
 TEST(Schema, EveryTruncationOfAFrameFailsVerification) {
