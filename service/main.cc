@@ -553,7 +553,8 @@ Result<std::unique_ptr<console::ConsoleServer>> StartConsole(const BrokerOptions
 // (by the console's certificate code). On failure returns the Status naming
 // what is wrong (the broker does not start).
 Result<std::unique_ptr<webchat::WebChatServer>> StartWebChat(const BrokerOptions& options,
-                                                             zmq::context_t* context) {
+                                                             zmq::context_t* context,
+                                                             const core::BrokerStats* stats) {
   if (!options.webchat.enabled) return std::unique_ptr<webchat::WebChatServer>();
   WebChatOptions web = options.webchat;
   if (web.cert_file.empty()) {
@@ -567,7 +568,7 @@ Result<std::unique_ptr<webchat::WebChatServer>> StartWebChat(const BrokerOptions
     web.key_file = made->key_file;
   }
   Result<std::unique_ptr<webchat::WebChatServer>> started =
-      webchat::WebChatServer::Start(web, context);
+      webchat::WebChatServer::Start(web, context, stats);
   if (!started.ok()) return started.status();
   std::string host = web.listen.substr(0, web.listen.rfind(':'));
   LOG_INFO() << "web chat on https://" << host << ":" << (*started)->port() << "/";
@@ -840,7 +841,7 @@ int Run(int argc, char** argv, service::Host& host) {
   // The web chat: browsers reach the core over the in-process route, in the
   // transport's ZeroMQ context; it stops before the transport.
   Result<std::unique_ptr<webchat::WebChatServer>> web_chat =
-      StartWebChat(*options, &(*server)->context());
+      StartWebChat(*options, &(*server)->context(), &broker.stats());
   if (!web_chat.ok()) {
     std::cerr << "chatpro-broker: " << web_chat.status().message() << "\n";
     return 1;

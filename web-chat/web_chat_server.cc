@@ -26,12 +26,17 @@
 #endif
 
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "broker/base/encoding.h"
 #include "broker/base/log.h"
+#include "broker/base/status.h"
+#include "broker/core/broker.h"
+#include "broker/core/frame_writer.h"
 #include "broker/transport/zmq_server.h"
 #include "chatpro/schemas/wire_generated.h"
 #include "web-chat/web_assets.h"
@@ -60,6 +65,12 @@ constexpr char kCsp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
     "media-src 'self' blob:; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'";
+
+// Counts a refusal the gateway answers itself (web_chat_server.h, Metrics).
+void CountRefusal(const WebChatServer::Shared& shared, StatusCode code) {
+  if (shared.stats == nullptr) return;
+  shared.stats->front_end_errors[static_cast<int>(code)].fetch_add(1, std::memory_order_relaxed);
+}
 
 // Waits up to `ms` for `fd` to be readable; then reads what it has (the raw
 // TLS bytes, to be discarded) into `buffer`. Returns the bytes read, 0 at the
@@ -111,13 +122,20 @@ std::optional<std::string> ErrorOf(const std::string& frame) {
   return std::nullopt;
 }
 
-bool CarriesRevoked(const zmq::message_t& frame) {
-  flatbuffers::Verifier verifier(static_cast<const std::uint8_t*>(frame.data()), frame.size());
+// Whether a frame holds an envelope of `type` (false if it is no frame).
+bool Carries(const void* data, std::size_t size, wire::Body type) {
+  std::vector<std::uint64_t> aligned;
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+    aligned.resize((size + 7) / 8);
+    std::memcpy(aligned.data(), data, size);
+    data = aligned.data();
+  }
+  flatbuffers::Verifier verifier(static_cast<const std::uint8_t*>(data), size);
   if (!wire::VerifyFrameBuffer(verifier)) return false;
-  const wire::Frame* f = wire::GetFrame(frame.data());
+  const wire::Frame* f = wire::GetFrame(data);
   if (f->envelopes() == nullptr) return false;
   for (const wire::Envelope* e : *f->envelopes()) {
-    if (e->body_type() == wire::Body::Revoked) return true;
+    if (e->body_type() == type) return true;
   }
   return false;
 }
@@ -137,10 +155,21 @@ class Connection {
     ws_->setReceiveTimeout(Poco::Timespan(static_cast<long>(o.handshake_timeout_ms) * 1000));
     ws_->setSendTimeout(Poco::Timespan(static_cast<long>(o.send_timeout_ms) * 1000));
     if (!Authenticate()) return;
-    Relay();
+    End end = End::kBrowserLeft;
+    try {
+      end = Relay();
+    } catch (...) {
+      // The connection failed (reset, TLS error, a browser too slow to read).
+      if (!page_said_goodbye_) SayGoodbye();
+      throw;
+    }
+    if (end == End::kBrowserLeft && !page_said_goodbye_) SayGoodbye();
   }
 
  private:
+  // Why Relay() returned.
+  enum class End { kBrowserLeft, kSessionEnded, kStopping };
+
   bool Authenticate() {
     AuthChallenge challenge = AuthChallenge::New();
     std::string message = challenge.Message();
@@ -149,12 +178,14 @@ class Connection {
     int flags = 0;
     ws_->receiveFrame(answer, flags);
     if ((flags & WebSocket::FRAME_OP_BITMASK) != WebSocket::FRAME_OP_BINARY) {
+      CountRefusal(*shared_, StatusCode::kPermissionDenied);
       Close(*ws_, kCloseAuthFailed, "expected the signed answer to the challenge");
       return false;
     }
     Result<AuthClaim> claim = challenge.Check(std::string_view(answer.begin(), answer.size()));
     if (!claim.ok()) {
       LOG_INFO() << "web chat: refused " << address_ << ": " << claim.status().message();
+      CountRefusal(*shared_, StatusCode::kPermissionDenied);
       Close(*ws_, kCloseAuthFailed, claim.status().message());
       return false;
     }
@@ -190,14 +221,14 @@ class Connection {
     return dealer_.recv(*frame, zmq::recv_flags::dontwait).has_value();
   }
 
-  void Relay() {
+  End Relay() {
     Poco::Buffer<char> buffer(0);
     std::optional<Clock::time_point> revoked_deadline;
     const poco_socket_t fd = ws_->impl()->sockfd();
     while (!shared_->stopping.load()) {
       if (revoked_deadline && Clock::now() >= *revoked_deadline) {
         Close(*ws_, kCloseSessionEnded, "this device was revoked");
-        return;
+        return End::kSessionEnded;
       }
       zmq::pollitem_t items[2] = {{dealer_.handle(), 0, ZMQ_POLLIN, 0},
                                   {nullptr, fd, ZMQ_POLLIN, 0}};
@@ -210,9 +241,9 @@ class Connection {
           if (frame.size() == 0) {
             Close(*ws_, kCloseSessionEnded,
                   revoked_deadline ? "this device was revoked" : "the broker ended the session");
-            return;
+            return End::kSessionEnded;
           }
-          if (!revoked_deadline && CarriesRevoked(frame)) {
+          if (!revoked_deadline && Carries(frame.data(), frame.size(), wire::Body::Revoked)) {
             revoked_deadline =
                 Clock::now() + std::chrono::milliseconds(o().revoked_grace_ms);
           }
@@ -223,10 +254,29 @@ class Connection {
         }
       }
       if (buffered || (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
-        if (!ReadFromBrowser(buffer)) return;
+        if (!ReadFromBrowser(buffer)) return End::kBrowserLeft;
       }
     }
     Close(*ws_, 1001, "the broker is stopping");
+    return End::kStopping;
+  }
+
+  // The browser went away (closed, cut for a bad message, or the network
+  // failed) without the page's own Goodbye: end its core session now, as the
+  // page would, rather than when the core next finds the route gone.
+  void SayGoodbye() {
+    flatbuffers::FlatBufferBuilder fbb(128);
+    std::vector<flatbuffers::Offset<wire::Envelope>> envelopes = {wire::CreateEnvelope(
+        fbb, 0, wire::Body::Goodbye, wire::CreateGoodbye(fbb).Union())};
+    fbb.Finish(wire::CreateFrameDirect(fbb, core::kProtocolVersion, &envelopes),
+               wire::FrameIdentifier());
+    // The route reads what is in the in-process pipe before it sees it close.
+    dealer_.set(zmq::sockopt::linger, 1000);
+    if (!dealer_.send(zmq::buffer(principal_), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return;
+    }
+    (void)dealer_.send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()),
+                       zmq::send_flags::dontwait);
   }
 
   // Relays one message from the browser; false once the WebSocket is done.
@@ -238,9 +288,11 @@ class Connection {
       n = ws_->receiveFrame(buffer, flags);
     } catch (const Poco::Net::WebSocketException& e) {
       if (e.code() == WebSocket::WS_ERR_PAYLOAD_TOO_BIG) {
+        CountRefusal(*shared_, StatusCode::kResourceExhausted);
         Close(*ws_, WebSocket::WS_PAYLOAD_TOO_BIG,
               "message too big: at most " + std::to_string(o().max_message_bytes) + " bytes");
       } else {
+        CountRefusal(*shared_, StatusCode::kInvalidArgument);
         Close(*ws_, WebSocket::WS_PROTOCOL_ERROR, "malformed WebSocket message");
       }
       return false;
@@ -249,11 +301,16 @@ class Connection {
     switch (flags & WebSocket::FRAME_OP_BITMASK) {
       case WebSocket::FRAME_OP_BINARY:
         if ((flags & WebSocket::FRAME_FLAG_FIN) == 0) {
+          CountRefusal(*shared_, StatusCode::kInvalidArgument);
           Close(*ws_, WebSocket::WS_PAYLOAD_NOT_ACCEPTABLE,
                 "fragmented messages are not taken: send each frame as one message");
           return false;
         }
         // The core checks it like any ZeroMQ frame (Verifier, limits, rate).
+        if (!page_said_goodbye_ &&
+            Carries(buffer.begin(), buffer.size(), wire::Body::Goodbye)) {
+          page_said_goodbye_ = true;
+        }
         dealer_.send(zmq::buffer(principal_), zmq::send_flags::sndmore);
         dealer_.send(zmq::const_buffer(buffer.begin(), buffer.size()), zmq::send_flags::none);
         return true;
@@ -267,6 +324,7 @@ class Connection {
         Close(*ws_, WebSocket::WS_NORMAL_CLOSE, "");
         return false;
       default:
+        CountRefusal(*shared_, StatusCode::kInvalidArgument);
         Close(*ws_, WebSocket::WS_PAYLOAD_NOT_ACCEPTABLE,
               "only binary messages are taken: each one wire Frame");
         return false;
@@ -280,6 +338,7 @@ class Connection {
   const std::string address_;
   zmq::socket_t dealer_;
   std::string principal_;
+  bool page_said_goodbye_ = false;
 };
 
 class Handler : public Poco::Net::HTTPRequestHandler {
@@ -293,6 +352,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       if (shared_->connections.fetch_add(1) >=
           static_cast<int>(shared_->options.max_connections)) {
         shared_->connections.fetch_sub(1);
+        CountRefusal(*shared_, StatusCode::kResourceExhausted);
         return Answer(response, Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
                       "too many web chat connections\n");
       }
@@ -304,6 +364,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       try {
         ws.emplace(request, response);
       } catch (const Poco::Net::WebSocketException& e) {
+        CountRefusal(*shared_, StatusCode::kInvalidArgument);
         return Answer(response, Poco::Net::HTTPResponse::HTTP_BAD_REQUEST,
                       "not a WebSocket request: " + e.message() + "\n");
       }
@@ -371,7 +432,8 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 }  // namespace
 
 Result<std::unique_ptr<WebChatServer>> WebChatServer::Start(const WebChatOptions& options,
-                                                            zmq::context_t* context) {
+                                                            zmq::context_t* context,
+                                                            const core::BrokerStats* stats) {
   if (options.cert_file.empty() || options.key_file.empty()) {
     return Status::InvalidArgument("the web chat needs a certificate and its key");
   }
@@ -379,6 +441,7 @@ Result<std::unique_ptr<WebChatServer>> WebChatServer::Start(const WebChatOptions
   server->shared_ = std::make_shared<Shared>();
   server->shared_->options = options;
   server->shared_->context = context;
+  server->shared_->stats = stats;
   const int threads = static_cast<int>(options.max_connections) + 4;  // a few more for pages and refusals
   server->pool_ = std::make_unique<Poco::ThreadPool>(2, threads);
   try {

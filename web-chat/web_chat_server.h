@@ -17,6 +17,10 @@
 // WebSocket (1001) and waits for their threads. REQUIRES: the ZeroMQ context
 // outlives the server, and the server is destroyed before the broker's
 // ZmqServer.
+// Metrics: what the gateway refuses itself (a bad signature, an oversized,
+// fragmented or text message, a connection over the limit) is counted in the
+// broker's front_end_errors by status code, so chatpro_errors_total shows it
+// beside the core's own refusals.
 // Thread-safety: port() from any thread.
 #pragma once
 
@@ -36,16 +40,22 @@ class HTTPServer;
 }  // namespace Net
 }  // namespace Poco
 
+namespace chatpro::core {
+struct BrokerStats;
+}  // namespace chatpro::core
+
 namespace chatpro::webchat {
 
 class WebChatServer {
  public:
   // Serves `options.listen` with `cert_file` and `key_file` (the service
   // passes a self-signed pair when none is configured), reaching the core
-  // through `context`. On failure returns InvalidArgument (no certificate),
-  // Unavailable (cannot bind or read the certificate).
+  // through `context`, counting its refusals in `stats` (may be null). On
+  // failure returns InvalidArgument (no certificate), Unavailable (cannot bind
+  // or read the certificate). REQUIRES: `stats` outlives the server.
   static Result<std::unique_ptr<WebChatServer>> Start(const WebChatOptions& options,
-                                                      zmq::context_t* context);
+                                                      zmq::context_t* context,
+                                                      const core::BrokerStats* stats = nullptr);
   ~WebChatServer();
   WebChatServer(const WebChatServer&) = delete;
   WebChatServer& operator=(const WebChatServer&) = delete;
@@ -57,6 +67,7 @@ class WebChatServer {
   struct Shared {
     WebChatOptions options;
     zmq::context_t* context = nullptr;
+    const core::BrokerStats* stats = nullptr;
     std::atomic<bool> stopping{false};
     std::atomic<int> connections{0};
   };

@@ -63,6 +63,11 @@ std::string ListUsersFrame(std::uint64_t rid) {
   return Finish(fbb, rid, wire::Body::AdminListUsers, wire::CreateAdminListUsers(fbb).Union());
 }
 
+std::string GoodbyeFrame() {
+  flatbuffers::FlatBufferBuilder fbb;
+  return Finish(fbb, 0, wire::Body::Goodbye, wire::CreateGoodbye(fbb).Union());
+}
+
 std::string RevokeOwnDeviceFrame(std::uint64_t rid, std::uint64_t device_id) {
   flatbuffers::FlatBufferBuilder fbb;
   return Finish(fbb, rid, wire::Body::RevokeDevice,
@@ -219,7 +224,7 @@ class WebChatServerTest : public ::testing::Test {
     options.key_file = cert->key_file;
     options.max_message_bytes = 64 * 1024;
     options.revoked_grace_ms = 300;
-    Result<std::unique_ptr<WebChatServer>> web = WebChatServer::Start(options, &zmq_->context());
+    Result<std::unique_ptr<WebChatServer>> web = WebChatServer::Start(options, &zmq_->context(), &broker_->stats());
     ASSERT_TRUE(web.ok()) << web.status();
     web_ = std::move(*web);
     browser_key_ = crypto::DeriveEnrollmentSigningKeyPair(crypto::NewEnrollmentCode());
@@ -248,6 +253,11 @@ class WebChatServerTest : public ::testing::Test {
       return 0;
     }
     return reply->body_as_EnrollReply()->device_id();
+  }
+
+  // What chatpro_errors_total shows of the gateway's own refusals.
+  std::uint64_t GatewayRefusals(StatusCode code) const {
+    return broker_->stats().front_end_errors[static_cast<int>(code)].load();
   }
 
   std::unique_ptr<Browser> SignedIn() {
@@ -287,6 +297,7 @@ TEST_F(WebChatServerTest, WrongSignatureIsRefused) {
   EXPECT_TRUE(r.closed);
   EXPECT_EQ(r.close_code, 4001);
   EXPECT_NE(r.data.find("signature"), std::string::npos) << r.data;
+  EXPECT_EQ(GatewayRefusals(StatusCode::kPermissionDenied), 1u);
 }
 
 TEST_F(WebChatServerTest, UnknownKeyIsRefusedByTheCore) {
@@ -306,6 +317,7 @@ TEST_F(WebChatServerTest, OversizedAndTextMessagesAreRefusedAndTheServerKeepsSer
     EXPECT_TRUE(r.closed);
     EXPECT_EQ(r.close_code, WebSocket::WS_PAYLOAD_TOO_BIG);
     EXPECT_NE(r.data.find("too big"), std::string::npos) << r.data;
+    EXPECT_EQ(GatewayRefusals(StatusCode::kResourceExhausted), 1u);
   }
   {
     std::unique_ptr<Browser> browser = SignedIn();
@@ -313,6 +325,7 @@ TEST_F(WebChatServerTest, OversizedAndTextMessagesAreRefusedAndTheServerKeepsSer
     Received r = browser->Receive();
     EXPECT_TRUE(r.closed);
     EXPECT_EQ(r.close_code, WebSocket::WS_PAYLOAD_NOT_ACCEPTABLE);
+    EXPECT_EQ(GatewayRefusals(StatusCode::kInvalidArgument), 1u);
   }
   // A binary message that is no wire Frame gets the core's error; the
   // connection goes on.
@@ -325,6 +338,37 @@ TEST_F(WebChatServerTest, OversizedAndTextMessagesAreRefusedAndTheServerKeepsSer
   const wire::Envelope* users = browser->WaitFor(5);
   ASSERT_NE(users, nullptr);
   EXPECT_EQ(users->body_type(), wire::Body::UserList);
+}
+
+// A browser that goes away without the page's Goodbye (closed, crashed, off
+// the network) has its device session ended at once, as if the page had said
+// it; after a page's own Goodbye the gateway does not say it again (the core
+// would refuse that as a stranger's frame, and count it).
+TEST_F(WebChatServerTest, ABrowserThatGoesAwayEndsItsDeviceSessionAtOnce) {
+  ASSERT_NE(EnrollBrowser(), 0u);
+  const core::BrokerStats& stats = broker_->stats();
+  auto eventually_none_connected = [&] {
+    for (int i = 0; i < 300 && stats.devices_connected.load() != 0; ++i) std::this_thread::sleep_for(10ms);
+    return stats.devices_connected.load() == 0;
+  };
+  {
+    std::unique_ptr<Browser> browser = SignedIn();
+    browser->SendBinary(ListUsersFrame(2));
+    ASSERT_NE(browser->WaitFor(2), nullptr);
+    EXPECT_EQ(stats.devices_connected.load(), 1);
+  }  // the connection is dropped, no close frame, no Goodbye
+  EXPECT_TRUE(eventually_none_connected());
+
+  const std::uint64_t refused = stats.errors[static_cast<int>(StatusCode::kPermissionDenied)].load();
+  {
+    std::unique_ptr<Browser> browser = SignedIn();
+    browser->SendBinary(ListUsersFrame(3));
+    ASSERT_NE(browser->WaitFor(3), nullptr);
+    browser->SendBinary(GoodbyeFrame());
+  }
+  EXPECT_TRUE(eventually_none_connected());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(stats.errors[static_cast<int>(StatusCode::kPermissionDenied)].load(), refused);
 }
 
 TEST_F(WebChatServerTest, RevokedDeviceIsToldAndCutOff) {
