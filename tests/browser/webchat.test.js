@@ -196,6 +196,24 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
       await ben.getByLabel('Message', {exact: true}).press('Enter');
       await messageText(ana, 'hi ana').waitFor();
 
+      // ana corrects a message, then deletes it for everyone.
+      await ana.getByLabel('Message', {exact: true}).fill('see you at 9');
+      await ana.getByLabel('Message', {exact: true}).press('Enter');
+      await messageText(ben, 'see you at 9').waitFor();
+      await ana.getByRole('button', {name: 'Edit or delete your message see you at 9'}).click();
+      await ana.getByLabel('New text').fill('see you at 10');
+      await ana.getByRole('button', {name: 'Save the change'}).click();
+      await messageText(ben, 'see you at 10 (edited)').waitFor();
+      await messageText(ana, 'see you at 10 (edited)').waitFor();
+      await ana.getByRole('button', {name: 'Edit or delete your message see you at 10'}).click();
+      await ana.getByRole('button', {name: 'Delete for everyone'}).click();
+      for (const page of [ana, ben]) {
+        await page.locator('#messages li p.deleted', {hasText: 'This message was deleted'}).waitFor();
+        await messageText(page, 'see you at 10').waitFor({state: 'detached'});
+      }
+      // ben cannot change ana's messages.
+      assert.equal(await ben.locator('#messages li.theirs button.change').count(), 0);
+
       // A message the broker refuses stays on screen as not sent.
       await ben.getByLabel('Message', {exact: true}).fill('x'.repeat(70 * 1024));
       await ben.getByLabel('Message', {exact: true}).press('Enter');

@@ -314,18 +314,31 @@ function sendAcks() {
   S.ws.send(wire.frame([{rid: 0, type: wire.Body.Ack, body: wire.req.ack(cursors)}]));
 }
 
+const isChange = (m) => m.kind === 'edit' || m.kind === 'deletion';
+
+// An edit or a deletion (stored, hidden, under its own seq) applied to the
+// message it names; the same change twice changes nothing.
+async function applyChange(m) {
+  await put('messages', Object.assign(m, {hidden: true}));
+  const target = await get('messages', [m.conv, m.target]);
+  if (!target) return;
+  if (m.kind === 'edit') { target.text = m.text; target.edited = true; }
+  else { target.deleted = true; target.data = null; target.text = ''; }
+  await put('messages', target);
+  const conv = S.convs.get(m.conv);
+  if (conv && conv.last && conv.last.seq === target.seq) {
+    conv.last = summary(target);
+    await put('convs', conv);
+    renderConversations();
+  }
+}
+
 // A message for one of our conversations, live, caught up or from History.
 async function onDelivery(bytes, live) {
   const m = wire.decodeMessage(bytes);
   if (live) S.toAck.set(m.conv, Math.max(S.toAck.get(m.conv) || 0, m.seq));
-  if (m.kind === 'edit' || m.kind === 'deletion') {
-    await put('messages', Object.assign(m, {hidden: true}));
-    const target = await get('messages', [m.conv, m.target]);
-    if (target) {
-      if (m.kind === 'edit') { target.text = m.text; target.edited = true; }
-      else { target.deleted = true; target.data = null; target.text = ''; }
-      await put('messages', target);
-    }
+  if (isChange(m)) {
+    await applyChange(m);
     if (S.open && S.open.id === m.conv) await renderMessages();
     return;
   }
@@ -360,8 +373,8 @@ async function onDelivery(bytes, live) {
 }
 
 function summary(m) {
-  const text = m.kind === 'text' ? m.text : m.kind === 'voice' ? 'Voice message' :
-      m.kind === 'picture' ? 'Picture' : '';
+  const text = m.deleted ? 'This message was deleted' : m.kind === 'text' ? m.text :
+      m.kind === 'voice' ? 'Voice message' : m.kind === 'picture' ? 'Picture' : '';
   return {seq: m.seq, sender: m.sender, text, at: m.sentAt};
 }
 
@@ -566,6 +579,17 @@ function buildMessage(m, urls) {
   }
   meta.textContent = state;
   li.append(meta);
+  // One's own sent messages can be deleted, text ones also edited.
+  if (mine && m.seq && m.state === 'sent' && !m.deleted && ['text', 'voice', 'picture'].includes(m.kind)) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'change';
+    b.textContent = m.kind === 'text' ? 'Edit or delete' : 'Delete';
+    b.setAttribute('aria-label', (m.kind === 'text' ? 'Edit or delete your message ' : 'Delete your ') +
+        summary(m).text.slice(0, 60));
+    b.addEventListener('click', () => openChange(m));
+    li.append(b);
+  }
   if (mine && m.offDuty && m.offDuty.length) {
     li.append(note(m.offDuty.map((d) => d.login + ' is off duty until ' + fmtUntil(d.until)).join('; ') +
         '. It waits for them until then.', 'offduty'));
@@ -583,7 +607,7 @@ async function renderMessages(toBottom) {
   const scroller = $('scroller');
   const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   const stored = (await getAll('messages', convRange(conv.id))).filter((m) => !m.hidden);
-  const outbox = (await getAll('outbox')).filter((m) => m.conv === conv.id);
+  const outbox = (await getAll('outbox')).filter((m) => m.conv === conv.id && !isChange(m));
   if (S.open !== conv || shown.conv !== conv.id) return;  // another chat was opened meanwhile
   const items = stored.concat(outbox.map((m) =>
     Object.assign({}, m, {state: m.failed ? 'failed' : 'sending'})));
@@ -641,6 +665,8 @@ async function send(m) {
 function contentOf(m) {
   if (m.kind === 'text') return [wire.Content.Text, wire.req.text(m.text)];
   if (m.kind === 'voice') return [wire.Content.Voice, wire.req.voice(m.codec, m.durationMs, m.data)];
+  if (m.kind === 'edit') return [wire.Content.Edit, wire.req.edit(m.target, m.text)];
+  if (m.kind === 'deletion') return [wire.Content.Deletion, wire.req.deletion(m.target)];
   return [wire.Content.Picture, wire.req.picture(m.mime, m.width, m.height, m.data)];
 }
 
@@ -651,6 +677,12 @@ async function sendFromOutbox(m) {
     ack = await request(wire.Body.Send, wire.req.send(m.conv, null, m.clientMsgId, type, content));
   } catch (e) {
     if (e.message === 'offline') return;  // sent again once connected
+    if (isChange(m)) {
+      // A refused change is dropped: the message stays as it was.
+      await del('outbox', m.clientMsgId);
+      status('Not changed: ' + e.message);
+      return;
+    }
     // Refused (too big, not a member, ...): it stays in the outbox, shown as
     // not sent, and is not sent again.
     await put('outbox', Object.assign({}, m, {failed: true, error: e.message}));
@@ -659,6 +691,14 @@ async function sendFromOutbox(m) {
     return;
   }
   const seq = ack.u64(2);
+  if (isChange(m)) {
+    const change = Object.assign({}, m, {seq, sentAt: ack.i64(3), state: 'sent'});
+    delete change.clientMsgId;
+    await applyChange(change);
+    await del('outbox', m.clientMsgId);
+    if (S.open && S.open.id === m.conv) await renderMessages();
+    return;
+  }
   const offDuty = ack.tables(5).map(wire.decodeDutyState).filter((d) => !d.onDuty);
   let stored;
   await update('messages', [m.conv, seq], (old) => {
@@ -860,6 +900,39 @@ const minutes = (s) => { const [h, m] = s.split(':').map(Number); return h * 60 
 const hhmm = (n) => n >= 1440 ? '24:00' :
   String(Math.floor(n / 60)).padStart(2, '0') + ':' + String(n % 60).padStart(2, '0');
 
+// Editing or deleting one's own message (a dialog).
+let changing = null;
+function openChange(m) {
+  changing = m;
+  $('change-edit').hidden = m.kind !== 'text';
+  $('change-text').value = m.kind === 'text' ? m.text : '';
+  $('change-error').textContent = '';
+  $('change').showModal();
+  if (m.kind === 'text') $('change-text').focus();
+}
+
+async function saveChange(ev) {
+  ev.preventDefault();
+  const text = $('change-text').value.trim();
+  if (!changing) return;
+  if (!text) {
+    $('change-error').textContent = 'A message cannot be empty; delete it instead.';
+    return;
+  }
+  const m = changing;
+  changing = null;
+  $('change').close();
+  if (text !== m.text) await send({conv: m.conv, kind: 'edit', target: m.seq, text});
+}
+
+async function deleteChanging() {
+  if (!changing) return;
+  const m = changing;
+  changing = null;
+  $('change').close();
+  await send({conv: m.conv, kind: 'deletion', target: m.seq});
+}
+
 function openHours() {
   const s = S.schedule || {timeZone: '', week: [], mayChange: []};
   $('hours-zone').value = s.timeZone;
@@ -1035,6 +1108,9 @@ function bindControls() {
   $('open-hours').addEventListener('click', openHours);
   $('hours-close').addEventListener('click', () => $('hours').close());
   $('hours-form').addEventListener('submit', saveHours);
+  $('change-form').addEventListener('submit', saveChange);
+  $('change-delete').addEventListener('click', deleteChanging);
+  $('change-close').addEventListener('click', () => { changing = null; $('change').close(); });
   $('notify').addEventListener('click', async () => {
     if (typeof Notification !== 'undefined') await Notification.requestPermission();
     $('notify').hidden = typeof Notification === 'undefined' || Notification.permission !== 'default';

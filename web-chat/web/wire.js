@@ -262,6 +262,8 @@ export const req = {
   text: (body) => tbl([str(body)]),
   voice: (codec, durationMs, audio) => tbl([str(codec), u32(durationMs), bytes(audio)]),
   picture: (mime, width, height, image) => tbl([str(mime), u32(width), u32(height), bytes(image)]),
+  edit: (targetSeq, text) => tbl([u64(targetSeq), str(text)]),
+  deletion: (targetSeq) => tbl([u64(targetSeq)]),
   ack: (cursors) => tbl([structs(16, 8, (v, p, c) => {
     v.setBigUint64(p, BigInt(c[0]), true);
     v.setBigUint64(p + 8, BigInt(c[1]), true);
