@@ -305,6 +305,7 @@ Result<std::string> ReplyJson(const Reply& reply) {
           .Add("login", Str(r->login()))
           .Add("invite", Str(r->invite()))
           .Add("expires_at_us", static_cast<std::int64_t>(r->expires_at_us()))
+          .Add("web_link", Str(r->web_link()))
           .str();
     }
     case wire::Body::OffboardingReply: {

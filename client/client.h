@@ -153,6 +153,7 @@ struct InviteInfo {
   std::string login;
   std::string invite;  // chatpro://...
   std::int64_t expires_at_us = 0;
+  std::string web_link;  // the same invite for a browser, when the broker serves the web chat
 };
 
 // What offboarding a user did (AdminDeactivateUser).

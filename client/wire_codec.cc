@@ -651,7 +651,8 @@ SessionInfo SessionFromWire(const wire::HelloReply& reply) {
 }
 
 InviteInfo InviteFromWire(const wire::InviteReply& reply) {
-  return InviteInfo{Str(reply.login()), Str(reply.invite()), reply.expires_at_us()};
+  return InviteInfo{Str(reply.login()), Str(reply.invite()), reply.expires_at_us(),
+                    Str(reply.web_link())};
 }
 
 Result<HistoryPage> HistoryFromWire(const wire::HistoryReply& reply) {

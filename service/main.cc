@@ -168,6 +168,20 @@ std::string PublicAddressFor(const std::string& endpoint) {
   return host + ":" + port;
 }
 
+#if defined(CHATPRO_HAS_WEB_CHAT)
+// "https://HOST:PORT" of the web chat bound to `port`: the host it listens
+// on, or for one on every interface the host of the broker's public address
+// (PublicAddressFor), so that links in invites reach it.
+std::string WebChatUrl(const std::string& listen, int port, const std::string& public_address) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]") {
+    host = public_address.substr(0, public_address.rfind(':'));
+  }
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return "https://" + host + ":" + std::to_string(port);
+}
+#endif
+
 Status EnsureDataDir(const std::string& dir) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
@@ -794,12 +808,14 @@ int Run(int argc, char** argv, service::Host& host) {
     return 1;
   }
   if (options->transport.public_address.empty()) {
-    broker.SetPublicAddress(PublicAddressFor((*server)->bound_endpoint()));
+    public_address = PublicAddressFor((*server)->bound_endpoint());
+    broker.SetPublicAddress(public_address);
   }
   // How the admin console will call the core in-process (same requests and
   // rules as a device). Shut down after the loop stops and before the server
   // goes: its sockets live in the server's ZeroMQ context.
   auto local_caller = std::make_unique<transport::ZmqLocalCaller>(**server);
+  std::string bootstrap_invite;
   if (!broker.HasUsers()) {
     Result<std::string> invite = broker.CreateBootstrapInvite("admin");
     if (!invite.ok()) {
@@ -810,6 +826,7 @@ int Run(int argc, char** argv, service::Host& host) {
     std::cout << "No users yet: the administrator 'admin' can enroll a device with this "
                  "one-time invite (chatpro enroll INVITE):\n"
               << *invite << std::endl;
+    bootstrap_invite = *invite;
   }
 
   // The watchdog is pinged from the event loop itself, so that a hung loop
@@ -845,6 +862,14 @@ int Run(int argc, char** argv, service::Host& host) {
   if (!web_chat.ok()) {
     std::cerr << "chatpro-broker: " << web_chat.status().message() << "\n";
     return 1;
+  }
+  if (*web_chat != nullptr) {
+    // Invite replies carry the same invite as a web chat link.
+    broker.SetWebChatUrl(
+        WebChatUrl(options->webchat.listen, (*web_chat)->port(), public_address));
+    if (!bootstrap_invite.empty()) {
+      std::cout << "Or in a browser: " << broker.WebLinkFor(bootstrap_invite) << std::endl;
+    }
   }
 #else
   if (options->webchat.enabled) {

@@ -243,6 +243,9 @@ class WebChat : public BrokerTest {
     EXPECT_TRUE(invite.ok()) << invite.status();
     crypto::SigningKeyPair device = crypto::DeriveEnrollmentSigningKeyPair(crypto::NewEnrollmentCode());
     if (!invite.ok()) return device;
+    // The same invite as a link that opens the web chat.
+    EXPECT_EQ(invite->web_link, "https://127.0.0.1:" + std::to_string(web_port_) +
+                                    "/#invite=" + CodeOf(invite->invite));
     Browser enrolling(web_port_);
     EXPECT_TRUE(IsEmptyFrame(enrolling.SignIn(
         kPurposeEnrollment, crypto::DeriveEnrollmentSigningKeyPair(CodeOf(invite->invite)))));

@@ -147,6 +147,14 @@ Result<std::string> Broker::CreateBootstrapInvite(std::string_view admin_login) 
   return FormatInvite({identity_.public_address, identity_.public_key, code});
 }
 
+std::string Broker::WebLinkFor(std::string_view invite) const {
+  if (web_chat_url_.empty()) return {};
+  Result<Invite> parsed = ParseInvite(invite);
+  if (!parsed.ok()) return {};
+  // The code is upper-case letters and digits: nothing to escape.
+  return web_chat_url_ + "/#invite=" + parsed->code;
+}
+
 Result<std::string> Broker::MakeInvite(UserId user) {
   std::string code = crypto::NewEnrollmentCode();
   crypto::KeyPair kp = crypto::DeriveEnrollmentKeyPair(code);

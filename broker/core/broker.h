@@ -207,6 +207,13 @@ class Broker {
 
   // The HOST:PORT written into invites from now on.
   void SetPublicAddress(std::string address) { identity_.public_address = std::move(address); }
+  // The web chat's "https://HOST:PORT" (empty: none): invite replies then
+  // carry the same invite as a web chat link. Call before Start() or on the
+  // event-loop thread.
+  void SetWebChatUrl(std::string url) { web_chat_url_ = std::move(url); }
+  // The web chat link of `invite` ("URL/#invite=CODE"), or empty without a
+  // web chat or for text that is no invite.
+  std::string WebLinkFor(std::string_view invite) const;
 
   // Cases and exports: the approval and embargo periods, where exports go
   // (`options.export_dir`; empty: exports are refused) and how archives are
@@ -290,6 +297,7 @@ class Broker {
     std::string login;
     std::string invite;
     std::int64_t expires_at_us = 0;
+    std::string web_link;  // WebLinkFor(invite)
   };
   // Offboards a leaver: deactivated, every device revoked and told to wipe,
   // sessions cut, invites cancelled, owned groups handed on.
@@ -531,6 +539,7 @@ class Broker {
   const CoreOptions options_;
   const Durability durability_;
   ServerIdentity identity_;
+  std::string web_chat_url_;  // "https://HOST:PORT" browsers reach (empty: no web chat)
   MessageStore* const store_;
   const Clock* const clock_;
   Transport* transport_ = nullptr;

@@ -241,7 +241,8 @@ void Broker::ReactivateUser(const AuditActor& actor, std::string_view login,
   directory_.ReactivateUser(target->id, &Batch().writes);
   Result<std::string> invite = MakeInvite(target->id);
   if (!invite.ok()) return fail(invite.status());
-  InviteResult result{target->login, *invite, clock_->NowMicros() + options_.invite_ttl_us};
+  InviteResult result{target->login, *invite, clock_->NowMicros() + options_.invite_ttl_us,
+                      WebLinkFor(*invite)};
   audit_.Append(actor, "user.reactivate", "user:" + result.login,
                 JsonObject().Add("fresh_invite", true).str(), &Batch().writes);
   Batch().on_commit.push_back([result, done = std::move(done)](const Status& st) {
@@ -280,7 +281,8 @@ void Broker::HandleAdminReactivateUser(Session& s, std::uint64_t rid,
     if (!res.ok()) return ReplyError(session, rid, res.status());
     auto& fbb = session.replies.builder();
     auto body = wire::CreateInviteReply(fbb, fbb.CreateString(res->login),
-                                        fbb.CreateString(res->invite), res->expires_at_us);
+                                        fbb.CreateString(res->invite), res->expires_at_us,
+                                        OptionalString(fbb, res->web_link));
     session.replies.AddEnvelope(rid, wire::Body::InviteReply, body.Union());
     MarkDirty(session);
   });

@@ -10,6 +10,7 @@
 #include "broker/base/json.h"
 #include "broker/base/log.h"
 #include "broker/core/broker.h"
+#include "broker/core/records.h"
 
 namespace chatpro::core {
 namespace {
@@ -406,9 +407,11 @@ void Broker::HandleCreateInvite(Session& s, std::uint64_t rid, const wire::Creat
   std::string login = target->login;
   std::int64_t expires = clock_->NowMicros() + options_.invite_ttl_us;
   Audit(s, "device.invite", "user:" + login, JsonObject().Add("expires_at_us", expires).str());
-  AfterCommit(s.connection, rid, [login, invite = *invite, expires, rid](Session& session) {
+  AfterCommit(s.connection, rid, [login, invite = *invite, web = WebLinkFor(*invite), expires,
+                                  rid](Session& session) {
     auto& fbb = session.replies.builder();
-    auto body = wire::CreateInviteReply(fbb, fbb.CreateString(login), fbb.CreateString(invite), expires);
+    auto body = wire::CreateInviteReply(fbb, fbb.CreateString(login), fbb.CreateString(invite),
+                                        expires, OptionalString(fbb, web));
     session.replies.AddEnvelope(rid, wire::Body::InviteReply, body.Union());
   });
 }
@@ -457,10 +460,12 @@ void Broker::HandleAdminAddUser(Session& s, std::uint64_t rid, const wire::Admin
             .str());
   std::string new_login = (*user)->login;
   std::int64_t expires = clock_->NowMicros() + options_.invite_ttl_us;
-  AfterCommit(s.connection, rid, [new_login, invite = *invite, expires, rid](Session& session) {
+  AfterCommit(s.connection, rid, [new_login, invite = *invite, web = WebLinkFor(*invite),
+                                  expires, rid](Session& session) {
     auto& fbb = session.replies.builder();
-    auto body =
-        wire::CreateInviteReply(fbb, fbb.CreateString(new_login), fbb.CreateString(invite), expires);
+    auto body = wire::CreateInviteReply(fbb, fbb.CreateString(new_login),
+                                        fbb.CreateString(invite), expires,
+                                        OptionalString(fbb, web));
     session.replies.AddEnvelope(rid, wire::Body::InviteReply, body.Union());
   });
 }

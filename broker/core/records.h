@@ -30,6 +30,12 @@ const T* VerifiedRecord(std::string_view bytes, std::string* scratch) {
   return flatbuffers::GetRoot<T>(data);
 }
 
+// A string field to write: absent when `s` is empty.
+inline flatbuffers::Offset<flatbuffers::String> OptionalString(flatbuffers::FlatBufferBuilder& fbb,
+                                                               std::string_view s) {
+  return s.empty() ? flatbuffers::Offset<flatbuffers::String>() : fbb.CreateString(s);
+}
+
 // A FlatBuffers string field as a view; empty when the field is absent.
 inline std::string_view View(const flatbuffers::String* s) {
   return s == nullptr ? std::string_view() : s->string_view();

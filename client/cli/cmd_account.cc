@@ -74,7 +74,14 @@ int Users(const Invocation& inv) {
 void PrintInvite(const client::InviteInfo& invite, const std::string& intro) {
   std::string when = invite.expires_at_us > 0 ? ", valid until " + FormatTime(invite.expires_at_us)
                                               : "";
-  PrintLine(intro + when + ", for one use:");
+  // The chatpro:// invite stays the last line: scripts take it from there.
+  if (invite.web_link.empty()) {
+    PrintLine(intro + when + ", for one use:");
+  } else {
+    PrintLine(intro + when + ", for one use.");
+    PrintLine("In a browser, open: " + invite.web_link);
+    PrintLine("With the chatpro app (chatpro enroll INVITE):");
+  }
   PrintLine(invite.invite);
 }
 

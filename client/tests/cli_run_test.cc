@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -203,6 +204,11 @@ TEST_F(CliRunTest, AdminUserReactivatePrintsTheInviteLast) {
   ASSERT_EQ(o.code, kExitOk) << o.err;
   ASSERT_GE(o.lines.size(), 2u);
   EXPECT_EQ(o.lines[0], "reactivated user ben; their old devices stay revoked");
+  // The broker serves the web chat: the same invite as a link for a browser.
+  EXPECT_NE(std::find(o.lines.begin(), o.lines.end(),
+                      "In a browser, open: https://127.0.0.1:8444/#invite=AGAIN"),
+            o.lines.end())
+      << o.out;
   EXPECT_EQ(o.lines.back(), "chatpro://127.0.0.1:1?key=00&code=AGAIN");
 }
 

@@ -552,6 +552,7 @@ TEST_F(ClientTest, OffboardingRequestsCarryTheirFieldsAndRepliesAreDecoded) {
   EXPECT_EQ(back->login, "ben");
   EXPECT_EQ(back->invite, "chatpro://127.0.0.1:1?key=00&code=AGAIN");
   EXPECT_EQ(back->expires_at_us, 43);
+  EXPECT_EQ(back->web_link, "https://127.0.0.1:8444/#invite=AGAIN");
   EXPECT_EQ(Last(broker_.Seen(), wire::Body::AdminReactivateUser).login, "ben");
 }
 

@@ -528,7 +528,8 @@ void FakeBroker::Run() {
         seen.login = re->login()->str();
         r.Add(rid, wire::Body::InviteReply,
               wire::CreateInviteReplyDirect(r.fbb, seen.login.c_str(),
-                                            "chatpro://127.0.0.1:1?key=00&code=AGAIN", 43)
+                                            "chatpro://127.0.0.1:1?key=00&code=AGAIN", 43,
+                                            "https://127.0.0.1:8444/#invite=AGAIN")
                   .Union());
       } else if (const auto* ld = env->body_as_ListDevices()) {
         seen.login = ld->login() ? ld->login()->str() : "";

@@ -142,7 +142,9 @@ it('an administrator hands a web chat link out from the console, and it enrolls 
     await fay.getByRole('button', {name: 'Join'}).click();
     await fay.getByRole('heading', {name: 'Chats'}).waitFor();
     await fay.locator('#me', {hasText: 'Fay Brown (fay)'}).waitFor();
-    assert.ok(Date.now() - started < 60000, 'enrolled in under a minute');
+    const took = Date.now() - started;
+    console.log('joined from the web chat link in ' + took + ' ms');
+    assert.ok(took < 60000, 'enrolled in under a minute');
     const r = await env.cli(env.admin, ['send', '--to', 'fay', '--text', 'welcome, Fay']);
     assert.equal(r.code, 0, r.out);
     await openChat(fay, 'root');
@@ -447,7 +449,9 @@ it('offboarding cuts off an open page and clears what it stored', async (env) =>
   const r = await env.cli(env.admin, ['admin', 'user', 'deactivate', 'dee']);
   assert.equal(r.code, 0, r.out);
   await page.getByRole('heading', {name: 'This device was signed out'}).waitFor();
-  assert.ok(Date.now() - started < 5000, 'cut off within seconds');
+  const took = Date.now() - started;
+  console.log('the open page was signed out ' + took + ' ms after `chatpro admin user deactivate` started');
+  assert.ok(took < 5000, 'cut off within seconds');
   assert.equal(await page.locator('#messages li').count(), 0);
   assert.doesNotMatch(await page.locator('body').innerText(), /my last words/);
   const dbs = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));

@@ -47,27 +47,15 @@
                 null));
         heading.id = 'invite-heading';
         heading.focus();
-        showWebLink(reply).catch(() => {});  // only the CLI's code if the status is not there
+        showWebLink(reply);
       }
 
       // The same invite as a link to the web chat (web-chat/README.md: "The
-      // invite link"), when the broker serves it: the settings of the status
-      // give its address; one on every interface is reached by this page's host.
-      async function showWebLink(reply) {
+      // invite link"), which the broker sends when it serves the web chat.
+      function showWebLink(reply) {
         const card = invitePanel.querySelector('section');
-        const status = await C.api('GET', '/status');
-        if (!card || !card.isConnected) return;  // another invite is shown by now
-        const setting = (key) => ((status.settings || []).find((s) => s.key === key) || {}).value;
-        if (setting('webchat.enabled') !== 'true' || !setting('webchat.listen')) return;
-        const listen = setting('webchat.listen');
-        const colon = listen.lastIndexOf(':');
-        let host = listen.slice(0, colon);
-        if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') host = location.hostname;
-        if (host.includes(':') && !host.startsWith('[')) host = '[' + host + ']';
-        const code = /[?&]code=([^&]+)/.exec(reply.invite);
-        if (!code) return;
-        const url = 'https://' + host + ':' + listen.slice(colon + 1) + '/#invite=' +
-            encodeURIComponent(code[1]);
+        const url = reply.web_link;
+        if (!card || !url) return;
         const link = h('p', {class: 'code', id: 'invite-web-link'}, url);
         const copy = h('button', {type: 'button', onclick: async () => {
           try {

@@ -166,6 +166,7 @@ void DecodeEnvelope(const wire::Envelope& e, Envelope* out) {
       out->login = Str(r->login());
       out->invite = Str(r->invite());
       out->expires_at_us = r->expires_at_us();
+      out->web_link = Str(r->web_link());
       break;
     }
     case wire::Body::UserList:

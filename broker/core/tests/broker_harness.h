@@ -342,6 +342,7 @@ struct Envelope {
   ClientMsgId last_client_msg_id = 0;
   std::string invite;
   std::int64_t expires_at_us = 0;
+  std::string web_link;
   // UserList
   std::vector<UserView> users;
   // GroupList

@@ -265,6 +265,34 @@ TEST_F(IdentityTest, AdminCanInviteADeviceForAnyone) {
   EXPECT_NE(bob_tablet.device_id, bob.device_id);
 }
 
+// When the broker serves the web chat, every invite also comes as a link that
+// opens it in a browser, with the invite's code after '#' (which browsers do
+// not send to the server).
+TEST_F(IdentityTest, InvitesComeWithAWebChatLinkWhenTheWebChatIsServed) {
+  admin_.Send(Request().AdminAddUser(1, "ana", "").Finish());
+  ASSERT_TRUE(Settle());
+  Envelope without = admin_.TakeReply(1);
+  ASSERT_EQ(without.type, wire::Body::InviteReply) << without.error_message;
+  EXPECT_EQ(without.web_link, "");
+
+  h_->broker().SetWebChatUrl("https://chat.example.org:8444");
+  admin_.Send(Request().AdminAddUser(2, "ben", "").CreateInvite(3, "ana").Finish());
+  ASSERT_TRUE(Settle());
+  admin_.Send(Request().AdminDeactivateUser(4, "ben").Finish());
+  ASSERT_TRUE(Settle());
+  ASSERT_EQ(admin_.TakeReply(4).type, wire::Body::OffboardingReply);
+  admin_.Send(Request().AdminReactivateUser(5, "ben").Finish());
+  ASSERT_TRUE(Settle());
+  for (std::uint64_t rid : {2, 3, 5}) {
+    Envelope reply = admin_.TakeReply(rid);
+    ASSERT_EQ(reply.type, wire::Body::InviteReply) << rid << ": " << reply.error_message;
+    Result<Invite> parsed = ParseInvite(reply.invite);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(reply.web_link, "https://chat.example.org:8444/#invite=" + parsed->code) << rid;
+  }
+  EXPECT_EQ(h_->broker().WebLinkFor("not an invite"), "");
+}
+
 TEST_F(IdentityTest, AddUserValidatesTheLoginAndDisplayName) {
   AddUser("alice");
   admin_.Send(Request()
