@@ -8,7 +8,7 @@
 const {after, test} = require('node:test');
 const assert = require('node:assert/strict');
 const https = require('node:https');
-const {closeBrowser, missing, runTest} = require('./harness');
+const {closeBrowser, lowContrastText, missing, runTest} = require('./harness');
 
 const skip = missing();
 after(closeBrowser);
@@ -60,6 +60,24 @@ it('an administrator signs in and sees the live dashboard', async ({page, signIn
   await page.getByRole('cell', {name: 'console.listen'}).waitFor();
   await page.getByRole('button', {name: 'Sign out'}).click();
   await page.getByRole('heading', {name: 'Sign in'}).waitFor();
+});
+
+it('the text of every page has enough contrast (WCAG AA)', async (env) => {
+  const {page} = env;
+  await page.goto(env.broker.url + '/');
+  await page.getByRole('heading', {name: 'Sign in'}).waitFor();
+  assert.deepEqual(await lowContrastText(page), [], 'the sign-in page');
+  await env.signIn();
+  await page.getByRole('navigation').getByRole('link', {name: 'Users'}).click();
+  await addUserInPage(page, 'cara', 'Cara Contrast');
+  assert.deepEqual(await lowContrastText(page), [], 'the users page with an invite');
+  for (const title of ['Dashboard', 'Groups', 'Retention', 'Legal holds', 'Exports',
+    'Working hours', 'Audit log', 'Status']) {
+    await page.getByRole('navigation').getByRole('link', {name: title, exact: true}).click();
+    await page.getByRole('heading', {name: title, exact: true}).first().waitFor();
+    await page.waitForTimeout(300);  // what the page fetches is shown
+    assert.deepEqual(await lowContrastText(page), [], 'the page ' + title);
+  }
 });
 
 it('a wrong password is refused with the message shown', async ({page, broker}) => {

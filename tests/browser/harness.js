@@ -402,7 +402,74 @@ async function runTest(t, body, options = {}) {
   if (failed) throw failed;
 }
 
+// The text shown in `page` whose contrast with what is behind it is below
+// WCAG 2's AA level (4.5:1, or 3:1 for large text: 24 px, or 18.66 px bold),
+// as [{text, ratio, color, background}]. Colours are the computed ones, with
+// the element's and its ancestors' opacity and any translucent backgrounds
+// blended over white; disabled controls are left out, as WCAG does.
+async function lowContrastText(page) {
+  return page.evaluate(() => {
+    const parse = (c) => {
+      const m = /rgba?\(([^)]+)\)/.exec(c);
+      if (!m) return null;
+      const p = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+    };
+    const over = (top, bottom) => ({
+      r: top.r * top.a + bottom.r * (1 - top.a), g: top.g * top.a + bottom.g * (1 - top.a),
+      b: top.b * top.a + bottom.b * (1 - top.a), a: 1,
+    });
+    const luminance = ({r, g, b}) => {
+      const f = (c) => {
+        c /= 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const backgroundOf = (el) => {
+      const layers = [];
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c && c.a > 0) {
+          layers.push(c);
+          if (c.a >= 1) break;
+        }
+      }
+      let bg = {r: 255, g: 255, b: 255, a: 1};
+      for (const layer of layers.reverse()) bg = over(layer, bg);
+      return bg;
+    };
+    const low = [];
+    const seen = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || !el || seen.has(el)) continue;
+      seen.add(el);
+      const box = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      if (box.width < 2 || box.height < 2 || style.visibility !== 'visible') continue;
+      if (el.closest('button:disabled, input:disabled, select:disabled, [aria-disabled="true"]')) continue;
+      let opacity = 1;
+      for (let e = el; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
+      if (opacity === 0) continue;
+      const bg = backgroundOf(el);
+      const color = parse(style.color);
+      const fg = over(Object.assign({}, color, {a: color.a * opacity}), bg);
+      const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+      const ratio = (hi + 0.05) / (lo + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66);
+      if (ratio < (large ? 3 : 4.5)) {
+        low.push({text: n.textContent.trim().slice(0, 40), ratio: Math.round(ratio * 100) / 100,
+          color: style.color, background: `rgb(${Math.round(bg.r)}, ${Math.round(bg.g)}, ${Math.round(bg.b)})`});
+      }
+    }
+    return low;
+  });
+}
+
 module.exports = {
-  missing, runTest, startBroker, openBrowser, closeBrowser, startProcess, stopProcess, waitFor, freePort,
+  lowContrastText, missing, runTest, startBroker, openBrowser, closeBrowser, startProcess, stopProcess, waitFor, freePort,
   kAdmin, kAdminPassword,
 };

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const https = require('node:https');
 const fs = require('node:fs');
 const path = require('node:path');
-const {closeBrowser, missing, runTest} = require('./harness');
+const {closeBrowser, lowContrastText, missing, runTest} = require('./harness');
 
 const skip = missing();
 after(closeBrowser);
@@ -139,6 +139,8 @@ it('an administrator hands a web chat link out from the console, and it enrolls 
     const fay = await (await env.openContext()).newPage();
     const started = Date.now();
     await fay.goto(url);
+    await fay.getByRole('heading', {name: 'Join ChatPro'}).waitFor();
+    assert.deepEqual(await lowContrastText(fay), [], 'the join page');
     await fay.getByRole('button', {name: 'Join'}).click();
     await fay.getByRole('heading', {name: 'Chats'}).waitFor();
     await fay.locator('#me', {hasText: 'Fay Brown (fay)'}).waitFor();
@@ -317,6 +319,11 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
       await openChat(ben, 'ana');
       await messageText(ben, 'hello ben').waitFor();
       await ben.locator('#messages li.theirs img').waitFor();
+      // Every text on screen is readable (WCAG AA), also in the dialogs.
+      assert.deepEqual(await lowContrastText(ben), [], 'the chats');
+      await ben.getByRole('button', {name: /^Edit or delete your message/}).first().click();
+      assert.deepEqual(await lowContrastText(ben), [], 'the message dialog');
+      await ben.getByRole('button', {name: 'Cancel'}).click();
       assert.deepEqual(errors, []);
     }
   });
@@ -388,6 +395,7 @@ it('the timer: the user sets working hours, is quiet off duty, and senders see i
   await page.getByRole('button', {name: 'Working hours'}).click();
   await page.locator('#hours-state', {hasText: 'You are on duty'}).waitFor();
   assert.ok(await page.locator('#duty').isHidden());
+  assert.deepEqual(await lowContrastText(page), [], 'the working-hours dialog');
   await page.getByRole('button', {name: 'Close'}).click();
 
   // A sender sees that ben is off duty, and until when.
@@ -413,6 +421,7 @@ it('the timer: the user sets working hours, is quiet off duty, and senders see i
   await dialog.waitFor({state: 'hidden'});
   await page.locator('#duty', {hasText: 'You are off duty until ' + shown}).waitFor();
   await page.locator('#duty', {hasText: 'no notifications'}).waitFor();
+  assert.deepEqual(await lowContrastText(page), [], 'off duty, with a sender told');
   const show = await env.cli(env.admin, ['schedule', 'show', '--user', 'ana']);
   assert.match(show.out, /off duty/);
   // The CLI sender is told too.
