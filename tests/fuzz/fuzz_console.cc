@@ -10,8 +10,8 @@
 // the CSRF token right, wrong or missing, the Origin this console's own, a
 // foreign one or none, HTTPS or not), a method byte (the usual methods or raw
 // bytes), a path byte (one of the real /api/v1 routes, with a login from the
-// people the broker knows or raw bytes where the route takes one, a page, or
-// a raw path with a raw query), a Content-Type byte, up to two raw headers,
+// people the broker knows, a small id or raw bytes where the route takes one,
+// a page, or a raw path with a raw query), a Content-Type byte, up to two raw headers,
 // and the rest of the input as the body.
 //
 // The administrator boss signs in for real once per process (argon2id is
@@ -80,6 +80,13 @@ class Input {
     static const char* const kNames[] = {"boss", "ana", "carol", "dave", "", "nobody", "..", "%2e%2e"};
     std::uint8_t b = Byte();
     if (b < 0xC0) return kNames[b % (sizeof kNames / sizeof kNames[0])];
+    return Raw();
+  }
+  // Mostly a small id (0-3, where the broker's cases, exports and holds
+  // are), else raw bytes.
+  std::string Id() {
+    std::uint8_t b = Byte();
+    if (b < 0xC0) return std::to_string(b % 4);
     return Raw();
   }
   std::string Rest() {
@@ -230,7 +237,7 @@ const console::ConsoleUser& Boss(console::ConsoleApp& app) {
 }
 
 std::string Path(Input& in) {
-  switch (in.Byte() % 20) {
+  switch (in.Byte() % 40) {
     case 0: return "/api/v1/session";
     case 1: return "/api/v1/status";
     case 2: return "/api/v1/users";
@@ -247,6 +254,23 @@ std::string Path(Input& in) {
     case 13: return "/api/v1/..%2f..%2fetc%2fpasswd";
     case 14: return "/api/v1/" + in.Raw();
     case 15: return "/" + in.Raw();
+    case 16: return "/api/v1/dashboard";
+    case 17: return "/api/v1/cases";
+    case 18: return "/api/v1/cases/" + in.Id() + "/approve";
+    case 19: return "/api/v1/cases/" + in.Id() + "/export";
+    case 20: return "/api/v1/exports/" + in.Id();
+    case 21: return "/api/v1/exports/" + in.Id() + "/download";
+    case 22: return "/api/v1/groups";
+    case 23: return "/api/v1/plugins";
+    case 24: return "/api/v1/retention/dry-run";
+    case 25: return "/api/v1/retention/run";
+    case 26: return "/api/v1/holds";
+    case 27: return "/api/v1/holds?include_lifted=" + in.Raw();
+    case 28: return "/api/v1/holds/" + in.Id() + "/lift";
+    case 29: return "/api/v1/schedules";
+    case 30: return "/api/v1/users/" + in.Login() + "/schedule";
+    case 31: return "/api/v1/reports/disconnect?" + in.Raw();
+    case 32: return "/api/v1/cases/" + in.Id();
     default: return in.Raw();
   }
 }

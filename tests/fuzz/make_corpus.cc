@@ -283,7 +283,12 @@ bool MakeConsole(const fs::path& dir) {
   // Path selectors (fuzz_console.cc's Path) and login selectors (Login).
   constexpr std::uint8_t kSession = 0, kStatus = 1, kUsers = 2, kDeactivate = 3,
                          kReactivate = 4, kDevices = 5, kAudit = 6, kAuditFrom = 7,
-                         kVerify = 8, kRawApi = 14;
+                         kVerify = 8, kRawApi = 14, kDashboard = 16, kCases = 17,
+                         kApprove = 18, kExport = 19, kExportInfo = 20, kDownload = 21,
+                         kGroups = 22, kPlugins = 23, kDryRun = 24, kRetentionRun = 25,
+                         kHolds = 26, kLift = 28, kSchedules = 29, kSchedule = 30,
+                         kDisconnect = 31;
+  const std::string id1(1, '\1');  // Id(): case, export or hold 1
   const std::string ana(1, '\1'), carol(1, '\2');
   // fuzz_console.cc's kPassword: boss's console password.
   const std::string sign_in = "{\"login\":\"boss\",\"password\":\"fuzzing the console 2026\"}";
@@ -327,6 +332,34 @@ bool MakeConsole(const fs::path& dir) {
       {"dotdot-path", ConsoleRequest(kSignedIn, kGet, kRawApi, raw_path, "")},
       {"no-csrf", ConsoleRequest(0x29, kPost, kDeactivate, carol, "")},
       {"foreign-origin", ConsoleRequest(0x41, kPost, kDeactivate, carol, "")},
+      {"dashboard", ConsoleRequest(kSignedIn, kGet, kDashboard, "", "")},
+      {"cases", ConsoleRequest(kSignedIn, kGet, kCases, "", "")},
+      {"open-case", ConsoleRequest(kSignedIn, kPost, kCases, "",
+                                   "{\"kind\":\"subject_access\",\"legal_basis\":\"SAR 7\","
+                                   "\"subjects\":[\"ana\"],\"conversations\":[1]}")},
+      {"open-search", ConsoleRequest(kSignedIn, kPost, kCases, "",
+                                     "{\"kind\":\"search\",\"legal_basis\":\"FOI 3\","
+                                     "\"subjects\":[\"carol\",\"dave\"],\"keyword\":\"budget\","
+                                     "\"from_at_us\":0,\"to_at_us\":0,\"redact_others\":true}")},
+      {"approve", ConsoleRequest(kSignedIn, kPost, kApprove, id1, "")},
+      {"export", ConsoleRequest(kSignedIn, kPost, kExport, id1, "")},
+      {"export-info", ConsoleRequest(kSignedIn, kGet, kExportInfo, id1, "")},
+      {"download", ConsoleRequest(kSignedIn, kGet, kDownload, id1, "")},
+      {"groups", ConsoleRequest(kSignedIn, kGet, kGroups, "", "")},
+      {"plugins", ConsoleRequest(kSignedIn, kGet, kPlugins, "", "")},
+      {"dry-run", ConsoleRequest(kSignedIn, kPost, kDryRun, "", "")},
+      {"retention-run", ConsoleRequest(kSignedIn, kPost, kRetentionRun, "", "")},
+      {"holds", ConsoleRequest(kSignedIn, kGet, kHolds, "", "")},
+      {"hold-user", ConsoleRequest(kSignedIn, kPost, kHolds, "",
+                                   "{\"target\":\"user\",\"login\":\"ana\",\"case_ref\":\"C-1\","
+                                   "\"reason\":\"tribunal\"}")},
+      {"hold-conversation", ConsoleRequest(kSignedIn, kPost, kHolds, "",
+                                           "{\"target\":\"conversation\",\"conversation_id\":1}")},
+      {"lift", ConsoleRequest(kSignedIn, kPost, kLift, id1, "")},
+      {"schedules", ConsoleRequest(kSignedIn, kGet, kSchedules, "", "")},
+      {"schedule", ConsoleRequest(kSignedIn, kGet, kSchedule, carol, "")},
+      {"disconnect-report", ConsoleRequest(kSignedIn, kGet, kDisconnect,
+                                           raw("from_us=0&to_us=1900000000000000"), "")},
   };
   for (const auto& [name, bytes] : requests) {
     if (!Write(dir, name, bytes)) return false;
