@@ -215,8 +215,18 @@ it('two browser users chat 1:1 and with a CLI user in a group, with voice and pi
         await page.locator('#messages li p.deleted', {hasText: 'This message was deleted'}).waitFor();
         await messageText(page, 'see you at 10').waitFor({state: 'detached'});
       }
-      // ben cannot change ana's messages.
-      assert.equal(await ben.locator('#messages li.theirs button.change').count(), 0);
+      // ben cannot change ana's messages, but can report one to the organisation.
+      assert.equal(await ben.locator('#messages li.theirs button.change', {hasText: 'Edit'}).count(), 0);
+      await ben.getByRole('button', {name: 'Report the message from ana: hello ben'}).click();
+      await ben.getByRole('button', {name: 'Report it'}).click();
+      await ben.getByRole('alert').filter({hasText: 'Say why'}).waitFor();
+      await ben.getByLabel('Why are you reporting it?').fill('not a work matter');
+      await ben.getByRole('button', {name: 'Report it'}).click();
+      await ben.locator('#status', {hasText: 'Reported.'}).waitFor();
+      const reports = await env.cli(env.admin, ['admin', 'reports']);
+      assert.equal(reports.code, 0, reports.out);
+      assert.match(reports.out, /not a work matter/);
+      assert.match(reports.out, /hello ben/);
 
       // A message the broker refuses stays on screen as not sent.
       await ben.getByLabel('Message', {exact: true}).fill('x'.repeat(70 * 1024));
@@ -435,6 +445,37 @@ it('the timer: the user sets working hours, is quiet off duty, and senders see i
   ...['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].flatMap((d) =>
     ['--set', 'schedule.office.' + d + '=00:00-24:00']),
 ]});
+
+it('blocking in a direct chat stops direct messages both ways until unblocked', async (env) => {
+  const invite = await addUser(env, 'gus');
+  const halInvite = await addUser(env, 'hal');
+  const enrolled = await env.cli('hal', ['enroll', halInvite, '--name', 'hal-cli']);
+  assert.equal(enrolled.code, 0, enrolled.out);
+  const page = env.page;
+  await joinInBrowser(env, page, invite);
+  const first = await env.cli('hal', ['send', '--to', 'gus', '--text', 'buy my crypto']);
+  assert.equal(first.code, 0, first.out);
+  await openChat(page, 'hal');
+  await messageText(page, 'buy my crypto').waitFor();
+
+  await page.getByRole('button', {name: 'Block hal'}).click();
+  await page.locator('#status', {hasText: 'You blocked hal'}).waitFor();
+  const refused = await env.cli('hal', ['send', '--to', 'gus', '--text', 'hello?']);
+  assert.notEqual(refused.code, 0, refused.out);
+  assert.match(refused.out, /gus does not accept messages from you/);
+  await page.getByLabel('Message', {exact: true}).fill('stop it');
+  await page.getByRole('button', {name: 'Send', exact: true}).click();
+  await page.locator('#messages li.mine .meta', {hasText: 'Not sent: you blocked hal'}).waitFor();
+
+  // The block is the broker's: a reloaded page knows it.
+  await page.reload();
+  await openChat(page, 'hal');
+  await page.getByRole('button', {name: 'Unblock hal'}).click();
+  await page.locator('#status', {hasText: 'You unblocked hal'}).waitFor();
+  const again = await env.cli('hal', ['send', '--to', 'gus', '--text', 'sorry']);
+  assert.equal(again.code, 0, again.out);
+  await messageText(page, 'sorry').waitFor();
+});
 
 it('offboarding cuts off an open page and clears what it stored', async (env) => {
   const invite = await addUser(env, 'dee');

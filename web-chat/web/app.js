@@ -191,6 +191,7 @@ async function enroll(code, deviceName) {
 const S = {
   device: null,
   ws: null,
+  blocked: new Set(),     // logins this user blocked (ListBlocked)
   me: null,               // HelloReply: login, limits, last client message id
   nextRid: 1,
   pending: new Map(),     // rid -> {resolve, reject}
@@ -289,6 +290,7 @@ async function connect() {
     status('');
     $('me').textContent = S.me.displayName ? S.me.displayName + ' (' + S.me.login + ')' : S.me.login;
     await refreshConversations();
+    await refreshBlocked();
     await refreshSchedule();
     await flushOutbox();
     loadPeople();
@@ -445,6 +447,7 @@ async function openConversation(id) {
   document.body.classList.add('in-conversation');
   $('conversation').hidden = false;
   $('conv-title').textContent = title(conv);
+  renderBlock();
   renderConversations();
   await renderMessages(true);
   $('text').focus();
@@ -579,6 +582,16 @@ function buildMessage(m, urls) {
   }
   meta.textContent = state;
   li.append(meta);
+  // Others' messages can be reported to the organisation.
+  if (!mine && m.seq && !m.deleted && ['text', 'voice', 'picture'].includes(m.kind)) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'change';
+    b.textContent = 'Report';
+    b.setAttribute('aria-label', 'Report the message from ' + m.sender + ': ' + summary(m).text.slice(0, 60));
+    b.addEventListener('click', () => openReport(m));
+    li.append(b);
+  }
   // One's own sent messages can be deleted, text ones also edited.
   if (mine && m.seq && m.state === 'sent' && !m.deleted && ['text', 'voice', 'picture'].includes(m.kind)) {
     const b = document.createElement('button');
@@ -900,6 +913,81 @@ const minutes = (s) => { const [h, m] = s.split(':').map(Number); return h * 60 
 const hhmm = (n) => n >= 1440 ? '24:00' :
   String(Math.floor(n / 60)).padStart(2, '0') + ':' + String(n % 60).padStart(2, '0');
 
+// Blocking: no direct messages either way with someone blocked (the broker
+// decides). The list comes with each session; a direct chat's header has
+// the button.
+async function refreshBlocked() {
+  try {
+    const list = await request(wire.Body.ListBlocked, wire.req.empty());
+    S.blocked = new Set(list.tables(0).map((u) => u.str(1)));
+  } catch (e) {
+    S.blocked = new Set();
+  }
+  renderBlock();
+}
+
+function otherOf(conv) {
+  if (!conv || conv.kind !== 'direct') return null;
+  const other = conv.members.find((m) => m.login !== S.me.login);
+  return other ? other.login : null;
+}
+
+function renderBlock() {
+  const other = otherOf(S.open);
+  const button = $('block');
+  button.hidden = !other;
+  if (!other) return;
+  const blocked = S.blocked.has(other);
+  button.textContent = blocked ? 'Unblock' : 'Block';
+  button.setAttribute('aria-label', (blocked ? 'Unblock ' : 'Block ') + other);
+}
+
+async function toggleBlock() {
+  const other = otherOf(S.open);
+  if (!other) return;
+  const blocked = S.blocked.has(other);
+  try {
+    await request(blocked ? wire.Body.Unblock : wire.Body.Block, wire.req.block(other));
+  } catch (e) {
+    status((blocked ? 'Not unblocked: ' : 'Not blocked: ') + e.message);
+    return;
+  }
+  if (blocked) S.blocked.delete(other); else S.blocked.add(other);
+  renderBlock();
+  status(blocked ? 'You unblocked ' + other + '.' :
+      'You blocked ' + other + ': no direct messages either way until you unblock them.');
+}
+
+// Reporting someone's message to the organisation (a dialog).
+let reporting = null;
+function openReport(m) {
+  reporting = m;
+  $('report-what').textContent = 'From ' + m.sender + ': ' + summary(m).text.slice(0, 200);
+  $('report-reason').value = '';
+  $('report-error').textContent = '';
+  $('report').showModal();
+  $('report-reason').focus();
+}
+
+async function sendReport(ev) {
+  ev.preventDefault();
+  if (!reporting) return;
+  const reason = $('report-reason').value.trim();
+  if (!reason) {
+    $('report-error').textContent = 'Say why, so that the administrators can act on it.';
+    return;
+  }
+  try {
+    await request(wire.Body.Report, wire.req.report(reporting.conv, reporting.seq, reason));
+  } catch (e) {
+    $('report-error').textContent = 'Not reported: ' + e.message;
+    return;
+  }
+  reporting = null;
+  $('report').close();
+  status('Reported. Your organisation\'s administrators will look at it.');
+}
+
 // Editing or deleting one's own message (a dialog).
 let changing = null;
 function openChange(m) {
@@ -1109,6 +1197,9 @@ function bindControls() {
   $('hours-close').addEventListener('click', () => $('hours').close());
   $('hours-form').addEventListener('submit', saveHours);
   $('change-form').addEventListener('submit', saveChange);
+  $('report-form').addEventListener('submit', sendReport);
+  $('report-close').addEventListener('click', () => { reporting = null; $('report').close(); });
+  $('block').addEventListener('click', toggleBlock);
   $('change-delete').addEventListener('click', deleteChanging);
   $('change-close').addEventListener('click', () => { changing = null; $('change').close(); });
   $('notify').addEventListener('click', async () => {

@@ -240,7 +240,8 @@ export const Body = {
   Hello: 1, Send: 2, Ack: 3, History: 4, Ping: 5, OpenDirect: 6, CreateGroup: 7,
   ListConversations: 11, Enroll: 12, Directory: 14, HelloReply: 17, SendAck: 18,
   ConversationInfo: 19, ConversationList: 20, HistoryReply: 21, Pong: 22, EnrollReply: 23,
-  UserList: 25, Done: 26, Error: 27, Delivery: 28, ConfirmWipe: 33, Revoked: 46, Goodbye: 47,
+  UserList: 25, Done: 26, Error: 27, Delivery: 28, ConfirmWipe: 33, Block: 34, Unblock: 35,
+  ListBlocked: 36, Report: 37, Revoked: 46, Goodbye: 47,
   ScheduleGet: 68, ScheduleSet: 69, PresenceQuery: 70, ScheduleInfo: 72, Presence: 73,
   PresenceList: 74,
 };
@@ -282,6 +283,8 @@ export const req = {
     }, d.periods)]))),
   ])]),
   presenceQuery: (conv) => tbl([u64(conv)]),
+  block: (login) => tbl([str(login)]),  // Block and Unblock
+  report: (conv, seq, reason) => tbl([u64(conv), u64(seq), str(reason)]),
   empty: () => tbl([]),
 };
 
