@@ -5,7 +5,8 @@
 #   cmake -DASSET_DIR=web -DOUTPUT=assets.cc -P embed_assets.cmake
 # Optional: -DHEADER=web-chat/web_assets.h -DNAMESPACE=chatpro::webchat for
 # another folder of pages (defaults: the console's); the header declares
-# `struct Asset` and `Assets()` as admin-console/static_assets.h does.
+# `Asset` (broker/base/embedded_assets.h) and `Assets()` as
+# admin-console/static_assets.h does.
 if(NOT DEFINED HEADER)
   set(HEADER "admin-console/static_assets.h")
 endif()

@@ -10,21 +10,16 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/base/embedded_assets.h"
+
 namespace chatpro::webchat {
 
-struct Asset {
-  std::string_view path;          // "/index.html"
-  std::string_view content_type;  // "text/html; charset=utf-8"
-  std::string_view data;
-  std::string_view etag;          // quoted, e.g. "\"3f2a...\""
-};
+using Asset = EmbeddedAsset;
 
 // Every embedded file (generated).
 const std::vector<Asset>& Assets();
 
-// The asset a request path names ("/" is "/index.html"; a query string is
-// ignored), or null. Only exact names of the embedded set match: a path with
-// "..", a backslash, a percent escape or a NUL names nothing.
-const Asset* FindAsset(std::string_view path);
+// The page a request path names (FindEmbeddedAsset), or null.
+inline const Asset* FindAsset(std::string_view path) { return FindEmbeddedAsset(Assets(), path); }
 
 }  // namespace chatpro::webchat

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "web-chat/web_assets.h"
+#include "broker/base/embedded_assets.h"
 
-namespace chatpro::webchat {
+namespace chatpro {
 
-const Asset* FindAsset(std::string_view path) {
+const EmbeddedAsset* FindEmbeddedAsset(const std::vector<EmbeddedAsset>& assets,
+                                       std::string_view path) {
   path = path.substr(0, path.find('?'));
   if (path == "/") path = "/index.html";
   // The table is matched exactly, so no path can leave it; refusing these
@@ -12,10 +13,10 @@ const Asset* FindAsset(std::string_view path) {
       path.find('%') != std::string_view::npos || path.find('\0') != std::string_view::npos) {
     return nullptr;
   }
-  for (const Asset& a : Assets()) {
+  for (const EmbeddedAsset& a : assets) {
     if (a.path == path) return &a;
   }
   return nullptr;
 }
 
-}  // namespace chatpro::webchat
+}  // namespace chatpro
