@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "broker/transport/zmq_local_caller.h"
 
-#include <flatbuffers/reflection.h>
-
 #include <algorithm>
 #include <cstring>
 #include <set>
 #include <vector>
 
-#include "chatpro/schemas/wire_bfbs_generated.h"
 #include "chatpro/schemas/wire_generated.h"
+#include "schemas/frames.h"
 
 namespace chatpro::transport {
 namespace {
+
+using schemas::AlignedFrame;
+using schemas::JoinFrames;
 
 // How often a waiting call looks whether the server or the caller stopped.
 constexpr std::chrono::milliseconds kSlice(50);
@@ -22,55 +23,6 @@ bool IsConsolePrincipal(std::string_view principal) {
   if (principal.size() < 3 || principal.size() > 22 || principal.substr(0, 2) != "c:") return false;
   return std::all_of(principal.begin() + 2, principal.end(),
                      [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// A frame copied to 8-byte aligned memory: FlatBuffers reads scalars in place.
-class AlignedFrame {
- public:
-  explicit AlignedFrame(std::string_view bytes) : words_(bytes.size() / 8 + 1), size_(bytes.size()) {
-    std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(words_.data()));
-  }
-  const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(words_.data()); }
-  std::size_t size() const { return size_; }
-  // The verified Frame, or nullptr.
-  const wire::Frame* Verified() const {
-    if (size_ < 8 || !wire::FrameBufferHasIdentifier(data())) return nullptr;
-    flatbuffers::Verifier verifier(data(), size_, /*max_depth=*/32, /*max_tables=*/1'000'000);
-    return wire::VerifyFrameBuffer(verifier) ? wire::GetFrame(data()) : nullptr;
-  }
-
- private:
-  std::vector<std::uint64_t> words_;
-  std::size_t size_;
-};
-
-// One Frame holding the envelopes of `frames` in order. The bodies are copied
-// through the wire schema's reflection data, so every body kind is kept
-// without this code knowing it.
-std::string JoinFrames(const std::vector<std::string>& frames) {
-  if (frames.size() == 1) return frames.front();
-  const reflection::Schema* schema = reflection::GetSchema(wire::FrameBinarySchema::data());
-  const reflection::Object* envelope = schema->objects()->LookupByKey("chatpro.wire.Envelope");
-  flatbuffers::FlatBufferBuilder fbb(4096);
-  std::vector<flatbuffers::Offset<wire::Envelope>> envelopes;
-  std::uint16_t version = 1;
-  for (const std::string& bytes : frames) {
-    AlignedFrame aligned(bytes);
-    const wire::Frame* frame = aligned.Verified();
-    if (frame == nullptr || frame->envelopes() == nullptr) continue;
-    version = frame->protocol_version();
-    for (const wire::Envelope* e : *frame->envelopes()) {
-      auto copied = flatbuffers::CopyTable(fbb, *schema, *envelope,
-                                           *reinterpret_cast<const flatbuffers::Table*>(e));
-      envelopes.emplace_back(copied.o);
-    }
-  }
-  auto vector = fbb.CreateVector(envelopes);
-  wire::FrameBuilder b(fbb);
-  b.add_protocol_version(version);
-  b.add_envelopes(vector);
-  wire::FinishFrameBuffer(fbb, b.Finish());
-  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
 Status NotServing() {

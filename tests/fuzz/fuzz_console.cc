@@ -28,7 +28,6 @@
 // a message (the canary in its lenient form).
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <flatbuffers/reflection.h>
 
 #include <chrono>
 #include <cstddef>
@@ -45,7 +44,7 @@
 #include "admin-console/console_app.h"
 #include "admin-console/static_assets.h"
 #include "broker/crypto/password.h"
-#include "chatpro/schemas/wire_bfbs_generated.h"
+#include "schemas/frames.h"
 #include "tests/fuzz/fuzz_broker.h"
 
 namespace console = chatpro::console;
@@ -101,45 +100,8 @@ class Input {
   std::size_t size_;
 };
 
-// A frame copied to 8-byte aligned memory: FlatBuffers reads scalars in place.
-class AlignedFrame {
- public:
-  explicit AlignedFrame(std::string_view bytes) : words_(bytes.size() / 8 + 1), size_(bytes.size()) {
-    std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(words_.data()));
-  }
-  const wire::Frame* Verified() const {
-    const auto* data = reinterpret_cast<const std::uint8_t*>(words_.data());
-    if (size_ < 8 || !wire::FrameBufferHasIdentifier(data)) return nullptr;
-    flatbuffers::Verifier verifier(data, size_, /*max_depth=*/32, /*max_tables=*/1'000'000);
-    return wire::VerifyFrameBuffer(verifier) ? wire::GetFrame(data) : nullptr;
-  }
-
- private:
-  std::vector<std::uint64_t> words_;
-  std::size_t size_;
-};
-
-// One Frame holding the envelopes of `frames` in order (as ZmqLocalCaller
-// joins the replies of one call), copied through the schema's reflection data.
-std::string JoinFrames(const std::vector<std::string>& frames) {
-  if (frames.size() == 1) return frames.front();
-  const reflection::Schema* schema = reflection::GetSchema(wire::FrameBinarySchema::data());
-  const reflection::Object* envelope = schema->objects()->LookupByKey("chatpro.wire.Envelope");
-  flatbuffers::FlatBufferBuilder fbb(4096);
-  std::vector<flatbuffers::Offset<wire::Envelope>> envelopes;
-  for (const std::string& bytes : frames) {
-    AlignedFrame aligned(bytes);
-    const wire::Frame* frame = aligned.Verified();
-    FUZZ_CHECK(frame != nullptr, "the broker sent a frame that does not verify");
-    if (frame->envelopes() == nullptr) continue;
-    for (const wire::Envelope* e : *frame->envelopes()) {
-      auto copied = flatbuffers::CopyTable(fbb, *schema, *envelope,
-                                           *reinterpret_cast<const flatbuffers::Table*>(e));
-      envelopes.emplace_back(copied.o);
-    }
-  }
-  return chatpro::fuzz::FinishFrame(fbb, envelopes);
-}
+using chatpro::schemas::AlignedFrame;
+using chatpro::schemas::JoinFrames;
 
 // The in-process route without ZeroMQ: each call is one frame to the broker
 // from a connection of its own per principal, run until the broker is idle;
